@@ -1,0 +1,85 @@
+/* prs_entry.h -- what an entry script includes. The ABI below is stable.
+ *
+ * An entry script is a shared object (or, for embedders, a function table) with:
+ *
+ *   int  prs_init(prs_ctx *ctx, int argc, char **argv);            optional, once per worker
+ *   int  prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out);   required, per batch
+ *   void prs_shutdown(prs_ctx *ctx);                                optional, once per worker
+ *
+ * prs_init: argv[0] is the entry script path, argv[1..] are the arguments given after `--`.
+ *   A non-zero return fails that worker's init: the worker takes no batches. The job fails
+ *   (exit code 4) if no worker initialised.
+ * prs_run: each prs_emit() row counts one successful item (ParallelRunStep's rule: a batch of
+ *   N items that emits M rows has N-M failed items). A negative return fails the whole batch
+ *   for this try; its rows are discarded and it is retried up to --run-max-try times.
+ *   Items, their bytes and the batch are valid only until prs_run returns.
+ * Threads: each worker calls its callbacks from one pinned thread; different workers run
+ *   concurrently, so state shared between workers needs the script's own synchronisation. */
+#ifndef PRS_ENTRY_H
+#define PRS_ENTRY_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct prs_ctx prs_ctx;
+typedef struct prs_out prs_out;
+
+typedef struct prs_item {
+    const char *name; /* path relative to the input root (files), "file:line" (tabular) */
+    const void *data; /* the item's bytes; not NUL-terminated */
+    size_t size;      /* bytes at data */
+} prs_item;
+
+typedef struct prs_batch {
+    uint64_t id;          /* mini-batch id, stable across retries and resumes */
+    uint32_t attempt;     /* 1 for the first try */
+    uint32_t count;       /* items[0..count) */
+    const prs_item *items;
+    const void *header;   /* tabular: the header row, handed to every batch; else NULL */
+    size_t header_size;
+} prs_batch;
+
+enum prs_log_level {
+    PRS_LOG_DEBUG = 10,
+    PRS_LOG_INFO = 20,
+    PRS_LOG_WARNING = 30,
+    PRS_LOG_ERROR = 40,
+    PRS_LOG_CRITICAL = 50,
+};
+
+typedef int (*prs_init_fn)(prs_ctx *ctx, int argc, char **argv);
+typedef int (*prs_run_fn)(prs_ctx *ctx, const prs_batch *batch, prs_out *out);
+typedef void (*prs_shutdown_fn)(prs_ctx *ctx);
+
+/* Appends one result row (a '\n' is added unless the row ends with one). Returns 0, or
+ * -ENOMEM when the row cannot be held. Rows reach the output file only if the batch
+ * succeeds, exactly once. */
+int prs_emit(prs_out *out, const void *row, size_t len);
+
+/* Records why item `index` failed (shown in logs/user/error.txt). It does not change the
+ * counts: those follow the number of emitted rows. Returns 0 or -EINVAL for a bad index. */
+int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The entry script's logger: lines at or above --logging-level reach
+ * logs/user/<ip>/<node>.log.txt, tagged with the worker. */
+void prs_log(prs_ctx *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+int prs_worker_id(const prs_ctx *ctx);         /* 0 .. workers-1 */
+const char *prs_output_dir(const prs_ctx *ctx); /* the job's OUT directory */
+bool prs_cancelled(const prs_ctx *ctx);         /* true once the batch should stop early */
+
+/* A pointer the script may keep per worker (set in prs_init, read in prs_run). */
+void prs_set_user(prs_ctx *ctx, void *user);
+void *prs_user(const prs_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
