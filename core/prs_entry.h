@@ -57,6 +57,12 @@ typedef int (*prs_init_fn)(prs_ctx *ctx, int argc, char **argv);
 typedef int (*prs_run_fn)(prs_ctx *ctx, const prs_batch *batch, prs_out *out);
 typedef void (*prs_shutdown_fn)(prs_ctx *ctx);
 
+/* The entry points a shared-object script defines (declared here so the compiler checks
+ * their signatures). Only prs_run is required. */
+int prs_init(prs_ctx *ctx, int argc, char **argv);
+int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out);
+void prs_shutdown(prs_ctx *ctx);
+
 /* Appends one result row (a '\n' is added unless the row ends with one). Returns 0, or
  * -ENOMEM when the row cannot be held. Rows reach the output file only if the batch
  * succeeds, exactly once. */

@@ -1,0 +1,33 @@
+/* chan.h -- a bounded queue of fixed-size messages between threads.
+ *
+ * Owns: its buffer (allocated at init only). May call: pthreads.
+ * Callers must: size it so pushes that must not block fit (the coordinator sizes the
+ *   dispatch channel to slots + workers, so it never blocks on it).
+ * Why a mutex and not lock-free: one message per mini-batch each way, against a
+ * run() call that costs far more; the log ring (logring.h) is where lock-freedom pays. */
+#ifndef PRS_CHAN_H
+#define PRS_CHAN_H
+
+#include "base.h"
+
+#include <pthread.h>
+
+typedef struct prs_chan {
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty;
+    pthread_cond_t not_full;
+    unsigned char *buf;
+    size_t msg_bytes;
+    uint32_t capacity, head, len;
+} prs_chan;
+
+int prs_chan_init(prs_chan *c, uint32_t capacity, size_t msg_bytes);
+void prs_chan_destroy(prs_chan *c);
+/* Blocks while full. */
+void prs_chan_push(prs_chan *c, const void *msg);
+/* Blocks while empty. */
+void prs_chan_pop(prs_chan *c, void *msg);
+/* Takes up to cap messages, waiting at most timeout_ms for the first. Returns the count. */
+uint32_t prs_chan_pop_many(prs_chan *c, void *msgs, uint32_t cap, uint64_t timeout_ms);
+
+#endif

@@ -1,0 +1,52 @@
+/* entry.c -- see entry.h. */
+#include "entry.h"
+
+#include <dlfcn.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int prs_entry_load(prs_entry_lib *lib, const char *path, char *err, size_t err_size) {
+    memset(lib, 0, sizeof(*lib));
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, err_size, "--entry-script %s: %s", path, strerror(errno));
+        return -ENOENT;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, err_size, "--entry-script %s: not a regular file", path);
+        return -ENOEXEC;
+    }
+    /* dlopen searches the library path for names without a '/': make it the file given. */
+    char local[4200];
+    snprintf(local, sizeof(local), "%s%s", strchr(path, '/') ? "" : "./", path);
+    lib->handle = dlopen(local, RTLD_NOW | RTLD_LOCAL);
+    if (!lib->handle) {
+        const char *why = dlerror();
+        snprintf(err, err_size, "--entry-script %s: cannot load it as a shared object: %s", path,
+                 why ? why : "unknown error");
+        return -ENOEXEC;
+    }
+    /* POSIX: a data pointer from dlsym converts to a function pointer; the memcpy keeps
+     * -Wpedantic quiet about it. */
+    void *sym;
+    sym = dlsym(lib->handle, "prs_run");
+    if (!sym) {
+        snprintf(err, err_size,
+                 "--entry-script %s: it defines no prs_run(prs_ctx *, const prs_batch *, "
+                 "prs_out *) (is it declared extern \"C\" / not static?)",
+                 path);
+        dlclose(lib->handle);
+        lib->handle = NULL;
+        return -ESRCH;
+    }
+    memcpy(&lib->table.run, &sym, sizeof(sym));
+    if ((sym = dlsym(lib->handle, "prs_init"))) memcpy(&lib->table.init, &sym, sizeof(sym));
+    if ((sym = dlsym(lib->handle, "prs_shutdown")))
+        memcpy(&lib->table.shutdown, &sym, sizeof(sym));
+    return 0;
+}
+
+void prs_entry_unload(prs_entry_lib *lib) {
+    if (lib->handle) dlclose(lib->handle);
+    lib->handle = NULL;
+}

@@ -1,0 +1,74 @@
+/* prs.h -- embedding prs: configure and run a job from a program.
+ *
+ * A job: items from --input are split into mini-batches kept in an LMDB queue under
+ * OUT/.prs/; worker threads run the entry script on them; rows go to one output file;
+ * logs go to OUT/logs/. prs_job_run blocks until the job ends and returns an exit code
+ * (PRS_EXIT_*), the same the CLI exits with. Running it again on the same OUT resumes an
+ * unfinished job; a finished one is reported, not re-run.
+ * Threads: prs_job_run may be called from any thread, one job per OUT at a time. The
+ * entry functions are called from worker threads (see prs_entry.h). */
+#ifndef PRS_H
+#define PRS_H
+
+#include "prs_entry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum prs_exit {
+    PRS_EXIT_OK = 0,              /* the job succeeded (failed items within thresholds) */
+    PRS_EXIT_THRESHOLD = 1,       /* a failure threshold was exceeded: the job failed */
+    PRS_EXIT_USAGE = 2,           /* bad usage or configuration (names the option) */
+    PRS_EXIT_INPUT = 3,           /* the input cannot be read (names the path) */
+    PRS_EXIT_INIT_FAILED = 4,     /* the entry script's init failed on every worker */
+    PRS_EXIT_STOPPED = 5,         /* stopped before the end (signal, full disk): resumable */
+    PRS_EXIT_INTERNAL = 70,       /* a bug or an environment failure (names what failed) */
+};
+
+enum prs_output_action { PRS_OUTPUT_APPEND_ROW = 0, PRS_OUTPUT_SUMMARY_ONLY };
+
+typedef struct prs_entry_table {
+    prs_init_fn init;         /* optional */
+    prs_run_fn run;           /* required */
+    prs_shutdown_fn shutdown; /* optional */
+} prs_entry_table;
+
+#define PRS_MAX_WORKERS 256u
+
+typedef struct prs_job_config {
+    const char *entry_script;      /* shared object path; or NULL and set entry */
+    prs_entry_table entry;         /* used when entry_script is NULL */
+    const char *input;             /* a directory, or @FILE listing one path a line */
+    const char *output_dir;        /* OUT */
+    uint32_t mini_batch_size;      /* files per batch, >= 1 (default 10) */
+    uint32_t workers;              /* 0: CPUs in the affinity mask */
+    enum prs_output_action output_action;
+    const char *append_row_file_name; /* default parallel_run_step.txt */
+    int64_t error_threshold;          /* failed items tolerated, -1 ignore (default -1) */
+    int64_t allowed_failed_count;     /* failed batches tolerated, -1 ignore (default -1) */
+    uint32_t allowed_failed_percent;  /* 0..100, 100 ignore (default 100) */
+    uint32_t run_max_try;             /* >= 1 (default 3) */
+    int logging_level;                /* PRS_LOG_* (default INFO) */
+    bool durable;                     /* sync output and queue on commit (default true) */
+    bool quiet;                       /* no progress lines on stderr */
+    int argc;                         /* arguments for init(): argv[0] is the script */
+    char **argv;
+} prs_job_config;
+
+typedef struct prs_job_report {
+    uint64_t total_batches, done_batches, failed_batches;
+    uint64_t total_items, succeeded_items, failed_items;
+    uint64_t output_bytes;
+    char message[1024]; /* the result in one line; on failure what failed and where */
+} prs_job_report;
+
+void prs_job_config_defaults(prs_job_config *config);
+
+/* Runs or resumes the job. report may be NULL. Returns a PRS_EXIT_* code. */
+int prs_job_run(const prs_job_config *config, prs_job_report *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,773 @@
+/* runtime.c -- prs_job_run: creates or resumes a job and coordinates it (see prs.h).
+ *
+ * Owns: the job's lifetime: the OUT lock, the queue (the only LMDB writer is this thread,
+ *   the coordinator), the output file, the scheduler, the workers and the channels.
+ * May call: everything in core/, io/ and storage/.
+ *
+ * The coordinator loop: start what the scheduler picks (pending batches are read from
+ * LMDB in windows, never all at once), drain completions, write the rows of every batch
+ * the scheduler calls DONE, sync the output, then commit all batch changes and the new
+ * output length in one LMDB transaction (group commit). A crash before that commit loses
+ * only uncommitted work: resume truncates the output to the committed length and the
+ * batches are still pending. */
+#include "prs.h"
+
+#include "entry.h"
+#include "joblog.h"
+#include "outfile.h"
+#include "queue.h"
+#include "scan.h"
+#include "sched.h"
+#include "worker.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define JOB_PENDING_WINDOW 256u
+#define JOB_TICK_MS 100u
+#define JOB_OVERVIEW_EVERY_NS 1000000000ull
+#define JOB_CONFIG_BYTES 16384u
+#define JOB_DONE_BATCH 512u
+
+typedef struct job {
+    const prs_job_config *cfg;
+    prs_job_report *report;
+    prs_entry_lib lib;
+    prs_entry_table entry;
+    char out_dir[PATH_MAX];
+    char output_path[PATH_MAX + 256];
+    char config_text[JOB_CONFIG_BYTES];
+    int lock_fd;
+    int root_fd;
+    prs_joblog *log;
+    prs_queue *queue;
+    prs_queue_reader *reader;
+    prs_outfile out;
+    prs_sched sched;
+    prs_chan dispatch, done;
+    bool chans_ready;
+    prs_worker *workers;
+    uint32_t workers_started;
+    prs_workers_shared shared;
+    uint64_t cursor;
+    uint64_t pend_ids[JOB_PENDING_WINDOW];
+    prs_batch_rec pend_recs[JOB_PENDING_WINDOW];
+    uint32_t pend_len, pend_next;
+    prs_batch_update *updates;
+    uint32_t updates_len;
+    char first_error[768];
+    bool first_error_new;
+    uint64_t started_ns, last_overview_ns, last_progress_ns;
+    uint64_t output_bytes;
+    char err[2048];
+} job;
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void prs_job_config_defaults(prs_job_config *c) {
+    memset(c, 0, sizeof(*c));
+    c->mini_batch_size = 10;
+    c->output_action = PRS_OUTPUT_APPEND_ROW;
+    c->append_row_file_name = "parallel_run_step.txt";
+    c->error_threshold = -1;
+    c->allowed_failed_count = -1;
+    c->allowed_failed_percent = 100;
+    c->run_max_try = 3;
+    c->logging_level = PRS_LOG_INFO;
+    c->durable = true;
+}
+
+/* ---- setup ---------------------------------------------------------------------------- */
+
+/* CPUs this process may run on: the affinity mask, capped by a cgroup v2 CPU quota. */
+static uint32_t job_cpus(int *cpu_ids, uint32_t cap) {
+    cpu_set_t set;
+    uint32_t n = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        for (int c = 0; c < CPU_SETSIZE && n < cap; c++) {
+            if (CPU_ISSET(c, &set)) cpu_ids[n++] = c;
+        }
+    }
+    if (n == 0) {
+        cpu_ids[0] = -1;
+        n = 1;
+    }
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
+    if (f) {
+        char quota[32];
+        unsigned long long period;
+        if (fscanf(f, "%31s %llu", quota, &period) == 2 && strcmp(quota, "max") != 0 && period) {
+            unsigned long long q = strtoull(quota, NULL, 10);
+            uint32_t limit = (uint32_t)PRS_MAX(1ull, (q + period - 1) / period);
+            n = PRS_MIN(n, limit);
+        }
+        fclose(f);
+    }
+    return n;
+}
+
+static int mkdir_p(const char *path) {
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -errno;
+    return 0;
+}
+
+static int job_fail(job *j, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int job_fail(job *j, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->report->message, sizeof(j->report->message), fmt, ap);
+    va_end(ap);
+    if (j->log) prs_joblog_master(j->log, "error: %s", j->report->message);
+    return code;
+}
+
+static int job_validate(job *j) {
+    const prs_job_config *c = j->cfg;
+    if (!c->input || !*c->input) return job_fail(j, PRS_EXIT_USAGE, "--input is required");
+    if (!c->output_dir || !*c->output_dir)
+        return job_fail(j, PRS_EXIT_USAGE, "--output is required");
+    if (!c->entry_script && !c->entry.run)
+        return job_fail(j, PRS_EXIT_USAGE, "--entry-script is required");
+    if (c->mini_batch_size < 1)
+        return job_fail(j, PRS_EXIT_USAGE, "--mini-batch-size must be at least 1 file");
+    if (c->workers > PRS_MAX_WORKERS)
+        return job_fail(j, PRS_EXIT_USAGE, "--workers %u: at most %u", c->workers,
+                        PRS_MAX_WORKERS);
+    if (c->run_max_try < 1 || c->run_max_try > PRS_SCHED_MAX_TRY)
+        return job_fail(j, PRS_EXIT_USAGE, "--run-max-try %u: must be 1..%u", c->run_max_try,
+                        PRS_SCHED_MAX_TRY);
+    if (c->error_threshold < -1)
+        return job_fail(j, PRS_EXIT_USAGE, "--error-threshold must be -1 or more");
+    if (c->allowed_failed_count < -1)
+        return job_fail(j, PRS_EXIT_USAGE, "--allowed-failed-count must be -1 or more");
+    if (c->allowed_failed_percent > 100)
+        return job_fail(j, PRS_EXIT_USAGE, "--allowed-failed-percent must be 0..100");
+    const char *name = c->append_row_file_name;
+    if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+        return job_fail(j, PRS_EXIT_USAGE,
+                        "--append-row-file-name '%s': a plain file name is needed",
+                        name ? name : "");
+    if (c->argc < 0 || (c->argc > 0 && !c->argv))
+        return job_fail(j, PRS_EXIT_USAGE, "init arguments: argc without argv");
+    return 0;
+}
+
+/* The options that define what the job computes: a resume must match them. */
+static int job_config_text(job *j) {
+    const prs_job_config *c = j->cfg;
+    char input[PATH_MAX], script[PATH_MAX];
+    bool list = c->input[0] == '@';
+    const char *in = list ? c->input + 1 : c->input;
+    if (!realpath(in, input)) {
+        return job_fail(j, PRS_EXIT_INPUT, "--input %s: %s", c->input, strerror(errno));
+    }
+    if (c->entry_script) {
+        if (!realpath(c->entry_script, script)) snprintf(script, sizeof(script), "%s", c->entry_script);
+    } else {
+        snprintf(script, sizeof(script), "(function table)");
+    }
+    int n = snprintf(j->config_text, sizeof(j->config_text),
+                     "input=%s%s\nentry_script=%s\nmini_batch_size=%u\noutput_action=%s\n"
+                     "append_row_file_name=%s\ninput_format=files\n",
+                     list ? "@" : "", input, script, c->mini_batch_size,
+                     c->output_action == PRS_OUTPUT_APPEND_ROW ? "append_row" : "summary_only",
+                     c->append_row_file_name);
+    if (n < 0 || (size_t)n >= sizeof(j->config_text))
+        return job_fail(j, PRS_EXIT_USAGE, "the job's options are too long");
+    return 0;
+}
+
+/* Names the first option whose value differs between the stored and the current job. */
+static void config_diff(const char *stored, const char *now, char *out, size_t out_size) {
+    snprintf(out, out_size, "the options differ");
+    for (const char *line = now; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end) break;
+        const char *eq = memchr(line, '=', (size_t)(end - line));
+        if (eq) {
+            size_t klen = (size_t)(eq - line) + 1;
+            const char *s = stored;
+            const char *found = NULL;
+            while (s && *s) {
+                if (strncmp(s, line, klen) == 0) {
+                    found = s;
+                    break;
+                }
+                s = strchr(s, '\n');
+                if (s) s++;
+            }
+            size_t len = (size_t)(end - line);
+            if (!found || strncmp(found, line, len + 1) != 0) {
+                const char *fend = found ? strchr(found, '\n') : NULL;
+                snprintf(out, out_size, "--%.*s was '%.*s', now '%.*s'", (int)(klen - 1), line,
+                         found && fend ? (int)(fend - found - (int)klen) : 0,
+                         found ? found + klen : "", (int)(len - klen), eq + 1);
+                for (char *p = out; *p && p < out + 2 + klen; p++) {
+                    if (*p == '_') *p = '-';
+                }
+                return;
+            }
+        }
+        line = end + 1;
+    }
+}
+
+typedef struct job_builder {
+    job *j;
+    prs_queue_builder b;
+    uint64_t batch_first;
+    uint32_t batch_len;
+} job_builder;
+
+static int build_item(void *arg, const char *path, size_t len) {
+    job_builder *jb = arg;
+    int rc = prs_queue_build_item(&jb->b, path, len + 1);
+    if (rc) {
+        snprintf(jb->j->err, sizeof(jb->j->err), "%s: cannot add to the queue: %s", path,
+                 strerror(-rc));
+        return rc;
+    }
+    if (++jb->batch_len == jb->j->cfg->mini_batch_size) {
+        rc = prs_queue_build_batch(&jb->b, jb->batch_first, jb->batch_len);
+        jb->batch_first += jb->batch_len;
+        jb->batch_len = 0;
+        if (rc) snprintf(jb->j->err, sizeof(jb->j->err), "queue: %s", strerror(-rc));
+    }
+    return rc;
+}
+
+static int job_create(job *j) {
+    job_builder jb = {.j = j};
+    int rc = prs_queue_build_begin(j->queue, &jb.b);
+    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "queue: cannot start job creation: %s",
+                            strerror(-rc));
+    uint64_t t0 = now_ns();
+    j->err[0] = 0;
+    if (j->cfg->input[0] == '@') {
+        rc = prs_scan_list(j->cfg->input + 1, build_item, &jb, j->err, sizeof(j->err));
+    } else {
+        rc = prs_scan_dir(j->cfg->input, build_item, &jb, j->err, sizeof(j->err));
+    }
+    if (rc == 0 && jb.batch_len) rc = prs_queue_build_batch(&jb.b, jb.batch_first, jb.batch_len);
+    if (rc == 0 && jb.b.next_item == 0) {
+        snprintf(j->err, sizeof(j->err), "--input %s: no input files found", j->cfg->input);
+        rc = -ENOENT;
+    }
+    if (rc == 0) rc = prs_queue_build_meta(&jb.b, "config", j->config_text, strlen(j->config_text));
+    if (rc) {
+        prs_queue_build_abort(&jb.b);
+        bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
+                     rc == -ENAMETOOLONG;
+        return job_fail(j, input ? PRS_EXIT_INPUT : PRS_EXIT_INTERNAL, "%s",
+                        j->err[0] ? j->err : strerror(-rc));
+    }
+    uint64_t items = jb.b.next_item, batches = jb.b.next_batch;
+    rc = prs_queue_build_end(&jb.b);
+    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "queue: cannot commit the new job: %s",
+                            strerror(-rc));
+    prs_joblog_master(j->log, "created %llu mini-batches of up to %u files from %llu files in %.3f s",
+                      (unsigned long long)batches, j->cfg->mini_batch_size,
+                      (unsigned long long)items, (double)(now_ns() - t0) / 1e9);
+    return 0;
+}
+
+/* Opens or creates OUT's state, under an exclusive lock on OUT. */
+static int job_open_state(job *j) {
+    int rc = mkdir_p(j->cfg->output_dir);
+    if (rc == 0 && !realpath(j->cfg->output_dir, j->out_dir)) rc = -errno;
+    char state[PATH_MAX + 16];
+    if (rc == 0) {
+        snprintf(state, sizeof(state), "%s/.prs", j->out_dir);
+        rc = mkdir_p(state);
+    }
+    if (rc == 0 && access(j->out_dir, W_OK) != 0) rc = -errno;
+    if (rc) return job_fail(j, PRS_EXIT_USAGE, "--output %s: cannot use it as the output directory: %s",
+                            j->cfg->output_dir, strerror(-rc));
+    char lock[PATH_MAX + 32];
+    snprintf(lock, sizeof(lock), "%s/lock", state);
+    j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (j->lock_fd < 0) return job_fail(j, PRS_EXIT_USAGE, "%s: %s", lock, strerror(errno));
+    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        return job_fail(j, PRS_EXIT_USAGE, "--output %s: another prs is running on it",
+                        j->cfg->output_dir);
+    }
+    char err[512];
+    rc = prs_joblog_open(&j->log, j->out_dir, j->cfg->logging_level, err, sizeof(err));
+    if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s", err);
+    rc = prs_queue_open(&j->queue, state, j->cfg->durable ? PRS_DURABILITY_FULL : PRS_DURABILITY_NONE,
+                        err, sizeof(err));
+    if (rc) return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL,
+                            "job state %s (remove OUT/.prs to start over; the output stays)", err);
+    return 0;
+}
+
+static int job_prepare(job *j) {
+    int code = job_config_text(j);
+    if (code) return code;
+    if (!prs_queue_created(j->queue)) {
+        prs_joblog_master(j->log, "new job in %s", j->out_dir);
+        return job_create(j);
+    }
+    char stored[JOB_CONFIG_BYTES];
+    size_t len = 0;
+    int rc = prs_queue_meta_get(j->queue, "config", stored, sizeof(stored) - 1, &len);
+    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: config unreadable: %s", strerror(-rc));
+    stored[len] = 0;
+    if (strcmp(stored, j->config_text) != 0) {
+        char diff[1024];
+        config_diff(stored, j->config_text, diff, sizeof(diff));
+        return job_fail(j, PRS_EXIT_USAGE,
+                        "--output %s holds a different job (%s); use another output directory",
+                        j->cfg->output_dir, diff);
+    }
+    prs_joblog_master(j->log, "resuming the job in %s", j->out_dir);
+    return 0;
+}
+
+/* ---- the coordinator ---------------------------------------------------------------- */
+
+static void job_counts(const job *j, prs_queue_counts *c) {
+    const prs_sched_counts *s = &j->sched.counts;
+    *c = (prs_queue_counts){.total_batches = s->total_batches, .total_items = s->total_items,
+                            .done_batches = s->done_batches, .failed_batches = s->failed_batches,
+                            .succeeded_items = s->succeeded_items, .failed_items = s->failed_items,
+                            .output_bytes = j->output_bytes};
+}
+
+static void job_overview(job *j, const char *state) {
+    const prs_sched_counts *c = &j->sched.counts;
+    char text[4096];
+    uint64_t processed = c->done_batches + c->failed_batches;
+    int n = snprintf(text, sizeof(text),
+                     "prs job overview\n"
+                     "state: %s\n"
+                     "mini-batches (tasks): created %llu, processed %llu (succeeded %llu, "
+                     "failed %llu), remaining %llu\n"
+                     "items: total %llu, succeeded %llu, failed %llu\n"
+                     "elapsed: %.1f s\n",
+                     state, (unsigned long long)c->total_batches, (unsigned long long)processed,
+                     (unsigned long long)c->done_batches, (unsigned long long)c->failed_batches,
+                     (unsigned long long)(c->total_batches - processed),
+                     (unsigned long long)c->total_items, (unsigned long long)c->succeeded_items,
+                     (unsigned long long)c->failed_items,
+                     (double)(now_ns() - j->started_ns) / 1e9);
+    if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW) {
+        n += snprintf(text + n, sizeof(text) - (size_t)n, "output: %s (%llu bytes)\n",
+                      j->output_path, (unsigned long long)j->output_bytes);
+    }
+    if (j->sched.state == PRS_JOB_DRAINING) {
+        n += snprintf(text + n, sizeof(text) - (size_t)n, "stopping because: %s\n",
+                      prs_sched_reason_text(j->sched.reason));
+    }
+    if (j->first_error[0]) {
+        n += snprintf(text + n, sizeof(text) - (size_t)n,
+                      "first error: %s\nwhere to look: logs/user/error.txt (every error), "
+                      "logs/sys/master.txt (the coordinator)\n",
+                      j->first_error);
+    }
+    if (processed > 0 && c->succeeded_items == 0 && c->total_batches == processed) {
+        snprintf(text + n, sizeof(text) - (size_t)n,
+                 "warning: no item succeeded: run() emitted no row for any item\n");
+    }
+    prs_joblog_overview(j->log, text);
+}
+
+static int job_commit(job *j, const char *meta_key, const void *meta_val, size_t meta_len) {
+    if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && j->cfg->durable) {
+        int rc = prs_outfile_sync(&j->out);
+        if (rc) return rc;
+    }
+    prs_queue_counts c;
+    job_counts(j, &c);
+    if (!meta_key && j->first_error_new) {
+        meta_key = "first_error";
+        meta_val = j->first_error;
+        meta_len = strlen(j->first_error);
+    }
+    int rc = prs_queue_commit(j->queue, j->updates, j->updates_len, &c, meta_key, meta_val, meta_len);
+    if (rc == 0) {
+        j->updates_len = 0;
+        if (meta_key && !strcmp(meta_key, "first_error")) j->first_error_new = false;
+    }
+    return rc;
+}
+
+static void note_first_error(job *j, const char *errors, size_t len) {
+    if (j->first_error[0] || len == 0) return;
+    const char *nl = memchr(errors, '\n', len);
+    size_t n = nl ? (size_t)(nl - errors) : len;
+    snprintf(j->first_error, sizeof(j->first_error), "%.*s", (int)n, errors);
+    j->first_error_new = true;
+}
+
+/* One completion. Returns 0 or a negative error from writing the output. */
+static int job_complete(job *j, const prs_done_msg *m) {
+    if (m->kind == PRS_DONE_INIT) {
+        prs_sched_worker_init(&j->sched, m->init_ok);
+        if (m->init_ok) return 0;
+        char line[256];
+        int n = snprintf(line, sizeof(line), "worker %u: init() returned %d: this worker takes no batches\n",
+                         m->worker, m->run_rc);
+        prs_joblog_errors(j->log, line, (size_t)n);
+        prs_joblog_master(j->log, "%.*s", n - 1, line);
+        note_first_error(j, line, (size_t)n);
+        return 0;
+    }
+    PRS_ASSERT(m->kind == PRS_DONE_BATCH);
+    prs_worker *w = &j->workers[m->worker];
+    const prs_out *out = &w->out[m->out_index];
+    enum prs_outcome outcome = m->run_rc < 0 ? PRS_OUTCOME_ERROR : PRS_OUTCOME_OK;
+    prs_ticket fin;
+    enum prs_verdict v = prs_sched_complete(&j->sched, m->batch.batch_id, outcome, out->row_count, &fin);
+    int rc = 0;
+    if (out->errors_len) {
+        prs_joblog_errors(j->log, out->errors, out->errors_len);
+        note_first_error(j, out->errors, out->errors_len);
+    }
+    if (outcome == PRS_OUTCOME_OK && out->row_count > fin.item_count) {
+        prs_joblog_master(j->log, "warning: batch %llu emitted %llu rows for %u items",
+                          (unsigned long long)fin.batch_id, (unsigned long long)out->row_count,
+                          fin.item_count);
+    }
+    prs_batch_rec rec = {.state = PRS_BATCH_PENDING, .attempts = fin.attempt,
+                         .first_item = m->batch.first_item, .item_count = fin.item_count};
+    if (v == PRS_VERDICT_DONE) {
+        rec.state = PRS_BATCH_DONE;
+        rec.attempts = fin.attempt - 1; /* tries spent failing before this one */
+        rec.succeeded = (uint32_t)PRS_MIN(out->row_count, (uint64_t)fin.item_count);
+        if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && out->rows_len) {
+            rc = prs_outfile_append(&j->out, out->rows, out->rows_len);
+            if (rc == 0) j->output_bytes += out->rows_len;
+        }
+    } else if (v == PRS_VERDICT_FAILED) {
+        rec.state = PRS_BATCH_FAILED;
+        prs_joblog_master(j->log, "batch %llu failed after %u tries", (unsigned long long)fin.batch_id,
+                          fin.attempt);
+    } else {
+        prs_joblog_master(j->log, "batch %llu try %u failed; it will be retried",
+                          (unsigned long long)fin.batch_id, fin.attempt);
+    }
+    prs_worker_release_out(w, m->out_index);
+    PRS_ASSERT(j->updates_len < PRS_SCHED_MAX_SLOTS * 2);
+    j->updates[j->updates_len++] = (prs_batch_update){.batch_id = fin.batch_id, .rec = rec};
+    return rc;
+}
+
+/* The next pending batch from the store, reading a window at a time. */
+static int job_next_pending(job *j, uint64_t *id, prs_batch_rec *rec) {
+    for (int tries = 0; j->pend_next == j->pend_len; tries++) {
+        if (tries > 1000000) return -EIO; /* cannot happen: each try advances the cursor */
+        int rc = prs_queue_reader_begin(j->reader);
+        if (rc) return rc;
+        rc = prs_queue_reader_pending(j->reader, &j->cursor, j->pend_ids, j->pend_recs,
+                                      JOB_PENDING_WINDOW);
+        prs_queue_reader_end(j->reader);
+        if (rc == -EAGAIN) continue;
+        if (rc < 0) return rc;
+        if (rc == 0) return -ENOENT;
+        j->pend_len = (uint32_t)rc;
+        j->pend_next = 0;
+    }
+    *id = j->pend_ids[j->pend_next];
+    *rec = j->pend_recs[j->pend_next];
+    j->pend_next++;
+    return 0;
+}
+
+static int job_dispatch(job *j) {
+    for (;;) {
+        prs_ticket t;
+        prs_dispatch_msg m = {0};
+        enum prs_pick pick = prs_sched_next(&j->sched, &t);
+        if (pick == PRS_PICK_WAIT || pick == PRS_PICK_END) return 0;
+        if (pick == PRS_PICK_NEW) {
+            uint64_t id;
+            prs_batch_rec rec;
+            int rc = job_next_pending(j, &id, &rec);
+            if (rc == -ENOENT) {
+                prs_sched_store_exhausted(&j->sched);
+                continue;
+            }
+            if (rc) return rc;
+            if (rec.attempts >= j->cfg->run_max_try) {
+                /* Tries spent in an earlier run with a larger --run-max-try: give it one. */
+                rec.attempts = j->cfg->run_max_try - 1;
+            }
+            t = (prs_ticket){.batch_id = id, .attempt = rec.attempts + 1, .item_count = rec.item_count};
+            m.first_item = rec.first_item;
+        } else {
+            prs_batch_rec rec;
+            int rc = prs_queue_reader_begin(j->reader);
+            if (rc) return rc;
+            rc = prs_queue_reader_batch(j->reader, t.batch_id, &rec);
+            prs_queue_reader_end(j->reader);
+            if (rc) return rc;
+            m.first_item = rec.first_item;
+        }
+        prs_sched_start(&j->sched, &t, now_ns() / 1000000u);
+        m.batch_id = t.batch_id;
+        m.attempt = t.attempt;
+        m.item_count = t.item_count;
+        prs_chan_push(&j->dispatch, &m);
+    }
+}
+
+static void job_progress(job *j, bool force) {
+    uint64_t t = now_ns();
+    if (!force && t - j->last_overview_ns < JOB_OVERVIEW_EVERY_NS) return;
+    j->last_overview_ns = t;
+    job_overview(j, prs_sched_state_text(j->sched.state));
+    if (j->cfg->quiet || (!force && t - j->last_progress_ns < 5 * JOB_OVERVIEW_EVERY_NS)) return;
+    j->last_progress_ns = t;
+    const prs_sched_counts *c = &j->sched.counts;
+    fprintf(stderr, "prs: %llu/%llu mini-batches, %llu items failed, %.1f s\n",
+            (unsigned long long)(c->done_batches + c->failed_batches),
+            (unsigned long long)c->total_batches, (unsigned long long)c->failed_items,
+            (double)(t - j->started_ns) / 1e9);
+}
+
+static int job_coordinate(job *j) {
+    prs_done_msg msgs[JOB_DONE_BATCH];
+    int rc = 0;
+    /* Bounded by the job: every pass either starts, completes or waits one tick. */
+    while (!prs_sched_finished(&j->sched)) {
+        rc = job_dispatch(j);
+        if (rc) {
+            job_fail(j, PRS_EXIT_INTERNAL, "queue read failed: %s", strerror(-rc));
+            prs_sched_stop(&j->sched);
+        }
+        uint32_t n = prs_chan_pop_many(&j->done, msgs, JOB_DONE_BATCH, JOB_TICK_MS);
+        for (uint32_t i = 0; i < n; i++) {
+            int wrc = job_complete(j, &msgs[i]);
+            if (wrc && !rc) {
+                rc = wrc;
+                job_fail(j, PRS_EXIT_STOPPED, "%s: cannot append rows: %s; the job stops and can be resumed",
+                         j->output_path, strerror(-wrc));
+                prs_sched_stop(&j->sched);
+            }
+        }
+        if (j->updates_len) {
+            int crc = job_commit(j, NULL, NULL, 0);
+            if (crc) {
+                job_fail(j, PRS_EXIT_STOPPED, "cannot commit progress (%s): the job stops; rerun to resume",
+                         strerror(-crc));
+                prs_sched_stop(&j->sched);
+                return PRS_EXIT_STOPPED;
+            }
+        }
+        job_progress(j, false);
+    }
+    return rc ? (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO ? PRS_EXIT_STOPPED : PRS_EXIT_INTERNAL) : 0;
+}
+
+static int job_start_workers(job *j) {
+    int cpus[CPU_SETSIZE];
+    uint32_t ncpu = job_cpus(cpus, CPU_SETSIZE);
+    uint32_t n = j->cfg->workers ? j->cfg->workers : ncpu;
+    uint32_t slots = PRS_MIN(n * 2, PRS_SCHED_MAX_SLOTS);
+    prs_sched_limits lim = {.run_max_try = j->cfg->run_max_try,
+                            .error_threshold = j->cfg->error_threshold,
+                            .allowed_failed_count = j->cfg->allowed_failed_count,
+                            .allowed_failed_percent = j->cfg->allowed_failed_percent,
+                            .slots = slots,
+                            .workers = n};
+    prs_queue_counts qc;
+    int rc = prs_queue_counts_get(j->queue, &qc);
+    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s", strerror(-rc));
+    j->output_bytes = qc.output_bytes;
+    prs_sched_counts sc = {.total_batches = qc.total_batches, .total_items = qc.total_items,
+                           .done_batches = qc.done_batches, .failed_batches = qc.failed_batches,
+                           .succeeded_items = qc.succeeded_items, .failed_items = qc.failed_items};
+    rc = prs_sched_init(&j->sched, &lim, &sc);
+    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: inconsistent counters");
+    j->updates = calloc(PRS_SCHED_MAX_SLOTS * 2, sizeof(*j->updates));
+    j->workers = calloc(n, sizeof(*j->workers));
+    if (!j->updates || !j->workers) return job_fail(j, PRS_EXIT_INTERNAL, "out of memory");
+    if (prs_chan_init(&j->dispatch, slots + n, sizeof(prs_dispatch_msg)) ||
+        prs_chan_init(&j->done, slots + n, sizeof(prs_done_msg))) {
+        return job_fail(j, PRS_EXIT_INTERNAL, "out of memory");
+    }
+    j->chans_ready = true;
+    rc = prs_queue_reader_open(j->queue, &j->reader);
+    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "queue reader: %s", strerror(-rc));
+    j->shared = (prs_workers_shared){.config = j->cfg, .entry = &j->entry, .queue = j->queue,
+                                     .log = j->log, .input_root_fd = j->root_fd,
+                                     .output_dir = j->out_dir, .dispatch = &j->dispatch,
+                                     .done = &j->done};
+    /* More workers than CPUs is allowed: they are placed round-robin over the CPUs. */
+    prs_joblog_master(j->log, "starting %u workers on %u CPUs%s", n, ncpu,
+                      n > ncpu ? " (more workers than CPUs: placed round-robin)" : "");
+    for (uint32_t i = 0; i < n; i++) {
+        rc = prs_worker_start(&j->workers[i], i, cpus[i % ncpu], &j->shared);
+        if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "cannot start worker %u: %s", i, strerror(-rc));
+        j->workers_started++;
+    }
+    return 0;
+}
+
+static void job_stop_workers(job *j) {
+    /* Batches not yet taken stay pending (uncommitted): pull them back so each worker ends
+     * after at most the batch in its hands. */
+    prs_dispatch_msg stop = {.stop = true}, unused;
+    while (prs_chan_pop_many(&j->dispatch, &unused, 1, 0) == 1) {
+    }
+    /* Workers whose failed init the coordinator saw are gone already; one that fails init
+     * after this leaves its stop message unread, which the channel has room for. */
+    uint32_t live = j->workers_started - j->sched.workers_init_failed;
+    for (uint32_t i = 0; i < live; i++) prs_chan_push(&j->dispatch, &stop);
+    /* A worker may still be busy with a batch queued before the stop: drain completions
+     * so it can hand its buffer over, then join. Their results are not committed: those
+     * batches stay pending, which is what a stop means. */
+    for (uint32_t i = 0; i < j->workers_started; i++) {
+        prs_done_msg m;
+        while (prs_chan_pop_many(&j->done, &m, 1, 0) == 1) {
+            if (m.kind == PRS_DONE_BATCH) prs_worker_release_out(&j->workers[m.worker], m.out_index);
+        }
+        prs_worker_join(&j->workers[i]);
+    }
+}
+
+static int job_result_code(const job *j, enum prs_job_state st) {
+    if (st == PRS_JOB_SUCCEEDED) return PRS_EXIT_OK;
+    if (st == PRS_JOB_STOPPED) return PRS_EXIT_STOPPED;
+    return j->sched.reason == PRS_REASON_INIT_FAILED ? PRS_EXIT_INIT_FAILED : PRS_EXIT_THRESHOLD;
+}
+
+static void job_report_counts(job *j) {
+    prs_queue_counts c;
+    if (j->sched.limits.slots) {
+        job_counts(j, &c);
+    } else if (prs_queue_counts_get(j->queue, &c) != 0) {
+        return;
+    }
+    prs_job_report *r = j->report;
+    r->total_batches = c.total_batches;
+    r->done_batches = c.done_batches;
+    r->failed_batches = c.failed_batches;
+    r->total_items = c.total_items;
+    r->succeeded_items = c.succeeded_items;
+    r->failed_items = c.failed_items;
+    r->output_bytes = c.output_bytes;
+}
+
+/* A finished job is reported from its stored result, not run again. */
+static int job_finished_before(job *j, int *code) {
+    char text[1100];
+    size_t len = 0;
+    if (prs_queue_meta_get(j->queue, "result", text, sizeof(text) - 1, &len) != 0) return 0;
+    text[len] = 0;
+    *code = atoi(text);
+    const char *msg = strchr(text, ' ');
+    job_report_counts(j);
+    snprintf(j->report->message, sizeof(j->report->message), "already finished: %.900s",
+             msg ? msg + 1 : text);
+    return 1;
+}
+
+static int job_run(job *j) {
+    int code = job_validate(j);
+    if (code) return code;
+    if (j->cfg->entry_script) {
+        char err[1024];
+        int rc = prs_entry_load(&j->lib, j->cfg->entry_script, err, sizeof(err));
+        if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s", err);
+        j->entry = j->lib.table;
+    } else {
+        j->entry = j->cfg->entry;
+    }
+    if ((code = job_open_state(j))) return code;
+    if ((code = job_prepare(j))) return code;
+    if (job_finished_before(j, &code)) return code;
+    if (j->cfg->input[0] == '@') {
+        j->root_fd = AT_FDCWD;
+    } else {
+        j->root_fd = open(j->cfg->input, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (j->root_fd < 0) return job_fail(j, PRS_EXIT_INPUT, "--input %s: %s", j->cfg->input, strerror(errno));
+    }
+    if ((code = job_start_workers(j))) return code;
+    snprintf(j->output_path, sizeof(j->output_path), "%s/%s", j->out_dir, j->cfg->append_row_file_name);
+    if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW) {
+        char err[1024];
+        int rc = prs_outfile_open(&j->out, j->output_path, j->output_bytes, err, sizeof(err));
+        if (rc) {
+            prs_sched_stop(&j->sched);
+            return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL, "%s", err);
+        }
+    }
+    prs_joblog_master(j->log, "running: %llu of %llu mini-batches left",
+                      (unsigned long long)(j->sched.counts.total_batches - j->sched.counts.done_batches -
+                                           j->sched.counts.failed_batches),
+                      (unsigned long long)j->sched.counts.total_batches);
+    code = job_coordinate(j);
+    if (code) return code;
+    enum prs_job_state st = prs_sched_result(&j->sched);
+    code = job_result_code(j, st);
+    const prs_sched_counts *c = &j->sched.counts;
+    int n = snprintf(j->report->message, sizeof(j->report->message),
+             "%s: %llu of %llu mini-batches succeeded, %llu failed; %llu of %llu items failed",
+             prs_sched_state_text(st), (unsigned long long)c->done_batches,
+             (unsigned long long)c->total_batches, (unsigned long long)c->failed_batches,
+             (unsigned long long)c->failed_items, (unsigned long long)c->total_items);
+    if (st != PRS_JOB_SUCCEEDED) {
+        snprintf(j->report->message + n, sizeof(j->report->message) - (size_t)n, " (%s)",
+                 prs_sched_reason_text(j->sched.reason));
+    }
+    prs_joblog_master(j->log, "result: %s", j->report->message);
+    char result[1100];
+    int len = snprintf(result, sizeof(result), "%d %s", code, j->report->message);
+    int rc = st == PRS_JOB_STOPPED ? job_commit(j, NULL, NULL, 0)
+                                   : job_commit(j, "result", result, (size_t)len);
+    if (rc) return job_fail(j, PRS_EXIT_STOPPED, "cannot commit the result: %s", strerror(-rc));
+    job_overview(j, prs_sched_state_text(st));
+    return code;
+}
+
+int prs_job_run(const prs_job_config *config, prs_job_report *report) {
+    prs_job_report local;
+    job *j = calloc(1, sizeof(*j));
+    if (!j) return PRS_EXIT_INTERNAL;
+    j->cfg = config;
+    j->report = report ? report : &local;
+    memset(j->report, 0, sizeof(*j->report));
+    j->lock_fd = -1;
+    j->root_fd = -1;
+    j->out.fd = -1;
+    j->started_ns = now_ns();
+    int code = job_run(j);
+    if (j->workers_started) job_stop_workers(j);
+    if (j->queue) job_report_counts(j);
+    if (code && j->log && j->queue && prs_queue_created(j->queue)) job_overview(j, code == PRS_EXIT_STOPPED ? "STOPPED" : "FAILED");
+    prs_outfile_close(&j->out);
+    prs_queue_reader_close(j->reader);
+    if (j->chans_ready) {
+        prs_chan_destroy(&j->dispatch);
+        prs_chan_destroy(&j->done);
+    }
+    prs_queue_close(j->queue);
+    prs_joblog_close(j->log);
+    if (j->root_fd >= 0) close(j->root_fd);
+    if (j->lock_fd >= 0) close(j->lock_fd);
+    free(j->workers);
+    free(j->updates);
+    prs_entry_unload(&j->lib);
+    free(j);
+    return code;
+}

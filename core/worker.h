@@ -1,0 +1,99 @@
+/* worker.h -- worker threads and the objects the entry script sees (prs_ctx, prs_out).
+ *
+ * Owns: one pinned thread per worker, its jemalloc arena, its queue reader, its batch
+ *   scratch (item array, file bytes) and two output buffers.
+ * May call: entry-script callbacks, storage/queue readers, joblog user(), the channels.
+ * Callers (the coordinator) must: start workers after the job is created; send each a
+ *   stop message; join them; hand an output buffer back with prs_worker_release_out
+ *   once its rows are written.
+ *
+ * A worker never writes LMDB: it reads a batch's items through its own read transaction,
+ * reads the files, calls run(), and posts a completion with the buffer holding the rows.
+ * While the coordinator writes those rows, the worker fills its other buffer. */
+#ifndef PRS_WORKER_H
+#define PRS_WORKER_H
+
+#include "base.h"
+#include "chan.h"
+#include "joblog.h"
+#include "prs.h"
+#include "queue.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct prs_out {
+    char *rows;
+    size_t rows_len, rows_cap;
+    uint64_t row_count;
+    char *errors; /* "batch B item NAME: message\n" lines for logs/user/error.txt */
+    size_t errors_len, errors_cap;
+    const prs_batch *batch;
+};
+
+struct prs_worker;
+
+struct prs_ctx {
+    struct prs_worker *worker;
+    void *user;
+};
+
+typedef struct prs_dispatch_msg {
+    uint64_t batch_id;
+    uint64_t first_item;
+    uint32_t attempt;
+    uint32_t item_count;
+    bool stop;
+} prs_dispatch_msg;
+
+enum prs_done_kind { PRS_DONE_INIT = 1, PRS_DONE_BATCH };
+
+typedef struct prs_done_msg {
+    enum prs_done_kind kind;
+    uint32_t worker;
+    bool init_ok;
+    int32_t run_rc;
+    uint32_t out_index;
+    prs_dispatch_msg batch;
+    uint32_t unreadable; /* items whose file could not be read */
+} prs_done_msg;
+
+/* What workers share; set up by the runtime before the first worker starts. */
+typedef struct prs_workers_shared {
+    const prs_job_config *config;
+    const prs_entry_table *entry;
+    prs_queue *queue;
+    prs_joblog *log;
+    int input_root_fd; /* AT_FDCWD for absolute paths from a list */
+    const char *output_dir;
+    prs_chan *dispatch;
+    prs_chan *done;
+} prs_workers_shared;
+
+typedef struct prs_worker {
+    pthread_t thread;
+    uint32_t id;
+    int cpu; /* pinned to it, or -1 */
+    const prs_workers_shared *shared;
+    prs_ctx ctx;
+    prs_out out[2];
+    uint32_t out_current;
+    atomic_bool out_busy[2];
+    pthread_mutex_t out_lock;
+    pthread_cond_t out_freed;
+    atomic_bool cancel;
+    prs_queue_reader *reader;
+    uint32_t items_cap;
+    prs_item *items;
+    const void **views;
+    size_t *view_sizes;
+    size_t *offsets;
+    char *data;
+    size_t data_cap;
+} prs_worker;
+
+int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared);
+void prs_worker_join(prs_worker *w);
+void prs_worker_release_out(prs_worker *w, uint32_t out_index);
+
+#endif

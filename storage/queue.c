@@ -1,0 +1,354 @@
+/* queue.c -- see queue.h. */
+#include "queue.h"
+
+#include <lmdb.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Address space only: LMDB grows the file as pages are written, never to the map size. */
+#define QUEUE_MAP_BYTES (64ull << 30)
+#define QUEUE_MAX_READERS 1024u
+#define QUEUE_BUILD_COMMIT_EVERY 65536u
+
+struct prs_queue {
+    MDB_env *env;
+    MDB_dbi meta, items, batches;
+};
+
+struct prs_queue_reader {
+    prs_queue *q;
+    MDB_txn *txn;
+    MDB_cursor *items_cur;
+    bool active;
+};
+
+static int mdb_err(int rc) {
+    /* LMDB returns errno values or its own negative MDB_* codes; map the latter. */
+    if (rc == 0) return 0;
+    if (rc > 0) return -rc;
+    if (rc == MDB_NOTFOUND) return -ENOENT;
+    if (rc == MDB_MAP_FULL) return -ENOSPC;
+    if (rc == MDB_CORRUPTED || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) return -EBADMSG;
+    return -EIO;
+}
+
+int prs_queue_open(prs_queue **out, const char *dir, enum prs_durability durability, char *err,
+                   size_t err_size) {
+    prs_queue *q = calloc(1, sizeof(*q));
+    if (!q) return -ENOMEM;
+    int rc = mdb_env_create(&q->env);
+    if (rc) goto fail_alloc;
+    mdb_env_set_maxdbs(q->env, 8);
+    mdb_env_set_maxreaders(q->env, QUEUE_MAX_READERS);
+    mdb_env_set_mapsize(q->env, QUEUE_MAP_BYTES);
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    if (durability == PRS_DURABILITY_NONE) flags |= MDB_NOSYNC | MDB_NOMETASYNC;
+    rc = mdb_env_open(q->env, dir, flags, 0644);
+    if (rc) goto fail_env;
+
+    MDB_txn *txn;
+    rc = mdb_txn_begin(q->env, NULL, 0, &txn);
+    if (rc) goto fail_env;
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &q->meta)) ||
+        (rc = mdb_dbi_open(txn, "items", MDB_CREATE | MDB_INTEGERKEY, &q->items)) ||
+        (rc = mdb_dbi_open(txn, "batches", MDB_CREATE | MDB_INTEGERKEY, &q->batches))) {
+        mdb_txn_abort(txn);
+        goto fail_env;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc) goto fail_env;
+    *out = q;
+    return 0;
+
+fail_env:
+    snprintf(err, err_size, "%s/data.mdb: %s", dir, mdb_strerror(rc));
+    mdb_env_close(q->env);
+fail_alloc:
+    free(q);
+    return rc ? mdb_err(rc) : -ENOMEM;
+}
+
+void prs_queue_close(prs_queue *q) {
+    if (!q) return;
+    mdb_env_close(q->env);
+    free(q);
+}
+
+int prs_queue_meta_get(prs_queue *q, const char *key, void *buf, size_t cap, size_t *len) {
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(q->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return mdb_err(rc);
+    MDB_val k = {strlen(key), (void *)(uintptr_t)key}, v;
+    rc = mdb_get(txn, q->meta, &k, &v);
+    if (rc == 0) {
+        if (v.mv_size > cap) {
+            rc = ENOBUFS;
+        } else {
+            memcpy(buf, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+        }
+    }
+    mdb_txn_abort(txn);
+    return mdb_err(rc);
+}
+
+bool prs_queue_created(prs_queue *q) {
+    char mark;
+    size_t len;
+    return prs_queue_meta_get(q, "created", &mark, 1, &len) == 0;
+}
+
+int prs_queue_counts_get(prs_queue *q, prs_queue_counts *counts) {
+    size_t len = 0;
+    int rc = prs_queue_meta_get(q, "counts", counts, sizeof(*counts), &len);
+    if (rc == 0 && len != sizeof(*counts)) return -EBADMSG;
+    return rc;
+}
+
+static int meta_put(MDB_txn *txn, MDB_dbi dbi, const char *key, const void *val, size_t len) {
+    MDB_val k = {strlen(key), (void *)(uintptr_t)key}, v = {len, (void *)(uintptr_t)val};
+    return mdb_err(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+int prs_queue_build_begin(prs_queue *q, prs_queue_builder *b) {
+    memset(b, 0, sizeof(*b));
+    b->q = q;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(q->env, NULL, 0, &txn);
+    if (rc) return mdb_err(rc);
+    /* Empty, not delete: a half-built job from a crashed creation starts over. */
+    if ((rc = mdb_drop(txn, q->meta, 0)) || (rc = mdb_drop(txn, q->items, 0)) ||
+        (rc = mdb_drop(txn, q->batches, 0))) {
+        mdb_txn_abort(txn);
+        return mdb_err(rc);
+    }
+    b->txn = txn;
+    return 0;
+}
+
+static int build_maybe_commit(prs_queue_builder *b) {
+    if (++b->uncommitted < QUEUE_BUILD_COMMIT_EVERY) return 0;
+    int rc = mdb_txn_commit(b->txn);
+    b->txn = NULL;
+    if (rc) return mdb_err(rc);
+    b->uncommitted = 0;
+    MDB_txn *txn;
+    rc = mdb_txn_begin(b->q->env, NULL, 0, &txn);
+    if (rc) return mdb_err(rc);
+    b->txn = txn;
+    return 0;
+}
+
+int prs_queue_build_item(prs_queue_builder *b, const void *rec, size_t size_bytes) {
+    PRS_ASSERT(b->txn != NULL);
+    if (size_bytes > PRS_QUEUE_MAX_ITEM_BYTES) return -ENAMETOOLONG;
+    uint64_t id = b->next_item;
+    MDB_val k = {sizeof(id), &id}, v = {size_bytes, (void *)(uintptr_t)rec};
+    int rc = mdb_put(b->txn, b->q->items, &k, &v, MDB_APPEND);
+    if (rc) return mdb_err(rc);
+    b->next_item++;
+    return build_maybe_commit(b);
+}
+
+int prs_queue_build_batch(prs_queue_builder *b, uint64_t first_item, uint32_t count) {
+    PRS_ASSERT(b->txn != NULL);
+    PRS_ASSERT(count > 0 && first_item + count <= b->next_item);
+    uint64_t id = b->next_batch;
+    prs_batch_rec rec = {.state = PRS_BATCH_PENDING, .first_item = first_item, .item_count = count};
+    MDB_val k = {sizeof(id), &id}, v = {sizeof(rec), &rec};
+    int rc = mdb_put(b->txn, b->q->batches, &k, &v, MDB_APPEND);
+    if (rc) return mdb_err(rc);
+    b->next_batch++;
+    return build_maybe_commit(b);
+}
+
+int prs_queue_build_meta(prs_queue_builder *b, const char *key, const void *val, size_t len) {
+    PRS_ASSERT(b->txn != NULL);
+    return meta_put(b->txn, b->q->meta, key, val, len);
+}
+
+int prs_queue_build_end(prs_queue_builder *b) {
+    PRS_ASSERT(b->txn != NULL);
+    prs_queue_counts c = {.total_batches = b->next_batch, .total_items = b->next_item};
+    int rc = meta_put(b->txn, b->q->meta, "counts", &c, sizeof(c));
+    if (rc == 0) rc = meta_put(b->txn, b->q->meta, "created", "1", 1);
+    if (rc) {
+        prs_queue_build_abort(b);
+        return rc;
+    }
+    rc = mdb_txn_commit(b->txn);
+    b->txn = NULL;
+    return mdb_err(rc);
+}
+
+void prs_queue_build_abort(prs_queue_builder *b) {
+    if (b->txn) mdb_txn_abort(b->txn);
+    b->txn = NULL;
+}
+
+int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count,
+                     const prs_queue_counts *counts, const char *meta_key, const void *meta_val,
+                     size_t meta_len) {
+    MDB_txn *txn;
+    int err = mdb_err(mdb_txn_begin(q->env, NULL, 0, &txn));
+    if (err) return err;
+    for (size_t i = 0; i < count && err == 0; i++) {
+        uint64_t id = updates[i].batch_id;
+        MDB_val k = {sizeof(id), &id};
+        MDB_val v = {sizeof(prs_batch_rec), (void *)(uintptr_t)&updates[i].rec};
+        err = mdb_err(mdb_put(txn, q->batches, &k, &v, 0));
+    }
+    if (err == 0) err = meta_put(txn, q->meta, "counts", counts, sizeof(*counts));
+    if (err == 0 && meta_key) err = meta_put(txn, q->meta, meta_key, meta_val, meta_len);
+    if (err) {
+        mdb_txn_abort(txn);
+        return err;
+    }
+    return mdb_err(mdb_txn_commit(txn));
+}
+
+int prs_queue_reader_open(prs_queue *q, prs_queue_reader **out) {
+    prs_queue_reader *r = calloc(1, sizeof(*r));
+    if (!r) return -ENOMEM;
+    r->q = q;
+    int rc = mdb_txn_begin(q->env, NULL, MDB_RDONLY, &r->txn);
+    if (rc) goto fail_alloc;
+    rc = mdb_cursor_open(r->txn, q->items, &r->items_cur);
+    if (rc) goto fail_txn;
+    mdb_txn_reset(r->txn);
+    *out = r;
+    return 0;
+fail_txn:
+    mdb_txn_abort(r->txn);
+fail_alloc:
+    free(r);
+    return mdb_err(rc);
+}
+
+void prs_queue_reader_close(prs_queue_reader *r) {
+    if (!r) return;
+    mdb_cursor_close(r->items_cur);
+    mdb_txn_abort(r->txn);
+    free(r);
+}
+
+int prs_queue_reader_begin(prs_queue_reader *r) {
+    PRS_ASSERT(!r->active);
+    int rc = mdb_txn_renew(r->txn);
+    if (rc) return mdb_err(rc);
+    rc = mdb_cursor_renew(r->txn, r->items_cur);
+    if (rc) {
+        mdb_txn_reset(r->txn);
+        return mdb_err(rc);
+    }
+    r->active = true;
+    return 0;
+}
+
+void prs_queue_reader_end(prs_queue_reader *r) {
+    PRS_ASSERT(r->active);
+    mdb_txn_reset(r->txn);
+    r->active = false;
+}
+
+static int rec_from_val(const MDB_val *v, prs_batch_rec *rec) {
+    if (v->mv_size != sizeof(*rec)) return -EBADMSG;
+    memcpy(rec, v->mv_data, sizeof(*rec));
+    if (rec->state > PRS_BATCH_FAILED) return -EBADMSG;
+    return 0;
+}
+
+int prs_queue_reader_pending(prs_queue_reader *r, uint64_t *cursor, uint64_t *ids,
+                             prs_batch_rec *recs, size_t cap) {
+    PRS_ASSERT(r->active);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(r->txn, r->q->batches, &cur);
+    if (rc) return mdb_err(rc);
+    uint64_t key = *cursor;
+    MDB_val k = {sizeof(key), &key}, v;
+    size_t n = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    /* Bounded by cap found, and by one cap-sized window of done/failed batches skipped, so a
+     * call never walks the whole table while holding the coordinator. */
+    for (size_t looked = 0; rc == 0 && n < cap && looked < cap * 64; looked++) {
+        uint64_t id;
+        memcpy(&id, k.mv_data, sizeof(id));
+        prs_batch_rec rec;
+        int e = rec_from_val(&v, &rec);
+        if (e) {
+            mdb_cursor_close(cur);
+            return e;
+        }
+        *cursor = id + 1;
+        if (rec.state == PRS_BATCH_PENDING) {
+            ids[n] = id;
+            recs[n] = rec;
+            n++;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) return mdb_err(rc);
+    if (rc == MDB_NOTFOUND && n == 0) return 0;
+    if (n == 0) return -EAGAIN; /* window full of finished batches: call again */
+    return (int)n;
+}
+
+int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec) {
+    PRS_ASSERT(r->active);
+    MDB_val k = {sizeof(batch_id), &batch_id}, v;
+    int rc = mdb_get(r->txn, r->q->batches, &k, &v);
+    if (rc) return mdb_err(rc);
+    return rec_from_val(&v, rec);
+}
+
+int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count,
+                           const void **views, size_t *sizes) {
+    PRS_ASSERT(r->active);
+    uint64_t key = first;
+    MDB_val k = {sizeof(key), &key}, v;
+    int rc = mdb_cursor_get(r->items_cur, &k, &v, MDB_SET_KEY);
+    for (uint32_t i = 0; i < count; i++) {
+        if (rc) return rc == MDB_NOTFOUND ? -EBADMSG : mdb_err(rc);
+        uint64_t id;
+        memcpy(&id, k.mv_data, sizeof(id));
+        if (id != first + i) return -EBADMSG;
+        views[i] = v.mv_data;
+        sizes[i] = v.mv_size;
+        if (i + 1 < count) rc = mdb_cursor_get(r->items_cur, &k, &v, MDB_NEXT);
+    }
+    return 0;
+}
+
+int prs_queue_scan_batches(prs_queue *q, uint32_t state, size_t limit,
+                           void (*fn)(void *arg, uint64_t id, const prs_batch_rec *rec),
+                           void *arg) {
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(q->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return mdb_err(rc);
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(txn, q->batches, &cur);
+    if (rc) goto end_txn;
+    MDB_val k, v;
+    size_t found = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0 && found < limit) {
+        uint64_t id;
+        memcpy(&id, k.mv_data, sizeof(id));
+        prs_batch_rec rec;
+        if (rec_from_val(&v, &rec)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (rec.state == state) {
+            fn(arg, id, &rec);
+            found++;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+    mdb_cursor_close(cur);
+end_txn:
+    mdb_txn_abort(txn);
+    return mdb_err(rc);
+}

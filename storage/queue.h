@@ -1,0 +1,118 @@
+/* queue.h -- the durable mini-batch queue and job metadata, in one LMDB environment.
+ *
+ * Owns: OUT/.prs/data.mdb with sub-databases
+ *   "meta"    small named values (config text, counters, first error)
+ *   "items"   item id (u64) -> item record (files: the relative path with its NUL)
+ *   "batches" batch id (u64) -> prs_batch_rec
+ * May call: LMDB, libc. Knows nothing of io/ or the runtime.
+ * Callers must: make every write from ONE thread (the coordinator, or the job creator
+ *   before workers start). Readers on any thread use a prs_queue_reader each (an
+ *   MDB_NOTLS read transaction that is reset/renewed around each use).
+ *
+ * Durability: PRS_DURABILITY_FULL syncs every commit (LMDB's default); the caller
+ * syncs the output file before committing the lengths that describe it.
+ * PRS_DURABILITY_NONE skips syncs (MDB_NOSYNC): a crash of the process loses nothing,
+ * a power cut may lose the last commits (never consistency: LMDB stays intact). */
+#ifndef PRS_QUEUE_H
+#define PRS_QUEUE_H
+
+#include "base.h"
+
+#include <stdbool.h>
+
+enum prs_durability { PRS_DURABILITY_FULL = 0, PRS_DURABILITY_NONE };
+
+enum prs_batch_state {
+    PRS_BATCH_PENDING = 0,
+    PRS_BATCH_DONE = 1,
+    PRS_BATCH_FAILED = 2,
+};
+
+/* Stored as is (native endian): the state file is not meant to move between machines. */
+typedef struct prs_batch_rec {
+    uint32_t state;     /* enum prs_batch_state */
+    uint32_t attempts;  /* tries spent (failed, timed out, crashed) */
+    uint64_t first_item;
+    uint32_t item_count;
+    uint32_t succeeded; /* items with a row, once done */
+} prs_batch_rec;
+
+/* Job-wide counters, committed with every group of batch changes. */
+typedef struct prs_queue_counts {
+    uint64_t total_batches;
+    uint64_t total_items;
+    uint64_t done_batches;
+    uint64_t failed_batches;
+    uint64_t succeeded_items;
+    uint64_t failed_items;
+    uint64_t output_bytes; /* committed length of the append_row output file */
+} prs_queue_counts;
+
+typedef struct prs_batch_update {
+    uint64_t batch_id;
+    prs_batch_rec rec;
+} prs_batch_update;
+
+typedef struct prs_queue prs_queue;
+typedef struct prs_queue_reader prs_queue_reader;
+
+#define PRS_QUEUE_MAX_ITEM_BYTES 4096u /* a path or a tabular item reference */
+
+/* Opens (creating if asked) the environment in dir. err gets a message naming the path. */
+int prs_queue_open(prs_queue **out, const char *dir, enum prs_durability durability, char *err,
+                   size_t err_size);
+void prs_queue_close(prs_queue *q);
+
+/* meta: small values (< 64 KiB). get returns -ENOENT when absent. */
+int prs_queue_meta_get(prs_queue *q, const char *key, void *buf, size_t cap, size_t *len);
+
+/* True when a job was fully created in this environment (the "created" mark is set). */
+bool prs_queue_created(prs_queue *q);
+
+/* Job creation: one builder at a time, before any worker runs. It empties the queue first
+ * (a creation interrupted by a crash is redone from scratch), then appends items and
+ * batches in ascending ids (MDB_APPEND), committing every few thousand records so memory
+ * stays flat, and finally marks the job created with its config text. */
+typedef struct prs_queue_builder {
+    prs_queue *q;
+    void *txn; /* MDB_txn */
+    uint64_t next_item;
+    uint64_t next_batch;
+    uint32_t uncommitted;
+} prs_queue_builder;
+
+int prs_queue_build_begin(prs_queue *q, prs_queue_builder *b);
+int prs_queue_build_item(prs_queue_builder *b, const void *rec, size_t size_bytes);
+/* Closes a batch over the items added since the previous batch. */
+int prs_queue_build_batch(prs_queue_builder *b, uint64_t first_item, uint32_t count);
+int prs_queue_build_meta(prs_queue_builder *b, const char *key, const void *val, size_t len);
+int prs_queue_build_end(prs_queue_builder *b);
+void prs_queue_build_abort(prs_queue_builder *b);
+
+/* One commit: batch records, counters and extra meta values together, or none of them. */
+int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count,
+                     const prs_queue_counts *counts, const char *meta_key, const void *meta_val,
+                     size_t meta_len);
+int prs_queue_counts_get(prs_queue *q, prs_queue_counts *counts);
+
+/* Readers: one per thread. Views returned stay valid until the next end/begin. */
+int prs_queue_reader_open(prs_queue *q, prs_queue_reader **out);
+void prs_queue_reader_close(prs_queue_reader *r);
+int prs_queue_reader_begin(prs_queue_reader *r);
+void prs_queue_reader_end(prs_queue_reader *r);
+
+/* Reads up to cap pending batches with id >= *cursor; advances *cursor past the last
+ * batch looked at. Returns how many were found (0: none left) or a negative error. */
+int prs_queue_reader_pending(prs_queue_reader *r, uint64_t *cursor, uint64_t *ids,
+                             prs_batch_rec *recs, size_t cap);
+int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec);
+/* Zero-copy view of item records [first, first+count): views[i]/sizes[i]. */
+int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count,
+                           const void **views, size_t *sizes);
+
+/* Calls fn for each batch in state (ids ascending), up to limit. For reports only. */
+int prs_queue_scan_batches(prs_queue *q, uint32_t state, size_t limit,
+                           void (*fn)(void *arg, uint64_t id, const prs_batch_rec *rec),
+                           void *arg);
+
+#endif

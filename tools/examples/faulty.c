@@ -1,0 +1,74 @@
+/* faulty.c -- an entry script that fails by rules given after `--`, for tests and demos.
+ * Every item that is not failed gets the row "<name>\tok".
+ *
+ *   --fail-item S        items whose name contains S get no row (a failed item)
+ *   --fail-batch S       a batch holding an item whose name contains S returns -1
+ *   --fail-attempts N    every batch returns -1 on its tries 1..N, then succeeds
+ *   --fail-init W        init fails on worker W ("all": on every worker)
+ *   --extra-rows N       emit N extra rows per batch (more rows than items)
+ *   --log-each           log one INFO line per item and one DEBUG line per batch */
+#include "prs_entry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct rules {
+    const char *fail_item, *fail_batch;
+    unsigned fail_attempts, extra_rows;
+    int log_each;
+} rules;
+
+int prs_init(prs_ctx *ctx, int argc, char **argv) {
+    rules *r = calloc(1, sizeof(*r)); /* per worker: workers share no state */
+    if (!r) return -1;
+    const char *fail_init = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (!strcmp(a, "--fail-item") && has_value) r->fail_item = argv[++i];
+        else if (!strcmp(a, "--fail-batch") && has_value) r->fail_batch = argv[++i];
+        else if (!strcmp(a, "--fail-attempts") && has_value) r->fail_attempts = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--fail-init") && has_value) fail_init = argv[++i];
+        else if (!strcmp(a, "--extra-rows") && has_value) r->extra_rows = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--log-each")) r->log_each = 1;
+        else {
+            prs_log(ctx, PRS_LOG_ERROR, "faulty: unknown argument %s", a);
+            free(r);
+            return -1;
+        }
+    }
+    if (fail_init && (!strcmp(fail_init, "all") || atoi(fail_init) == prs_worker_id(ctx))) {
+        prs_log(ctx, PRS_LOG_ERROR, "faulty: init fails on worker %d as asked", prs_worker_id(ctx));
+        free(r);
+        return -1;
+    }
+    prs_set_user(ctx, r);
+    return 0;
+}
+
+int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {
+    const rules *r = prs_user(ctx);
+    if (r->log_each) prs_log(ctx, PRS_LOG_DEBUG, "batch %llu", (unsigned long long)batch->id);
+    if (batch->attempt <= r->fail_attempts) return -1;
+    for (uint32_t i = 0; i < batch->count; i++) {
+        if (r->fail_batch && strstr(batch->items[i].name, r->fail_batch)) return -1;
+    }
+    for (uint32_t i = 0; i < batch->count; i++) {
+        const char *name = batch->items[i].name;
+        if (r->log_each) prs_log(ctx, PRS_LOG_INFO, "item %s", name);
+        if (r->fail_item && strstr(name, r->fail_item)) {
+            prs_fail_item(out, i, "faulty: fails items matching '%s'", r->fail_item);
+            continue;
+        }
+        char row[4200];
+        int n = snprintf(row, sizeof(row), "%s\tok", name);
+        if (prs_emit(out, row, (size_t)n) != 0) return -1;
+    }
+    for (unsigned k = 0; k < r->extra_rows; k++) prs_emit(out, "extra", 5);
+    return 0;
+}
+
+void prs_shutdown(prs_ctx *ctx) {
+    free(prs_user(ctx));
+}

@@ -1,0 +1,223 @@
+/* prs.c -- the command line: a thin layer over prs_job_run (core/prs.h).
+ * Parses options with getopt_long (libc's, well kept), validates values with units.h,
+ * and maps everything to a prs_job_config. All behaviour lives in the library. */
+#include "joblog.h"
+#include "prs.h"
+#include "units.h"
+
+#include <getopt.h>
+#include <string.h>
+
+#define PRS_VERSION "0.1.0"
+
+static const char usage_main[] =
+    "usage: prs <command> [options]\n"
+    "\n"
+    "prs runs an entry script's prs_init/prs_run/prs_shutdown over a dataset split into\n"
+    "mini-batches, on pinned worker threads, with retries and failure thresholds. Results\n"
+    "are appended to one output file; logs follow the ParallelRunStep logs/ layout. The\n"
+    "queue is durable: running the same command again resumes an unfinished job.\n"
+    "\n"
+    "commands:\n"
+    "  run       run or resume a job          (prs run --help)\n"
+    "  help      this text\n"
+    "  version   print the version\n"
+    "\n"
+    "exit codes:\n"
+    "  0   the job succeeded (failed items within the thresholds)\n"
+    "  1   a failure threshold was exceeded: the job failed\n"
+    "  2   bad usage or configuration (the message names the option)\n"
+    "  3   the input cannot be read (the message names the path)\n"
+    "  4   the entry script's init failed on every worker\n"
+    "  5   stopped before the end (signal, full disk): run again to resume\n"
+    "  70  internal error (the message says what failed)\n";
+
+static const char usage_run[] =
+    "usage: prs run --entry-script S.so --input DIR|@LIST --output OUT [options] [-- ARGS]\n"
+    "\n"
+    "Splits the files under DIR (recursively, in sorted order), or listed in LIST (one path\n"
+    "a line, or NUL-separated), into mini-batches and runs S.so's prs_run on each. ARGS\n"
+    "after -- reach prs_init(ctx, argc, argv) with argv[0] = S.so.\n"
+    "\n"
+    "required:\n"
+    "  --entry-script PATH        the entry script: a shared object exporting prs_run\n"
+    "  --input DIR|@LIST          the dataset\n"
+    "  --output OUT               output directory: results, logs/ and the job state (.prs/)\n"
+    "\n"
+    "ParallelRunConfig options (same names, same defaults):\n"
+    "  --mini-batch-size N        files per mini-batch (default 10)\n"
+    "  --workers N                worker threads (default: CPUs in the affinity mask and the\n"
+    "                             cgroup quota); more than CPUs is allowed: placed round-robin\n"
+    "  --output-action A          append_row (default): every emitted row becomes a line of\n"
+    "                             the output file; summary_only: rows are only counted\n"
+    "  --append-row-file-name F   output file name in OUT (default parallel_run_step.txt)\n"
+    "  --error-threshold N        failed items tolerated over the job; -1 ignores (default -1)\n"
+    "  --allowed-failed-count N   failed mini-batches tolerated; -1 ignores (default -1)\n"
+    "  --allowed-failed-percent P failed mini-batches tolerated, percent 0..100 (default 100)\n"
+    "  --run-max-try N            tries of a failing mini-batch (default 3, at least 1)\n"
+    "  --logging-level L          DEBUG, INFO (default), WARNING, ERROR, CRITICAL\n"
+    "\n"
+    "prs options:\n"
+    "  --durability full|none     full (default): output and queue synced at every commit;\n"
+    "                             none: no syncs (a process crash loses nothing, a power cut\n"
+    "                             may lose the last seconds of progress, never consistency)\n"
+    "  --quiet                    no progress lines on stderr\n"
+    "\n"
+    "A failed item is an item without a row: a batch of N items that emits M rows has N-M\n"
+    "failed items. A batch whose prs_run returns < 0 is retried up to --run-max-try times,\n"
+    "then fails with all its items. The job fails when any threshold is exceeded.\n"
+    "\n"
+    "files in OUT:\n"
+    "  parallel_run_step.txt      the rows (append_row)\n"
+    "  logs/overview.txt          progress and the result; on failure, the first error\n"
+    "  logs/sys/master.txt        the coordinator's log\n"
+    "  logs/user/error.txt        every item and batch error\n"
+    "  logs/user/<ip>/<node>.log.txt  the entry script's prs_log lines\n";
+
+enum {
+    OPT_ENTRY = 1000, OPT_INPUT, OPT_OUTPUT, OPT_MBS, OPT_WORKERS, OPT_ACTION, OPT_FILE,
+    OPT_ERRTH, OPT_FCOUNT, OPT_FPCT, OPT_MAXTRY, OPT_LEVEL, OPT_DURABILITY, OPT_QUIET, OPT_HELP,
+};
+
+static int bad(const char *opt, const char *value, const char *why) {
+    fprintf(stderr, "prs run: %s %s: %s (see prs run --help)\n", opt, value ? value : "", why);
+    return PRS_EXIT_USAGE;
+}
+
+static int parse_int(const char *opt, const char *text, int64_t min, int64_t max, int64_t *v) {
+    int rc = prs_units_parse_int(text, min, max, v);
+    if (rc == -EINVAL) return bad(opt, text, "not a whole number");
+    if (rc) {
+        char why[96];
+        snprintf(why, sizeof(why), "out of range %lld..%lld", (long long)min, (long long)max);
+        return bad(opt, text, why);
+    }
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"entry-script", required_argument, NULL, OPT_ENTRY},
+        {"input", required_argument, NULL, OPT_INPUT},
+        {"output", required_argument, NULL, OPT_OUTPUT},
+        {"mini-batch-size", required_argument, NULL, OPT_MBS},
+        {"workers", required_argument, NULL, OPT_WORKERS},
+        {"output-action", required_argument, NULL, OPT_ACTION},
+        {"append-row-file-name", required_argument, NULL, OPT_FILE},
+        {"error-threshold", required_argument, NULL, OPT_ERRTH},
+        {"allowed-failed-count", required_argument, NULL, OPT_FCOUNT},
+        {"allowed-failed-percent", required_argument, NULL, OPT_FPCT},
+        {"run-max-try", required_argument, NULL, OPT_MAXTRY},
+        {"logging-level", required_argument, NULL, OPT_LEVEL},
+        {"durability", required_argument, NULL, OPT_DURABILITY},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    prs_job_config c;
+    prs_job_config_defaults(&c);
+    int64_t v;
+    int rc, opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+        const char *name = argv[optind - 1];
+        switch (opt) {
+        case OPT_ENTRY: c.entry_script = optarg; break;
+        case OPT_INPUT: c.input = optarg; break;
+        case OPT_OUTPUT: c.output_dir = optarg; break;
+        case OPT_MBS: {
+            uint64_t n;
+            rc = prs_units_parse_size(optarg, &n);
+            if (rc == 0 && n != (uint64_t)atoll(optarg))
+                return bad("--mini-batch-size", optarg, "a file dataset counts files: give a number");
+            if (rc) return bad("--mini-batch-size", optarg, "not a number of files");
+            if (n < 1) return bad("--mini-batch-size", optarg, "must be at least 1");
+            if (n > 1000000) return bad("--mini-batch-size", optarg, "at most 1000000 files");
+            c.mini_batch_size = (uint32_t)n;
+            break;
+        }
+        case OPT_WORKERS:
+            if ((rc = parse_int("--workers", optarg, 1, PRS_MAX_WORKERS, &v))) return rc;
+            c.workers = (uint32_t)v;
+            break;
+        case OPT_ACTION:
+            if (!strcmp(optarg, "append_row")) c.output_action = PRS_OUTPUT_APPEND_ROW;
+            else if (!strcmp(optarg, "summary_only")) c.output_action = PRS_OUTPUT_SUMMARY_ONLY;
+            else return bad("--output-action", optarg, "must be append_row or summary_only");
+            break;
+        case OPT_FILE: c.append_row_file_name = optarg; break;
+        case OPT_ERRTH:
+            if ((rc = parse_int("--error-threshold", optarg, -1, INT64_MAX / 4, &v))) return rc;
+            c.error_threshold = v;
+            break;
+        case OPT_FCOUNT:
+            if ((rc = parse_int("--allowed-failed-count", optarg, -1, INT64_MAX / 4, &v))) return rc;
+            c.allowed_failed_count = v;
+            break;
+        case OPT_FPCT:
+            if ((rc = parse_int("--allowed-failed-percent", optarg, 0, 100, &v))) return rc;
+            c.allowed_failed_percent = (uint32_t)v;
+            break;
+        case OPT_MAXTRY:
+            if ((rc = parse_int("--run-max-try", optarg, 1, 100, &v))) return rc;
+            c.run_max_try = (uint32_t)v;
+            break;
+        case OPT_LEVEL:
+            if (prs_log_level_parse(optarg, &c.logging_level))
+                return bad("--logging-level", optarg, "must be DEBUG, INFO, WARNING, ERROR or CRITICAL");
+            break;
+        case OPT_DURABILITY:
+            if (!strcmp(optarg, "full")) c.durable = true;
+            else if (!strcmp(optarg, "none")) c.durable = false;
+            else return bad("--durability", optarg, "must be full or none");
+            break;
+        case OPT_QUIET: c.quiet = true; break;
+        case OPT_HELP: fputs(usage_run, stdout); return 0;
+        case ':': return bad(name, NULL, "needs a value");
+        default: return bad(name, NULL, "unknown option");
+        }
+    }
+    if (optind < argc && strcmp(argv[optind - 1], "--") != 0) {
+        return bad(argv[optind], NULL, "unexpected argument (arguments for init go after --)");
+    }
+    if (!c.entry_script) return bad("--entry-script", NULL, "is required");
+    if (!c.input) return bad("--input", NULL, "is required");
+    if (!c.output_dir) return bad("--output", NULL, "is required");
+    /* argv for init: the script, then everything after "--". */
+    int n = argc - optind;
+    char **init_argv = calloc((size_t)n + 2, sizeof(char *));
+    if (!init_argv) return PRS_EXIT_INTERNAL;
+    init_argv[0] = (char *)(uintptr_t)c.entry_script;
+    for (int i = 0; i < n; i++) init_argv[i + 1] = argv[optind + i];
+    c.argc = n + 1;
+    c.argv = init_argv;
+    prs_job_report report;
+    int code = prs_job_run(&c, &report);
+    fprintf(stderr, "prs: %s\n", report.message);
+    if (c.output_action == PRS_OUTPUT_APPEND_ROW && report.total_batches) {
+        fprintf(stderr, "prs: results: %s/%s\n", c.output_dir, c.append_row_file_name);
+    }
+    if (report.total_batches) fprintf(stderr, "prs: logs:    %s/logs/overview.txt\n", c.output_dir);
+    free(init_argv);
+    return code;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return PRS_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        puts("prs " PRS_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "prs: unknown command '%s'\n\n%s", cmd, usage_main);
+    return PRS_EXIT_USAGE;
+}
