@@ -12,6 +12,7 @@
  * batches are still pending. */
 #include "prs.h"
 
+#include "committer.h"
 #include "entry.h"
 #include "joblog.h"
 #include "outfile.h"
@@ -34,6 +35,9 @@
 #define JOB_OVERVIEW_EVERY_NS 1000000000ull
 #define JOB_CONFIG_BYTES 16384u
 #define JOB_DONE_BATCH 512u
+#define JOB_GROUP_CAP 8192u            /* batch updates in one commit at most */
+#define JOB_COMMIT_EVERY_NS 10000000ull /* a group is handed over at least this often */
+#define JOB_ROWS_FLUSH_BYTES (1u << 20) /* rows are written in chunks of about this size */
 
 typedef struct job {
     const prs_job_config *cfg;
@@ -59,8 +63,10 @@ typedef struct job {
     uint64_t pend_ids[JOB_PENDING_WINDOW];
     prs_batch_rec pend_recs[JOB_PENDING_WINDOW];
     uint32_t pend_len, pend_next;
-    prs_batch_update *updates;
-    uint32_t updates_len;
+    prs_committer *committer;
+    uint64_t last_flush_ns;
+    char *rows;            /* rows of done batches not yet written to the output */
+    size_t rows_len, rows_cap;
     char first_error[768];
     bool first_error_new;
     uint64_t started_ns, last_overview_ns, last_progress_ns;
@@ -390,24 +396,53 @@ static void job_overview(job *j, const char *state) {
     prs_joblog_overview(j->log, text);
 }
 
-static int job_commit(job *j, const char *meta_key, const void *meta_val, size_t meta_len) {
-    if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && j->cfg->durable) {
-        int rc = prs_outfile_sync(&j->out);
-        if (rc) return rc;
-    }
+/* Writes buffered rows: the output must hold every byte a handed-over group covers. */
+static int job_write_rows(job *j) {
+    if (j->rows_len == 0) return 0;
+    int rc = prs_outfile_append(&j->out, j->rows, j->rows_len);
+    j->rows_len = 0;
+    return rc;
+}
+
+/* Hands the current group to the committer (waiting for the previous one if asked). */
+static int job_commit(job *j, bool wait, const char *meta_key, const void *meta_val,
+                      size_t meta_len) {
+    int rc = job_write_rows(j);
+    if (rc) return rc;
     prs_queue_counts c;
     job_counts(j, &c);
-    if (!meta_key && j->first_error_new) {
+    bool first_error = !meta_key && j->first_error_new;
+    if (first_error) {
         meta_key = "first_error";
         meta_val = j->first_error;
         meta_len = strlen(j->first_error);
     }
-    int rc = prs_queue_commit(j->queue, j->updates, j->updates_len, &c, meta_key, meta_val, meta_len);
+    rc = prs_committer_flush(j->committer, &c, meta_key, meta_val, meta_len, wait);
     if (rc == 0) {
-        j->updates_len = 0;
-        if (meta_key && !strcmp(meta_key, "first_error")) j->first_error_new = false;
+        j->last_flush_ns = now_ns();
+        if (first_error) j->first_error_new = false;
     }
     return rc;
+}
+
+static int job_maybe_commit(job *j) {
+    uint32_t pending = prs_committer_pending(j->committer);
+    if (pending == 0) return 0;
+    bool full = pending == JOB_GROUP_CAP;
+    if (!full && now_ns() - j->last_flush_ns < JOB_COMMIT_EVERY_NS) return 0;
+    int rc = job_commit(j, full, NULL, NULL, 0);
+    return rc == -EBUSY ? 0 : rc; /* busy: keep filling this group */
+}
+
+static int job_buffer_rows(job *j, const char *rows, size_t len) {
+    if (j->rows_len + len > j->rows_cap) {
+        int rc = job_write_rows(j);
+        if (rc) return rc;
+        if (len > j->rows_cap) return prs_outfile_append(&j->out, rows, len);
+    }
+    memcpy(j->rows + j->rows_len, rows, len);
+    j->rows_len += len;
+    return 0;
 }
 
 static void note_first_error(job *j, const char *errors, size_t len) {
@@ -454,7 +489,7 @@ static int job_complete(job *j, const prs_done_msg *m) {
         rec.attempts = fin.attempt - 1; /* tries spent failing before this one */
         rec.succeeded = (uint32_t)PRS_MIN(out->row_count, (uint64_t)fin.item_count);
         if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && out->rows_len) {
-            rc = prs_outfile_append(&j->out, out->rows, out->rows_len);
+            rc = job_buffer_rows(j, out->rows, out->rows_len);
             if (rc == 0) j->output_bytes += out->rows_len;
         }
     } else if (v == PRS_VERDICT_FAILED) {
@@ -466,8 +501,13 @@ static int job_complete(job *j, const prs_done_msg *m) {
                           (unsigned long long)fin.batch_id, fin.attempt);
     }
     prs_worker_release_out(w, m->out_index);
-    PRS_ASSERT(j->updates_len < PRS_SCHED_MAX_SLOTS * 2);
-    j->updates[j->updates_len++] = (prs_batch_update){.batch_id = fin.batch_id, .rec = rec};
+    prs_batch_update up = {.batch_id = fin.batch_id, .rec = rec};
+    if (!prs_committer_add(j->committer, &up)) {
+        int crc = job_commit(j, true, NULL, NULL, 0);
+        if (crc) return crc;
+        bool added = prs_committer_add(j->committer, &up);
+        PRS_ASSERT(added); /* a group was just handed over: this one is empty */
+    }
     return rc;
 }
 
@@ -564,8 +604,8 @@ static int job_coordinate(job *j) {
                 prs_sched_stop(&j->sched);
             }
         }
-        if (j->updates_len) {
-            int crc = job_commit(j, NULL, NULL, 0);
+        {
+            int crc = job_maybe_commit(j);
             if (crc) {
                 job_fail(j, PRS_EXIT_STOPPED, "cannot commit progress (%s): the job stops; rerun to resume",
                          strerror(-crc));
@@ -582,7 +622,9 @@ static int job_start_workers(job *j) {
     int cpus[CPU_SETSIZE];
     uint32_t ncpu = job_cpus(cpus, CPU_SETSIZE);
     uint32_t n = j->cfg->workers ? j->cfg->workers : ncpu;
-    uint32_t slots = PRS_MIN(n * 2, PRS_SCHED_MAX_SLOTS);
+    /* Deep enough that workers never wait for the coordinator; deadlines start when run()
+     * does, so a queued batch loses nothing by waiting. */
+    uint32_t slots = PRS_MIN(PRS_MAX(n * 8, 4u), PRS_SCHED_MAX_SLOTS);
     prs_sched_limits lim = {.run_max_try = j->cfg->run_max_try,
                             .error_threshold = j->cfg->error_threshold,
                             .allowed_failed_count = j->cfg->allowed_failed_count,
@@ -598,9 +640,14 @@ static int job_start_workers(job *j) {
                            .succeeded_items = qc.succeeded_items, .failed_items = qc.failed_items};
     rc = prs_sched_init(&j->sched, &lim, &sc);
     if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: inconsistent counters");
-    j->updates = calloc(PRS_SCHED_MAX_SLOTS * 2, sizeof(*j->updates));
     j->workers = calloc(n, sizeof(*j->workers));
-    if (!j->updates || !j->workers) return job_fail(j, PRS_EXIT_INTERNAL, "out of memory");
+    j->rows_cap = JOB_ROWS_FLUSH_BYTES;
+    j->rows = malloc(j->rows_cap);
+    if (!j->rows || !j->workers) return job_fail(j, PRS_EXIT_INTERNAL, "out of memory");
+    rc = prs_committer_start(&j->committer, j->queue,
+                             j->cfg->output_action == PRS_OUTPUT_APPEND_ROW ? &j->out : NULL,
+                             j->cfg->durable, JOB_GROUP_CAP);
+    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "cannot start the committer: %s", strerror(-rc));
     if (prs_chan_init(&j->dispatch, slots + n, sizeof(prs_dispatch_msg)) ||
         prs_chan_init(&j->done, slots + n, sizeof(prs_done_msg))) {
         return job_fail(j, PRS_EXIT_INTERNAL, "out of memory");
@@ -702,16 +749,16 @@ static int job_run(job *j) {
         j->root_fd = open(j->cfg->input, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (j->root_fd < 0) return job_fail(j, PRS_EXIT_INPUT, "--input %s: %s", j->cfg->input, strerror(errno));
     }
-    if ((code = job_start_workers(j))) return code;
     snprintf(j->output_path, sizeof(j->output_path), "%s/%s", j->out_dir, j->cfg->append_row_file_name);
     if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW) {
+        prs_queue_counts qc;
+        int rc = prs_queue_counts_get(j->queue, &qc);
+        if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s", strerror(-rc));
         char err[1024];
-        int rc = prs_outfile_open(&j->out, j->output_path, j->output_bytes, err, sizeof(err));
-        if (rc) {
-            prs_sched_stop(&j->sched);
-            return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL, "%s", err);
-        }
+        rc = prs_outfile_open(&j->out, j->output_path, qc.output_bytes, err, sizeof(err));
+        if (rc) return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL, "%s", err);
     }
+    if ((code = job_start_workers(j))) return code;
     prs_joblog_master(j->log, "running: %llu of %llu mini-batches left",
                       (unsigned long long)(j->sched.counts.total_batches - j->sched.counts.done_batches -
                                            j->sched.counts.failed_batches),
@@ -733,8 +780,10 @@ static int job_run(job *j) {
     prs_joblog_master(j->log, "result: %s", j->report->message);
     char result[1100];
     int len = snprintf(result, sizeof(result), "%d %s", code, j->report->message);
-    int rc = st == PRS_JOB_STOPPED ? job_commit(j, NULL, NULL, 0)
-                                   : job_commit(j, "result", result, (size_t)len);
+    if (j->first_error_new) job_commit(j, true, NULL, NULL, 0); /* its own group: kept */
+    int rc = st == PRS_JOB_STOPPED ? job_commit(j, true, NULL, NULL, 0)
+                                   : job_commit(j, true, "result", result, (size_t)len);
+    if (rc == 0) rc = prs_committer_drain(j->committer);
     if (rc) return job_fail(j, PRS_EXIT_STOPPED, "cannot commit the result: %s", strerror(-rc));
     job_overview(j, prs_sched_state_text(st));
     return code;
@@ -753,6 +802,10 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
     j->started_ns = now_ns();
     int code = job_run(j);
     if (j->workers_started) job_stop_workers(j);
+    if (j->committer) {
+        prs_committer_drain(j->committer); /* what was handed over lands before the exit */
+        prs_committer_stop(j->committer);
+    }
     if (j->queue) job_report_counts(j);
     if (code && j->log && j->queue && prs_queue_created(j->queue)) job_overview(j, code == PRS_EXIT_STOPPED ? "STOPPED" : "FAILED");
     prs_outfile_close(&j->out);
@@ -766,7 +819,7 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
     if (j->root_fd >= 0) close(j->root_fd);
     if (j->lock_fd >= 0) close(j->lock_fd);
     free(j->workers);
-    free(j->updates);
+    free(j->rows);
     prs_entry_unload(&j->lib);
     free(j);
     return code;
