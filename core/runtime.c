@@ -36,7 +36,7 @@
 #define JOB_CONFIG_BYTES 16384u
 #define JOB_DONE_BATCH 512u
 #define JOB_GROUP_CAP 8192u            /* batch updates in one commit at most */
-#define JOB_COMMIT_EVERY_NS 10000000ull /* a group is handed over at least this often */
+#define JOB_COMMIT_EVERY_NS 50000000ull /* a group is handed over at least this often */
 #define JOB_ROWS_FLUSH_BYTES (1u << 20) /* rows are written in chunks of about this size */
 
 typedef struct job {
