@@ -11,7 +11,9 @@
  *
  * Build: clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
  *          -iquote core fuzz/fuzz_logring.c core/logring.c -o build/fuzz/fuzz_logring
- * Run:   build/fuzz/fuzz_logring -max_total_time=30 fuzz/corpus/logring */
+ * Run:   mkdir -p build/fuzz/corpus/logring
+ *        build/fuzz/fuzz_logring -max_total_time=30 build/fuzz/corpus/logring fuzz/corpus/logring
+ *        (libFuzzer writes new inputs into the FIRST directory: keep that one out of git). */
 #include "logring.h"
 
 #include <string.h>
