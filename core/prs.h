@@ -23,7 +23,9 @@ enum prs_exit {
     PRS_EXIT_INPUT = 3,           /* the input cannot be read (names the path) */
     PRS_EXIT_INIT_FAILED = 4,     /* the entry script's init failed on every worker */
     PRS_EXIT_STOPPED = 5,         /* stopped before the end (signal, full disk): resumable */
+    PRS_EXIT_CRASH_LOOP = 6,      /* the runtime kept dying without progress: resumable */
     PRS_EXIT_INTERNAL = 70,       /* a bug or an environment failure (names what failed) */
+    PRS_EXIT_RESTART = 75,        /* internal: a supervised runtime asks to be restarted */
 };
 
 enum prs_output_action { PRS_OUTPUT_APPEND_ROW = 0, PRS_OUTPUT_SUMMARY_ONLY };
@@ -49,9 +51,11 @@ typedef struct prs_job_config {
     int64_t allowed_failed_count;     /* failed batches tolerated, -1 ignore (default -1) */
     uint32_t allowed_failed_percent;  /* 0..100, 100 ignore (default 100) */
     uint32_t run_max_try;             /* >= 1 (default 3) */
+    uint64_t run_invocation_timeout_ms; /* one run() at most; 0 = none (default 60 s) */
     int logging_level;                /* PRS_LOG_* (default INFO) */
     bool durable;                     /* sync output and queue on commit (default true) */
     bool quiet;                       /* no progress lines on stderr */
+    bool supervised; /* set by prs_supervise: a hung run() ends the process for a restart */
     int argc;                         /* arguments for init(): argv[0] is the script */
     char **argv;
 } prs_job_config;
@@ -65,8 +69,21 @@ typedef struct prs_job_report {
 
 void prs_job_config_defaults(prs_job_config *config);
 
-/* Runs or resumes the job. report may be NULL. Returns a PRS_EXIT_* code. */
+/* Runs or resumes the job in this process. report may be NULL. Returns a PRS_EXIT_* code.
+ * A run() past its timeout is asked to stop (prs_cancelled) and, if it does not, waited
+ * for: a thread cannot be killed. prs_supervise adds the restart that ends such a hang. */
 int prs_job_run(const prs_job_config *config, prs_job_report *report);
+
+/* Runs the job in a child process and restarts it after a crash or a hung run(), until
+ * it ends (or keeps dying without progress: PRS_EXIT_CRASH_LOOP). Forwards SIGINT and
+ * SIGTERM to the child: the first stops the job gracefully, the second at once; either
+ * way it is resumable. Returns a PRS_EXIT_* code. */
+int prs_supervise(const prs_job_config *config, prs_job_report *report);
+
+/* Asks running jobs of this process to stop: async-signal-safe. The first request stops
+ * handing out batches and lets running ones finish (up to a grace period); the second
+ * stops at once. */
+void prs_job_request_stop(void);
 
 #ifdef __cplusplus
 }

@@ -13,17 +13,20 @@
 #include "prs.h"
 
 #include "committer.h"
+#include "crash.h"
 #include "entry.h"
 #include "joblog.h"
 #include "outfile.h"
 #include "queue.h"
 #include "scan.h"
 #include "sched.h"
+#include "scoreboard.h"
 #include "worker.h"
 
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -38,6 +41,14 @@
 #define JOB_GROUP_CAP 8192u            /* batch updates in one commit at most */
 #define JOB_COMMIT_EVERY_NS 50000000ull /* a group is handed over at least this often */
 #define JOB_ROWS_FLUSH_BYTES (1u << 20) /* rows are written in chunks of about this size */
+#define JOB_STOP_GRACE_NS 10000000000ull /* after a stop request, running batches get this */
+
+/* Stop requests from signal handlers: a counter, so the second one is seen as such. */
+static atomic_uint job_stop_requests;
+
+void prs_job_request_stop(void) {
+    atomic_fetch_add(&job_stop_requests, 1);
+}
 
 typedef struct job {
     const prs_job_config *cfg;
@@ -64,11 +75,17 @@ typedef struct job {
     prs_batch_rec pend_recs[JOB_PENDING_WINDOW];
     uint32_t pend_len, pend_next;
     prs_committer *committer;
+    prs_scoreboard_file *scoreboard;
+    char state_dir[PATH_MAX + 16];
+    unsigned stop_seen;      /* stop requests acted on */
+    uint64_t stop_ns;        /* when the first was */
+    uint64_t cancelled[PRS_MAX_WORKERS]; /* batch id + 1 whose cancel was sent, per worker */
     uint64_t last_flush_ns;
     char *rows;            /* rows of done batches not yet written to the output */
     size_t rows_len, rows_cap;
     char first_error[768];
     bool first_error_new;
+    bool workers_stopped;
     uint64_t started_ns, last_overview_ns, last_progress_ns;
     uint64_t output_bytes;
     char err[2048];
@@ -89,6 +106,7 @@ void prs_job_config_defaults(prs_job_config *c) {
     c->allowed_failed_count = -1;
     c->allowed_failed_percent = 100;
     c->run_max_try = 3;
+    c->run_invocation_timeout_ms = 60000;
     c->logging_level = PRS_LOG_INFO;
     c->durable = true;
 }
@@ -299,9 +317,9 @@ static int job_create(job *j) {
 static int job_open_state(job *j) {
     int rc = mkdir_p(j->cfg->output_dir);
     if (rc == 0 && !realpath(j->cfg->output_dir, j->out_dir)) rc = -errno;
-    char state[PATH_MAX + 16];
+    char *state = j->state_dir;
     if (rc == 0) {
-        snprintf(state, sizeof(state), "%s/.prs", j->out_dir);
+        snprintf(state, sizeof(j->state_dir), "%s/.prs", j->out_dir);
         rc = mkdir_p(state);
     }
     if (rc == 0 && access(j->out_dir, W_OK) != 0) rc = -errno;
@@ -322,6 +340,82 @@ static int job_open_state(job *j) {
                         err, sizeof(err));
     if (rc) return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL,
                             "job state %s (remove OUT/.prs to start over; the output stays)", err);
+    rc = prs_scoreboard_open(&j->scoreboard, state, true);
+    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "%s/scoreboard: %s", state, strerror(-rc));
+    j->scoreboard->pid = (int32_t)getpid();
+    char crash_dir[PATH_MAX + 128];
+    snprintf(crash_dir, sizeof(crash_dir), "%s/user/error/%s", prs_joblog_dir(j->log),
+             prs_joblog_node(j->log));
+    rc = prs_crash_install(crash_dir);
+    if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s: %s", crash_dir, strerror(-rc));
+    return 0;
+}
+
+/* After a death: the scoreboard says which batches were running. A batch whose worker
+ * crashed spends that try (failing the batch if it was its last); the others, and every
+ * batch of a death from outside (kill -9, OOM, power), go back to pending untouched.
+ * Idempotent: a try already recorded is not charged twice if this repair is cut short. */
+static int job_repair(job *j) {
+    prs_queue_counts c;
+    int rc = prs_queue_counts_get(j->queue, &c);
+    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s", strerror(-rc));
+    prs_batch_update ups[PRS_MAX_WORKERS];
+    size_t n = 0;
+    char first[768] = "";
+    prs_queue_reader *r;
+    rc = prs_queue_reader_open(j->queue, &r);
+    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "queue reader: %s", strerror(-rc));
+    for (uint32_t i = 0; i < PRS_MAX_WORKERS; i++) {
+        prs_scoreboard_slot *slot = &j->scoreboard->slot[i];
+        uint32_t state = atomic_load(&slot->state);
+        if (state == PRS_SLOT_IDLE) continue;
+        uint64_t id = atomic_load(&slot->batch_id);
+        uint32_t attempt = atomic_load(&slot->attempt);
+        prs_batch_rec rec;
+        rc = prs_queue_reader_begin(r);
+        if (rc == 0) {
+            rc = prs_queue_reader_batch(r, id, &rec);
+            prs_queue_reader_end(r);
+        }
+        if (rc) continue; /* a slot from another job's life: nothing to charge */
+        if (rec.state != PRS_BATCH_PENDING || rec.attempts >= attempt) continue; /* recorded */
+        if (state == PRS_SLOT_RUNNING) {
+            prs_joblog_master(j->log, "batch %llu (try %u) was running when the runtime died; "
+                              "not charged: it goes back to pending",
+                              (unsigned long long)id, attempt);
+            continue;
+        }
+        int sig = atomic_load(&slot->signal);
+        rec.attempts = attempt;
+        bool last = attempt >= j->cfg->run_max_try;
+        if (last) {
+            rec.state = PRS_BATCH_FAILED;
+            c.failed_batches++;
+            c.failed_items += rec.item_count;
+        }
+        char line[768];
+        int len = snprintf(line, sizeof(line),
+                           "batch %llu attempt %u item -: the process crashed in run() with "
+                           "signal %d; %s; evidence in logs/user/error/%s/\n",
+                           (unsigned long long)id, attempt, sig,
+                           last ? "no tries left: the batch failed" : "it will be retried",
+                           prs_joblog_node(j->log));
+        len = PRS_MIN(len, (int)sizeof(line) - 1);
+        prs_joblog_errors(j->log, line, (size_t)len);
+        prs_joblog_master(j->log, "%.*s", len - 1, line);
+        if (!first[0]) snprintf(first, sizeof(first), "%.*s", len - 1, line);
+        ups[n++] = (prs_batch_update){.batch_id = id, .rec = rec};
+    }
+    prs_queue_reader_close(r);
+    if (n > 0) {
+        char stored[8];
+        size_t slen;
+        bool have_first = prs_queue_meta_get(j->queue, "first_error", stored, sizeof(stored), &slen) != -ENOENT;
+        rc = prs_queue_commit(j->queue, ups, n, &c, have_first ? NULL : "first_error", first, strlen(first));
+        if (rc) return job_fail(j, PRS_EXIT_STOPPED, "cannot record the crash: %s", strerror(-rc));
+        atomic_fetch_add(&j->scoreboard->progress, 1);
+    }
+    for (uint32_t i = 0; i < PRS_MAX_WORKERS; i++) atomic_store(&j->scoreboard->slot[i].state, PRS_SLOT_IDLE);
     return 0;
 }
 
@@ -419,6 +513,7 @@ static int job_commit(job *j, bool wait, const char *meta_key, const void *meta_
     }
     rc = prs_committer_flush(j->committer, &c, meta_key, meta_val, meta_len, wait);
     if (rc == 0) {
+        atomic_fetch_add(&j->scoreboard->progress, 1);
         j->last_flush_ns = now_ns();
         if (first_error) j->first_error_new = false;
     }
@@ -453,23 +548,38 @@ static void note_first_error(job *j, const char *errors, size_t len) {
     j->first_error_new = true;
 }
 
+static void job_note_init_failure(job *j, const prs_done_msg *m) {
+    char line[256];
+    int n = snprintf(line, sizeof(line), "worker %u: init() returned %d: this worker takes no batches\n",
+                     m->worker, m->run_rc);
+    prs_joblog_errors(j->log, line, (size_t)n);
+    prs_joblog_master(j->log, "%.*s", n - 1, line);
+    note_first_error(j, line, (size_t)n);
+}
+
 /* One completion. Returns 0 or a negative error from writing the output. */
 static int job_complete(job *j, const prs_done_msg *m) {
     if (m->kind == PRS_DONE_INIT) {
         prs_sched_worker_init(&j->sched, m->init_ok);
-        if (m->init_ok) return 0;
-        char line[256];
-        int n = snprintf(line, sizeof(line), "worker %u: init() returned %d: this worker takes no batches\n",
-                         m->worker, m->run_rc);
-        prs_joblog_errors(j->log, line, (size_t)n);
-        prs_joblog_master(j->log, "%.*s", n - 1, line);
-        note_first_error(j, line, (size_t)n);
+        if (!m->init_ok) job_note_init_failure(j, m);
         return 0;
     }
     PRS_ASSERT(m->kind == PRS_DONE_BATCH);
     prs_worker *w = &j->workers[m->worker];
     const prs_out *out = &w->out[m->out_index];
-    enum prs_outcome outcome = m->run_rc < 0 ? PRS_OUTCOME_ERROR : PRS_OUTCOME_OK;
+    enum prs_outcome outcome = m->timed_out ? PRS_OUTCOME_TIMEOUT
+                               : m->run_rc < 0 ? PRS_OUTCOME_ERROR
+                                               : PRS_OUTCOME_OK;
+    if (m->timed_out) {
+        char line[256];
+        int n = snprintf(line, sizeof(line),
+                         "batch %llu attempt %u item -: run() passed --run-invocation-timeout "
+                         "(%llu ms) and was cancelled\n",
+                         (unsigned long long)m->batch.batch_id, m->batch.attempt,
+                         (unsigned long long)j->cfg->run_invocation_timeout_ms);
+        prs_joblog_errors(j->log, line, (size_t)n);
+        note_first_error(j, line, (size_t)n);
+    }
     prs_ticket fin;
     enum prs_verdict v = prs_sched_complete(&j->sched, m->batch.batch_id, outcome, out->row_count, &fin);
     int rc = 0;
@@ -584,6 +694,115 @@ static void job_progress(job *j, bool force) {
             (double)(t - j->started_ns) / 1e9);
 }
 
+/* Batches waiting in the dispatch queue go back to pending without a try spent. */
+static void job_take_back_queued(job *j) {
+    prs_dispatch_msg m;
+    while (prs_chan_pop_many(&j->dispatch, &m, 1, 0) == 1) {
+        if (!m.stop) prs_sched_unstart(&j->sched, m.batch_id);
+    }
+}
+
+/* Ends a supervised runtime now: what is committed stays, running batches are not charged
+ * (their scoreboard slots say RUNNING), the supervisor restarts or reports. */
+static void job_abandon(job *j, int code) {
+    prs_dispatch_msg unused;
+    while (prs_chan_pop_many(&j->dispatch, &unused, 1, 0) == 1) {
+    }
+    int rc = job_commit(j, true, NULL, NULL, 0);
+    if (rc == 0) rc = prs_committer_drain(j->committer);
+    if (rc) prs_joblog_master(j->log, "could not commit before restarting: %s", strerror(-rc));
+    job_overview(j, code == PRS_EXIT_RESTART ? "RESTARTING" : "STOPPED");
+    prs_joblog_master(j->log, "runtime exits with code %d%s", code,
+                      code == PRS_EXIT_RESTART ? ": the supervisor restarts it" : "");
+    _exit(code); /* threads stuck in user code cannot be joined: end the process */
+}
+
+/* The worker running batch id, or -1. */
+static int job_worker_of(const job *j, uint64_t id) {
+    for (uint32_t w = 0; w < j->workers_started; w++) {
+        const prs_scoreboard_slot *slot = &j->scoreboard->slot[w];
+        if (atomic_load(&slot->state) == PRS_SLOT_RUNNING && atomic_load(&slot->batch_id) == id)
+            return (int)w;
+    }
+    return -1;
+}
+
+/* Stop requests and run() deadlines, once per tick. */
+static void job_watch(job *j) {
+    uint64_t t = now_ns();
+    unsigned req = atomic_load(&job_stop_requests);
+    if (req > j->stop_seen) {
+        if (j->stop_seen == 0) {
+            prs_sched_stop(&j->sched);
+            job_take_back_queued(j);
+            j->stop_ns = t;
+            prs_joblog_master(j->log, "stop requested: no more batches start; running ones may "
+                                      "finish for %llu s (a second request stops at once)",
+                              JOB_STOP_GRACE_NS / 1000000000ull);
+        }
+        j->stop_seen = req;
+    }
+    bool stop_now = j->stop_seen >= 2 || (j->stop_seen && t - j->stop_ns > JOB_STOP_GRACE_NS);
+    if (stop_now && j->sched.in_flight > 0 && j->cfg->supervised) job_abandon(j, PRS_EXIT_STOPPED);
+
+    uint64_t timeout_ms = j->cfg->run_invocation_timeout_ms;
+    if (timeout_ms == 0) return;
+    for (uint32_t w = 0; w < j->workers_started; w++) {
+        const prs_scoreboard_slot *slot = &j->scoreboard->slot[w];
+        if (atomic_load_explicit(&slot->state, memory_order_acquire) != PRS_SLOT_RUNNING) continue;
+        uint64_t id = atomic_load(&slot->batch_id);
+        if (prs_sched_has(&j->sched, id)) {
+            prs_sched_running(&j->sched, id, atomic_load(&slot->started_mono_ns) / 1000000u);
+        }
+    }
+    uint64_t ids[16];
+    size_t n = prs_sched_expired(&j->sched, t / 1000000u, ids, PRS_ARRAY_LEN(ids));
+    for (size_t i = 0; i < n; i++) {
+        int w = job_worker_of(j, ids[i]);
+        if (w < 0 || j->cancelled[w] == ids[i] + 1) continue;
+        j->cancelled[w] = ids[i] + 1;
+        atomic_store(&j->workers[w].cancel, true);
+        prs_joblog_master(j->log, "batch %llu passed --run-invocation-timeout (%llu ms) on worker %d: "
+                          "asked to stop", (unsigned long long)ids[i],
+                          (unsigned long long)timeout_ms, w);
+    }
+    /* Past a grace period a run() that ignores prs_cancelled is hung: charge its try and
+     * restart the runtime, the only way to take a thread back. */
+    uint64_t grace_ms = PRS_MIN(PRS_MAX(timeout_ms / 4, 500u), 10000u);
+    if (!j->cfg->supervised || t / 1000000u < grace_ms) return;
+    n = prs_sched_expired(&j->sched, t / 1000000u - grace_ms, ids, 1);
+    if (n == 0) return;
+    prs_ticket fin;
+    prs_batch_rec rec;
+    int rc = prs_queue_reader_begin(j->reader);
+    if (rc == 0) {
+        rc = prs_queue_reader_batch(j->reader, ids[0], &rec);
+        prs_queue_reader_end(j->reader);
+    }
+    if (rc) {
+        job_fail(j, PRS_EXIT_INTERNAL, "queue read failed: %s", strerror(-rc));
+        job_abandon(j, PRS_EXIT_RESTART);
+    }
+    enum prs_verdict v = prs_sched_complete(&j->sched, ids[0], PRS_OUTCOME_TIMEOUT, 0, &fin);
+    rec.attempts = fin.attempt;
+    if (v == PRS_VERDICT_FAILED) rec.state = PRS_BATCH_FAILED;
+    char line[320];
+    int len = snprintf(line, sizeof(line),
+                       "batch %llu attempt %u item -: run() ignored the cancel %llu ms after "
+                       "--run-invocation-timeout; %s; the runtime restarts\n",
+                       (unsigned long long)ids[0], fin.attempt, (unsigned long long)grace_ms,
+                       v == PRS_VERDICT_FAILED ? "no tries left: the batch failed" : "it will be retried");
+    prs_joblog_errors(j->log, line, (size_t)len);
+    prs_joblog_master(j->log, "%.*s", len - 1, line);
+    note_first_error(j, line, (size_t)len);
+    prs_batch_update up = {.batch_id = ids[0], .rec = rec};
+    if (!prs_committer_add(j->committer, &up)) {
+        job_commit(j, true, NULL, NULL, 0);
+        prs_committer_add(j->committer, &up);
+    }
+    job_abandon(j, PRS_EXIT_RESTART);
+}
+
 static int job_coordinate(job *j) {
     prs_done_msg msgs[JOB_DONE_BATCH];
     int rc = 0;
@@ -613,6 +832,7 @@ static int job_coordinate(job *j) {
                 return PRS_EXIT_STOPPED;
             }
         }
+        job_watch(j);
         job_progress(j, false);
     }
     return rc ? (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO ? PRS_EXIT_STOPPED : PRS_EXIT_INTERNAL) : 0;
@@ -629,6 +849,7 @@ static int job_start_workers(job *j) {
                             .error_threshold = j->cfg->error_threshold,
                             .allowed_failed_count = j->cfg->allowed_failed_count,
                             .allowed_failed_percent = j->cfg->allowed_failed_percent,
+                            .run_timeout_ms = j->cfg->run_invocation_timeout_ms,
                             .slots = slots,
                             .workers = n};
     prs_queue_counts qc;
@@ -658,7 +879,7 @@ static int job_start_workers(job *j) {
     j->shared = (prs_workers_shared){.config = j->cfg, .entry = &j->entry, .queue = j->queue,
                                      .log = j->log, .input_root_fd = j->root_fd,
                                      .output_dir = j->out_dir, .dispatch = &j->dispatch,
-                                     .done = &j->done};
+                                     .done = &j->done, .scoreboard = j->scoreboard};
     /* More workers than CPUs is allowed: they are placed round-robin over the CPUs. */
     prs_joblog_master(j->log, "starting %u workers on %u CPUs%s", n, ncpu,
                       n > ncpu ? " (more workers than CPUs: placed round-robin)" : "");
@@ -670,7 +891,16 @@ static int job_start_workers(job *j) {
     return 0;
 }
 
+/* A completion that arrives after the job stopped: rows are not committed, but a failed
+ * init is still reported. */
+static void job_drop_completion(job *j, const prs_done_msg *m) {
+    if (m->kind == PRS_DONE_BATCH) prs_worker_release_out(&j->workers[m->worker], m->out_index);
+    else if (!m->init_ok) job_note_init_failure(j, m);
+}
+
 static void job_stop_workers(job *j) {
+    if (j->workers_stopped || !j->workers_started) return;
+    j->workers_stopped = true;
     /* Batches not yet taken stay pending (uncommitted): pull them back so each worker ends
      * after at most the batch in its hands. */
     prs_dispatch_msg stop = {.stop = true}, unused;
@@ -683,13 +913,13 @@ static void job_stop_workers(job *j) {
     /* A worker may still be busy with a batch queued before the stop: drain completions
      * so it can hand its buffer over, then join. Their results are not committed: those
      * batches stay pending, which is what a stop means. */
+    prs_done_msg m;
     for (uint32_t i = 0; i < j->workers_started; i++) {
-        prs_done_msg m;
-        while (prs_chan_pop_many(&j->done, &m, 1, 0) == 1) {
-            if (m.kind == PRS_DONE_BATCH) prs_worker_release_out(&j->workers[m.worker], m.out_index);
-        }
+        while (prs_chan_pop_many(&j->done, &m, 1, 0) == 1) job_drop_completion(j, &m);
         prs_worker_join(&j->workers[i]);
     }
+    /* A worker that finished init after the job drained still said so: keep its error. */
+    while (prs_chan_pop_many(&j->done, &m, 1, 0) == 1) job_drop_completion(j, &m);
 }
 
 static int job_result_code(const job *j, enum prs_job_state st) {
@@ -743,6 +973,12 @@ static int job_run(job *j) {
     if ((code = job_open_state(j))) return code;
     if ((code = job_prepare(j))) return code;
     if (job_finished_before(j, &code)) return code;
+    if ((code = job_repair(j))) return code;
+    size_t first_len = 0;
+    if (prs_queue_meta_get(j->queue, "first_error", j->first_error, sizeof(j->first_error) - 1,
+                           &first_len) == 0) {
+        j->first_error[first_len] = 0; /* from an earlier life of the job */
+    }
     if (j->cfg->input[0] == '@') {
         j->root_fd = AT_FDCWD;
     } else {
@@ -765,6 +1001,7 @@ static int job_run(job *j) {
                       (unsigned long long)j->sched.counts.total_batches);
     code = job_coordinate(j);
     if (code) return code;
+    job_stop_workers(j); /* their last words (a late init failure) belong in the result */
     enum prs_job_state st = prs_sched_result(&j->sched);
     code = job_result_code(j, st);
     const prs_sched_counts *c = &j->sched.counts;
@@ -801,7 +1038,7 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
     j->out.fd = -1;
     j->started_ns = now_ns();
     int code = job_run(j);
-    if (j->workers_started) job_stop_workers(j);
+    job_stop_workers(j);
     if (j->committer) {
         prs_committer_drain(j->committer); /* what was handed over lands before the exit */
         prs_committer_stop(j->committer);

@@ -10,6 +10,8 @@ static void sched_check(const prs_sched *s) {
     PRS_ASSERT(s->workers_ready + s->workers_init_failed <= s->limits.workers);
 }
 
+static void sched_check_thresholds(prs_sched *s);
+
 int prs_sched_init(prs_sched *s, const prs_sched_limits *limits, const prs_sched_counts *counts) {
     if (limits->run_max_try < 1 || limits->run_max_try > PRS_SCHED_MAX_TRY) return -EINVAL;
     if (limits->slots < 1 || limits->slots > PRS_SCHED_MAX_SLOTS) return -EINVAL;
@@ -22,6 +24,9 @@ int prs_sched_init(prs_sched *s, const prs_sched_limits *limits, const prs_sched
     s->limits = *limits;
     s->counts = *counts;
     s->state = PRS_JOB_RUNNING;
+    /* A resumed job may already be over a threshold (a try charged while repairing a crash,
+     * or a death between a failure and the verdict): it must end FAILED, not run on. */
+    sched_check_thresholds(s);
     sched_check(s);
     return 0;
 }
@@ -96,6 +101,22 @@ void prs_sched_start(prs_sched *s, const prs_ticket *ticket, uint64_t now_ms) {
         }
     }
     PRS_ASSERT(!"no free slot although in_flight < slots");
+}
+
+void prs_sched_unstart(prs_sched *s, uint64_t batch_id) {
+    prs_sched_slot *slot = sched_find(s, batch_id);
+    PRS_ASSERT(slot != NULL);
+    PRS_ASSERT(s->state != PRS_JOB_RUNNING); /* only a stop or a failure takes batches back */
+    slot->used = false;
+    s->in_flight--;
+    sched_check(s);
+}
+
+bool prs_sched_has(const prs_sched *s, uint64_t batch_id) {
+    for (uint32_t i = 0; i < s->limits.slots; i++) {
+        if (s->slot[i].used && s->slot[i].ticket.batch_id == batch_id) return true;
+    }
+    return false;
 }
 
 void prs_sched_running(prs_sched *s, uint64_t batch_id, uint64_t now_ms) {

@@ -123,6 +123,13 @@ void prs_sched_store_exhausted(prs_sched *s);
 /* Starts a batch. attempt is 1 + attempts already spent (retries: the ticket's). */
 void prs_sched_start(prs_sched *s, const prs_ticket *ticket, uint64_t now_ms);
 
+/* Takes back a started batch that never reached a worker (a stop pulled it off the
+ * dispatch queue): no verdict, no try spent; the store still holds it as pending. */
+void prs_sched_unstart(prs_sched *s, uint64_t batch_id);
+
+/* True if batch_id is started and not yet completed. */
+bool prs_sched_has(const prs_sched *s, uint64_t batch_id);
+
 /* The worker began run() on a started batch: its deadline counts from now_ms. */
 void prs_sched_running(prs_sched *s, uint64_t batch_id, uint64_t now_ms);
 

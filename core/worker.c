@@ -1,6 +1,8 @@
 /* worker.c -- see worker.h. Also defines the entry-script API of prs_entry.h. */
 #include "worker.h"
 
+#include "crash.h"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -232,7 +234,14 @@ static void worker_batch(prs_worker *w, const prs_dispatch_msg *m, prs_done_msg 
     }
     batch.count = n;
     batch.items = w->items; /* after worker_scratch: it may have moved the array */
+    prs_scoreboard_slot *slot = &w->shared->scoreboard->slot[w->id];
+    atomic_store(&w->cancel, false);
+    prs_scoreboard_begin(slot, m->batch_id, m->attempt, m->first_item, m->item_count);
+    prs_crash_set_batch(&batch);
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
+    prs_crash_set_batch(NULL);
+    prs_scoreboard_end(slot);
+    done->timed_out = atomic_load(&w->cancel);
     if (done->run_rc < 0) {
         out_error(out, "-", "run() returned %d: the batch failed this try", done->run_rc);
     }
@@ -245,6 +254,8 @@ static void *worker_main(void *arg) {
     const prs_workers_shared *sh = w->shared;
     worker_pin(w);
     worker_arena();
+    /* Without its alternate stack a crash still leaves evidence, unless it overflowed. */
+    bool crash_ready = prs_crash_thread_enter((int)w->id, &sh->scoreboard->slot[w->id]) == 0;
     prs_done_msg init = {.kind = PRS_DONE_INIT, .worker = w->id, .init_ok = true};
     if (sh->entry->init) {
         int rc = sh->entry->init(&w->ctx, sh->config->argc, sh->config->argv);
@@ -266,6 +277,7 @@ static void *worker_main(void *arg) {
         prs_chan_push(sh->done, &done);
     }
     if (init.init_ok && sh->entry->shutdown) sh->entry->shutdown(&w->ctx);
+    if (crash_ready) prs_crash_thread_leave();
     return NULL;
 }
 

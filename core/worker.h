@@ -18,6 +18,7 @@
 #include "joblog.h"
 #include "prs.h"
 #include "queue.h"
+#include "scoreboard.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -56,6 +57,7 @@ typedef struct prs_done_msg {
     uint32_t out_index;
     prs_dispatch_msg batch;
     uint32_t unreadable; /* items whose file could not be read */
+    bool timed_out;      /* run() was asked to stop (prs_cancelled) before it returned */
 } prs_done_msg;
 
 /* What workers share; set up by the runtime before the first worker starts. */
@@ -68,6 +70,7 @@ typedef struct prs_workers_shared {
     const char *output_dir;
     prs_chan *dispatch;
     prs_chan *done;
+    prs_scoreboard_file *scoreboard;
 } prs_workers_shared;
 
 typedef struct prs_worker {

@@ -7,10 +7,6 @@
  * settle phase must end the job. A broken invariant prints it and the replayable trace, then
  * aborts, so libFuzzer keeps the input.
  *
- * The known sched.c defect "a resumed process whose stored counts already exceed a
- * threshold ends SUCCEEDED" is let pass by default, so the fuzzer looks for others; set
- * PRS_SIM_STRICT=1 to check it too. Drop the tolerance once sched.c is fixed.
- *
  * Build: clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
  *          -iquote core -Ifuzz fuzz/fuzz_sched.c fuzz/sim.c core/sched.c -o build/fuzz/fuzz_sched
  * Run:   mkdir -p build/fuzz/corpus/sched
@@ -42,9 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint16_t b = kind == PRS_SIM_TICK ? (uint16_t)(data[i + 2] * 32u) : data[i + 2];
         events[n++] = (prs_sim_event){.kind = kind, .a = data[i + 1], .b = b};
     }
-    const char *strict = getenv("PRS_SIM_STRICT");
     prs_sim_options opt = {.first_job = &job};
-    if (!strict || strcmp(strict, "1") != 0) opt.tolerate = PRS_SIM_TOLERATE_RESUME_OVER_THRESHOLD;
     uint64_t seed = seed_of(data, size);
     if (prs_sim_replay(seed, events, n, &opt, &r) == 0) return 0;
     char text[512];

@@ -71,7 +71,7 @@ typedef struct world {
     unsigned ref_reasons; /* draining: the reasons the scheduler may report, 1u << reason */
     bool ref_stop_asked;
     prs_sched_counts ref_counts;
-    bool start_over_threshold, completed_any;
+    bool start_over_threshold;
     bool die_before_result; /* armed: the process dies after its last commit, before its result */
 
     uint64_t mark[PRS_SIM_MAX_BATCHES], mark_gen; /* 64 bits: never wraps, no stale match */
@@ -283,8 +283,10 @@ static void process_begin(world *w, bool new_job) {
     w->ref_reasons = 0;
     w->ref_stop_asked = false;
     w->ref_counts = counts_of(w, w->ref_store);
-    w->start_over_threshold = thresholds_exceeded(&w->job.limits, &w->ref_counts) != 0;
-    w->completed_any = false;
+    unsigned over = thresholds_exceeded(&w->job.limits, &w->ref_counts);
+    w->start_over_threshold = over != 0;
+    /* Stored counts already over a threshold: the job drains before anything starts. */
+    if (over) ref_drain(w, over);
     w->die_before_result = false;
     w->store_changed = true;
     bool any_pending = false;
@@ -356,9 +358,7 @@ static void end_process(world *w) {
                 return;
             }
         }
-        bool tolerated = (w->opt->tolerate & PRS_SIM_TOLERATE_RESUME_OVER_THRESHOLD) &&
-                         w->start_over_threshold && !w->completed_any;
-        if (over && !tolerated) {
+        if (over) {
             fail(w, "result",
                  "job SUCCEEDED although a threshold is exceeded (mask 0x%x): failed items %llu "
                  "(error_threshold %lld), failed batches %llu of %llu (allowed_failed_count %lld, "
@@ -590,7 +590,6 @@ static void complete(world *w, uint32_t idx, enum prs_outcome outcome, uint64_t 
     prs_ticket fin = {0};
     enum prs_verdict v = prs_sched_complete(&w->s, id, outcome, rows, &fin);
     if (w->opt->bug == PRS_SIM_BUG_VERDICT_FLIP && v == PRS_VERDICT_FAILED) v = PRS_VERDICT_RETRY;
-    w->completed_any = true;
     static const char *outcome_text[] = {"OK", "ERROR", "TIMEOUT", "CRASH"};
     narrate(w, "batch %u attempt %u %s rows %llu -> %s", id, fin.attempt, outcome_text[outcome],
             (unsigned long long)rows, verdict_text(v));

@@ -109,16 +109,8 @@ enum prs_sim_bug {
     PRS_SIM_BUG_COUNT
 };
 
-/* Known sched.c defects the checks may be told to let pass (each one narrowly). */
-enum {
-    /* A process that starts from stored counts already over a threshold, and completes no
-     * batch, ends SUCCEEDED: prs_sched_init does not look at the thresholds. */
-    PRS_SIM_TOLERATE_RESUME_OVER_THRESHOLD = 1u << 0,
-};
-
 typedef struct prs_sim_options {
     enum prs_sim_bug bug;
-    unsigned tolerate; /* PRS_SIM_TOLERATE_* */
     FILE *narrate;     /* non-NULL: one line per event, what the scheduler and store did */
     const prs_sim_job *first_job; /* non-NULL: job 0 is this one (the fuzz target's) */
 } prs_sim_options;

@@ -1,6 +1,6 @@
 /* Tests of the scheduler simulator (fuzz/sim.c): seeds run clean against the real
  * scheduler; bugs planted in the harness are caught, by the invariant meant to catch them;
- * traces replay exactly and shrink; the known sched.c defect is caught while it exists. */
+ * traces replay exactly and shrink; a resume over a threshold fails the job. */
 #include "sim.h"
 
 #include <criterion/criterion.h>
@@ -13,12 +13,12 @@
 static prs_sim_result r;
 static prs_sim_event trace[CLEAN_STEPS];
 
-static const prs_sim_options tolerant = {.tolerate = PRS_SIM_TOLERATE_RESUME_OVER_THRESHOLD};
+static const prs_sim_options clean_opt = {0};
 
 Test(sim, seeds_run_clean, .timeout = 300) {
     uint64_t events = 0, jobs = 0, restarts = 0;
     for (uint64_t seed = 1; seed <= CLEAN_SEEDS; seed++) {
-        int rc = prs_sim_run(seed, CLEAN_STEPS, &tolerant, NULL, 0, NULL, &r);
+        int rc = prs_sim_run(seed, CLEAN_STEPS, &clean_opt, NULL, 0, NULL, &r);
         cr_assert_eq(rc, 0, "seed %llu: %s", (unsigned long long)seed, r.what);
         events += r.stats.events;
         jobs += r.stats.jobs_succeeded + r.stats.jobs_failed;
@@ -34,7 +34,7 @@ Test(sim, seeds_run_clean, .timeout = 300) {
 
 /* Each planted bug must be caught within BUG_SEEDS seeds, by the invariant that names it. */
 static void expect_caught(enum prs_sim_bug bug, const char *tag) {
-    prs_sim_options opt = tolerant;
+    prs_sim_options opt = clean_opt;
     opt.bug = bug;
     uint64_t first = 0, caught = 0;
     for (uint64_t seed = 1; seed <= BUG_SEEDS; seed++) {
@@ -71,7 +71,7 @@ Test(sim, replay_reproduces_a_run) {
     size_t n = 0;
     prs_sim_result *first = malloc(sizeof(*first));
     cr_assert_not_null(first);
-    cr_assert_eq(prs_sim_run(7, CLEAN_STEPS, &tolerant, trace, CLEAN_STEPS, &n, first), 0);
+    cr_assert_eq(prs_sim_run(7, CLEAN_STEPS, &clean_opt, trace, CLEAN_STEPS, &n, first), 0);
     cr_assert_eq(n, CLEAN_STEPS);
     /* Through the text form too: what the CLI prints is what it replays. */
     static char text[CLEAN_STEPS * 16];
@@ -86,7 +86,7 @@ Test(sim, replay_reproduces_a_run) {
     static prs_sim_event parsed[CLEAN_STEPS];
     cr_assert_eq(prs_sim_parse_trace(text, parsed, CLEAN_STEPS), (long)n);
     cr_assert_eq(memcmp(parsed, trace, n * sizeof(*trace)), 0);
-    cr_assert_eq(prs_sim_replay(7, parsed, n, &tolerant, &r), 0);
+    cr_assert_eq(prs_sim_replay(7, parsed, n, &clean_opt, &r), 0);
     cr_assert_eq(memcmp(&r.stats, &first->stats, sizeof(r.stats)), 0);
     free(first);
     cr_assert_eq(prs_sim_parse_trace("O1:7 Q2:0", parsed, CLEAN_STEPS), -1);
@@ -94,7 +94,7 @@ Test(sim, replay_reproduces_a_run) {
 }
 
 Test(sim, shrinks_a_failure_to_a_short_trace_that_still_fails) {
-    prs_sim_options opt = tolerant;
+    prs_sim_options opt = clean_opt;
     opt.bug = PRS_SIM_BUG_CRASH_SAME_ATTEMPT;
     size_t n = 0;
     uint64_t seed = 1;
@@ -115,11 +115,11 @@ Test(sim, shrinks_a_failure_to_a_short_trace_that_still_fails) {
             (unsigned long long)seed, n, m);
 }
 
-/* The defect: a process started from stored counts already over a threshold, that has no
- * batch left to complete, ends SUCCEEDED (prs_sched_init never looks at the thresholds).
- * Reached when a crash charges the last batch its last try, or a death falls between the
- * commit of a job's final verdicts and the commit of its result. */
-static bool defect_present(void) {
+/* A process started from stored counts already over a threshold, with no batch left to
+ * complete, must end FAILED. Reached when a crash charges the last batch its last try, or a
+ * death falls between the commit of a job's final verdicts and the commit of its result.
+ * (Found by this simulator: prs_sched_init once ignored the thresholds.) */
+Test(sim, resume_over_threshold_ends_failed) {
     prs_sched s;
     prs_sched_limits l = {.run_max_try = 1,
                           .error_threshold = -1,
@@ -132,31 +132,17 @@ static bool defect_present(void) {
     cr_assert_eq(prs_sched_init(&s, &l, &c), 0);
     prs_sched_worker_init(&s, true);
     prs_sched_store_exhausted(&s);
-    return prs_sched_finished(&s) && prs_sched_result(&s) == PRS_JOB_SUCCEEDED;
-}
+    cr_assert(prs_sched_finished(&s));
+    cr_assert_eq(prs_sched_result(&s), PRS_JOB_FAILED);
+    cr_assert_eq(s.reason, PRS_REASON_FAILED_COUNT);
 
-Test(sim, resume_over_threshold_is_checked) {
+    /* The same through the simulator: init ok, start batch 0, run it, the process crashes
+     * in run(): its only try is spent, and the restarted process must fail the job. */
     prs_sim_job job = {.batches = 1, .items = {3}};
-    job.limits = (prs_sched_limits){.run_max_try = 1,
-                                    .error_threshold = -1,
-                                    .allowed_failed_count = 0,
-                                    .allowed_failed_percent = 100,
-                                    .slots = 2,
-                                    .workers = 1};
-    /* init ok, start batch 0, run it, the process crashes in run(): its only try is spent. */
+    job.limits = l;
+    job.limits.slots = 2;
     prs_sim_event ev[4];
     cr_assert_eq(prs_sim_parse_trace("I0:0 D1:0 R0:0 X1:0", ev, 4), 4);
-    prs_sim_options strict = {.first_job = &job};
-    int rc = prs_sim_replay(3, ev, 4, &strict, &r);
-    if (defect_present()) {
-        cr_assert_eq(rc, -1, "the simulator missed the known defect");
-        cr_assert_str_eq(r.tag, "result", "%s", r.what);
-        prs_sim_options tol = strict;
-        tol.tolerate = PRS_SIM_TOLERATE_RESUME_OVER_THRESHOLD;
-        cr_assert_eq(prs_sim_replay(3, ev, 4, &tol, &r), 0, "%s", r.what);
-        fprintf(stderr, "sim: known sched.c defect still present (tolerated in the other "
-                        "tests): a resume over a threshold ends SUCCEEDED\n");
-    } else {
-        cr_assert_eq(rc, 0, "%s", r.what); /* fixed: drop PRS_SIM_TOLERATE_* */
-    }
+    prs_sim_options opt = {.first_job = &job};
+    cr_assert_eq(prs_sim_replay(3, ev, 4, &opt, &r), 0, "%s", r.what);
 }

@@ -30,6 +30,7 @@ static const char usage_main[] =
     "  3   the input cannot be read (the message names the path)\n"
     "  4   the entry script's init failed on every worker\n"
     "  5   stopped before the end (signal, full disk): run again to resume\n"
+    "  6   the runtime kept crashing without progress (crash loop): resumable\n"
     "  70  internal error (the message says what failed)\n";
 
 static const char usage_run[] =
@@ -55,6 +56,11 @@ static const char usage_run[] =
     "  --allowed-failed-count N   failed mini-batches tolerated; -1 ignores (default -1)\n"
     "  --allowed-failed-percent P failed mini-batches tolerated, percent 0..100 (default 100)\n"
     "  --run-max-try N            tries of a failing mini-batch (default 3, at least 1)\n"
+    "  --run-invocation-timeout S seconds one prs_run may take (default 60; 0: no limit).\n"
+    "                             Past it prs_cancelled() turns true; a run() that still\n"
+    "                             does not return within a grace period (a quarter of the\n"
+    "                             timeout, 0.5..10 s) spends that try and the runtime is\n"
+    "                             restarted; other batches lose nothing\n"
     "  --logging-level L          DEBUG, INFO (default), WARNING, ERROR, CRITICAL\n"
     "\n"
     "prs options:\n"
@@ -67,6 +73,12 @@ static const char usage_run[] =
     "failed items. A batch whose prs_run returns < 0 is retried up to --run-max-try times,\n"
     "then fails with all its items. The job fails when any threshold is exceeded.\n"
     "\n"
+    "prs runs the job in a child process and restarts it after a crash (a fatal signal\n"
+    "in prs_run spends that batch's try; evidence goes to logs/user/error/<node>/) or a\n"
+    "hung prs_run. kill -9, a power cut or OOM lose nothing: run the same command again.\n"
+    "SIGINT/SIGTERM: no new batches, running ones finish (10 s at most), exit 5; a second\n"
+    "signal stops at once. Either way the job resumes where it stopped.\n"
+    "\n"
     "files in OUT:\n"
     "  parallel_run_step.txt      the rows (append_row)\n"
     "  logs/overview.txt          progress and the result; on failure, the first error\n"
@@ -77,6 +89,7 @@ static const char usage_run[] =
 enum {
     OPT_ENTRY = 1000, OPT_INPUT, OPT_OUTPUT, OPT_MBS, OPT_WORKERS, OPT_ACTION, OPT_FILE,
     OPT_ERRTH, OPT_FCOUNT, OPT_FPCT, OPT_MAXTRY, OPT_LEVEL, OPT_DURABILITY, OPT_QUIET, OPT_HELP,
+    OPT_TIMEOUT,
 };
 
 static int bad(const char *opt, const char *value, const char *why) {
@@ -108,6 +121,7 @@ static int cmd_run(int argc, char **argv) {
         {"allowed-failed-count", required_argument, NULL, OPT_FCOUNT},
         {"allowed-failed-percent", required_argument, NULL, OPT_FPCT},
         {"run-max-try", required_argument, NULL, OPT_MAXTRY},
+        {"run-invocation-timeout", required_argument, NULL, OPT_TIMEOUT},
         {"logging-level", required_argument, NULL, OPT_LEVEL},
         {"durability", required_argument, NULL, OPT_DURABILITY},
         {"quiet", no_argument, NULL, OPT_QUIET},
@@ -163,6 +177,10 @@ static int cmd_run(int argc, char **argv) {
             if ((rc = parse_int("--run-max-try", optarg, 1, 100, &v))) return rc;
             c.run_max_try = (uint32_t)v;
             break;
+        case OPT_TIMEOUT:
+            if ((rc = parse_int("--run-invocation-timeout", optarg, 0, 30 * 86400, &v))) return rc;
+            c.run_invocation_timeout_ms = (uint64_t)v * 1000u;
+            break;
         case OPT_LEVEL:
             if (prs_log_level_parse(optarg, &c.logging_level))
                 return bad("--logging-level", optarg, "must be DEBUG, INFO, WARNING, ERROR or CRITICAL");
@@ -193,7 +211,7 @@ static int cmd_run(int argc, char **argv) {
     c.argc = n + 1;
     c.argv = init_argv;
     prs_job_report report;
-    int code = prs_job_run(&c, &report);
+    int code = prs_supervise(&c, &report);
     fprintf(stderr, "prs: %s\n", report.message);
     if (c.output_action == PRS_OUTPUT_APPEND_ROW && report.total_batches) {
         fprintf(stderr, "prs: results: %s/%s\n", c.output_dir, c.append_row_file_name);

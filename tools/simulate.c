@@ -1,6 +1,6 @@
 /* simulate -- runs the scheduler simulator (fuzz/sim.h) over seeds, or replays a trace.
  *
- *   simulate --seed N --steps M [--seeds K] [--bug NAME] [--tolerate NAME] [--keep-going]
+ *   simulate --seed N --steps M [--seeds K] [--bug NAME] [--keep-going]
  *   simulate --seed N --replay 'I0:0 D3:0 R0:0 ...' [--narrate] [--shrink]
  *
  * Prints events per second and a summary. On a failure prints the seed, the broken
@@ -23,13 +23,12 @@ static double now_s(void) {
 
 static int usage(void) {
     fprintf(stderr,
-            "usage: simulate --seed N --steps M [--seeds K] [--bug NAME] [--tolerate NAME]\n"
+            "usage: simulate --seed N --steps M [--seeds K] [--bug NAME]\n"
             "                [--keep-going] [--shrink-replays N]\n"
             "       simulate --seed N --replay TRACE [--narrate] [--shrink]\n"
             "  --bug: none, crash-same-attempt, cursor-kept, verdict-flip, worker-leak (planted in "
             "the\n"
-            "         harness, to see the checks catch them)\n"
-            "  --tolerate: resume-over-threshold (a known sched.c defect let pass)\n");
+            "         harness, to see the checks catch them)\n");
     return 2;
 }
 
@@ -115,9 +114,8 @@ static void report_failure(uint64_t seed, prs_sim_event *trace, size_t n,
     prs_sim_options loud = *opt;
     loud.narrate = stdout;
     prs_sim_replay(seed, trace, m, &loud, r);
-    printf("replay: build/simulate --seed %llu%s%s%s%s --replay '", (unsigned long long)seed,
-           opt->bug ? " --bug " : "", opt->bug ? prs_sim_bug_name(opt->bug) : "",
-           opt->tolerate ? " --tolerate" : "", opt->tolerate ? " resume-over-threshold" : "");
+    printf("replay: build/simulate --seed %llu%s%s --replay '", (unsigned long long)seed,
+           opt->bug ? " --bug " : "", opt->bug ? prs_sim_bug_name(opt->bug) : "");
     print_trace(stdout, trace, m, "'\n");
     free(r);
 }
@@ -148,10 +146,6 @@ int main(int argc, char **argv) {
                     ok = true;
                 }
             }
-            i++;
-        } else if (!strcmp(a, "--tolerate")) {
-            ok = v && !strcmp(v, "resume-over-threshold");
-            opt.tolerate |= PRS_SIM_TOLERATE_RESUME_OVER_THRESHOLD;
             i++;
         } else if (!strcmp(a, "--narrate")) {
             narrate = true;

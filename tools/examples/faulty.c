@@ -6,16 +6,25 @@
  *   --fail-attempts N    every batch returns -1 on its tries 1..N, then succeeds
  *   --fail-init W        init fails on worker W ("all": on every worker)
  *   --extra-rows N       emit N extra rows per batch (more rows than items)
- *   --log-each           log one INFO line per item and one DEBUG line per batch */
+ *   --log-each           log one INFO line per item and one DEBUG line per batch
+ *   --crash-item S       segfault on an item whose name contains S
+ *   --abort-item S       abort() on an item whose name contains S
+ *   --hang-item S        loop forever on such an item, ignoring prs_cancelled()
+ *   --slow-item S        loop on such an item until prs_cancelled(), then return -1
+ *   --crash-attempts N   segfault on every batch's tries 1..N (then succeed)
+ *   --leak N             leak N bytes per batch */
 #include "prs_entry.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct rules {
     const char *fail_item, *fail_batch;
-    unsigned fail_attempts, extra_rows;
+    const char *crash_item, *abort_item, *hang_item, *slow_item;
+    unsigned fail_attempts, extra_rows, crash_attempts, leak_bytes;
     int log_each;
 } rules;
 
@@ -32,6 +41,12 @@ int prs_init(prs_ctx *ctx, int argc, char **argv) {
         else if (!strcmp(a, "--fail-init") && has_value) fail_init = argv[++i];
         else if (!strcmp(a, "--extra-rows") && has_value) r->extra_rows = (unsigned)atoi(argv[++i]);
         else if (!strcmp(a, "--log-each")) r->log_each = 1;
+        else if (!strcmp(a, "--crash-item") && has_value) r->crash_item = argv[++i];
+        else if (!strcmp(a, "--abort-item") && has_value) r->abort_item = argv[++i];
+        else if (!strcmp(a, "--hang-item") && has_value) r->hang_item = argv[++i];
+        else if (!strcmp(a, "--slow-item") && has_value) r->slow_item = argv[++i];
+        else if (!strcmp(a, "--crash-attempts") && has_value) r->crash_attempts = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--leak") && has_value) r->leak_bytes = (unsigned)atoi(argv[++i]);
         else {
             prs_log(ctx, PRS_LOG_ERROR, "faulty: unknown argument %s", a);
             free(r);
@@ -47,16 +62,34 @@ int prs_init(prs_ctx *ctx, int argc, char **argv) {
     return 0;
 }
 
+static void crash(void) {
+    raise(SIGSEGV); /* what a stray pointer would do, without undefined behaviour */
+}
+
 int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {
     const rules *r = prs_user(ctx);
     if (r->log_each) prs_log(ctx, PRS_LOG_DEBUG, "batch %llu", (unsigned long long)batch->id);
     if (batch->attempt <= r->fail_attempts) return -1;
+    if (batch->attempt <= r->crash_attempts) crash();
+    if (r->leak_bytes) {
+        volatile char *lost = malloc(r->leak_bytes);
+        if (lost) lost[0] = 1; /* deliberately never freed */
+    }
     for (uint32_t i = 0; i < batch->count; i++) {
         if (r->fail_batch && strstr(batch->items[i].name, r->fail_batch)) return -1;
     }
     for (uint32_t i = 0; i < batch->count; i++) {
         const char *name = batch->items[i].name;
         if (r->log_each) prs_log(ctx, PRS_LOG_INFO, "item %s", name);
+        if (r->crash_item && strstr(name, r->crash_item)) crash();
+        if (r->abort_item && strstr(name, r->abort_item)) abort();
+        if (r->hang_item && strstr(name, r->hang_item)) {
+            for (;;) pause(); /* ignores prs_cancelled: only a restart ends it */
+        }
+        if (r->slow_item && strstr(name, r->slow_item)) {
+            while (!prs_cancelled(ctx)) usleep(1000);
+            return -1;
+        }
         if (r->fail_item && strstr(name, r->fail_item)) {
             prs_fail_item(out, i, "faulty: fails items matching '%s'", r->fail_item);
             continue;

@@ -1,0 +1,188 @@
+/* crash.c -- see crash.h. */
+#include "crash.h"
+
+#include <execinfo.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CRASH_ALT_STACK_BYTES (64u * 1024u)
+#define CRASH_MAX_ITEMS 64u
+#define CRASH_MAX_FRAMES 64
+
+static int crash_dir_fd = -1;
+
+typedef struct crash_thread {
+    int worker_id;
+    prs_scoreboard_slot *slot;
+    const prs_batch *batch;
+    void *alt_stack;
+} crash_thread;
+
+/* initial-exec: no lazy TLS allocation can happen inside the handler. */
+static __thread crash_thread *crash_self __attribute__((tls_model("initial-exec")));
+
+static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+
+static const char *sig_name(int sig) {
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGABRT: return "SIGABRT";
+    }
+    return "signal";
+}
+
+/* Async-signal-safe formatting: a tiny appender over a fixed buffer. */
+typedef struct sbuf {
+    char b[8192];
+    size_t n;
+} sbuf;
+
+static void put(sbuf *s, const char *text) {
+    for (; *text && s->n < sizeof(s->b); text++) s->b[s->n++] = *text;
+}
+
+static void put_u64(sbuf *s, uint64_t v, unsigned base) {
+    char tmp[24];
+    int i = 0;
+    do {
+        tmp[i++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v && i < (int)sizeof(tmp));
+    while (i > 0 && s->n < sizeof(s->b)) s->b[s->n++] = tmp[--i];
+}
+
+static void crash_handler(int sig, siginfo_t *info, void *uctx) {
+    (void)uctx;
+    int saved_errno = errno;
+    crash_thread *self = crash_self;
+    const prs_batch *batch = self ? self->batch : NULL;
+    if (self && self->slot && batch) {
+        atomic_store_explicit(&self->slot->signal, sig, memory_order_relaxed);
+        atomic_store_explicit(&self->slot->state, PRS_SLOT_CRASHED, memory_order_release);
+    }
+    sbuf name = {.n = 0};
+    put(&name, "crash-");
+    put_u64(&name, (uint64_t)getpid(), 10);
+    if (self) {
+        put(&name, "-w");
+        put_u64(&name, (uint64_t)self->worker_id, 10);
+    }
+    if (batch) {
+        put(&name, "-b");
+        put_u64(&name, batch->id, 10);
+    }
+    put(&name, ".txt");
+    name.b[PRS_MIN(name.n, sizeof(name.b) - 1)] = 0;
+    int fd = crash_dir_fd >= 0
+                 ? openat(crash_dir_fd, name.b, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
+                 : -1;
+    if (fd < 0) fd = STDERR_FILENO;
+    static sbuf s; /* static: the alternate stack is small; one crash is handled at a time */
+    s.n = 0;
+    put(&s, "prs: fatal signal ");
+    put_u64(&s, (uint64_t)sig, 10);
+    put(&s, " (");
+    put(&s, sig_name(sig));
+    put(&s, ") at address 0x");
+    put_u64(&s, (uint64_t)(uintptr_t)info->si_addr, 16);
+    put(&s, "\n");
+    if (self) {
+        put(&s, "worker ");
+        put_u64(&s, (uint64_t)self->worker_id, 10);
+        put(&s, "\n");
+    }
+    if (batch) {
+        put(&s, "batch ");
+        put_u64(&s, batch->id, 10);
+        put(&s, ", attempt ");
+        put_u64(&s, batch->attempt, 10);
+        put(&s, ", items ");
+        put_u64(&s, batch->count, 10);
+        put(&s, ":\n");
+        for (uint32_t i = 0; i < batch->count && i < CRASH_MAX_ITEMS; i++) {
+            put(&s, "  ");
+            put(&s, batch->items[i].name);
+            put(&s, "\n");
+        }
+    } else {
+        put(&s, "not inside prs_run (init, shutdown or prs itself)\n");
+    }
+    put(&s, "stack:\n");
+    ssize_t ignored = write(fd, s.b, s.n);
+    (void)ignored;
+    void *frames[CRASH_MAX_FRAMES];
+    int n = backtrace(frames, CRASH_MAX_FRAMES);
+    backtrace_symbols_fd(frames, n, fd);
+    if (fd != STDERR_FILENO) close(fd);
+    errno = saved_errno;
+    /* SA_RESETHAND restored the default action: die of the same signal. */
+    raise(sig);
+}
+
+int prs_crash_install(const char *error_dir) {
+    char path[4200];
+    snprintf(path, sizeof(path), "%s", error_dir);
+    for (char *p = path + 1; *p; p++) { /* mkdir -p */
+        if (*p != '/') continue;
+        *p = 0;
+        mkdir(path, 0755);
+        *p = '/';
+    }
+    mkdir(path, 0755);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    if (crash_dir_fd >= 0) close(crash_dir_fd);
+    crash_dir_fd = fd;
+    /* backtrace() loads libgcc on first use, which is not signal-safe: do it now. */
+    void *warm[2];
+    backtrace(warm, 2);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = crash_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < PRS_ARRAY_LEN(crash_signals); i++) {
+        if (sigaction(crash_signals[i], &sa, NULL) != 0) return -errno;
+    }
+    return 0;
+}
+
+int prs_crash_thread_enter(int worker_id, prs_scoreboard_slot *slot) {
+    crash_thread *t = calloc(1, sizeof(*t));
+    if (!t) return -ENOMEM;
+    t->alt_stack = malloc(CRASH_ALT_STACK_BYTES);
+    if (!t->alt_stack) {
+        free(t);
+        return -ENOMEM;
+    }
+    stack_t st = {.ss_sp = t->alt_stack, .ss_size = CRASH_ALT_STACK_BYTES, .ss_flags = 0};
+    if (sigaltstack(&st, NULL) != 0) {
+        free(t->alt_stack);
+        free(t);
+        return -errno;
+    }
+    t->worker_id = worker_id;
+    t->slot = slot;
+    crash_self = t;
+    return 0;
+}
+
+void prs_crash_thread_leave(void) {
+    crash_thread *t = crash_self;
+    if (!t) return;
+    stack_t st = {.ss_flags = SS_DISABLE};
+    sigaltstack(&st, NULL);
+    crash_self = NULL;
+    free(t->alt_stack);
+    free(t);
+}
+
+void prs_crash_set_batch(const prs_batch *batch) {
+    if (crash_self) crash_self->batch = batch;
+}
