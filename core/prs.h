@@ -55,6 +55,7 @@ typedef struct prs_job_config {
     int logging_level;                /* PRS_LOG_* (default INFO) */
     bool durable;                     /* sync output and queue on commit (default true) */
     bool quiet;                       /* no progress lines on stderr */
+    bool fresh; /* discard OUT's job state and output file first, instead of resuming */
     bool supervised; /* set by prs_supervise: a hung run() ends the process for a restart */
     int argc;                         /* arguments for init(): argv[0] is the script */
     char **argv;

@@ -313,6 +313,24 @@ static int job_create(job *j) {
     return 0;
 }
 
+/* --fresh, under the lock: the queue, the scoreboard and the output file go; the logs
+ * stay (a new job appends to them, saying it started fresh). */
+static int job_discard_state(job *j) {
+    static const char *const state_files[] = {"data.mdb", "lock.mdb", "scoreboard"};
+    char path[PATH_MAX + 256];
+    for (size_t i = 0; i < PRS_ARRAY_LEN(state_files); i++) {
+        snprintf(path, sizeof(path), "%s/%s", j->state_dir, state_files[i]);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            return job_fail(j, PRS_EXIT_USAGE, "--fresh: cannot remove %s: %s", path, strerror(errno));
+        }
+    }
+    snprintf(path, sizeof(path), "%s/%s", j->out_dir, j->cfg->append_row_file_name);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        return job_fail(j, PRS_EXIT_USAGE, "--fresh: cannot remove %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
 /* Opens or creates OUT's state, under an exclusive lock on OUT. */
 static int job_open_state(job *j) {
     int rc = mkdir_p(j->cfg->output_dir);
@@ -333,9 +351,14 @@ static int job_open_state(job *j) {
         return job_fail(j, PRS_EXIT_USAGE, "--output %s: another prs is running on it",
                         j->cfg->output_dir);
     }
+    if (j->cfg->fresh) {
+        rc = job_discard_state(j);
+        if (rc) return rc;
+    }
     char err[512];
     rc = prs_joblog_open(&j->log, j->out_dir, j->cfg->logging_level, err, sizeof(err));
     if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s", err);
+    if (j->cfg->fresh) prs_joblog_master(j->log, "--fresh: the previous job state and output were discarded");
     rc = prs_queue_open(&j->queue, state, j->cfg->durable ? PRS_DURABILITY_FULL : PRS_DURABILITY_NONE,
                         err, sizeof(err));
     if (rc) return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL,
@@ -423,6 +446,17 @@ static int job_prepare(job *j) {
     int code = job_config_text(j);
     if (code) return code;
     if (!prs_queue_created(j->queue)) {
+        /* Rows with no job state describing them: a state lost or deleted, or a file that
+         * is not ours. A new job would truncate it: refuse, and let --fresh say so. */
+        struct stat st;
+        char path[PATH_MAX + 256];
+        snprintf(path, sizeof(path), "%s/%s", j->out_dir, j->cfg->append_row_file_name);
+        if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && stat(path, &st) == 0 && st.st_size > 0) {
+            return job_fail(j, PRS_EXIT_USAGE,
+                            "%s holds %lld bytes of rows but OUT has no job state that describes "
+                            "them: refusing to overwrite it (move it away, or use --fresh to "
+                            "start over)", path, (long long)st.st_size);
+        }
         prs_joblog_master(j->log, "new job in %s", j->out_dir);
         return job_create(j);
     }
@@ -435,7 +469,8 @@ static int job_prepare(job *j) {
         char diff[1024];
         config_diff(stored, j->config_text, diff, sizeof(diff));
         return job_fail(j, PRS_EXIT_USAGE,
-                        "--output %s holds a different job (%s); use another output directory",
+                        "--output %s holds a different job (%s); use another output directory, "
+                        "or --fresh to discard it and start over",
                         j->cfg->output_dir, diff);
     }
     prs_joblog_master(j->log, "resuming the job in %s", j->out_dir);

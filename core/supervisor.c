@@ -114,7 +114,10 @@ int prs_supervise(const prs_job_config *config, prs_job_report *report) {
             /* Its own process group: a terminal's ^C reaches the supervisor only, which
              * forwards it once. */
             setpgid(0, 0);
-            child_main(config, fds[1], parent);
+            /* --fresh means the first life only: a restart resumes what it began. */
+            prs_job_config c = *config;
+            if (life > 0) c.fresh = false;
+            child_main(&c, fds[1], parent);
         }
         close(fds[1]);
         int status = 0;

@@ -32,8 +32,8 @@ static int mdb_err(int rc) {
     return -EIO;
 }
 
-int prs_queue_open(prs_queue **out, const char *dir, enum prs_durability durability, char *err,
-                   size_t err_size) {
+static int queue_open(prs_queue **out, const char *dir, enum prs_durability durability,
+                      bool readonly, char *err, size_t err_size) {
     prs_queue *q = calloc(1, sizeof(*q));
     if (!q) return -ENOMEM;
     int rc = mdb_env_create(&q->env);
@@ -43,15 +43,17 @@ int prs_queue_open(prs_queue **out, const char *dir, enum prs_durability durabil
     mdb_env_set_mapsize(q->env, QUEUE_MAP_BYTES);
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
     if (durability == PRS_DURABILITY_NONE) flags |= MDB_NOSYNC | MDB_NOMETASYNC;
+    if (readonly) flags |= MDB_RDONLY;
     rc = mdb_env_open(q->env, dir, flags, 0644);
     if (rc) goto fail_env;
 
     MDB_txn *txn;
-    rc = mdb_txn_begin(q->env, NULL, 0, &txn);
+    rc = mdb_txn_begin(q->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
     if (rc) goto fail_env;
-    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &q->meta)) ||
-        (rc = mdb_dbi_open(txn, "items", MDB_CREATE | MDB_INTEGERKEY, &q->items)) ||
-        (rc = mdb_dbi_open(txn, "batches", MDB_CREATE | MDB_INTEGERKEY, &q->batches))) {
+    unsigned create = readonly ? 0 : MDB_CREATE;
+    if ((rc = mdb_dbi_open(txn, "meta", create, &q->meta)) ||
+        (rc = mdb_dbi_open(txn, "items", create | MDB_INTEGERKEY, &q->items)) ||
+        (rc = mdb_dbi_open(txn, "batches", create | MDB_INTEGERKEY, &q->batches))) {
         mdb_txn_abort(txn);
         goto fail_env;
     }
@@ -66,6 +68,15 @@ fail_env:
 fail_alloc:
     free(q);
     return rc ? mdb_err(rc) : -ENOMEM;
+}
+
+int prs_queue_open(prs_queue **out, const char *dir, enum prs_durability durability, char *err,
+                   size_t err_size) {
+    return queue_open(out, dir, durability, false, err, err_size);
+}
+
+int prs_queue_open_readonly(prs_queue **out, const char *dir, char *err, size_t err_size) {
+    return queue_open(out, dir, PRS_DURABILITY_NONE, true, err, err_size);
 }
 
 void prs_queue_close(prs_queue *q) {
@@ -340,7 +351,7 @@ int prs_queue_scan_batches(prs_queue *q, uint32_t state, size_t limit,
             rc = MDB_CORRUPTED;
             break;
         }
-        if (rec.state == state) {
+        if (state == PRS_QUEUE_ANY_STATE || rec.state == state) {
             fn(arg, id, &rec);
             found++;
         }

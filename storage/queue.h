@@ -61,6 +61,9 @@ typedef struct prs_queue_reader prs_queue_reader;
 /* Opens (creating if asked) the environment in dir. err gets a message naming the path. */
 int prs_queue_open(prs_queue **out, const char *dir, enum prs_durability durability, char *err,
                    size_t err_size);
+/* The same, read-only (prs status): never writes, works beside a running job. A job
+ * never created gives -ENOENT. */
+int prs_queue_open_readonly(prs_queue **out, const char *dir, char *err, size_t err_size);
 void prs_queue_close(prs_queue *q);
 
 /* meta: small values (< 64 KiB). get returns -ENOENT when absent. */
@@ -110,7 +113,9 @@ int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec
 int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count,
                            const void **views, size_t *sizes);
 
-/* Calls fn for each batch in state (ids ascending), up to limit. For reports only. */
+/* Calls fn for each batch in state (PRS_QUEUE_ANY_STATE: all), ids ascending, up to
+ * limit. For reports only. */
+#define PRS_QUEUE_ANY_STATE UINT32_MAX
 int prs_queue_scan_batches(prs_queue *q, uint32_t state, size_t limit,
                            void (*fn)(void *arg, uint64_t id, const prs_batch_rec *rec),
                            void *arg);

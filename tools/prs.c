@@ -3,9 +3,11 @@
  * and maps everything to a prs_job_config. All behaviour lives in the library. */
 #include "joblog.h"
 #include "prs.h"
+#include "status.h"
 #include "units.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <string.h>
 
 #define PRS_VERSION "0.1.0"
@@ -20,6 +22,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  run       run or resume a job          (prs run --help)\n"
+    "  status    show a job, running or not   (prs status --help)\n"
     "  help      this text\n"
     "  version   print the version\n"
     "\n"
@@ -68,6 +71,9 @@ static const char usage_run[] =
     "                             none: no syncs (a process crash loses nothing, a power cut\n"
     "                             may lose the last seconds of progress, never consistency)\n"
     "  --quiet                    no progress lines on stderr\n"
+    "  --fresh                    discard the job state in OUT (and its output file) and\n"
+    "                             start over; without it, OUT holding a different job is\n"
+    "                             refused with what differs\n"
     "\n"
     "A failed item is an item without a row: a batch of N items that emits M rows has N-M\n"
     "failed items. A batch whose prs_run returns < 0 is retried up to --run-max-try times,\n"
@@ -89,7 +95,7 @@ static const char usage_run[] =
 enum {
     OPT_ENTRY = 1000, OPT_INPUT, OPT_OUTPUT, OPT_MBS, OPT_WORKERS, OPT_ACTION, OPT_FILE,
     OPT_ERRTH, OPT_FCOUNT, OPT_FPCT, OPT_MAXTRY, OPT_LEVEL, OPT_DURABILITY, OPT_QUIET, OPT_HELP,
-    OPT_TIMEOUT,
+    OPT_TIMEOUT, OPT_FRESH,
 };
 
 static int bad(const char *opt, const char *value, const char *why) {
@@ -125,6 +131,7 @@ static int cmd_run(int argc, char **argv) {
         {"logging-level", required_argument, NULL, OPT_LEVEL},
         {"durability", required_argument, NULL, OPT_DURABILITY},
         {"quiet", no_argument, NULL, OPT_QUIET},
+        {"fresh", no_argument, NULL, OPT_FRESH},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -191,6 +198,7 @@ static int cmd_run(int argc, char **argv) {
             else return bad("--durability", optarg, "must be full or none");
             break;
         case OPT_QUIET: c.quiet = true; break;
+        case OPT_FRESH: c.fresh = true; break;
         case OPT_HELP: fputs(usage_run, stdout); return 0;
         case ':': return bad(name, NULL, "needs a value");
         default: return bad(name, NULL, "unknown option");
@@ -221,6 +229,46 @@ static int cmd_run(int argc, char **argv) {
     return code;
 }
 
+static const char usage_status[] =
+    "usage: prs status OUT [--json] [--batches]\n"
+    "\n"
+    "Shows the job in OUT without touching it (safe while it runs): running, finished or\n"
+    "resumable; committed counts; the result; the first error; each worker's current\n"
+    "mini-batch (attempt, items, for how long); the failed mini-batches with their\n"
+    "attempts (the first 100; --batches lists every mini-batch).\n"
+    "  --json      one JSON object instead of text\n"
+    "  --batches   list every mini-batch with its state and attempts\n"
+    "exit code: 0; 2 for bad usage or when OUT holds no job; 70 if the state is unreadable\n";
+
+static int cmd_status(int argc, char **argv) {
+    prs_status_options opt = {.failed_limit = 100};
+    const char *out_dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            opt.json = true;
+        } else if (!strcmp(argv[i], "--batches")) {
+            opt.all_batches = true;
+        } else if (!strcmp(argv[i], "--help")) {
+            fputs(usage_status, stdout);
+            return 0;
+        } else if (argv[i][0] == '-' || out_dir) {
+            fprintf(stderr, "prs status: %s: unexpected argument\n\n%s", argv[i], usage_status);
+            return PRS_EXIT_USAGE;
+        } else {
+            out_dir = argv[i];
+        }
+    }
+    if (!out_dir) {
+        fprintf(stderr, "prs status: OUT is required\n\n%s", usage_status);
+        return PRS_EXIT_USAGE;
+    }
+    char err[PATH_MAX + 256];
+    int rc = prs_status_print(out_dir, &opt, stdout, err, sizeof(err));
+    if (rc == 0) return 0;
+    fprintf(stderr, "prs status: %s\n", err);
+    return rc == -ENOENT ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage_main, stderr);
@@ -228,6 +276,7 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status")) return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage_main, stdout);
         return 0;
