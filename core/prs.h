@@ -39,12 +39,13 @@ typedef struct prs_entry_table {
 #define PRS_MAX_WORKERS 256u
 
 typedef struct prs_job_config {
-    const char *entry_script;      /* shared object path; or NULL and set entry */
-    prs_entry_table entry;         /* used when entry_script is NULL */
-    const char *input;             /* a directory, or @FILE listing one path a line */
-    const char *output_dir;        /* OUT */
-    uint32_t mini_batch_size;      /* files per batch, >= 1 (default 10) */
-    uint32_t workers;              /* 0: CPUs in the affinity mask */
+    const char *entry_script; /* shared object path; or NULL and set entry */
+    prs_entry_table entry;    /* used when entry_script is NULL */
+    const char *input;        /* a directory, @FILE listing one path a line, or (tabular
+                               * formats only) one input file */
+    const char *output_dir;   /* OUT */
+    uint32_t mini_batch_size; /* files per batch, >= 1 (default 10) */
+    uint32_t workers;         /* 0: CPUs in the affinity mask */
     enum prs_output_action output_action;
     const char *append_row_file_name; /* default parallel_run_step.txt */
     int64_t error_threshold;          /* failed items tolerated, -1 ignore (default -1) */
@@ -59,6 +60,10 @@ typedef struct prs_job_config {
     bool supervised; /* set by prs_supervise: a hung run() ends the process for a restart */
     int argc;                         /* arguments for init(): argv[0] is the script */
     char **argv;
+    /* Appended fields (the struct only grows at its end). */
+    uint32_t io_mode;          /* 0 auto (default), 1 io_uring, 2 sync; default from PRS_IO */
+    uint32_t input_format;     /* 0 files (default), 1 csv, 2 tsv, 3 jsonl, 4 lines */
+    uint64_t mini_batch_bytes; /* tabular formats: bytes per mini-batch (default 1 MiB) */
 } prs_job_config;
 
 typedef struct prs_job_report {

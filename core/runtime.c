@@ -18,6 +18,8 @@
 #include "joblog.h"
 #include "outfile.h"
 #include "queue.h"
+#include "reader.h"
+#include "records.h"
 #include "scan.h"
 #include "sched.h"
 #include "scoreboard.h"
@@ -29,6 +31,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,6 +112,14 @@ void prs_job_config_defaults(prs_job_config *c) {
     c->run_invocation_timeout_ms = 60000;
     c->logging_level = PRS_LOG_INFO;
     c->durable = true;
+    c->mini_batch_bytes = 1u << 20;
+    /* PRS_IO=auto|uring|sync sets the default, so a whole test suite can run on either
+     * path without touching each command line. */
+    const char *io = getenv("PRS_IO");
+    if (io && !strcmp(io, "uring"))
+        c->io_mode = PRS_IO_URING;
+    else if (io && !strcmp(io, "sync"))
+        c->io_mode = PRS_IO_SYNC;
 }
 
 /* ---- setup ---------------------------------------------------------------------------- */
@@ -170,8 +181,14 @@ static int job_validate(job *j) {
         return job_fail(j, PRS_EXIT_USAGE, "--output is required");
     if (!c->entry_script && !c->entry.run)
         return job_fail(j, PRS_EXIT_USAGE, "--entry-script is required");
-    if (c->mini_batch_size < 1)
+    if (c->input_format > PRS_FORMAT_LINES)
+        return job_fail(j, PRS_EXIT_USAGE, "--input-format: unknown format %u", c->input_format);
+    if (c->io_mode > PRS_IO_SYNC)
+        return job_fail(j, PRS_EXIT_USAGE, "--io: unknown mode %u", c->io_mode);
+    if (c->input_format == PRS_FORMAT_FILES && c->mini_batch_size < 1)
         return job_fail(j, PRS_EXIT_USAGE, "--mini-batch-size must be at least 1 file");
+    if (c->input_format != PRS_FORMAT_FILES && c->mini_batch_bytes < 1)
+        return job_fail(j, PRS_EXIT_USAGE, "--mini-batch-size must be at least 1 byte");
     if (c->workers > PRS_MAX_WORKERS)
         return job_fail(j, PRS_EXIT_USAGE, "--workers %u: at most %u", c->workers,
                         PRS_MAX_WORKERS);
@@ -208,12 +225,16 @@ static int job_config_text(job *j) {
     } else {
         snprintf(script, sizeof(script), "(function table)");
     }
+    bool tabular = c->input_format != PRS_FORMAT_FILES;
     int n = snprintf(j->config_text, sizeof(j->config_text),
-                     "input=%s%s\nentry_script=%s\nmini_batch_size=%u\noutput_action=%s\n"
-                     "append_row_file_name=%s\ninput_format=files\n",
-                     list ? "@" : "", input, script, c->mini_batch_size,
+                     "input=%s%s\nentry_script=%s\nmini_batch_size=%llu%s\noutput_action=%s\n"
+                     "append_row_file_name=%s\ninput_format=%s\n",
+                     list ? "@" : "", input, script,
+                     tabular ? (unsigned long long)c->mini_batch_bytes
+                             : (unsigned long long)c->mini_batch_size,
+                     tabular ? " bytes" : "",
                      c->output_action == PRS_OUTPUT_APPEND_ROW ? "append_row" : "summary_only",
-                     c->append_row_file_name);
+                     c->append_row_file_name, prs_format_name((enum prs_format)c->input_format));
     if (n < 0 || (size_t)n >= sizeof(j->config_text))
         return job_fail(j, PRS_EXIT_USAGE, "the job's options are too long");
     return 0;
@@ -278,6 +299,119 @@ static int build_item(void *arg, const char *path, size_t len) {
     return rc;
 }
 
+/* Tabular: one input file cut into batches of records. The file is mapped, read once
+ * front to back (MADV_SEQUENTIAL, and pages behind the cursor dropped every 64 MiB), so a
+ * file larger than memory is cut without holding it. */
+typedef struct tab_builder {
+    job_builder *jb;
+    prs_batcher bat;
+    prs_tab_ref ref;
+    uint64_t files;
+} tab_builder;
+
+static int tab_close_batch(tab_builder *tb) {
+    if (tb->ref.records == 0) return 0;
+    unsigned char rec[PRS_QUEUE_MAX_ITEM_BYTES];
+    size_t len;
+    job *j = tb->jb->j;
+    int rc = prs_queue_tab_encode(&tb->ref, rec, sizeof(rec), &len);
+    if (rc) {
+        snprintf(j->err, sizeof(j->err), "%s: path too long for the queue", tb->ref.path);
+        return rc;
+    }
+    uint64_t item = tb->jb->b.next_item;
+    rc = prs_queue_build_item(&tb->jb->b, rec, len);
+    if (rc == 0) rc = prs_queue_build_batch_ref(&tb->jb->b, item, tb->ref.records);
+    if (rc) snprintf(j->err, sizeof(j->err), "queue: %s", strerror(-rc));
+    tb->ref.records = 0;
+    return rc;
+}
+
+#define TAB_DROP_BEHIND_BYTES ((uint64_t)64 << 20)
+#define TAB_MAX_RECORDS_PER_BATCH ((uint32_t)1 << 30)
+
+static int tab_file(void *arg, const char *path, size_t path_len) {
+    (void)path_len;
+    tab_builder *tb = arg;
+    job *j = tb->jb->j;
+    enum prs_format f = (enum prs_format)j->cfg->input_format;
+    int fd = openat(j->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(j->err, sizeof(j->err), "%s: %s", path, strerror(e));
+        return -e;
+    }
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        snprintf(j->err, sizeof(j->err), "%s: %s", path, strerror(-rc));
+        goto close_fd;
+    }
+    size_t len = (size_t)st.st_size;
+    if (len == 0) goto close_fd; /* no records */
+    char *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+        rc = -errno;
+        snprintf(j->err, sizeof(j->err), "%s: cannot map it: %s", path, strerror(-rc));
+        goto close_fd;
+    }
+    madvise(map, len, MADV_SEQUENTIAL);
+    prs_splitter sp;
+    rc = prs_splitter_init(&sp, f, map, len);
+    if (rc) goto unmap;
+    prs_record hdr = {0}, rec;
+    bool has_header = prs_splitter_header(&sp, &hdr) == 1;
+    if (has_header && hdr.error) {
+        snprintf(j->err, sizeof(j->err), "%s:%llu: the header row is malformed: %s", path,
+                 (unsigned long long)hdr.line, hdr.error);
+        rc = -EINVAL;
+        goto unmap;
+    }
+    tb->ref = (prs_tab_ref){.path = path,
+                            .header_offset = has_header ? hdr.offset : 0,
+                            .header_size =
+                                has_header ? (uint32_t)PRS_MIN(hdr.size_bytes, UINT32_MAX) : 0};
+    prs_batcher_init(&tb->bat, j->cfg->mini_batch_bytes);
+    uint64_t dropped = 0;
+    while (prs_splitter_next(&sp, &rec) == 1) {
+        if (prs_batcher_add(&tb->bat, &rec) || tb->ref.records == TAB_MAX_RECORDS_PER_BATCH) {
+            rc = tab_close_batch(tb);
+            if (rc) goto unmap;
+            tb->ref.offset = rec.offset;
+            tb->ref.first_line = rec.line;
+        }
+        tb->ref.records++;
+        tb->ref.length = rec.offset + rec.size_bytes + rec.term_bytes - tb->ref.offset;
+        if (rec.offset - dropped >= TAB_DROP_BEHIND_BYTES) {
+            /* Clean file pages: dropping them only means they are read again if needed. */
+            uint64_t upto = rec.offset & ~(uint64_t)0xfffff;
+            madvise(map + dropped, (size_t)(upto - dropped), MADV_DONTNEED);
+            dropped = upto;
+        }
+    }
+    rc = tab_close_batch(tb);
+    tb->files++;
+unmap:
+    munmap(map, len);
+close_fd:
+    close(fd);
+    return rc;
+}
+
+static int job_create_tabular(job *j, job_builder *jb) {
+    tab_builder tb = {.jb = jb};
+    const char *in = j->cfg->input;
+    struct stat st;
+    if (in[0] == '@') return prs_scan_list(in + 1, tab_file, &tb, j->err, sizeof(j->err));
+    if (stat(in, &st) == 0 && S_ISREG(st.st_mode)) {
+        char real[PATH_MAX];
+        if (!realpath(in, real)) return -errno;
+        return tab_file(&tb, real, strlen(real));
+    }
+    return prs_scan_dir(in, tab_file, &tb, j->err, sizeof(j->err));
+}
+
 static int job_create(job *j) {
     job_builder jb = {.j = j};
     int rc = prs_queue_build_begin(j->queue, &jb.b);
@@ -285,14 +419,17 @@ static int job_create(job *j) {
                             strerror(-rc));
     uint64_t t0 = now_ns();
     j->err[0] = 0;
-    if (j->cfg->input[0] == '@') {
+    if (j->cfg->input_format != PRS_FORMAT_FILES) {
+        rc = job_create_tabular(j, &jb);
+    } else if (j->cfg->input[0] == '@') {
         rc = prs_scan_list(j->cfg->input + 1, build_item, &jb, j->err, sizeof(j->err));
     } else {
         rc = prs_scan_dir(j->cfg->input, build_item, &jb, j->err, sizeof(j->err));
     }
     if (rc == 0 && jb.batch_len) rc = prs_queue_build_batch(&jb.b, jb.batch_first, jb.batch_len);
     if (rc == 0 && jb.b.next_item == 0) {
-        snprintf(j->err, sizeof(j->err), "--input %s: no input files found", j->cfg->input);
+        snprintf(j->err, sizeof(j->err), "--input %s: no input %s found", j->cfg->input,
+                 j->cfg->input_format == PRS_FORMAT_FILES ? "files" : "records");
         rc = -ENOENT;
     }
     if (rc == 0) rc = prs_queue_build_meta(&jb.b, "config", j->config_text, strlen(j->config_text));
@@ -305,9 +442,19 @@ static int job_create(job *j) {
     }
     uint64_t items = jb.b.next_item, batches = jb.b.next_batch;
     rc = prs_queue_build_end(&jb.b);
-    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "queue: cannot commit the new job: %s",
-                            strerror(-rc));
-    prs_joblog_master(j->log, "created %llu mini-batches of up to %u files from %llu files in %.3f s",
+    if (rc)
+        return job_fail(j, PRS_EXIT_INTERNAL, "queue: cannot commit the new job: %s",
+                        strerror(-rc));
+    if (j->cfg->input_format != PRS_FORMAT_FILES) {
+        prs_joblog_master(
+            j->log, "created %llu mini-batches of up to %llu bytes from %llu %s records in %.3f s",
+            (unsigned long long)batches, (unsigned long long)j->cfg->mini_batch_bytes,
+            (unsigned long long)jb.b.ref_items,
+            prs_format_name((enum prs_format)j->cfg->input_format), (double)(now_ns() - t0) / 1e9);
+        return 0;
+    }
+    prs_joblog_master(j->log,
+                      "created %llu mini-batches of up to %u files from %llu files in %.3f s",
                       (unsigned long long)batches, j->cfg->mini_batch_size,
                       (unsigned long long)items, (double)(now_ns() - t0) / 1e9);
     return 0;
@@ -911,10 +1058,31 @@ static int job_start_workers(job *j) {
     j->chans_ready = true;
     rc = prs_queue_reader_open(j->queue, &j->reader);
     if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "queue reader: %s", strerror(-rc));
-    j->shared = (prs_workers_shared){.config = j->cfg, .entry = &j->entry, .queue = j->queue,
-                                     .log = j->log, .input_root_fd = j->root_fd,
-                                     .output_dir = j->out_dir, .dispatch = &j->dispatch,
-                                     .done = &j->done, .scoreboard = j->scoreboard};
+    /* Probe the I/O path once, here, so the log says which one runs and why, and an
+     * explicit --io uring that cannot work fails before any batch starts. */
+    char why[PRS_READER_WHY_BYTES];
+    prs_reader *probe;
+    rc = prs_reader_create(&probe, j->root_fd, (enum prs_io_mode)j->cfg->io_mode, 0, why,
+                           sizeof(why));
+    if (rc) return job_fail(j, PRS_EXIT_USAGE, "--io uring: io_uring cannot be used here: %s", why);
+    enum prs_io_mode io = prs_reader_uses_uring(probe) ? PRS_IO_URING : PRS_IO_SYNC;
+    prs_reader_destroy(probe);
+    prs_joblog_master(j->log, "input I/O (--io %s): %s",
+                      j->cfg->io_mode == PRS_IO_URING  ? "uring"
+                      : j->cfg->io_mode == PRS_IO_SYNC ? "sync"
+                                                       : "auto",
+                      why);
+    j->shared = (prs_workers_shared){.config = j->cfg,
+                                     .entry = &j->entry,
+                                     .queue = j->queue,
+                                     .log = j->log,
+                                     .input_root_fd = j->root_fd,
+                                     .output_dir = j->out_dir,
+                                     .dispatch = &j->dispatch,
+                                     .done = &j->done,
+                                     .scoreboard = j->scoreboard,
+                                     .io_mode = io,
+                                     .format = (enum prs_format)j->cfg->input_format};
     /* More workers than CPUs is allowed: they are placed round-robin over the CPUs. */
     prs_joblog_master(j->log, "starting %u workers on %u CPUs%s", n, ncpu,
                       n > ncpu ? " (more workers than CPUs: placed round-robin)" : "");
@@ -994,6 +1162,22 @@ static int job_finished_before(job *j, int *code) {
     return 1;
 }
 
+/* The directory item paths are relative to (AT_FDCWD for a list or one tabular file). */
+static int job_open_root(job *j) {
+    struct stat st;
+    if (j->cfg->input[0] == '@') {
+        j->root_fd = AT_FDCWD;
+    } else if (j->cfg->input_format != PRS_FORMAT_FILES && stat(j->cfg->input, &st) == 0 &&
+               S_ISREG(st.st_mode)) {
+        j->root_fd = AT_FDCWD; /* one input file: its path is stored absolute */
+    } else {
+        j->root_fd = open(j->cfg->input, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (j->root_fd < 0)
+            return job_fail(j, PRS_EXIT_INPUT, "--input %s: %s", j->cfg->input, strerror(errno));
+    }
+    return 0;
+}
+
 static int job_run(job *j) {
     int code = job_validate(j);
     if (code) return code;
@@ -1006,21 +1190,19 @@ static int job_run(job *j) {
         j->entry = j->cfg->entry;
     }
     if ((code = job_open_state(j))) return code;
+    /* A tabular job is cut from the files at creation: their root is needed first. */
+    if (j->cfg->input_format != PRS_FORMAT_FILES && (code = job_open_root(j))) return code;
     if ((code = job_prepare(j))) return code;
     if (job_finished_before(j, &code)) return code;
     if ((code = job_repair(j))) return code;
+    if (j->root_fd < 0 && (code = job_open_root(j))) return code;
     size_t first_len = 0;
     if (prs_queue_meta_get(j->queue, "first_error", j->first_error, sizeof(j->first_error) - 1,
                            &first_len) == 0) {
         j->first_error[first_len] = 0; /* from an earlier life of the job */
     }
-    if (j->cfg->input[0] == '@') {
-        j->root_fd = AT_FDCWD;
-    } else {
-        j->root_fd = open(j->cfg->input, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (j->root_fd < 0) return job_fail(j, PRS_EXIT_INPUT, "--input %s: %s", j->cfg->input, strerror(errno));
-    }
-    snprintf(j->output_path, sizeof(j->output_path), "%s/%s", j->out_dir, j->cfg->append_row_file_name);
+    snprintf(j->output_path, sizeof(j->output_path), "%s/%s", j->out_dir,
+             j->cfg->append_row_file_name);
     if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW) {
         prs_queue_counts qc;
         int rc = prs_queue_counts_get(j->queue, &qc);

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,41 +126,6 @@ static void worker_arena(void) {
     }
 }
 
-/* Reads a whole file into the data buffer at *offset. The size is the one fstat saw: a file
- * growing meanwhile is read up to that size, a shrinking one up to where it ends. */
-static int worker_read_file(prs_worker *w, const char *name, size_t *offset, size_t *size) {
-    int fd = openat(w->shared->input_root_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) return -errno;
-    struct stat st;
-    int rc = 0;
-    if (fstat(fd, &st) != 0) {
-        rc = -errno;
-        goto close_fd;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = -EISDIR;
-        goto close_fd;
-    }
-    size_t want = (size_t)st.st_size, got = 0;
-    rc = grow(&w->data, &w->data_cap, *offset + want + 1);
-    if (rc) goto close_fd;
-    while (got < want) {
-        ssize_t n = pread(fd, w->data + *offset + got, want - got, (off_t)got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            rc = -errno;
-            goto close_fd;
-        }
-        if (n == 0) break;
-        got += (size_t)n;
-    }
-    w->data[*offset + got] = 0; /* a NUL after each item: text parsers may rely on it */
-    *size = got;
-close_fd:
-    close(fd);
-    return rc;
-}
-
 static int worker_scratch(prs_worker *w, uint32_t count) {
     if (count <= w->items_cap) return 0;
     uint32_t n = PRS_MAX(count, 16u);
@@ -188,49 +154,236 @@ static prs_out *worker_take_out(prs_worker *w) {
     return out;
 }
 
-/* Runs one batch; fills done. A failure to read the queue is an internal error: the batch
- * fails this try with a message, and the coordinator sees it like any failed try. */
-static void worker_batch(prs_worker *w, const prs_dispatch_msg *m, prs_done_msg *done) {
+/* Grows a slot's per-item arrays to hold count paths. */
+static int slot_scratch(prs_worker_slot *sl, uint32_t count) {
+    if (count <= sl->cap) return 0;
+    uint32_t n = PRS_MAX(count, 16u);
+    size_t *off = realloc(sl->name_off, n * sizeof(*off));
+    if (off) sl->name_off = off;
+    const char **paths = realloc(sl->paths, n * sizeof(*paths));
+    if (paths) sl->paths = paths;
+    if (!off || !paths) return -ENOMEM;
+    sl->cap = n;
+    return 0;
+}
+
+static int slot_names_add(prs_worker_slot *sl, const char *name, size_t len) {
+    int rc = grow(&sl->names, &sl->names_cap, sl->names_len + len + 1);
+    if (rc) return rc;
+    memcpy(sl->names + sl->names_len, name, len);
+    sl->names[sl->names_len + len] = 0;
+    sl->names_len += len + 1;
+    return 0;
+}
+
+/* Tabular: maps the batch's input file and asks the kernel to read its range ahead, so
+ * the pages arrive while run() works on the batch before. The whole file is mapped (the
+ * header sits at its start); only the range is prefetched, and the mapping goes when the
+ * batch ends, so memory holds at most two batches' pages of a file of any size. */
+static int slot_map(prs_worker *w, prs_worker_slot *sl) {
+    int fd = openat(w->shared->input_root_fd, sl->ref.path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return -errno;
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        goto close_fd;
+    }
+    uint64_t end = sl->ref.offset + sl->ref.length;
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < end ||
+        (uint64_t)st.st_size < sl->ref.header_offset + sl->ref.header_size) {
+        rc = -ESTALE; /* shorter than when the job was created */
+        goto close_fd;
+    }
+    void *map = mmap(NULL, (size_t)end, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+        rc = -errno;
+        goto close_fd;
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t from = sl->ref.offset & ~(uint64_t)(page - 1);
+    madvise((char *)map + from, (size_t)(end - from), MADV_SEQUENTIAL);
+    madvise((char *)map + from, (size_t)(end - from), MADV_WILLNEED);
+    sl->map = map;
+    sl->map_len = (size_t)end;
+close_fd:
+    close(fd);
+    return rc;
+}
+
+/* Takes a dispatched batch into slot s: copies its paths out of the queue and submits
+ * their reads (files), or maps its range (tabular). Never blocks on the reads. Errors
+ * are kept in the slot and reported when the batch runs. */
+static void worker_prepare(prs_worker *w, unsigned s, const prs_dispatch_msg *m) {
+    prs_worker_slot *sl = &w->slot[s];
+    bool tabular = w->shared->format != PRS_FORMAT_FILES;
+    sl->m = *m;
+    sl->prep_rc = 0;
+    sl->input_rc = 0;
+    sl->prep_what = "prs could not prepare the batch";
+    sl->names_len = 0;
+    sl->submitted = false;
+    uint32_t want = tabular ? 1 : m->item_count;
+    int rc = worker_scratch(w, want);
+    if (rc == 0) rc = slot_scratch(sl, want);
+    if (rc == 0) rc = prs_queue_reader_begin(w->reader);
+    if (rc) goto fail;
+    rc = prs_queue_reader_items(w->reader, m->first_item, want, w->views, w->view_sizes);
+    if (rc) {
+        prs_queue_reader_end(w->reader);
+        sl->prep_what = "prs could not read the batch's items from the queue";
+        goto fail;
+    }
+    if (tabular) {
+        prs_tab_ref ref;
+        rc = prs_queue_tab_decode(w->views[0], w->view_sizes[0], &ref);
+        if (rc == 0 && ref.records != m->item_count) rc = -EBADMSG;
+        if (rc == 0) rc = slot_names_add(sl, ref.path, strlen(ref.path));
+        prs_queue_reader_end(w->reader);
+        if (rc) {
+            sl->prep_what = "prs could not decode the batch's record range in the queue";
+            goto fail;
+        }
+        sl->ref = ref;
+        sl->ref.path = sl->names;
+        /* Not an internal error: every record of the batch fails, as an unreadable file's
+         * item does. */
+        sl->input_rc = slot_map(w, sl);
+        return;
+    }
+    for (uint32_t i = 0; i < want && rc == 0; i++) {
+        size_t len = w->view_sizes[i];
+        const char *p = w->views[i];
+        if (len == 0 || p[len - 1] != 0) rc = -EBADMSG; /* stored with its NUL */
+        sl->name_off[i] = sl->names_len;
+        if (rc == 0) rc = slot_names_add(sl, p, len - 1);
+    }
+    prs_queue_reader_end(w->reader);
+    if (rc) {
+        sl->prep_what = "prs could not copy the batch's paths from the queue";
+        goto fail;
+    }
+    for (uint32_t i = 0; i < want; i++)
+        sl->paths[i] = sl->names + sl->name_off[i];
+    rc = prs_reader_submit(w->io, s, sl->paths, want);
+    if (rc) {
+        sl->prep_what = "prs could not submit the batch's reads";
+        goto fail;
+    }
+    sl->submitted = true;
+    return;
+fail:
+    sl->prep_rc = rc;
+}
+
+/* Files: waits for the slot's reads; items that could not be read are failed items. */
+static int worker_items_files(prs_worker *w, unsigned s, prs_out *out, prs_done_msg *done,
+                              uint32_t *count) {
+    prs_worker_slot *sl = &w->slot[s];
+    const prs_read_item *ri;
+    int n = prs_reader_wait(w->io, s, &ri);
+    if (n < 0) return n;
+    PRS_ASSERT((uint32_t)n == sl->m.item_count);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < (uint32_t)n; i++) {
+        if (ri[i].error) {
+            /* Not handed to run(): it produces no row, so it counts as a failed item. */
+            out_error(out, sl->paths[i], "cannot read input file: %s", strerror(-ri[i].error));
+            done->unreadable++;
+            continue;
+        }
+        w->items[k++] =
+            (prs_item){.name = sl->paths[i], .data = ri[i].data, .size = ri[i].size_bytes};
+    }
+    *count = k;
+    return 0;
+}
+
+/* Tabular: splits the slot's range into records; a malformed one is a failed item named
+ * file:line, the others are handed to run(). */
+static int worker_items_tabular(prs_worker *w, unsigned s, prs_out *out, prs_done_msg *done,
+                                uint32_t *count, prs_batch *batch) {
+    prs_worker_slot *sl = &w->slot[s];
+    prs_splitter sp;
+    const char *buf = sl->map;
+    int rc = prs_splitter_init_at(&sp, w->shared->format, buf, sl->map_len, sl->ref.offset,
+                                  sl->ref.first_line);
+    if (rc) return rc;
+    prs_record rec;
+    uint32_t seen = 0, k = 0;
+    size_t used = 0;
+    char name[PRS_QUEUE_MAX_ITEM_BYTES + 32];
+    /* Names go to w->data first (it may move while growing), pointers are set after. */
+    while (seen < sl->ref.records && prs_splitter_next(&sp, &rec) == 1) {
+        seen++;
+        int len =
+            snprintf(name, sizeof(name), "%s:%llu", sl->ref.path, (unsigned long long)rec.line);
+        if (rec.error) {
+            out_error(out, name, "malformed record: %s", rec.error);
+            done->unreadable++;
+            continue;
+        }
+        rc = grow(&w->data, &w->data_cap, used + (size_t)len + 1);
+        if (rc) return rc;
+        memcpy(w->data + used, name, (size_t)len + 1);
+        w->offsets[k] = used;
+        used += (size_t)len + 1;
+        w->items[k++] = (prs_item){.data = buf + rec.offset, .size = rec.size_bytes};
+    }
+    if (seen != sl->ref.records || sp.pos != sl->map_len) return -ESTALE;
+    for (uint32_t i = 0; i < k; i++)
+        w->items[i].name = w->data + w->offsets[i];
+    if (sl->ref.header_size) {
+        batch->header = buf + sl->ref.header_offset;
+        batch->header_size = sl->ref.header_size;
+    }
+    *count = k;
+    return 0;
+}
+
+/* Gives slot s back: the reader recycles its buffers, a tabular mapping goes. */
+static void worker_release(prs_worker *w, unsigned s) {
+    prs_worker_slot *sl = &w->slot[s];
+    if (sl->submitted) prs_reader_release(w->io, s);
+    sl->submitted = false;
+    if (sl->map) munmap(sl->map, sl->map_len);
+    sl->map = NULL;
+}
+
+/* Runs the batch prepared in slot s; fills done. A failure to prepare it is an internal
+ * error: the batch fails this try with a message, and the coordinator sees it like any
+ * failed try. */
+static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
+    prs_worker_slot *sl = &w->slot[s];
+    const prs_dispatch_msg *m = &sl->m;
     prs_out *out = worker_take_out(w);
     prs_batch batch = {.id = m->batch_id, .attempt = m->attempt, .count = 0, .items = NULL};
     out->batch = &batch;
     done->run_rc = 0;
-    int rc = worker_scratch(w, m->item_count);
-    if (rc == 0) rc = prs_queue_reader_begin(w->reader);
-    if (rc) {
-        out_error(out, "-", "prs could not prepare the batch: %s", strerror(-rc));
-        done->run_rc = rc;
-        return;
-    }
-    rc = prs_queue_reader_items(w->reader, m->first_item, m->item_count, w->views, w->view_sizes);
-    if (rc) {
-        out_error(out, "-", "prs could not read the batch's items from the queue: %s",
-                  strerror(-rc));
-        done->run_rc = rc;
-        goto end_reader;
-    }
-    size_t used = 0;
     uint32_t n = 0;
-    for (uint32_t i = 0; i < m->item_count; i++) {
-        const char *name = w->views[i]; /* stored with its NUL */
-        size_t size = 0;
-        w->offsets[i] = used;
-        rc = worker_read_file(w, name, &w->offsets[i], &size);
-        if (rc) {
-            /* Not handed to run(): it produces no row, so it counts as a failed item. */
-            out_error(out, name, "cannot read input file: %s", strerror(-rc));
-            done->unreadable++;
-            w->view_sizes[i] = SIZE_MAX;
-            continue;
+    int rc = sl->prep_rc;
+    if (rc == 0 && sl->input_rc) {
+        /* The input file of a tabular batch is gone or changed: every record fails. */
+        out_error(out, sl->names, "cannot read input file: %s%s", strerror(-sl->input_rc),
+                  sl->input_rc == -ESTALE ? " (it is shorter than when the job was created)" : "");
+        done->unreadable += m->item_count;
+    } else if (rc) {
+        out_error(out, "-", "%s: %s", sl->prep_what, strerror(-rc));
+        done->run_rc = rc;
+        goto release;
+    } else {
+        rc = worker_scratch(w, m->item_count);
+        if (rc == 0) {
+            rc = w->shared->format == PRS_FORMAT_FILES
+                     ? worker_items_files(w, s, out, done, &n)
+                     : worker_items_tabular(w, s, out, done, &n, &batch);
         }
-        w->view_sizes[i] = size;
-        used += size + 1;
-    }
-    for (uint32_t i = 0; i < m->item_count; i++) {
-        if (w->view_sizes[i] == SIZE_MAX) continue;
-        w->items[n++] = (prs_item){.name = w->views[i],
-                                   .data = w->data + w->offsets[i],
-                                   .size = w->view_sizes[i]};
+        if (rc) {
+            out_error(out, "-", "prs could not read the batch's inputs: %s%s", strerror(-rc),
+                      rc == -ESTALE ? " (an input file changed since the job was created)" : "");
+            done->run_rc = rc;
+            goto release;
+        }
     }
     batch.count = n;
     batch.items = w->items; /* after worker_scratch: it may have moved the array */
@@ -245,8 +398,20 @@ static void worker_batch(prs_worker *w, const prs_dispatch_msg *m, prs_done_msg 
     if (done->run_rc < 0) {
         out_error(out, "-", "run() returned %d: the batch failed this try", done->run_rc);
     }
-end_reader:
-    prs_queue_reader_end(w->reader);
+release:
+    worker_release(w, s);
+}
+
+/* The worker's reader, on its own thread (SINGLE_ISSUER). The runtime probed the mode at
+ * start; should this ring still fail (a resource limit), the worker reads with syscalls. */
+static int worker_open_io(prs_worker *w) {
+    char why[PRS_READER_WHY_BYTES];
+    int rc = prs_reader_create(&w->io, w->shared->input_root_fd, w->shared->io_mode, 0, why,
+                               sizeof(why));
+    if (rc && w->shared->io_mode == PRS_IO_URING) {
+        rc = prs_reader_create(&w->io, w->shared->input_root_fd, PRS_IO_SYNC, 0, why, sizeof(why));
+    }
+    return rc;
 }
 
 static void *worker_main(void *arg) {
@@ -257,26 +422,55 @@ static void *worker_main(void *arg) {
     /* Without its alternate stack a crash still leaves evidence, unless it overflowed. */
     bool crash_ready = prs_crash_thread_enter((int)w->id, &sh->scoreboard->slot[w->id]) == 0;
     prs_done_msg init = {.kind = PRS_DONE_INIT, .worker = w->id, .init_ok = true};
-    if (sh->entry->init) {
+    int io_rc = worker_open_io(w);
+    if (io_rc) {
+        init.init_ok = false;
+        init.run_rc = io_rc;
+    } else if (sh->entry->init) {
         int rc = sh->entry->init(&w->ctx, sh->config->argc, sh->config->argv);
         init.init_ok = rc == 0;
         init.run_rc = rc;
     }
     prs_chan_push(sh->done, &init);
     /* A worker whose init failed takes no batch and needs no stop message: the dispatch
-     * channel is shared, so it must not pop from it at all. */
+     * channel is shared, so it must not pop from it at all.
+     * One batch of lookahead: before running the current batch, the worker takes the next
+     * one if the coordinator has queued it and starts its reads. */
+    bool have_cur = false, stop_seen = false;
+    unsigned s = 0;
     while (init.init_ok) {
         prs_dispatch_msg m;
-        prs_chan_pop(sh->dispatch, &m);
-        if (m.stop) break;
-        prs_done_msg done = {.kind = PRS_DONE_BATCH, .worker = w->id, .batch = m,
+        if (!have_cur) {
+            prs_chan_pop(sh->dispatch, &m);
+            if (m.stop) break;
+            worker_prepare(w, s, &m);
+        }
+        bool have_next = false;
+        if (!stop_seen && prs_chan_pop_many(sh->dispatch, &m, 1, 0) == 1) {
+            if (m.stop) {
+                stop_seen = true;
+            } else {
+                worker_prepare(w, s ^ 1, &m);
+                have_next = true;
+            }
+        }
+        prs_done_msg done = {.kind = PRS_DONE_BATCH,
+                             .worker = w->id,
+                             .batch = w->slot[s].m,
                              .out_index = w->out_current};
-        worker_batch(w, &m, &done);
+        worker_batch(w, s, &done);
         atomic_store(&w->out_busy[w->out_current], true);
         w->out_current ^= 1;
         prs_chan_push(sh->done, &done);
+        have_cur = have_next;
+        s ^= have_next ? 1u : 0u;
+        if (!have_cur && stop_seen) break;
     }
     if (init.init_ok && sh->entry->shutdown) sh->entry->shutdown(&w->ctx);
+    for (unsigned i = 0; i < PRS_READER_SLOTS; i++)
+        worker_release(w, i);
+    prs_reader_destroy(w->io);
+    w->io = NULL;
     if (crash_ready) prs_crash_thread_leave();
     return NULL;
 }
@@ -311,6 +505,11 @@ void prs_worker_join(prs_worker *w) {
     free(w->view_sizes);
     free(w->offsets);
     free(w->data);
+    for (unsigned i = 0; i < PRS_READER_SLOTS; i++) {
+        free(w->slot[i].names);
+        free(w->slot[i].name_off);
+        free(w->slot[i].paths);
+    }
     pthread_mutex_destroy(&w->out_lock);
     pthread_cond_destroy(&w->out_freed);
 }

@@ -2,7 +2,8 @@
  *
  * Owns: one pinned thread per worker, its jemalloc arena, its queue reader, its batch
  *   scratch (item array, file bytes) and two output buffers.
- * May call: entry-script callbacks, storage/queue readers, joblog user(), the channels.
+ * May call: entry-script callbacks, storage/queue readers, io/reader (file items), io/records
+ *   (tabular items), joblog user(), the channels.
  * Callers (the coordinator) must: start workers after the job is created; send each a
  *   stop message; join them; hand an output buffer back with prs_worker_release_out
  *   once its rows are written.
@@ -18,6 +19,8 @@
 #include "joblog.h"
 #include "prs.h"
 #include "queue.h"
+#include "reader.h"
+#include "records.h"
 #include "scoreboard.h"
 
 #include <pthread.h>
@@ -71,7 +74,29 @@ typedef struct prs_workers_shared {
     prs_chan *dispatch;
     prs_chan *done;
     prs_scoreboard_file *scoreboard;
+    enum prs_io_mode io_mode; /* resolved at start: URING or SYNC */
+    enum prs_format format;   /* FILES: one item per file; else records of input files */
 } prs_workers_shared;
+
+/* One batch between its dispatch and its run(): the next batch's reads are in flight (or
+ * its range mapped and prefetched) while run() works on the current one. A prepared batch
+ * is not running: its scoreboard slot is set only when run() starts, so a crash or a
+ * restart puts it back to pending like a batch still in the dispatch queue. */
+typedef struct prs_worker_slot {
+    prs_dispatch_msg m;
+    int prep_rc;           /* 0, or why the batch could not be prepared (the try fails) */
+    int input_rc;          /* tabular: 0, or why its input file cannot be read (items fail) */
+    const char *prep_what; /* what failed, for the error line */
+    char *names;           /* files: the batch's paths, NUL-separated; tabular: the path */
+    size_t names_len, names_cap;
+    size_t *name_off;   /* files: offset of path i in names */
+    const char **paths; /* files: pointers into names, handed to the reader */
+    uint32_t cap;
+    bool submitted;  /* files: the reader slot holds the batch */
+    prs_tab_ref ref; /* tabular: the batch's byte range (ref.path points into names) */
+    void *map;       /* tabular: the whole input file, read-only */
+    size_t map_len;
+} prs_worker_slot;
 
 typedef struct prs_worker {
     pthread_t thread;
@@ -91,8 +116,10 @@ typedef struct prs_worker {
     const void **views;
     size_t *view_sizes;
     size_t *offsets;
-    char *data;
+    char *data; /* tabular: "file:line" item names of the running batch */
     size_t data_cap;
+    prs_reader *io; /* created on the worker's thread (the ring is single-issuer) */
+    prs_worker_slot slot[PRS_READER_SLOTS];
 } prs_worker;
 
 int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared);

@@ -173,6 +173,65 @@ int prs_queue_build_batch(prs_queue_builder *b, uint64_t first_item, uint32_t co
     return build_maybe_commit(b);
 }
 
+int prs_queue_build_batch_ref(prs_queue_builder *b, uint64_t item_id, uint32_t records) {
+    PRS_ASSERT(b->txn != NULL);
+    PRS_ASSERT(records > 0 && item_id < b->next_item);
+    uint64_t id = b->next_batch;
+    prs_batch_rec rec = {.state = PRS_BATCH_PENDING, .first_item = item_id, .item_count = records};
+    MDB_val k = {sizeof(id), &id}, v = {sizeof(rec), &rec};
+    int rc = mdb_put(b->txn, b->q->batches, &k, &v, MDB_APPEND);
+    if (rc) return mdb_err(rc);
+    b->next_batch++;
+    b->ref_items += records;
+    return build_maybe_commit(b);
+}
+
+/* Packed by hand: no padding bytes reach the store, and decode checks each field. */
+#define TAB_REF_FIXED (4u + 4u + 8u * 4u + 4u + 4u)
+
+int prs_queue_tab_encode(const prs_tab_ref *ref, void *buf, size_t cap, size_t *len) {
+    size_t plen = strlen(ref->path);
+    size_t need = TAB_REF_FIXED + plen + 1;
+    if (need > cap || need > PRS_QUEUE_MAX_ITEM_BYTES) return -ENAMETOOLONG;
+    unsigned char *p = buf;
+    uint32_t magic = PRS_TAB_REF_MAGIC, plen32 = (uint32_t)plen;
+    memcpy(p, &magic, 4);
+    memcpy(p + 4, &plen32, 4);
+    memcpy(p + 8, &ref->offset, 8);
+    memcpy(p + 16, &ref->length, 8);
+    memcpy(p + 24, &ref->first_line, 8);
+    memcpy(p + 32, &ref->header_offset, 8);
+    memcpy(p + 40, &ref->header_size, 4);
+    memcpy(p + 44, &ref->records, 4);
+    memcpy(p + TAB_REF_FIXED, ref->path, plen + 1);
+    *len = need;
+    return 0;
+}
+
+int prs_queue_tab_decode(const void *val, size_t len, prs_tab_ref *ref) {
+    const unsigned char *p = val;
+    if (len < TAB_REF_FIXED + 2) return -EBADMSG;
+    uint32_t magic, plen;
+    memcpy(&magic, p, 4);
+    memcpy(&plen, p + 4, 4);
+    if (magic != PRS_TAB_REF_MAGIC || plen == 0 || TAB_REF_FIXED + (size_t)plen + 1 != len)
+        return -EBADMSG;
+    memcpy(&ref->offset, p + 8, 8);
+    memcpy(&ref->length, p + 16, 8);
+    memcpy(&ref->first_line, p + 24, 8);
+    memcpy(&ref->header_offset, p + 32, 8);
+    memcpy(&ref->header_size, p + 40, 4);
+    memcpy(&ref->records, p + 44, 4);
+    const char *path = (const char *)p + TAB_REF_FIXED;
+    if (path[plen] != 0 || memchr(path, 0, plen) != NULL) return -EBADMSG;
+    if (ref->records == 0 || ref->length == 0 || ref->first_line == 0 ||
+        ref->offset > UINT64_MAX - ref->length ||
+        ref->header_offset > UINT64_MAX - ref->header_size)
+        return -EBADMSG;
+    ref->path = path;
+    return 0;
+}
+
 int prs_queue_build_meta(prs_queue_builder *b, const char *key, const void *val, size_t len) {
     PRS_ASSERT(b->txn != NULL);
     return meta_put(b->txn, b->q->meta, key, val, len);
@@ -180,7 +239,8 @@ int prs_queue_build_meta(prs_queue_builder *b, const char *key, const void *val,
 
 int prs_queue_build_end(prs_queue_builder *b) {
     PRS_ASSERT(b->txn != NULL);
-    prs_queue_counts c = {.total_batches = b->next_batch, .total_items = b->next_item};
+    prs_queue_counts c = {.total_batches = b->next_batch,
+                          .total_items = b->ref_items ? b->ref_items : b->next_item};
     int rc = meta_put(b->txn, b->q->meta, "counts", &c, sizeof(c));
     if (rc == 0) rc = meta_put(b->txn, b->q->meta, "created", "1", 1);
     if (rc) {

@@ -82,12 +82,17 @@ typedef struct prs_queue_builder {
     uint64_t next_item;
     uint64_t next_batch;
     uint32_t uncommitted;
+    uint64_t ref_items; /* items counted by prs_queue_build_batch_ref (tabular jobs) */
 } prs_queue_builder;
 
 int prs_queue_build_begin(prs_queue *q, prs_queue_builder *b);
 int prs_queue_build_item(prs_queue_builder *b, const void *rec, size_t size_bytes);
 /* Closes a batch over the items added since the previous batch. */
 int prs_queue_build_batch(prs_queue_builder *b, uint64_t first_item, uint32_t count);
+/* Tabular jobs: a batch whose records live in an input file. item_id is ONE item record
+ * (a prs_tab_ref, encoded below) describing the byte range; the batch counts `records`
+ * items (its item_count), so counters and thresholds see records, not queue records. */
+int prs_queue_build_batch_ref(prs_queue_builder *b, uint64_t item_id, uint32_t records);
 int prs_queue_build_meta(prs_queue_builder *b, const char *key, const void *val, size_t len);
 int prs_queue_build_end(prs_queue_builder *b);
 void prs_queue_build_abort(prs_queue_builder *b);
@@ -112,6 +117,26 @@ int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec
 /* Zero-copy view of item records [first, first+count): views[i]/sizes[i]. */
 int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count,
                            const void **views, size_t *sizes);
+
+/* A tabular batch's item record: which bytes of which file, and where its first record
+ * starts. Encoded as a fixed little header (magic, version, sizes) then the path and its
+ * NUL; decoding validates every field against the record's size. A files job's item
+ * record is a bare path: the job's input format (in its config) says which one to read. */
+#define PRS_TAB_REF_MAGIC 0x31425450u /* "PTB1" */
+typedef struct prs_tab_ref {
+    uint64_t offset;        /* first byte of the batch's first record */
+    uint64_t length;        /* bytes up to the end of its last record, terminator included */
+    uint64_t first_line;    /* physical line of the first record */
+    uint64_t header_offset; /* csv/tsv header row; header_size 0 when none */
+    uint32_t header_size;
+    uint32_t records; /* records in the range (malformed ones included) */
+    const char *path; /* NUL-terminated; relative to the input root, or absolute */
+} prs_tab_ref;
+/* Writes the record into buf (cap bytes); *len its size. -ENAMETOOLONG when it does not
+ * fit (or exceeds PRS_QUEUE_MAX_ITEM_BYTES). */
+int prs_queue_tab_encode(const prs_tab_ref *ref, void *buf, size_t cap, size_t *len);
+/* -EBADMSG unless val holds a well-formed record; ref->path then points into val. */
+int prs_queue_tab_decode(const void *val, size_t len, prs_tab_ref *ref);
 
 /* Calls fn for each batch in state (PRS_QUEUE_ANY_STATE: all), ids ascending, up to
  * limit. For reports only. */

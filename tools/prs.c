@@ -3,6 +3,7 @@
  * and maps everything to a prs_job_config. All behaviour lives in the library. */
 #include "joblog.h"
 #include "prs.h"
+#include "records.h"
 #include "status.h"
 #include "units.h"
 
@@ -49,7 +50,8 @@ static const char usage_run[] =
     "  --output OUT               output directory: results, logs/ and the job state (.prs/)\n"
     "\n"
     "ParallelRunConfig options (same names, same defaults):\n"
-    "  --mini-batch-size N        files per mini-batch (default 10)\n"
+    "  --mini-batch-size N        files per mini-batch (default 10); tabular formats: bytes\n"
+    "                             per mini-batch with units: 1024, 64KB, 1MB (default), 1GB\n"
     "  --workers N                worker threads (default: CPUs in the affinity mask and the\n"
     "                             cgroup quota); more than CPUs is allowed: placed round-robin\n"
     "  --output-action A          append_row (default): every emitted row becomes a line of\n"
@@ -70,6 +72,16 @@ static const char usage_run[] =
     "  --durability full|none     full (default): output and queue synced at every commit;\n"
     "                             none: no syncs (a process crash loses nothing, a power cut\n"
     "                             may lose the last seconds of progress, never consistency)\n"
+    "  --input-format F           files (default: one item per file), or csv, tsv, jsonl,\n"
+    "                             lines: --input is one file, a directory or @LIST of such\n"
+    "                             files; one item per record, named FILE:LINE; mini-batches\n"
+    "                             are cut on record boundaries; a CSV/TSV header row is\n"
+    "                             handed to every batch (batch->header); a malformed record\n"
+    "                             (unterminated quote, a JSON line that is not an object) is\n"
+    "                             a failed item\n"
+    "  --io auto|uring|sync       how input files are read: io_uring, or pread/mmap; auto\n"
+    "                             (default; PRS_IO in the environment changes it) probes\n"
+    "                             io_uring; logs/sys/master.txt says which path runs, and why\n"
     "  --quiet                    no progress lines on stderr\n"
     "  --fresh                    discard the job state in OUT (and its output file) and\n"
     "                             start over; without it, OUT holding a different job is\n"
@@ -95,7 +107,7 @@ static const char usage_run[] =
 enum {
     OPT_ENTRY = 1000, OPT_INPUT, OPT_OUTPUT, OPT_MBS, OPT_WORKERS, OPT_ACTION, OPT_FILE,
     OPT_ERRTH, OPT_FCOUNT, OPT_FPCT, OPT_MAXTRY, OPT_LEVEL, OPT_DURABILITY, OPT_QUIET, OPT_HELP,
-    OPT_TIMEOUT, OPT_FRESH,
+    OPT_TIMEOUT, OPT_FRESH, OPT_FORMAT, OPT_IO,
 };
 
 static int bad(const char *opt, const char *value, const char *why) {
@@ -132,6 +144,8 @@ static int cmd_run(int argc, char **argv) {
         {"durability", required_argument, NULL, OPT_DURABILITY},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"fresh", no_argument, NULL, OPT_FRESH},
+        {"input-format", required_argument, NULL, OPT_FORMAT},
+        {"io", required_argument, NULL, OPT_IO},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -139,25 +153,25 @@ static int cmd_run(int argc, char **argv) {
     prs_job_config_defaults(&c);
     int64_t v;
     int rc, opt;
+    const char *mbs = NULL;
+    enum prs_format format = PRS_FORMAT_FILES;
     opterr = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
         const char *name = argv[optind - 1];
         switch (opt) {
-        case OPT_ENTRY: c.entry_script = optarg; break;
-        case OPT_INPUT: c.input = optarg; break;
-        case OPT_OUTPUT: c.output_dir = optarg; break;
-        case OPT_MBS: {
-            uint64_t n;
-            rc = prs_units_parse_size(optarg, &n);
-            if (rc == 0 && n != (uint64_t)atoll(optarg))
-                return bad("--mini-batch-size", optarg, "a file dataset counts files: give a number");
-            if (rc) return bad("--mini-batch-size", optarg, "not a number of files");
-            if (n < 1) return bad("--mini-batch-size", optarg, "must be at least 1");
-            if (n > 1000000) return bad("--mini-batch-size", optarg, "at most 1000000 files");
-            c.mini_batch_size = (uint32_t)n;
+        case OPT_ENTRY:
+            c.entry_script = optarg;
             break;
-        }
+        case OPT_INPUT:
+            c.input = optarg;
+            break;
+        case OPT_OUTPUT:
+            c.output_dir = optarg;
+            break;
+        case OPT_MBS:
+            mbs = optarg;
+            break; /* its unit depends on --input-format */
         case OPT_WORKERS:
             if ((rc = parse_int("--workers", optarg, 1, PRS_MAX_WORKERS, &v))) return rc;
             c.workers = (uint32_t)v;
@@ -197,15 +211,54 @@ static int cmd_run(int argc, char **argv) {
             else if (!strcmp(optarg, "none")) c.durable = false;
             else return bad("--durability", optarg, "must be full or none");
             break;
-        case OPT_QUIET: c.quiet = true; break;
-        case OPT_FRESH: c.fresh = true; break;
-        case OPT_HELP: fputs(usage_run, stdout); return 0;
-        case ':': return bad(name, NULL, "needs a value");
-        default: return bad(name, NULL, "unknown option");
+        case OPT_QUIET:
+            c.quiet = true;
+            break;
+        case OPT_FRESH:
+            c.fresh = true;
+            break;
+        case OPT_FORMAT:
+            if (prs_format_parse(optarg, &format))
+                return bad("--input-format", optarg, "must be files, csv, tsv, jsonl or lines");
+            c.input_format = (uint32_t)format;
+            break;
+        case OPT_IO:
+            if (!strcmp(optarg, "auto"))
+                c.io_mode = 0;
+            else if (!strcmp(optarg, "uring"))
+                c.io_mode = 1;
+            else if (!strcmp(optarg, "sync"))
+                c.io_mode = 2;
+            else
+                return bad("--io", optarg, "must be auto, uring or sync");
+            break;
+        case OPT_HELP:
+            fputs(usage_run, stdout);
+            return 0;
+        case ':':
+            return bad(name, NULL, "needs a value");
+        default:
+            return bad(name, NULL, "unknown option");
         }
     }
     if (optind < argc && strcmp(argv[optind - 1], "--") != 0) {
         return bad(argv[optind], NULL, "unexpected argument (arguments for init go after --)");
+    }
+    if (mbs && format == PRS_FORMAT_FILES) {
+        uint64_t n;
+        rc = prs_units_parse_size(mbs, &n);
+        if (rc == 0 && n != (uint64_t)atoll(mbs))
+            return bad("--mini-batch-size", mbs, "a file dataset counts files: give a number");
+        if (rc) return bad("--mini-batch-size", mbs, "not a number of files");
+        if (n < 1) return bad("--mini-batch-size", mbs, "must be at least 1");
+        if (n > 1000000) return bad("--mini-batch-size", mbs, "at most 1000000 files");
+        c.mini_batch_size = (uint32_t)n;
+    } else if (mbs) {
+        uint64_t n;
+        if (prs_units_parse_size(mbs, &n))
+            return bad("--mini-batch-size", mbs, "not a size in bytes (1024, 64KB, 1MB, 1GB)");
+        if (n < 1) return bad("--mini-batch-size", mbs, "must be at least 1 byte");
+        c.mini_batch_bytes = n;
     }
     if (!c.entry_script) return bad("--entry-script", NULL, "is required");
     if (!c.input) return bad("--input", NULL, "is required");
