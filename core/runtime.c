@@ -42,6 +42,8 @@
 #define JOB_COMMIT_EVERY_NS 50000000ull /* a group is handed over at least this often */
 #define JOB_ROWS_FLUSH_BYTES (1u << 20) /* rows are written in chunks of about this size */
 #define JOB_STOP_GRACE_NS 10000000000ull /* after a stop request, running batches get this */
+#define LOCK_WAIT_TRIES 30u               /* OUT busy: retry its lock this often, */
+#define LOCK_WAIT_STEP_NS 100000000L      /* this far apart, before giving up */
 
 /* Stop requests from signal handlers: a counter, so the second one is seen as such. */
 static atomic_uint job_stop_requests;
@@ -347,7 +349,15 @@ static int job_open_state(job *j) {
     snprintf(lock, sizeof(lock), "%s/lock", state);
     j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (j->lock_fd < 0) return job_fail(j, PRS_EXIT_USAGE, "%s: %s", lock, strerror(errno));
-    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    /* A runtime whose supervisor was just killed dies of PR_SET_PDEATHSIG a moment later;
+     * give it that moment before calling OUT busy. */
+    int locked = -1;
+    for (unsigned try = 0; try < LOCK_WAIT_TRIES; try++) {
+        locked = flock(j->lock_fd, LOCK_EX | LOCK_NB);
+        if (locked == 0 || errno != EWOULDBLOCK) break;
+        nanosleep(&(struct timespec){.tv_nsec = LOCK_WAIT_STEP_NS}, NULL);
+    }
+    if (locked != 0) {
         return job_fail(j, PRS_EXIT_USAGE, "--output %s: another prs is running on it",
                         j->cfg->output_dir);
     }
