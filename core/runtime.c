@@ -368,7 +368,7 @@ static int tab_file(void *arg, const char *path, size_t path_len) {
     if (has_header && hdr.error) {
         snprintf(j->err, sizeof(j->err), "%s:%llu: the header row is malformed: %s", path,
                  (unsigned long long)hdr.line, hdr.error);
-        rc = -EINVAL;
+        rc = -EILSEQ; /* an input error: the file is rejected, exit 3 */
         goto unmap;
     }
     tb->ref = (prs_tab_ref){.path = path,
@@ -445,7 +445,7 @@ static int job_create_once(job *j) {
     if (rc) {
         prs_queue_build_abort(&jb.b);
         bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
-                     rc == -ENAMETOOLONG;
+                     rc == -ENAMETOOLONG || rc == -EILSEQ;
         return job_fail(j, input ? PRS_EXIT_INPUT : PRS_EXIT_INTERNAL, "%s",
                         j->err[0] ? j->err : strerror(-rc));
     }

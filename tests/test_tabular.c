@@ -167,6 +167,22 @@ Test(tabular, malformed_records_fail_alone_and_count_toward_the_threshold) {
     }
 }
 
+Test(tabular, a_malformed_header_or_no_records_is_an_input_error) {
+    e2e_run r;
+    setup_file(&r, "tab-hdr", "in.csv", "\"a,b\n1,2\n", 9);
+    cr_assert_eq(probe(&r, "sync", "--input-format csv", ""), 3);
+    char *err = tu_read(r.err, NULL);
+    cr_assert(err && strstr(err, "in.csv:1: the header row is malformed"), "%s", err ? err : "");
+    free(err);
+    tu_rmrf(r.dir);
+    setup_file(&r, "tab-empty", "in.csv", "a,b\n\n", 5);
+    cr_assert_eq(probe(&r, "sync", "--input-format csv", ""), 3);
+    err = tu_read(r.err, NULL);
+    cr_assert(err && strstr(err, "no input records found"), "%s", err ? err : "");
+    free(err);
+    tu_rmrf(r.dir);
+}
+
 Test(tabular, a_record_larger_than_the_batch_size_is_a_batch_of_its_own) {
     /* 50 records of 11 bytes (550), one of 5001, 50 more: with 1KB batches, greedy cutting
      * gives 3 batches: the small ones before, the big one alone, the small ones after. */
@@ -412,4 +428,34 @@ Test(files, ten_thousand_files_in_one_batch, .timeout = 300) {
         free(ov);
         tu_rmrf(r.dir);
     }
+}
+
+Test(files, io_option_and_fallback_when_io_uring_is_forbidden) {
+    e2e_run r;
+    e2e_setup(&r, "files-io", 5);
+    cr_assert_eq(e2e_prs(&r, "wordcount", "--io bogus", ""), 2);
+    cr_assert_eq(e2e_prs(&r, "wordcount", "--mini-batch-size 1MB", ""), 2); /* files: a count */
+    cr_assert_eq(e2e_prs(&r, "wordcount", "--input-format csv --mini-batch-size 1XB", ""), 2);
+    cr_assert_eq(e2e_prs(&r, "wordcount", "--input-format xml", ""), 2);
+    /* As if kernel.io_uring_disabled or seccomp said no: auto falls back and says why,
+     * uring refuses to start. */
+    cr_assert_eq(
+        tu_sh("PRS_IO_FORCE_NO_URING=1 %s run --quiet --entry-script "
+              "build/examples/wordcount.so --input '%s' --output '%s' --io auto 2>/dev/null",
+              tu_prs(), r.in, r.out),
+        0);
+    char *master = e2e_out_file(&r, "logs/sys/master.txt");
+    cr_assert(master &&
+                  strstr(master, "input I/O (--io auto): sync pread/mmap: io_uring unavailable"),
+              "%s", master ? master : "");
+    free(master);
+    e2e_assert_rows_once(&r, 5, NULL);
+    cr_assert_eq(tu_sh("PRS_IO_FORCE_NO_URING=1 %s run --quiet --fresh --entry-script "
+                       "build/examples/wordcount.so --input '%s' --output '%s' --io uring 2>'%s'",
+                       tu_prs(), r.in, r.out, r.err),
+                 2);
+    char *err = tu_read(r.err, NULL);
+    cr_assert(err && strstr(err, "--io uring: io_uring cannot be used here"), "%s", err ? err : "");
+    free(err);
+    tu_rmrf(r.dir);
 }
