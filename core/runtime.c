@@ -780,6 +780,9 @@ static int job_complete(job *j, const prs_done_msg *m) {
         return 0;
     }
     PRS_ASSERT(m->kind == PRS_DONE_BATCH);
+    /* That try is over: a retry of the same batch on the same worker needs its own cancel
+     * (the worker clears its flag when a batch starts). */
+    if (j->cancelled[m->worker] == m->batch.batch_id + 1) j->cancelled[m->worker] = 0;
     prs_worker *w = &j->workers[m->worker];
     const prs_out *out = &w->out[m->out_index];
     enum prs_outcome outcome = m->timed_out ? PRS_OUTCOME_TIMEOUT

@@ -123,3 +123,45 @@ Test(queue, corrupt_state_file_is_refused) {
     cr_assert(strstr(err, "data.mdb") != NULL, "%s", err);
     tu_rmrf(dir);
 }
+
+Test(queue, tabular_range_records_round_trip_and_bad_ones_are_refused) {
+    prs_tab_ref ref = {.offset = 1234,
+                       .length = 99,
+                       .first_line = 7,
+                       .header_offset = 3,
+                       .header_size = 12,
+                       .records = 5,
+                       .path = "data/in.csv"};
+    unsigned char buf[PRS_QUEUE_MAX_ITEM_BYTES];
+    size_t len = 0;
+    cr_assert_eq(prs_queue_tab_encode(&ref, buf, sizeof(buf), &len), 0);
+    prs_tab_ref back;
+    cr_assert_eq(prs_queue_tab_decode(buf, len, &back), 0);
+    cr_assert(back.offset == 1234 && back.length == 99 && back.first_line == 7 &&
+              back.header_offset == 3 && back.header_size == 12 && back.records == 5);
+    cr_assert_str_eq(back.path, "data/in.csv");
+    /* Every truncation, a wrong magic, a path without its NUL or with one inside, and zero
+     * records are refused, never read past. */
+    for (size_t cut = 0; cut < len; cut++)
+        cr_assert_eq(prs_queue_tab_decode(buf, cut, &back), -EBADMSG);
+    unsigned char bad[PRS_QUEUE_MAX_ITEM_BYTES];
+    memcpy(bad, buf, len);
+    bad[0] ^= 1;
+    cr_assert_eq(prs_queue_tab_decode(bad, len, &back), -EBADMSG);
+    memcpy(bad, buf, len);
+    bad[len - 1] = 'x';
+    cr_assert_eq(prs_queue_tab_decode(bad, len, &back), -EBADMSG);
+    memcpy(bad, buf, len);
+    bad[len - 3] = 0;
+    cr_assert_eq(prs_queue_tab_decode(bad, len, &back), -EBADMSG);
+    ref.records = 0;
+    cr_assert_eq(prs_queue_tab_encode(&ref, buf, sizeof(buf), &len), 0);
+    cr_assert_eq(prs_queue_tab_decode(buf, len, &back), -EBADMSG);
+    /* A files job's item (a bare path) is not a range record. */
+    cr_assert_eq(prs_queue_tab_decode("data/in.csv", 12, &back), -EBADMSG);
+    char long_path[PRS_QUEUE_MAX_ITEM_BYTES];
+    memset(long_path, 'p', sizeof(long_path) - 1);
+    long_path[sizeof(long_path) - 1] = 0;
+    ref.path = long_path;
+    cr_assert_eq(prs_queue_tab_encode(&ref, buf, sizeof(buf), &len), -ENAMETOOLONG);
+}
