@@ -445,6 +445,9 @@ static void *worker_main(void *arg) {
      * One batch of lookahead: before running the current batch, the worker takes the next
      * one if the coordinator has queued it and starts its reads. */
     bool have_cur = false, stop_seen = false;
+    /* PRS_NO_LOOKAHEAD=1: no batch taken ahead (benchmark hook: shows what overlap buys). */
+    const char *no_ahead = getenv("PRS_NO_LOOKAHEAD");
+    bool lookahead = !(no_ahead && no_ahead[0] && strcmp(no_ahead, "0") != 0);
     unsigned s = 0;
     while (init.init_ok) {
         prs_dispatch_msg m;
@@ -454,7 +457,7 @@ static void *worker_main(void *arg) {
             worker_prepare(w, s, &m);
         }
         bool have_next = false;
-        if (!stop_seen && prs_chan_pop_many(sh->dispatch, &m, 1, 0) == 1) {
+        if (lookahead && !stop_seen && prs_chan_pop_many(sh->dispatch, &m, 1, 0) == 1) {
             if (m.stop) {
                 stop_seen = true;
             } else {
