@@ -273,7 +273,7 @@ static void *worker_main(void *arg) {
                              .out_index = w->out_current};
         worker_batch(w, &m, &done);
         atomic_store(&w->out_busy[w->out_current], true);
-        w->out_current ^= 1;
+        w->out_current = (w->out_current + 1) % PRS_WORKER_OUTS;
         prs_chan_push(sh->done, &done);
     }
     if (init.init_ok && sh->entry->shutdown) sh->entry->shutdown(&w->ctx);
@@ -302,7 +302,7 @@ int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shar
 void prs_worker_join(prs_worker *w) {
     pthread_join(w->thread, NULL);
     prs_queue_reader_close(w->reader);
-    for (int i = 0; i < 2; i++) {
+    for (uint32_t i = 0; i < PRS_WORKER_OUTS; i++) {
         free(w->out[i].rows);
         free(w->out[i].errors);
     }

@@ -13,6 +13,7 @@
  *   --slow-item S        loop on such an item until prs_cancelled(), then return -1
  *   --crash-attempts N   segfault on every batch's tries 1..N (then succeed)
  *   --leak N             leak N bytes per batch
+ *   --sleep-us N         sleep N microseconds per item (a job long enough to kill)
  *
  * Seeded fault injection (tools/stress): every decision is a pure function of (seed, item
  * name, fault kind), so a resumed or restarted run decides the same, and tools/stress
@@ -42,7 +43,7 @@
 typedef struct rules {
     const char *fail_item, *fail_batch;
     const char *crash_item, *abort_item, *hang_item, *slow_item;
-    unsigned fail_attempts, extra_rows, crash_attempts, leak_bytes;
+    unsigned fail_attempts, extra_rows, crash_attempts, leak_bytes, sleep_us;
     int log_each;
     uint64_t seed;
     double fail_rate, batch_fail_rate, flaky_rate, crash_rate, hang_rate, slow_rate;
@@ -92,34 +93,21 @@ int prs_init(prs_ctx *ctx, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_value = i + 1 < argc;
-        if (!strcmp(a, "--fail-item") && has_value)
-            r->fail_item = argv[++i];
-        else if (!strcmp(a, "--fail-batch") && has_value)
-            r->fail_batch = argv[++i];
-        else if (!strcmp(a, "--fail-attempts") && has_value)
-            r->fail_attempts = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(a, "--fail-init") && has_value)
-            fail_init = argv[++i];
-        else if (!strcmp(a, "--extra-rows") && has_value)
-            r->extra_rows = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(a, "--log-each"))
-            r->log_each = 1;
-        else if (!strcmp(a, "--crash-item") && has_value)
-            r->crash_item = argv[++i];
-        else if (!strcmp(a, "--abort-item") && has_value)
-            r->abort_item = argv[++i];
-        else if (!strcmp(a, "--hang-item") && has_value)
-            r->hang_item = argv[++i];
-        else if (!strcmp(a, "--slow-item") && has_value)
-            r->slow_item = argv[++i];
-        else if (!strcmp(a, "--crash-attempts") && has_value)
-            r->crash_attempts = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(a, "--leak") && has_value)
-            r->leak_bytes = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(a, "--seed") && has_value)
-            r->seed = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--slow-ms") && has_value)
-            r->slow_ms = (unsigned)atoi(argv[++i]);
+        if (!strcmp(a, "--fail-item") && has_value) r->fail_item = argv[++i];
+        else if (!strcmp(a, "--fail-batch") && has_value) r->fail_batch = argv[++i];
+        else if (!strcmp(a, "--fail-attempts") && has_value) r->fail_attempts = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--fail-init") && has_value) fail_init = argv[++i];
+        else if (!strcmp(a, "--extra-rows") && has_value) r->extra_rows = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--log-each")) r->log_each = 1;
+        else if (!strcmp(a, "--crash-item") && has_value) r->crash_item = argv[++i];
+        else if (!strcmp(a, "--abort-item") && has_value) r->abort_item = argv[++i];
+        else if (!strcmp(a, "--hang-item") && has_value) r->hang_item = argv[++i];
+        else if (!strcmp(a, "--slow-item") && has_value) r->slow_item = argv[++i];
+        else if (!strcmp(a, "--crash-attempts") && has_value) r->crash_attempts = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--leak") && has_value) r->leak_bytes = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--sleep-us") && has_value) r->sleep_us = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--seed") && has_value) r->seed = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--slow-ms") && has_value) r->slow_ms = (unsigned)atoi(argv[++i]);
         else if (has_value && (!strcmp(a, "--fail-rate") || !strcmp(a, "--batch-fail-rate") ||
                                !strcmp(a, "--flaky-rate") || !strcmp(a, "--crash-rate") ||
                                !strcmp(a, "--hang-rate") || !strcmp(a, "--slow-rate"))) {
@@ -176,6 +164,7 @@ int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {
     for (uint32_t i = 0; i < batch->count; i++) {
         const char *name = batch->items[i].name;
         if (r->log_each) prs_log(ctx, PRS_LOG_INFO, "item %s", name);
+        if (r->sleep_us) usleep(r->sleep_us);
         if (r->crash_item && strstr(name, r->crash_item)) crash();
         if (r->abort_item && strstr(name, r->abort_item)) abort();
         if (r->hang_item && strstr(name, r->hang_item)) {
