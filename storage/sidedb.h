@@ -1,0 +1,90 @@
+/* sidedb.h -- side tables: lookup tables loaded once into their own LMDB environment and
+ * read zero-copy by every worker.
+ *
+ * Owns: OUT/.prs/side/data.mdb (an environment apart from the queue's: loading a big
+ *   table never competes with the queue's commits, and --fresh drops both). One
+ *   sub-database per table, "t:NAME", holding four values:
+ *     "meta"    side_meta: the source file's identity (size, mtime, XXH3 content hash),
+ *               the spec (format, key column) and the load's counts
+ *     "header"  the header row (csv/tsv), empty for jsonl
+ *     "rows"    every kept record, back to back: [u32 key_len][u32 row_len][key][row]
+ *     "index"   an open-addressing hash index: u64 slots (power of two, load <= 0.6),
+ *               each 0 (empty) or tag<<40 | (offset of the record in "rows" + 1)
+ *   Big values are contiguous overflow pages of the LMDB map, so a lookup is a hash, one
+ *   probe run in the index and a key compare in the record: two cache misses, no B-tree
+ *   descent, and every worker reads the same pages of the page cache.
+ * May call: LMDB, libxxhash, libc. Knows nothing of the runtime.
+ * Callers must: call prs_sidedb_ensure from one thread before any reader opens (tables
+ *   are read-only afterwards); give each thread its own prs_sidedb_reader and bracket its
+ *   reads with begin/end. Views returned by get are valid until end.
+ *
+ * Policies (README "Side inputs and tables"): the first row of a key wins, later ones are
+ * counted as duplicates; rows whose key is empty are skipped and counted; blank lines are
+ * ignored; a key column that is missing (from the header, or from a jsonl row) is an
+ * error naming the file (and line) and the column; a record may be as big as the table's
+ * total, which LMDB caps at 4 GiB (its largest value). */
+#ifndef PRS_SIDEDB_H
+#define PRS_SIDEDB_H
+
+#include "base.h"
+
+enum prs_side_format { PRS_SIDE_CSV = 0, PRS_SIDE_TSV, PRS_SIDE_JSONL };
+
+#define PRS_SIDE_NAME_MAX 64u /* table and side-input names, bytes */
+#define PRS_SIDE_KEY_MAX 255u /* key column names, bytes */
+
+typedef struct prs_sidedb_spec {
+    const char *name; /* [A-Za-z0-9_.-]{1,64} */
+    const char *path;
+    const char *key; /* key column name, or NULL: the first column (jsonl: first field) */
+    enum prs_side_format format;
+} prs_sidedb_spec;
+
+typedef struct prs_sidedb_load_info {
+    bool reused; /* an earlier load of the same file content was kept */
+    uint64_t rows, duplicates, empty_keys, stored_bytes;
+    uint64_t load_ns;
+} prs_sidedb_load_info;
+
+typedef struct prs_sidedb prs_sidedb;
+typedef struct prs_sidedb_reader prs_sidedb_reader;
+
+/* Opens (creating) the environment in dir, which must exist. */
+int prs_sidedb_open(prs_sidedb **out, const char *dir, uint32_t max_tables, char *err,
+                    size_t err_size);
+void prs_sidedb_close(prs_sidedb *db);
+
+/* Loads the table, or keeps an earlier load whose file has the same size and content
+ * hash (a touched mtime alone is not a change). Returns 0; -ESTALE: the table was loaded
+ * from different content (err says what differs: the caller refuses, a resumed job must
+ * not mix tables); -EINVAL: bad content or a missing key column (err names file, line,
+ * column); -ENOENT/-EACCES...: the file cannot be read; -EFBIG: over 4 GiB stored. */
+int prs_sidedb_ensure(prs_sidedb *db, const prs_sidedb_spec *spec, prs_sidedb_load_info *info,
+                      char *err, size_t err_size);
+
+/* Tables known to readers: those ensured on this handle, in ensure order. */
+uint32_t prs_sidedb_table_count(const prs_sidedb *db);
+const char *prs_sidedb_table_name(const prs_sidedb *db, uint32_t table);
+
+int prs_sidedb_reader_open(prs_sidedb *db, prs_sidedb_reader **out);
+void prs_sidedb_reader_close(prs_sidedb_reader *r);
+/* Starts a read snapshot (renews the MDB_RDONLY transaction) if none is active. */
+int prs_sidedb_reader_begin(prs_sidedb_reader *r);
+/* Ends it: every view handed out is invalid afterwards. */
+void prs_sidedb_reader_end(prs_sidedb_reader *r);
+bool prs_sidedb_reader_active(const prs_sidedb_reader *r);
+
+/* The table's index for name, or -EINVAL. */
+int prs_sidedb_find(const prs_sidedb_reader *r, const char *name);
+/* Lookups need an active reader. 0 with a view of the row; -ENOENT: no such key. */
+int prs_sidedb_get(const prs_sidedb_reader *r, uint32_t table, const void *key, size_t key_len,
+                   const void **value, size_t *value_len);
+/* n lookups at once: the index and the records are prefetched ahead of the compares, so
+ * the cache misses overlap. found[i] = 0 or -ENOENT. Returns how many were found. */
+size_t prs_sidedb_get_many(const prs_sidedb_reader *r, uint32_t table, size_t n,
+                           const void *const *keys, const size_t *key_lens, const void **values,
+                           size_t *value_lens, int *found);
+int prs_sidedb_header(const prs_sidedb_reader *r, uint32_t table, const void **header,
+                      size_t *header_len);
+
+#endif
