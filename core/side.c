@@ -47,10 +47,13 @@ int prs_side_parse_table(const char *text, prs_side_table *t, char *err, size_t 
         return bad(err, err_size, opt, text, "NAME must be 1..64 of A-Z a-z 0-9 _ . -");
     memset(t, 0, sizeof(*t));
     memcpy(t->name, text, (size_t)(eq - text));
-    /* FILE ends at the first ",key=" or ",format=": a comma elsewhere stays in the path. */
+    /* FILE ends at the first comma followed by a sub-option ("word="): a comma elsewhere
+     * stays in the path. */
     const char *file = eq + 1, *p = file, *opts = NULL;
     for (; (p = strchr(p, ',')); p++) {
-        if (!strncmp(p, ",key=", 5) || !strncmp(p, ",format=", 8)) {
+        const char *w = p + 1;
+        while (*w >= 'a' && *w <= 'z') w++;
+        if (w > p + 1 && *w == '=') {
             opts = p;
             break;
         }
