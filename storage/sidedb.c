@@ -47,7 +47,7 @@ struct prs_sidedb {
 
 /* What a reader caches per table for its current snapshot. */
 typedef struct side_view {
-    const uint64_t *slots;
+    const unsigned char *slots;
     uint64_t mask;
     const unsigned char *rows;
     size_t rows_len;
@@ -151,6 +151,7 @@ typedef struct side_load {
 } side_load;
 
 static int keybuf_add(side_load *l, const char *p, size_t n) {
+    if (n == 0) return 0;
     if (l->keybuf_len + n > l->keybuf_cap) {
         size_t cap = l->keybuf_cap ? l->keybuf_cap : 65536;
         while (cap < l->keybuf_len + n)
@@ -527,6 +528,18 @@ static uint64_t slots_for(uint64_t rows) {
     return n;
 }
 
+/* Slots through memcpy: a small value sits in a leaf page at a 2-byte alignment (big
+ * ones start page-aligned); on x86 this is the same single load either way. */
+static inline uint64_t slot_load(const unsigned char *slots, uint64_t i) {
+    uint64_t v;
+    memcpy(&v, slots + i * 8, 8);
+    return v;
+}
+
+static inline void slot_store(unsigned char *slots, uint64_t i, uint64_t v) {
+    memcpy(slots + i * 8, &v, 8);
+}
+
 static inline uint64_t slot_tag(uint64_t hash) {
     return hash >> SIDE_OFF_BITS; /* the bits the position does not use (for tables < 2^40) */
 }
@@ -545,7 +558,7 @@ static int side_store(prs_sidedb *db, MDB_txn *txn, MDB_dbi dbi, side_load *l, s
     uint64_t nslots = slots_for(l->rows_len), mask = nslots - 1;
     if (nslots > SIZE_MAX / 8 || nslots * 8 > SIDE_MAX_STORED_BYTES) return -EFBIG;
     (void)db;
-    uint64_t *slots;
+    unsigned char *slots;
     int rc = side_put(txn, dbi, "index", (size_t)nslots * 8, (void **)&slots);
     if (rc) return rc;
     memset(slots, 0, (size_t)nslots * 8);
@@ -559,7 +572,7 @@ static int side_store(prs_sidedb *db, MDB_txn *txn, MDB_dbi dbi, side_load *l, s
         bool dup = false;
         for (uint64_t probe = 0;; probe++, pos = (pos + 1) & mask) {
             PRS_ASSERT(probe < nslots);
-            uint64_t s = slots[pos];
+            uint64_t s = slot_load(slots, pos);
             if (s == 0) break;
             if (s >> SIDE_OFF_BITS != tag) continue;
             const side_row *o = &l->rows[(s & SIDE_OFF_MASK) - 1];
@@ -573,7 +586,7 @@ static int side_store(prs_sidedb *db, MDB_txn *txn, MDB_dbi dbi, side_load *l, s
             r->row_len = UINT32_MAX; /* marked: not stored */
             continue;
         }
-        slots[pos] = tag << SIDE_OFF_BITS | (uint64_t)(i + 1);
+        slot_store(slots, pos, tag << SIDE_OFF_BITS | (uint64_t)(i + 1));
         stored += 8 + (uint64_t)r->key_len + r->row_len;
     }
     if (stored > SIDE_MAX_STORED_BYTES) return -EFBIG;
@@ -593,9 +606,10 @@ static int side_store(prs_sidedb *db, MDB_txn *txn, MDB_dbi dbi, side_load *l, s
         off += 8 + (uint64_t)r->key_len + r->row_len;
     }
     for (uint64_t s = 0; s < nslots; s++) {
-        if (!slots[s]) continue;
-        uint64_t i = (slots[s] & SIDE_OFF_MASK) - 1;
-        slots[s] = (slots[s] & ~SIDE_OFF_MASK) | (l->rows[i].row_off + 1);
+        uint64_t v = slot_load(slots, s);
+        if (!v) continue;
+        uint64_t i = (v & SIDE_OFF_MASK) - 1;
+        slot_store(slots, s, (v & ~SIDE_OFF_MASK) | (l->rows[i].row_off + 1));
     }
     void *header;
     rc = side_put(txn, dbi, "header", l->header_len ? l->header_len : 0, &header);
@@ -841,7 +855,7 @@ static inline int probe(const side_view *v, uint64_t hash, const void *key, size
                         const void **value, size_t *value_len) {
     uint64_t pos = hash & v->mask, tag = slot_tag(hash);
     for (uint32_t n = 0; n < SIDE_MAX_PROBES; n++, pos = (pos + 1) & v->mask) {
-        uint64_t s = v->slots[pos];
+        uint64_t s = slot_load(v->slots, pos);
         if (s == 0) return -ENOENT;
         if (s >> SIDE_OFF_BITS != tag) continue;
         const unsigned char *rec = v->rows + (s & SIDE_OFF_MASK) - 1;
@@ -874,10 +888,10 @@ size_t prs_sidedb_get_many(const prs_sidedb_reader *r, uint32_t table, size_t n,
          * name; stage 3: compare. The misses of a chunk overlap instead of queueing. */
         for (size_t i = 0; i < m; i++) {
             hash[i] = XXH3_64bits(keys[base + i], key_lens[base + i]);
-            __builtin_prefetch(&v->slots[hash[i] & v->mask]);
+            __builtin_prefetch(v->slots + (hash[i] & v->mask) * 8);
         }
         for (size_t i = 0; i < m; i++) {
-            uint64_t s = v->slots[hash[i] & v->mask];
+            uint64_t s = slot_load(v->slots, hash[i] & v->mask);
             if (s) __builtin_prefetch(v->rows + (s & SIDE_OFF_MASK) - 1);
         }
         for (size_t i = 0; i < m; i++) {
