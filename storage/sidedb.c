@@ -19,6 +19,10 @@
 #define SIDE_MAX_STORED_BYTES 0xffffffffull /* LMDB's largest value */
 #define SIDE_OFF_BITS 40u
 #define SIDE_OFF_MASK ((1ull << SIDE_OFF_BITS) - 1)
+/* A record's location in a slot: chunk << SIDE_CHUNK_BITS | offset in the chunk. */
+#define SIDE_CHUNK_BITS 28u
+#define SIDE_CHUNK_BYTES (64ull << 20) /* records per chunk value, about */
+#define SIDE_MAX_CHUNKS (1u << (SIDE_OFF_BITS - SIDE_CHUNK_BITS))
 #define SIDE_MAX_PROBES (1u << 24) /* far above any real probe run: a bound, not a limit */
 #define SIDE_MANY_CHUNK 32u        /* lookups whose cache misses overlap in get_many */
 
@@ -29,6 +33,7 @@ typedef struct side_meta {
     uint64_t content_hash;
     uint64_t rows, duplicates, empty_keys, stored_bytes;
     uint64_t slots;
+    uint64_t chunks;
     uint32_t format;
     uint32_t key_len;
     char key[PRS_SIDE_KEY_MAX + 1];
@@ -49,8 +54,8 @@ struct prs_sidedb {
 typedef struct side_view {
     const unsigned char *slots;
     uint64_t mask;
-    const unsigned char *rows;
-    size_t rows_len;
+    const unsigned char **chunks; /* grown at begin, never per lookup */
+    uint32_t chunks_len, chunks_cap;
     const void *header;
     size_t header_len;
 } side_view;
@@ -553,18 +558,32 @@ static int side_put(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t size, voi
     return mdb_err(rc);
 }
 
-/* Writes the table: index and rows reserved in place (LMDB's own pages), meta last. */
-static int side_store(prs_sidedb *db, MDB_txn *txn, MDB_dbi dbi, side_load *l, side_meta *meta) {
+/* Commits what was written and starts the next write transaction: LMDB keeps a write
+ * transaction's dirty pages in memory (at most 512 MiB of them), so a big table is
+ * committed chunk by chunk. A load cut short has no "meta" and is dropped and redone. */
+static int side_step(prs_sidedb *db, MDB_txn **txn) {
+    int rc = mdb_txn_commit(*txn);
+    *txn = NULL;
+    if (rc) return mdb_err(rc);
+    return mdb_err(mdb_txn_begin(db->env, NULL, 0, txn));
+}
+
+static int side_reserve(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t size, void **data) {
+    int rc = side_put(txn, dbi, key, size, data);
+    return rc == -EIO ? -EFBIG : rc; /* MDB_TXN_FULL: more than one transaction can hold */
+}
+
+/* Writes the table: record chunks and the index reserved in LMDB's own pages (each filled
+ * before the next put: a reserved pointer is valid only until then), meta last. */
+static int side_store(prs_sidedb *db, MDB_txn **txn, MDB_dbi dbi, side_load *l, side_meta *meta) {
     uint64_t nslots = slots_for(l->rows_len), mask = nslots - 1;
     if (nslots > SIZE_MAX / 8 || nslots * 8 > SIDE_MAX_STORED_BYTES) return -EFBIG;
-    (void)db;
-    unsigned char *slots;
-    int rc = side_put(txn, dbi, "index", (size_t)nslots * 8, (void **)&slots);
-    if (rc) return rc;
-    memset(slots, 0, (size_t)nslots * 8);
-    /* Insert row numbers first (the records' offsets are known only once duplicates are
-     * out); keys compare against the parsed rows. */
+    /* The index is built in memory first, with row numbers (offsets are known only once
+     * duplicates are out); keys compare against the parsed rows. */
+    uint64_t *slots = calloc((size_t)nslots, 8);
+    if (!slots) return -ENOMEM;
     uint64_t dups = 0, stored = 0;
+    int rc = 0;
     for (size_t i = 0; i < l->rows_len; i++) {
         side_row *r = &l->rows[i];
         const char *key = row_key(l, r);
@@ -572,7 +591,7 @@ static int side_store(prs_sidedb *db, MDB_txn *txn, MDB_dbi dbi, side_load *l, s
         bool dup = false;
         for (uint64_t probe = 0;; probe++, pos = (pos + 1) & mask) {
             PRS_ASSERT(probe < nslots);
-            uint64_t s = slot_load(slots, pos);
+            uint64_t s = slots[pos];
             if (s == 0) break;
             if (s >> SIDE_OFF_BITS != tag) continue;
             const side_row *o = &l->rows[(s & SIDE_OFF_MASK) - 1];
@@ -586,45 +605,71 @@ static int side_store(prs_sidedb *db, MDB_txn *txn, MDB_dbi dbi, side_load *l, s
             r->row_len = UINT32_MAX; /* marked: not stored */
             continue;
         }
-        slot_store(slots, pos, tag << SIDE_OFF_BITS | (uint64_t)(i + 1));
+        slots[pos] = tag << SIDE_OFF_BITS | (uint64_t)(i + 1);
         stored += 8 + (uint64_t)r->key_len + r->row_len;
     }
-    if (stored > SIDE_MAX_STORED_BYTES) return -EFBIG;
-    unsigned char *rows = NULL;
-    rc = side_put(txn, dbi, "rows", stored ? (size_t)stored : 1, (void **)&rows);
-    if (rc) return rc;
-    /* Offsets in file order; the row number in each slot becomes the record's offset. */
-    uint64_t off = 0;
-    for (size_t i = 0; i < l->rows_len; i++) {
-        side_row *r = &l->rows[i];
-        if (r->row_len == UINT32_MAX) continue;
-        uint32_t h[2] = {r->key_len, r->row_len};
-        memcpy(rows + off, h, 8);
-        memcpy(rows + off + 8, row_key(l, r), r->key_len);
-        memcpy(rows + off + 8 + r->key_len, l->data + r->row_off, r->row_len);
-        r->row_off = off; /* reused: the record's offset */
-        off += 8 + (uint64_t)r->key_len + r->row_len;
+    /* Records in file order, in chunks of about SIDE_CHUNK_BYTES (a bigger record gets a
+     * chunk of its own). Each row's row_off becomes its location: chunk << bits | offset. */
+    uint32_t chunk = 0;
+    for (size_t i = 0; i < l->rows_len;) {
+        uint64_t size = 0;
+        size_t j = i;
+        for (; j < l->rows_len; j++) {
+            const side_row *r = &l->rows[j];
+            if (r->row_len == UINT32_MAX) continue;
+            uint64_t rec = 8 + (uint64_t)r->key_len + r->row_len;
+            if (size && size + rec > SIDE_CHUNK_BYTES) break;
+            size += rec;
+        }
+        if (size == 0) break; /* only duplicates were left */
+        if (chunk >= SIDE_MAX_CHUNKS) {
+            rc = -EFBIG;
+            goto free_slots;
+        }
+        char name[32];
+        snprintf(name, sizeof(name), "r.%u", chunk);
+        unsigned char *rows = NULL;
+        rc = side_reserve(*txn, dbi, name, (size_t)size, (void **)&rows);
+        if (rc) goto free_slots;
+        uint64_t off = 0;
+        for (; i < j; i++) {
+            side_row *r = &l->rows[i];
+            if (r->row_len == UINT32_MAX) continue;
+            uint32_t h[2] = {r->key_len, r->row_len};
+            memcpy(rows + off, h, 8);
+            memcpy(rows + off + 8, row_key(l, r), r->key_len);
+            memcpy(rows + off + 8 + r->key_len, l->data + r->row_off, r->row_len);
+            r->row_off = (uint64_t)chunk << SIDE_CHUNK_BITS | off;
+            off += 8 + (uint64_t)r->key_len + r->row_len;
+        }
+        chunk++;
+        if ((rc = side_step(db, txn))) goto free_slots;
     }
+    unsigned char *index = NULL;
+    rc = side_reserve(*txn, dbi, "index", (size_t)nslots * 8, (void **)&index);
+    if (rc) goto free_slots;
     for (uint64_t s = 0; s < nslots; s++) {
-        uint64_t v = slot_load(slots, s);
-        if (!v) continue;
-        uint64_t i = (v & SIDE_OFF_MASK) - 1;
-        slot_store(slots, s, (v & ~SIDE_OFF_MASK) | (l->rows[i].row_off + 1));
+        uint64_t v = slots[s];
+        if (v) v = (v & ~SIDE_OFF_MASK) | (l->rows[(v & SIDE_OFF_MASK) - 1].row_off + 1);
+        slot_store(index, s, v);
     }
     void *header;
-    rc = side_put(txn, dbi, "header", l->header_len ? l->header_len : 0, &header);
-    if (rc) return rc;
+    rc = side_put(*txn, dbi, "header", l->header_len, &header);
+    if (rc) goto free_slots;
     if (l->header_len) memcpy(header, l->header, l->header_len);
     meta->rows = l->rows_len - dups;
     meta->duplicates = dups;
     meta->empty_keys = l->empty_keys;
-    meta->stored_bytes = stored;
+    meta->stored_bytes = stored + nslots * 8;
     meta->slots = nslots;
+    meta->chunks = chunk;
     void *m;
-    rc = side_put(txn, dbi, "meta", sizeof(*meta), &m);
-    if (rc) return rc;
+    rc = side_put(*txn, dbi, "meta", sizeof(*meta), &m);
+    if (rc) goto free_slots;
     memcpy(m, meta, sizeof(*meta));
-    return 0;
+free_slots:
+    free(slots);
+    return rc;
 }
 
 static int side_table_open(prs_sidedb *db, const char *name, MDB_txn *txn, MDB_dbi *dbi) {
@@ -735,9 +780,11 @@ int prs_sidedb_ensure(prs_sidedb *db, const prs_sidedb_spec *spec, prs_sidedb_lo
     for (size_t i = 0; i < l.rows_len; i++) {
         l.rows[i].hash = XXH3_64bits(row_key(&l, &l.rows[i]), l.rows[i].key_len);
     }
-    rc = side_store(db, txn, dbi, &l, &meta);
+    rc = side_store(db, &txn, dbi, &l, &meta);
     if (rc == -EFBIG) {
-        snprintf(err, err_size, "--side-table %s=%s: over 4 GiB to store (LMDB's largest value)",
+        snprintf(err, err_size,
+                 "--side-table %s=%s: too big for one table (a record over ~500 MiB, or an "
+                 "index over ~500 MiB: about 38M rows; LMDB's write-transaction limit)",
                  spec->name, spec->path);
     } else if (rc) {
         snprintf(err, err_size, "--side-table %s=%s: cannot store it: %s", spec->name, spec->path,
@@ -795,6 +842,8 @@ int prs_sidedb_reader_open(prs_sidedb *db, prs_sidedb_reader **out) {
 void prs_sidedb_reader_close(prs_sidedb_reader *r) {
     if (!r) return;
     mdb_txn_abort(r->txn);
+    for (uint32_t t = 0; t < SIDE_MAX_TABLES; t++)
+        free(r->views[t].chunks);
     free(r);
 }
 
@@ -821,10 +870,34 @@ int prs_sidedb_reader_begin(prs_sidedb_reader *r) {
         if (rc) break;
         v->slots = p;
         v->mask = n / 8 - 1;
-        if ((rc = view_get(r->txn, dbi, "rows", &p, &n))) break;
-        v->rows = p;
-        v->rows_len = n;
-        rc = view_get(r->txn, dbi, "header", &v->header, &v->header_len);
+        side_meta meta;
+        if ((rc = view_get(r->txn, dbi, "meta", &p, &n))) break;
+        if (n != sizeof(meta) || v->mask + 1 == 0) {
+            rc = -EBADMSG;
+            break;
+        }
+        memcpy(&meta, p, sizeof(meta));
+        if (meta.chunks > SIDE_MAX_CHUNKS) {
+            rc = -EBADMSG;
+            break;
+        }
+        if (meta.chunks > v->chunks_cap) {
+            const unsigned char **c = realloc(v->chunks, meta.chunks * sizeof(*c));
+            if (!c) {
+                rc = -ENOMEM;
+                break;
+            }
+            v->chunks = c;
+            v->chunks_cap = (uint32_t)meta.chunks;
+        }
+        v->chunks_len = (uint32_t)meta.chunks;
+        for (uint32_t c = 0; c < v->chunks_len && rc == 0; c++) {
+            char name[32];
+            snprintf(name, sizeof(name), "r.%u", c);
+            rc = view_get(r->txn, dbi, name, &p, &n);
+            v->chunks[c] = p;
+        }
+        if (rc == 0) rc = view_get(r->txn, dbi, "header", &v->header, &v->header_len);
     }
     if (rc) {
         mdb_txn_reset(r->txn);
@@ -851,6 +924,13 @@ int prs_sidedb_find(const prs_sidedb_reader *r, const char *name) {
     return -EINVAL;
 }
 
+static inline const unsigned char *record_at(const side_view *v, uint64_t slot) {
+    uint64_t loc = (slot & SIDE_OFF_MASK) - 1;
+    uint64_t chunk = loc >> SIDE_CHUNK_BITS;
+    PRS_ASSERT(chunk < v->chunks_len); /* the index names only stored chunks */
+    return v->chunks[chunk] + (loc & ((1ull << SIDE_CHUNK_BITS) - 1));
+}
+
 static inline int probe(const side_view *v, uint64_t hash, const void *key, size_t key_len,
                         const void **value, size_t *value_len) {
     uint64_t pos = hash & v->mask, tag = slot_tag(hash);
@@ -858,7 +938,7 @@ static inline int probe(const side_view *v, uint64_t hash, const void *key, size
         uint64_t s = slot_load(v->slots, pos);
         if (s == 0) return -ENOENT;
         if (s >> SIDE_OFF_BITS != tag) continue;
-        const unsigned char *rec = v->rows + (s & SIDE_OFF_MASK) - 1;
+        const unsigned char *rec = record_at(v, s);
         uint32_t h[2];
         memcpy(h, rec, 8);
         if (h[0] != key_len || memcmp(rec + 8, key, key_len) != 0) continue;
@@ -892,7 +972,7 @@ size_t prs_sidedb_get_many(const prs_sidedb_reader *r, uint32_t table, size_t n,
         }
         for (size_t i = 0; i < m; i++) {
             uint64_t s = slot_load(v->slots, hash[i] & v->mask);
-            if (s) __builtin_prefetch(v->rows + (s & SIDE_OFF_MASK) - 1);
+            if (s) __builtin_prefetch(record_at(v, s));
         }
         for (size_t i = 0; i < m; i++) {
             size_t k = base + i;
