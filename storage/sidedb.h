@@ -7,9 +7,11 @@
  *     "meta"    side_meta: the source file's identity (size, mtime, XXH3 content hash),
  *               the spec (format, key column) and the load's counts
  *     "header"  the header row (csv/tsv), empty for jsonl
- *     "rows"    every kept record, back to back: [u32 key_len][u32 row_len][key][row]
- *     "index"   an open-addressing hash index: u64 slots (power of two, load <= 0.6),
- *               each 0 (empty) or tag<<40 | (offset of the record in "rows" + 1)
+ *     "r.N"     the kept records, back to back, [u32 key_len][u32 row_len][key][row], in
+ *               chunks of about 64 MiB (each committed on its own: one LMDB write
+ *               transaction holds at most 512 MiB of dirty pages)
+ *     "index"   an open-addressing hash index (XXH3-64 of the key): u64 slots, a power of
+ *               two, load <= 0.6, each 0 (empty) or tag<<40 | (chunk<<28 | offset) + 1
  *   Big values are contiguous overflow pages of the LMDB map, so a lookup is a hash, one
  *   probe run in the index and a key compare in the record: two cache misses, no B-tree
  *   descent, and every worker reads the same pages of the page cache.
@@ -21,8 +23,8 @@
  * Policies (README "Side inputs and tables"): the first row of a key wins, later ones are
  * counted as duplicates; rows whose key is empty are skipped and counted; blank lines are
  * ignored; a key column that is missing (from the header, or from a jsonl row) is an
- * error naming the file (and line) and the column; a record may be as big as the table's
- * total, which LMDB caps at 4 GiB (its largest value). */
+ * error naming the file (and line) and the column; a record may be up to ~500 MiB and the
+ * index up to ~500 MiB (about 38M rows): what one LMDB write transaction holds. */
 #ifndef PRS_SIDEDB_H
 #define PRS_SIDEDB_H
 
@@ -58,7 +60,8 @@ void prs_sidedb_close(prs_sidedb *db);
  * hash (a touched mtime alone is not a change). Returns 0; -ESTALE: the table was loaded
  * from different content (err says what differs: the caller refuses, a resumed job must
  * not mix tables); -EINVAL: bad content or a missing key column (err names file, line,
- * column); -ENOENT/-EACCES...: the file cannot be read; -EFBIG: over 4 GiB stored. */
+ * column); -ENOENT/-EACCES...: the file cannot be read; -EFBIG: a record or the index
+ * is more than one LMDB write transaction holds (~500 MiB). */
 int prs_sidedb_ensure(prs_sidedb *db, const prs_sidedb_spec *spec, prs_sidedb_load_info *info,
                       char *err, size_t err_size);
 
