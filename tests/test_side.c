@@ -387,3 +387,30 @@ Test(side, bad_option_values, .timeout = 60) {
     assert_file_has(&r, r.err, "not a regular file");
     tu_rmrf(r.dir);
 }
+
+/* The README's walk-through: every file gets one of labels.csv's labels, the same on a
+ * second run (the classifier is deterministic). */
+Test(side, classify_example_labels_every_file, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "side", 40);
+    const char *opts = "--workers 2 --side-table labels=tools/examples/labels.csv,key=class_id";
+    cr_assert_eq(e2e_prs(&r, "classify", opts, "--classes 4"), 0);
+    char *first = e2e_out_file(&r, "parallel_run_step.txt");
+    cr_assert(first);
+    size_t labelled = e2e_count(first, "\tcat\n") + e2e_count(first, "\tdog\n") +
+                      e2e_count(first, "\tbird\n") + e2e_count(first, "\tfish\n");
+    cr_assert_eq(labelled, 40, "%s", first);
+    e2e_assert_rows_once(&r, 40, NULL);
+    char opts2[256];
+    snprintf(opts2, sizeof(opts2), "--fresh %s", opts);
+    cr_assert_eq(e2e_prs(&r, "classify", opts2, "--classes 4"), 0);
+    for (unsigned i = 0; i < 40; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "f%04u.txt", i);
+        char *row = row_of(&r, name);
+        cr_assert(row && strstr(first, row), "%s changed class: %s", name, row);
+        free(row);
+    }
+    free(first);
+    tu_rmrf(r.dir);
+}
