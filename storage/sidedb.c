@@ -17,14 +17,26 @@
 #define SIDE_MAX_TABLES 64u
 #define SIDE_MAGIC 0x3145444953535250ull    /* "PRSSIDE1" */
 #define SIDE_MAX_STORED_BYTES 0xffffffffull /* LMDB's largest value */
-#define SIDE_OFF_BITS 40u
+#define SIDE_OFF_BITS 40u                   /* record locations: 12 bits of chunk, 28 of offset */
 #define SIDE_OFF_MASK ((1ull << SIDE_OFF_BITS) - 1)
 /* A record's location in a slot: chunk << SIDE_CHUNK_BITS | offset in the chunk. */
 #define SIDE_CHUNK_BITS 28u
 #define SIDE_CHUNK_BYTES (64ull << 20) /* records per chunk value, about */
 #define SIDE_MAX_CHUNKS (1u << (SIDE_OFF_BITS - SIDE_CHUNK_BITS))
 #define SIDE_MAX_PROBES (1u << 24) /* far above any real probe run: a bound, not a limit */
-#define SIDE_MANY_CHUNK 32u        /* lookups whose cache misses overlap in get_many */
+/* The index is an array of 64-byte buckets, one cache line each: tag, lengths and, when
+ * key and row fit in 56 bytes, the key and the row themselves, so a lookup of a small
+ * record touches one line; a bigger one holds the record's location in a chunk. */
+#define SIDE_BUCKET_BYTES 64u
+#define SIDE_BUCKET_INLINE 56u
+#define SIDE_NOT_INLINE 0xffffu
+#define SIDE_IDX_CHUNK_BITS 20u /* buckets per index value: 64 MiB */
+#define SIDE_IDX_CHUNK_BUCKETS (1ull << SIDE_IDX_CHUNK_BITS)
+#define SIDE_MAX_IDX_CHUNKS 4096u
+/* Buckets start 48 bytes into each index value: LMDB puts a big value 16 bytes into a
+ * page, so they are cache-line aligned. Were they not, lookups stay right, only slower. */
+#define SIDE_IDX_PAD 48u
+#define SIDE_MANY_CHUNK 32u /* lookups whose cache misses overlap in get_many */
 
 typedef struct side_meta {
     uint64_t magic;
@@ -34,6 +46,7 @@ typedef struct side_meta {
     uint64_t rows, duplicates, empty_keys, stored_bytes;
     uint64_t slots;
     uint64_t chunks;
+    uint64_t idx_chunks;
     uint32_t format;
     uint32_t key_len;
     char key[PRS_SIDE_KEY_MAX + 1];
@@ -52,8 +65,9 @@ struct prs_sidedb {
 
 /* What a reader caches per table for its current snapshot. */
 typedef struct side_view {
-    const unsigned char *slots;
-    uint64_t mask;
+    const unsigned char **buckets; /* per index chunk, bucket 0 */
+    uint32_t buckets_len, buckets_cap;
+    uint64_t nbuckets;
     const unsigned char **chunks; /* grown at begin, never per lookup */
     uint32_t chunks_len, chunks_cap;
     const void *header;
@@ -526,27 +540,17 @@ static const char *row_key(const side_load *l, const side_row *r) {
     return r->key_off & KEY_IN_BUF ? l->keybuf + (r->key_off & ~KEY_IN_BUF) : l->data + r->key_off;
 }
 
-static uint64_t slots_for(uint64_t rows) {
-    uint64_t n = 16;
-    while (n * 3 < rows * 5)
-        n *= 2; /* load factor <= 0.6: short probe runs */
-    return n;
+static uint64_t buckets_for(uint64_t rows) {
+    return PRS_MAX(16u, rows + rows / 3); /* load 0.75: any count, fastrange maps into it */
 }
 
-/* Slots through memcpy: a small value sits in a leaf page at a 2-byte alignment (big
- * ones start page-aligned); on x86 this is the same single load either way. */
-static inline uint64_t slot_load(const unsigned char *slots, uint64_t i) {
-    uint64_t v;
-    memcpy(&v, slots + i * 8, 8);
-    return v;
+/* hash -> [0, n) by the high half of a 128-bit product: no power of two needed. */
+static inline uint64_t fastrange(uint64_t hash, uint64_t n) {
+    return (uint64_t)(((unsigned __int128)hash * n) >> 64);
 }
 
-static inline void slot_store(unsigned char *slots, uint64_t i, uint64_t v) {
-    memcpy(slots + i * 8, &v, 8);
-}
-
-static inline uint64_t slot_tag(uint64_t hash) {
-    return hash >> SIDE_OFF_BITS; /* the bits the position does not use (for tables < 2^40) */
+static inline uint32_t bucket_tag(uint64_t hash) {
+    return (uint32_t)hash | 1u; /* the low half: independent of the position; never 0 */
 }
 
 /* ---- loading ------------------------------------------------------------------------------ */
@@ -573,68 +577,73 @@ static int side_reserve(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t size,
     return rc == -EIO ? -EFBIG : rc; /* MDB_TXN_FULL: more than one transaction can hold */
 }
 
-/* Writes the table: record chunks and the index reserved in LMDB's own pages (each filled
- * before the next put: a reserved pointer is valid only until then), meta last. */
+static bool row_inline(const side_row *r) {
+    return (uint64_t)r->key_len + r->row_len <= SIDE_BUCKET_INLINE;
+}
+
+/* Writes the table: record chunks and index chunks reserved in LMDB's own pages (each
+ * filled before the next put: a reserved pointer is valid only until then), meta last. */
 static int side_store(prs_sidedb *db, MDB_txn **txn, MDB_dbi dbi, side_load *l, side_meta *meta) {
-    uint64_t nslots = slots_for(l->rows_len), mask = nslots - 1;
-    if (nslots > SIZE_MAX / 8 || nslots * 8 > SIDE_MAX_STORED_BYTES) return -EFBIG;
-    /* The index is built in memory first, with row numbers (offsets are known only once
-     * duplicates are out); keys compare against the parsed rows. */
-    uint64_t *slots = calloc((size_t)nslots, 8);
-    if (!slots) return -ENOMEM;
+    uint64_t nb = buckets_for(l->rows_len);
+    if (nb > SIDE_MAX_IDX_CHUNKS * SIDE_IDX_CHUNK_BUCKETS) return -EFBIG;
+    /* The index is built in memory first, row numbers in the buckets' places (dedup needs
+     * it before anything is written); keys compare against the parsed rows. */
+    uint64_t *tmp = calloc((size_t)nb, 8);
+    if (!tmp) return -ENOMEM;
     uint64_t dups = 0, stored = 0;
     int rc = 0;
     for (size_t i = 0; i < l->rows_len; i++) {
         side_row *r = &l->rows[i];
         const char *key = row_key(l, r);
-        uint64_t pos = r->hash & mask, tag = slot_tag(r->hash);
+        uint64_t pos = fastrange(r->hash, nb);
         bool dup = false;
-        for (uint64_t probe = 0;; probe++, pos = (pos + 1) & mask) {
-            PRS_ASSERT(probe < nslots);
-            uint64_t s = slots[pos];
+        for (uint64_t probe = 0;; probe++) {
+            PRS_ASSERT(probe < nb);
+            uint64_t s = tmp[pos];
             if (s == 0) break;
-            if (s >> SIDE_OFF_BITS != tag) continue;
-            const side_row *o = &l->rows[(s & SIDE_OFF_MASK) - 1];
-            if (o->key_len == r->key_len && memcmp(row_key(l, o), key, r->key_len) == 0) {
+            const side_row *o = &l->rows[s - 1];
+            if (o->hash == r->hash && o->key_len == r->key_len &&
+                memcmp(row_key(l, o), key, r->key_len) == 0) {
                 dup = true;
                 break;
             }
+            if (++pos == nb) pos = 0;
         }
         if (dup) {
             dups++;
             r->row_len = UINT32_MAX; /* marked: not stored */
             continue;
         }
-        slots[pos] = tag << SIDE_OFF_BITS | (uint64_t)(i + 1);
-        stored += 8 + (uint64_t)r->key_len + r->row_len;
+        tmp[pos] = (uint64_t)i + 1;
+        stored += row_inline(r) ? 0 : 8 + (uint64_t)r->key_len + r->row_len;
     }
-    /* Records in file order, in chunks of about SIDE_CHUNK_BYTES (a bigger record gets a
-     * chunk of its own). Each row's row_off becomes its location: chunk << bits | offset. */
+    /* Records too big for a bucket, in file order, in chunks of about SIDE_CHUNK_BYTES (a
+     * bigger record gets a chunk of its own); row_off becomes chunk << bits | offset. */
     uint32_t chunk = 0;
     for (size_t i = 0; i < l->rows_len;) {
         uint64_t size = 0;
         size_t j = i;
         for (; j < l->rows_len; j++) {
             const side_row *r = &l->rows[j];
-            if (r->row_len == UINT32_MAX) continue;
+            if (r->row_len == UINT32_MAX || row_inline(r)) continue;
             uint64_t rec = 8 + (uint64_t)r->key_len + r->row_len;
             if (size && size + rec > SIDE_CHUNK_BYTES) break;
             size += rec;
         }
-        if (size == 0) break; /* only duplicates were left */
+        if (size == 0) break; /* only inline rows or duplicates were left */
         if (chunk >= SIDE_MAX_CHUNKS) {
             rc = -EFBIG;
-            goto free_slots;
+            goto free_tmp;
         }
         char name[32];
         snprintf(name, sizeof(name), "r.%u", chunk);
         unsigned char *rows = NULL;
         rc = side_reserve(*txn, dbi, name, (size_t)size, (void **)&rows);
-        if (rc) goto free_slots;
+        if (rc) goto free_tmp;
         uint64_t off = 0;
         for (; i < j; i++) {
             side_row *r = &l->rows[i];
-            if (r->row_len == UINT32_MAX) continue;
+            if (r->row_len == UINT32_MAX || row_inline(r)) continue;
             uint32_t h[2] = {r->key_len, r->row_len};
             memcpy(rows + off, h, 8);
             memcpy(rows + off + 8, row_key(l, r), r->key_len);
@@ -643,32 +652,57 @@ static int side_store(prs_sidedb *db, MDB_txn **txn, MDB_dbi dbi, side_load *l, 
             off += 8 + (uint64_t)r->key_len + r->row_len;
         }
         chunk++;
-        if ((rc = side_step(db, txn))) goto free_slots;
+        if ((rc = side_step(db, txn))) goto free_tmp;
     }
-    unsigned char *index = NULL;
-    rc = side_reserve(*txn, dbi, "index", (size_t)nslots * 8, (void **)&index);
-    if (rc) goto free_slots;
-    for (uint64_t s = 0; s < nslots; s++) {
-        uint64_t v = slots[s];
-        if (v) v = (v & ~SIDE_OFF_MASK) | (l->rows[(v & SIDE_OFF_MASK) - 1].row_off + 1);
-        slot_store(index, s, v);
+    /* The buckets, one index value per SIDE_IDX_CHUNK_BUCKETS, each committed on its own. */
+    uint32_t idx_chunks = 0;
+    for (uint64_t first = 0; first < nb; first += SIDE_IDX_CHUNK_BUCKETS, idx_chunks++) {
+        uint64_t count = PRS_MIN(nb - first, SIDE_IDX_CHUNK_BUCKETS);
+        char name[32];
+        snprintf(name, sizeof(name), "i.%u", idx_chunks);
+        unsigned char *val = NULL;
+        size_t bytes = (size_t)(SIDE_IDX_PAD + count * SIDE_BUCKET_BYTES);
+        rc = side_reserve(*txn, dbi, name, bytes, (void **)&val);
+        if (rc) goto free_tmp;
+        memset(val, 0, bytes);
+        for (uint64_t k = 0; k < count; k++) {
+            uint64_t t = tmp[first + k];
+            if (!t) continue;
+            const side_row *r = &l->rows[t - 1];
+            unsigned char *bk = val + SIDE_IDX_PAD + k * SIDE_BUCKET_BYTES;
+            uint32_t tag = bucket_tag(r->hash);
+            memcpy(bk, &tag, 4);
+            if (row_inline(r)) {
+                uint16_t len[2] = {(uint16_t)r->key_len, (uint16_t)r->row_len};
+                memcpy(bk + 4, len, 4);
+                memcpy(bk + 8, row_key(l, r), r->key_len);
+                memcpy(bk + 8 + r->key_len, l->data + r->row_off, r->row_len);
+            } else {
+                uint16_t len[2] = {SIDE_NOT_INLINE, 0};
+                uint64_t loc = r->row_off + 1;
+                memcpy(bk + 4, len, 4);
+                memcpy(bk + 8, &loc, 8);
+            }
+        }
+        if ((rc = side_step(db, txn))) goto free_tmp;
     }
     void *header;
     rc = side_put(*txn, dbi, "header", l->header_len, &header);
-    if (rc) goto free_slots;
+    if (rc) goto free_tmp;
     if (l->header_len) memcpy(header, l->header, l->header_len);
     meta->rows = l->rows_len - dups;
     meta->duplicates = dups;
     meta->empty_keys = l->empty_keys;
-    meta->stored_bytes = stored + nslots * 8;
-    meta->slots = nslots;
+    meta->stored_bytes = stored + nb * SIDE_BUCKET_BYTES;
+    meta->slots = nb;
     meta->chunks = chunk;
+    meta->idx_chunks = idx_chunks;
     void *m;
     rc = side_put(*txn, dbi, "meta", sizeof(*meta), &m);
-    if (rc) goto free_slots;
+    if (rc) goto free_tmp;
     memcpy(m, meta, sizeof(*meta));
-free_slots:
-    free(slots);
+free_tmp:
+    free(tmp);
     return rc;
 }
 
@@ -783,8 +817,8 @@ int prs_sidedb_ensure(prs_sidedb *db, const prs_sidedb_spec *spec, prs_sidedb_lo
     rc = side_store(db, &txn, dbi, &l, &meta);
     if (rc == -EFBIG) {
         snprintf(err, err_size,
-                 "--side-table %s=%s: too big for one table (a record over ~500 MiB, or an "
-                 "index over ~500 MiB: about 38M rows; LMDB's write-transaction limit)",
+                 "--side-table %s=%s: too big (a record over ~500 MiB, LMDB's "
+                 "write-transaction limit, or over 3G rows)",
                  spec->name, spec->path);
     } else if (rc) {
         snprintf(err, err_size, "--side-table %s=%s: cannot store it: %s", spec->name, spec->path,
@@ -842,8 +876,10 @@ int prs_sidedb_reader_open(prs_sidedb *db, prs_sidedb_reader **out) {
 void prs_sidedb_reader_close(prs_sidedb_reader *r) {
     if (!r) return;
     mdb_txn_abort(r->txn);
-    for (uint32_t t = 0; t < SIDE_MAX_TABLES; t++)
+    for (uint32_t t = 0; t < SIDE_MAX_TABLES; t++) {
         free(r->views[t].chunks);
+        free(r->views[t].buckets);
+    }
     free(r);
 }
 
@@ -866,21 +902,37 @@ int prs_sidedb_reader_begin(prs_sidedb_reader *r) {
         MDB_dbi dbi = r->db->tables[t].dbi;
         const void *p = NULL;
         size_t n = 0;
-        rc = view_get(r->txn, dbi, "index", &p, &n);
-        if (rc) break;
-        v->slots = p;
-        v->mask = n / 8 - 1;
         side_meta meta;
         if ((rc = view_get(r->txn, dbi, "meta", &p, &n))) break;
-        if (n != sizeof(meta) || v->mask + 1 == 0) {
+        if (n != sizeof(meta)) {
             rc = -EBADMSG;
             break;
         }
         memcpy(&meta, p, sizeof(meta));
-        if (meta.chunks > SIDE_MAX_CHUNKS) {
+        if (meta.chunks > SIDE_MAX_CHUNKS || meta.idx_chunks > SIDE_MAX_IDX_CHUNKS ||
+            meta.idx_chunks == 0 || meta.slots > meta.idx_chunks * SIDE_IDX_CHUNK_BUCKETS) {
             rc = -EBADMSG;
             break;
         }
+        if (meta.idx_chunks > v->buckets_cap) {
+            const unsigned char **b = realloc(v->buckets, meta.idx_chunks * sizeof(*b));
+            if (!b) {
+                rc = -ENOMEM;
+                break;
+            }
+            v->buckets = b;
+            v->buckets_cap = (uint32_t)meta.idx_chunks;
+        }
+        v->buckets_len = (uint32_t)meta.idx_chunks;
+        v->nbuckets = meta.slots;
+        for (uint32_t c = 0; c < v->buckets_len && rc == 0; c++) {
+            char name[32];
+            snprintf(name, sizeof(name), "i.%u", c);
+            rc = view_get(r->txn, dbi, name, &p, &n);
+            if (rc == 0 && n < SIDE_IDX_PAD) rc = -EBADMSG;
+            v->buckets[c] = (const unsigned char *)p + SIDE_IDX_PAD;
+        }
+        if (rc) break;
         if (meta.chunks > v->chunks_cap) {
             const unsigned char **c = realloc(v->chunks, meta.chunks * sizeof(*c));
             if (!c) {
@@ -924,27 +976,50 @@ int prs_sidedb_find(const prs_sidedb_reader *r, const char *name) {
     return -EINVAL;
 }
 
-static inline const unsigned char *record_at(const side_view *v, uint64_t slot) {
-    uint64_t loc = (slot & SIDE_OFF_MASK) - 1;
+static inline const unsigned char *record_at(const side_view *v, uint64_t loc1) {
+    uint64_t loc = loc1 - 1;
     uint64_t chunk = loc >> SIDE_CHUNK_BITS;
     PRS_ASSERT(chunk < v->chunks_len); /* the index names only stored chunks */
     return v->chunks[chunk] + (loc & ((1ull << SIDE_CHUNK_BITS) - 1));
 }
 
+static inline const unsigned char *bucket_at(const side_view *v, uint64_t pos) {
+    return v->buckets[pos >> SIDE_IDX_CHUNK_BITS] +
+           (pos & (SIDE_IDX_CHUNK_BUCKETS - 1)) * SIDE_BUCKET_BYTES;
+}
+
 static inline int probe(const side_view *v, uint64_t hash, const void *key, size_t key_len,
                         const void **value, size_t *value_len) {
-    uint64_t pos = hash & v->mask, tag = slot_tag(hash);
-    for (uint32_t n = 0; n < SIDE_MAX_PROBES; n++, pos = (pos + 1) & v->mask) {
-        uint64_t s = slot_load(v->slots, pos);
-        if (s == 0) return -ENOENT;
-        if (s >> SIDE_OFF_BITS != tag) continue;
-        const unsigned char *rec = record_at(v, s);
-        uint32_t h[2];
-        memcpy(h, rec, 8);
-        if (h[0] != key_len || memcmp(rec + 8, key, key_len) != 0) continue;
-        *value = rec + 8 + h[0];
-        *value_len = h[1];
-        return 0;
+    uint64_t pos = fastrange(hash, v->nbuckets);
+    uint32_t tag = bucket_tag(hash);
+    for (uint32_t n = 0; n < SIDE_MAX_PROBES; n++) {
+        const unsigned char *b = bucket_at(v, pos);
+        uint32_t t;
+        memcpy(&t, b, 4);
+        if (t == 0) return -ENOENT;
+        if (t == tag) {
+            uint16_t len[2];
+            memcpy(len, b + 4, 4);
+            if (len[0] != SIDE_NOT_INLINE) {
+                if (len[0] == key_len && memcmp(b + 8, key, key_len) == 0) {
+                    *value = b + 8 + len[0];
+                    *value_len = len[1];
+                    return 0;
+                }
+            } else {
+                uint64_t loc;
+                memcpy(&loc, b + 8, 8);
+                const unsigned char *rec = record_at(v, loc);
+                uint32_t h[2];
+                memcpy(h, rec, 8);
+                if (h[0] == key_len && memcmp(rec + 8, key, key_len) == 0) {
+                    *value = rec + 8 + h[0];
+                    *value_len = h[1];
+                    return 0;
+                }
+            }
+        }
+        if (++pos == v->nbuckets) pos = 0;
     }
     return -ENOENT;
 }
@@ -964,15 +1039,21 @@ size_t prs_sidedb_get_many(const prs_sidedb_reader *r, uint32_t table, size_t n,
     uint64_t hash[SIDE_MANY_CHUNK];
     for (size_t base = 0; base < n; base += SIDE_MANY_CHUNK) {
         size_t m = PRS_MIN(n - base, (size_t)SIDE_MANY_CHUNK);
-        /* Stage 1: hash and prefetch every slot; stage 2: prefetch the records the slots
-         * name; stage 3: compare. The misses of a chunk overlap instead of queueing. */
+        /* Stage 1: hash and prefetch every bucket; stage 2: prefetch the records that are
+         * not inline; stage 3: compare. The misses of a chunk overlap instead of queueing. */
         for (size_t i = 0; i < m; i++) {
             hash[i] = XXH3_64bits(keys[base + i], key_lens[base + i]);
-            __builtin_prefetch(v->slots + (hash[i] & v->mask) * 8);
+            __builtin_prefetch(bucket_at(v, fastrange(hash[i], v->nbuckets)));
         }
         for (size_t i = 0; i < m; i++) {
-            uint64_t s = slot_load(v->slots, hash[i] & v->mask);
-            if (s) __builtin_prefetch(record_at(v, s));
+            const unsigned char *b = bucket_at(v, fastrange(hash[i], v->nbuckets));
+            uint16_t len;
+            memcpy(&len, b + 4, 2);
+            if (len == SIDE_NOT_INLINE) {
+                uint64_t loc;
+                memcpy(&loc, b + 8, 8);
+                __builtin_prefetch(record_at(v, loc));
+            }
         }
         for (size_t i = 0; i < m; i++) {
             size_t k = base + i;

@@ -7,14 +7,17 @@
  *     "meta"    side_meta: the source file's identity (size, mtime, XXH3 content hash),
  *               the spec (format, key column) and the load's counts
  *     "header"  the header row (csv/tsv), empty for jsonl
- *     "r.N"     the kept records, back to back, [u32 key_len][u32 row_len][key][row], in
- *               chunks of about 64 MiB (each committed on its own: one LMDB write
- *               transaction holds at most 512 MiB of dirty pages)
- *     "index"   an open-addressing hash index (XXH3-64 of the key): u64 slots, a power of
- *               two, load <= 0.6, each 0 (empty) or tag<<40 | (chunk<<28 | offset) + 1
- *   Big values are contiguous overflow pages of the LMDB map, so a lookup is a hash, one
- *   probe run in the index and a key compare in the record: two cache misses, no B-tree
- *   descent, and every worker reads the same pages of the page cache.
+ *     "i.N"     the hash index (XXH3-64 of the key, linear probing, load <= 0.75, any
+ *               size: fastrange), 2^20 64-byte buckets per value (64 MiB, committed one by
+ *               one: an LMDB write transaction holds at most 512 MiB of dirty pages). A
+ *               bucket is [u32 tag][u16 key_len][u16 row_len][key][row] when key and row
+ *               fit in 56 bytes, else [u32 tag][0xffff][0][u64 location + 1]
+ *     "r.N"     the records too big for a bucket, [u32 key_len][u32 row_len][key][row],
+ *               back to back in values of about 64 MiB; location = N << 28 | offset
+ *   Big values are contiguous overflow pages of the LMDB map (buckets are cache-line
+ *   aligned in them), so a lookup of a small record is a hash and one cache line; a big
+ *   one adds the record's line. No B-tree descent, no copy, and every worker reads the
+ *   same pages of the page cache.
  * May call: LMDB, libxxhash, libc. Knows nothing of the runtime.
  * Callers must: call prs_sidedb_ensure from one thread before any reader opens (tables
  *   are read-only afterwards); give each thread its own prs_sidedb_reader and bracket its
@@ -23,8 +26,8 @@
  * Policies (README "Side inputs and tables"): the first row of a key wins, later ones are
  * counted as duplicates; rows whose key is empty are skipped and counted; blank lines are
  * ignored; a key column that is missing (from the header, or from a jsonl row) is an
- * error naming the file (and line) and the column; a record may be up to ~500 MiB and the
- * index up to ~500 MiB (about 38M rows): what one LMDB write transaction holds. */
+ * error naming the file (and line) and the column; a record may be up to ~500 MiB (what
+ * one LMDB write transaction holds); a table up to 4096 index values (~3.2G rows). */
 #ifndef PRS_SIDEDB_H
 #define PRS_SIDEDB_H
 
@@ -60,8 +63,8 @@ void prs_sidedb_close(prs_sidedb *db);
  * hash (a touched mtime alone is not a change). Returns 0; -ESTALE: the table was loaded
  * from different content (err says what differs: the caller refuses, a resumed job must
  * not mix tables); -EINVAL: bad content or a missing key column (err names file, line,
- * column); -ENOENT/-EACCES...: the file cannot be read; -EFBIG: a record or the index
- * is more than one LMDB write transaction holds (~500 MiB). */
+ * column); -ENOENT/-EACCES...: the file cannot be read; -EFBIG: a record more than one
+ * LMDB write transaction holds (~500 MiB), or too many rows or chunks. */
 int prs_sidedb_ensure(prs_sidedb *db, const prs_sidedb_spec *spec, prs_sidedb_load_info *info,
                       char *err, size_t err_size);
 
