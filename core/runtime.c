@@ -566,7 +566,10 @@ static int job_repair(job *j) {
         if (rc) return job_fail(j, PRS_EXIT_STOPPED, "cannot record the crash: %s", strerror(-rc));
         atomic_fetch_add(&j->scoreboard->progress, 1);
     }
-    for (uint32_t i = 0; i < PRS_MAX_WORKERS; i++) atomic_store(&j->scoreboard->slot[i].state, PRS_SLOT_IDLE);
+    for (uint32_t i = 0; i < PRS_MAX_WORKERS; i++) {
+        atomic_store(&j->scoreboard->slot[i].state, PRS_SLOT_IDLE);
+        atomic_store(&j->scoreboard->slot[i].tid, 0); /* the previous life's threads */
+    }
     return 0;
 }
 
@@ -980,6 +983,10 @@ static int job_coordinate(job *j) {
             job_fail(j, PRS_EXIT_INTERNAL, "queue read failed: %s", strerror(-rc));
             prs_sched_stop(&j->sched);
         }
+        /* Completions gather before the coordinator wakes (fewer context switches): at
+         * most half of those in flight, so the other half keeps the workers busy, and at
+         * most one worker's result buffers, so a worker waiting for one always wakes it. */
+        prs_chan_set_wake(&j->done, PRS_MAX(PRS_MIN(j->sched.in_flight / 2, PRS_WORKER_OUTS), 1u));
         uint32_t n = prs_chan_pop_many(&j->done, msgs, JOB_DONE_BATCH, JOB_TICK_MS);
         for (uint32_t i = 0; i < n; i++) {
             int wrc = job_complete(j, &msgs[i]);

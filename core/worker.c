@@ -341,7 +341,7 @@ static void *worker_main(void *arg) {
                              .out_index = w->out_current};
         worker_batch(w, &m, &done);
         atomic_store(&w->out_busy[w->out_current], true);
-        w->out_current ^= 1;
+        w->out_current = (w->out_current + 1) % PRS_WORKER_OUTS;
         prs_chan_push(sh->done, &done);
     }
     if (init.init_ok && sh->entry->shutdown) {
@@ -381,7 +381,7 @@ void prs_worker_join(prs_worker *w) {
     pthread_join(w->thread, NULL);
     prs_queue_reader_close(w->reader);
     prs_sidedb_reader_close(w->side_reader);
-    for (int i = 0; i < 2; i++) {
+    for (uint32_t i = 0; i < PRS_WORKER_OUTS; i++) {
         free(w->out[i].rows);
         free(w->out[i].errors);
     }
