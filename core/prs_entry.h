@@ -131,8 +131,7 @@ int prs_side_get(prs_ctx *ctx, const char *table, const void *key, size_t key_le
 /* n lookups at once (faster: their memory accesses overlap). found[i] = 0 or -ENOENT, and
  * values[i], value_lens[i] as prs_side_get. Returns how many were found, or -EINVAL/-EIO. */
 long prs_side_get_many(prs_ctx *ctx, const char *table, size_t n, const void *const *keys,
-                       const size_t *key_lens, const void **values, size_t *value_lens,
-                       int *found);
+                       const size_t *key_lens, const void **values, size_t *value_lens, int *found);
 
 /* The table's header row (csv/tsv: the first line; jsonl: empty), a view like get's. */
 int prs_side_header(prs_ctx *ctx, const char *table, const void **header, size_t *header_len);

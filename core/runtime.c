@@ -204,7 +204,8 @@ static int job_validate(job *j) {
         return job_fail(j, PRS_EXIT_USAGE, "init arguments: argc without argv");
     if ((c->side_input_count && !c->side_inputs) || (c->side_table_count && !c->side_tables) ||
         (c->env_count && !c->env))
-        return job_fail(j, PRS_EXIT_USAGE, "side inputs, side tables or env: a count without values");
+        return job_fail(j, PRS_EXIT_USAGE,
+                        "side inputs, side tables or env: a count without values");
     if (c->env_count > PRS_SIDE_MAX)
         return job_fail(j, PRS_EXIT_USAGE, "--env: at most %u", PRS_SIDE_MAX);
     for (uint32_t i = 0; i < c->env_count; i++) {
@@ -251,14 +252,16 @@ static int job_side_load(job *j) {
     if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "side tables: %s", err);
     for (uint32_t i = 0; i < j->side.table_count; i++) {
         const prs_side_table *t = &j->side.tables[i];
-        prs_sidedb_spec spec = {.name = t->name, .path = t->path, .key = t->key[0] ? t->key : NULL,
+        prs_sidedb_spec spec = {.name = t->name,
+                                .path = t->path,
+                                .key = t->key[0] ? t->key : NULL,
                                 .format = t->format};
         prs_sidedb_load_info info;
         rc = prs_sidedb_ensure(j->sidedb, &spec, &info, err, sizeof(err));
         if (rc) {
             int code = rc == -ESTALE || rc == -EINVAL || rc == -EFBIG ? PRS_EXIT_USAGE
-                       : rc == -ENOMEM || rc == -ENOSPC || rc == -EIO   ? PRS_EXIT_INTERNAL
-                                                                        : PRS_EXIT_INPUT;
+                       : rc == -ENOMEM || rc == -ENOSPC || rc == -EIO ? PRS_EXIT_INTERNAL
+                                                                      : PRS_EXIT_INPUT;
             return job_fail(j, code, "%s", err);
         }
         prs_joblog_master(j->log,
@@ -269,10 +272,12 @@ static int job_side_load(job *j) {
         if (info.duplicates) {
             prs_joblog_master(j->log,
                               "warning: side table %s: %llu duplicate key(s) ignored: the first "
-                              "row of a key wins", t->name, (unsigned long long)info.duplicates);
+                              "row of a key wins",
+                              t->name, (unsigned long long)info.duplicates);
         }
         if (info.empty_keys) {
-            prs_joblog_master(j->log, "warning: side table %s: %llu row(s) with an empty key skipped",
+            prs_joblog_master(j->log,
+                              "warning: side table %s: %llu row(s) with an empty key skipped",
                               t->name, (unsigned long long)info.empty_keys);
         }
     }
@@ -302,11 +307,13 @@ static int job_config_text(job *j) {
                      c->append_row_file_name);
     /* Side inputs and tables are part of what the job computes: a resume must name the
      * same ones (a table's content is checked separately, by hash). */
-    for (uint32_t i = 0; i < j->side.input_count && n >= 0 && (size_t)n < sizeof(j->config_text); i++) {
+    for (uint32_t i = 0; i < j->side.input_count && n >= 0 && (size_t)n < sizeof(j->config_text);
+         i++) {
         n += snprintf(j->config_text + n, sizeof(j->config_text) - (size_t)n, "side_input.%s=%s\n",
                       j->side.inputs[i].name, j->side.inputs[i].path);
     }
-    for (uint32_t i = 0; i < j->side.table_count && n >= 0 && (size_t)n < sizeof(j->config_text); i++) {
+    for (uint32_t i = 0; i < j->side.table_count && n >= 0 && (size_t)n < sizeof(j->config_text);
+         i++) {
         const prs_side_table *t = &j->side.tables[i];
         n += snprintf(j->config_text + n, sizeof(j->config_text) - (size_t)n,
                       "side_table.%s=%s,key=%s,format=%s\n", t->name, t->path,
@@ -435,8 +442,8 @@ static int job_create(job *j) {
 /* --fresh, under the lock: the queue, the scoreboard and the output file go; the logs
  * stay (a new job appends to them, saying it started fresh). */
 static int job_discard_state(job *j) {
-    static const char *const state_files[] = {"data.mdb", "lock.mdb", "scoreboard",
-                                              "side/data.mdb", "side/lock.mdb"};
+    static const char *const state_files[] = {"data.mdb", "lock.mdb", "scoreboard", "side/data.mdb",
+                                              "side/lock.mdb"};
     char path[PATH_MAX + 256];
     for (size_t i = 0; i < PRS_ARRAY_LEN(state_files); i++) {
         snprintf(path, sizeof(path), "%s/%s", j->state_dir, state_files[i]);
@@ -1058,12 +1065,19 @@ static int job_start_workers(job *j) {
     j->chans_ready = true;
     rc = prs_queue_reader_open(j->queue, &j->reader);
     if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "queue reader: %s", strerror(-rc));
-    j->shared = (prs_workers_shared){.config = j->cfg, .entry = &j->entry, .queue = j->queue,
-                                     .log = j->log, .input_root_fd = j->root_fd,
-                                     .output_dir = j->out_dir, .dispatch = &j->dispatch,
-                                     .done = &j->done, .scoreboard = j->scoreboard,
-                                     .argc = j->cfg->argc, .argv = j->init_argv,
-                                     .side = &j->side, .sidedb = j->sidedb,
+    j->shared = (prs_workers_shared){.config = j->cfg,
+                                     .entry = &j->entry,
+                                     .queue = j->queue,
+                                     .log = j->log,
+                                     .input_root_fd = j->root_fd,
+                                     .output_dir = j->out_dir,
+                                     .dispatch = &j->dispatch,
+                                     .done = &j->done,
+                                     .scoreboard = j->scoreboard,
+                                     .argc = j->cfg->argc,
+                                     .argv = j->init_argv,
+                                     .side = &j->side,
+                                     .sidedb = j->sidedb,
                                      .global = &j->global};
     /* Once per process, before any worker: what it builds every worker reads. */
     j->global.side = &j->side;

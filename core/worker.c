@@ -128,7 +128,8 @@ static int side_table(prs_ctx *ctx, const char *table) {
     /* The pointer alone could be a reused buffer now naming another table: the compare of
      * a short name is what keeps the cache honest, and it is cheaper than a search. */
     if (table == w->side_last_name &&
-        strcmp(table, prs_sidedb_table_name(w->shared->sidedb, (uint32_t)w->side_last_table)) == 0) {
+        strcmp(table, prs_sidedb_table_name(w->shared->sidedb, (uint32_t)w->side_last_table)) ==
+            0) {
         t = w->side_last_table;
     } else {
         t = prs_sidedb_find(w->side_reader, table);

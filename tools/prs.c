@@ -115,7 +115,6 @@ enum {
     OPT_TIMEOUT, OPT_FRESH, OPT_SIDE_INPUT, OPT_SIDE_TABLE, OPT_ENV,
 };
 
-
 static int bad(const char *opt, const char *value, const char *why) {
     fprintf(stderr, "prs run: %s %s: %s (see prs run --help)\n", opt, value ? value : "", why);
     return PRS_EXIT_USAGE;
@@ -241,13 +240,15 @@ static int cmd_run(int argc, char **argv) {
         case OPT_SIDE_INPUT: {
             prs_side_input in;
             if (prs_side_parse_input(optarg, &in, why, sizeof(why))) return bad_msg(why);
-            if ((rc = add_value("--side-input", optarg, side_inputs, &c.side_input_count))) return rc;
+            if ((rc = add_value("--side-input", optarg, side_inputs, &c.side_input_count)))
+                return rc;
             break;
         }
         case OPT_SIDE_TABLE: {
             prs_side_table t;
             if (prs_side_parse_table(optarg, &t, why, sizeof(why))) return bad_msg(why);
-            if ((rc = add_value("--side-table", optarg, side_tables, &c.side_table_count))) return rc;
+            if ((rc = add_value("--side-table", optarg, side_tables, &c.side_table_count)))
+                return rc;
             break;
         }
         case OPT_ENV:
