@@ -1,7 +1,9 @@
 /* Side inputs, side tables, --env and the shared init, end to end: build/prs (or $PRS_BIN)
  * runs tests/side_probe.so, which writes what it sees into its rows (see side_probe.c). */
 #include "e2e.h"
+#include "prs.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #define PROBE "build/tests/side_probe.so"
@@ -412,5 +414,77 @@ Test(side, classify_example_labels_every_file, .timeout = 60) {
         free(row);
     }
     free(first);
+    tu_rmrf(r.dir);
+}
+
+/* Embedding: the function table's global init/shutdown and the side options of
+ * prs_job_config, in this process (no shared object, no CLI). */
+static atomic_int emb_global_inits, emb_global_shutdowns;
+static int emb_model = 42;
+
+static int emb_global_init(prs_global *g, int argc, char **argv) {
+    cr_assert_eq(argc, 3);
+    cr_assert(strstr(argv[2], "/labels.csv"), "argument not substituted: %s", argv[2]);
+    cr_assert_str_eq(prs_global_side_path(g, "lab"), argv[2]);
+    atomic_fetch_add(&emb_global_inits, 1);
+    prs_global_set(g, &emb_model);
+    return 0;
+}
+
+static void emb_global_shutdown(prs_global *g) {
+    cr_assert_eq(prs_global_get(g), &emb_model);
+    atomic_fetch_add(&emb_global_shutdowns, 1);
+}
+
+static int emb_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {
+    if (prs_shared(ctx) != &emb_model) return -1;
+    if (!getenv("EMB_SIDE")) return -1;
+    for (uint32_t i = 0; i < batch->count; i++) {
+        const void *v;
+        size_t n;
+        const char *name = batch->items[i].name;
+        if (prs_side_get(ctx, "t", name, strlen(name), &v, &n) != 0) continue;
+        char row[300];
+        int len = snprintf(row, sizeof(row), "%s\t%.*s", name, (int)n, (const char *)v);
+        prs_emit(out, row, (size_t)len);
+    }
+    return 0;
+}
+
+Test(side, embedded_function_table_global_init_and_tables, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "side", 12);
+    char t[512], table_opt[600], input_opt[600];
+    side_file(&r, "labels.csv", "k,v\nf0000.txt,zero\nf0011.txt,eleven\n", t, sizeof(t));
+    snprintf(table_opt, sizeof(table_opt), "t=%s", t);
+    snprintf(input_opt, sizeof(input_opt), "lab=%s", t);
+    const char *tables[] = {table_opt}, *inputs[] = {input_opt}, *env[] = {"EMB_SIDE=1"};
+    char *argv[] = {"embedded", "--labels", "lab", NULL};
+    prs_job_config c;
+    prs_job_config_defaults(&c);
+    c.entry = (prs_entry_table){
+        .run = emb_run, .global_init = emb_global_init, .global_shutdown = emb_global_shutdown};
+    c.input = r.in;
+    c.output_dir = r.out;
+    c.workers = 3;
+    c.mini_batch_size = 2;
+    c.quiet = true;
+    c.durable = false;
+    c.argc = 3;
+    c.argv = argv;
+    c.side_tables = tables;
+    c.side_table_count = 1;
+    c.side_inputs = inputs;
+    c.side_input_count = 1;
+    c.env = env;
+    c.env_count = 1;
+    prs_job_report rep;
+    cr_assert_eq(prs_job_run(&c, &rep), PRS_EXIT_OK, "%s", rep.message);
+    cr_assert_eq(atomic_load(&emb_global_inits), 1);
+    cr_assert_eq(atomic_load(&emb_global_shutdowns), 1);
+    cr_assert_eq(rep.succeeded_items, 2); /* the other 10 keys are missing: no row */
+    assert_row_has(&r, "f0000.txt", "\tf0000.txt,zero");
+    assert_row_has(&r, "f0011.txt", "\tf0011.txt,eleven");
+    cr_assert_str_eq(argv[2], "lab"); /* the caller's argv is not modified */
     tu_rmrf(r.dir);
 }
