@@ -585,27 +585,31 @@ static bool row_inline(const side_row *r) {
  * filled before the next put: a reserved pointer is valid only until then), meta last. */
 static int side_store(prs_sidedb *db, MDB_txn **txn, MDB_dbi dbi, side_load *l, side_meta *meta) {
     uint64_t nb = buckets_for(l->rows_len);
-    if (nb > SIDE_MAX_IDX_CHUNKS * SIDE_IDX_CHUNK_BUCKETS) return -EFBIG;
-    /* The index is built in memory first, row numbers in the buckets' places (dedup needs
-     * it before anything is written); keys compare against the parsed rows. */
+    if (nb > SIDE_MAX_IDX_CHUNKS * SIDE_IDX_CHUNK_BUCKETS || l->rows_len >= UINT32_MAX)
+        return -EFBIG;
+    /* Dedup first, in memory: tag << 32 | row number + 1 in each bucket's place (the tag
+     * spares reading the other row on a collision). Afterwards a kept row's hash field
+     * holds its bucket: pos << 32 | tag. */
     uint64_t *tmp = calloc((size_t)nb, 8);
     if (!tmp) return -ENOMEM;
-    uint64_t dups = 0, stored = 0;
+    uint64_t dups = 0, stored = 0, kept = 0;
     int rc = 0;
     for (size_t i = 0; i < l->rows_len; i++) {
         side_row *r = &l->rows[i];
         const char *key = row_key(l, r);
         uint64_t pos = fastrange(r->hash, nb);
+        uint32_t tag = bucket_tag(r->hash);
         bool dup = false;
         for (uint64_t probe = 0;; probe++) {
             PRS_ASSERT(probe < nb);
             uint64_t s = tmp[pos];
             if (s == 0) break;
-            const side_row *o = &l->rows[s - 1];
-            if (o->hash == r->hash && o->key_len == r->key_len &&
-                memcmp(row_key(l, o), key, r->key_len) == 0) {
-                dup = true;
-                break;
+            if ((uint32_t)(s >> 32) == tag) {
+                const side_row *o = &l->rows[(uint32_t)s - 1];
+                if (o->key_len == r->key_len && memcmp(row_key(l, o), key, r->key_len) == 0) {
+                    dup = true;
+                    break;
+                }
             }
             if (++pos == nb) pos = 0;
         }
@@ -614,9 +618,13 @@ static int side_store(prs_sidedb *db, MDB_txn **txn, MDB_dbi dbi, side_load *l, 
             r->row_len = UINT32_MAX; /* marked: not stored */
             continue;
         }
-        tmp[pos] = (uint64_t)i + 1;
+        tmp[pos] = (uint64_t)tag << 32 | (uint64_t)(i + 1);
+        r->hash = pos << 32 | tag;
+        kept++;
         stored += row_inline(r) ? 0 : 8 + (uint64_t)r->key_len + r->row_len;
     }
+    free(tmp);
+    tmp = NULL;
     /* Records too big for a bucket, in file order, in chunks of about SIDE_CHUNK_BYTES (a
      * bigger record gets a chunk of its own); row_off becomes chunk << bits | offset. */
     uint32_t chunk = 0;
@@ -654,7 +662,30 @@ static int side_store(prs_sidedb *db, MDB_txn **txn, MDB_dbi dbi, side_load *l, 
         chunk++;
         if ((rc = side_step(db, txn))) goto free_tmp;
     }
-    /* The buckets, one index value per SIDE_IDX_CHUNK_BUCKETS, each committed on its own. */
+    /* The buckets, one index value per SIDE_IDX_CHUNK_BUCKETS, each committed on its own.
+     * Rows are grouped by index value (a counting sort), and each group written in file
+     * order: the file and the rows are read nearly in sequence, only the bucket stores
+     * are random (and stores do not stall like loads). */
+    uint64_t nchunks = (nb + SIDE_IDX_CHUNK_BUCKETS - 1) / SIDE_IDX_CHUNK_BUCKETS;
+    uint64_t *start = calloc((size_t)nchunks + 1, 8);
+    uint32_t *order = malloc((size_t)PRS_MAX(kept, 1u) * 4);
+    tmp = calloc((size_t)nchunks, 8); /* the fill cursor of each group */
+    if (!start || !order || !tmp) {
+        rc = -ENOMEM;
+        goto free_order;
+    }
+    for (size_t i = 0; i < l->rows_len; i++) {
+        if (l->rows[i].row_len != UINT32_MAX)
+            start[(l->rows[i].hash >> 32 >> SIDE_IDX_CHUNK_BITS) + 1]++;
+    }
+    for (uint64_t c = 0; c < nchunks; c++) {
+        start[c + 1] += start[c];
+        tmp[c] = start[c];
+    }
+    for (size_t i = 0; i < l->rows_len; i++) {
+        if (l->rows[i].row_len != UINT32_MAX)
+            order[tmp[l->rows[i].hash >> 32 >> SIDE_IDX_CHUNK_BITS]++] = (uint32_t)i;
+    }
     uint32_t idx_chunks = 0;
     for (uint64_t first = 0; first < nb; first += SIDE_IDX_CHUNK_BUCKETS, idx_chunks++) {
         uint64_t count = PRS_MIN(nb - first, SIDE_IDX_CHUNK_BUCKETS);
@@ -663,14 +694,14 @@ static int side_store(prs_sidedb *db, MDB_txn **txn, MDB_dbi dbi, side_load *l, 
         unsigned char *val = NULL;
         size_t bytes = (size_t)(SIDE_IDX_PAD + count * SIDE_BUCKET_BYTES);
         rc = side_reserve(*txn, dbi, name, bytes, (void **)&val);
-        if (rc) goto free_tmp;
+        if (rc) goto free_order;
         memset(val, 0, bytes);
-        for (uint64_t k = 0; k < count; k++) {
-            uint64_t t = tmp[first + k];
-            if (!t) continue;
-            const side_row *r = &l->rows[t - 1];
-            unsigned char *bk = val + SIDE_IDX_PAD + k * SIDE_BUCKET_BYTES;
-            uint32_t tag = bucket_tag(r->hash);
+        for (uint64_t k = start[idx_chunks]; k < start[idx_chunks + 1]; k++) {
+            const side_row *r = &l->rows[order[k]];
+            uint64_t pos = r->hash >> 32;
+            PRS_ASSERT(pos >= first && pos < first + count);
+            unsigned char *bk = val + SIDE_IDX_PAD + (pos - first) * SIDE_BUCKET_BYTES;
+            uint32_t tag = (uint32_t)r->hash;
             memcpy(bk, &tag, 4);
             if (row_inline(r)) {
                 uint16_t len[2] = {(uint16_t)r->key_len, (uint16_t)r->row_len};
@@ -684,11 +715,11 @@ static int side_store(prs_sidedb *db, MDB_txn **txn, MDB_dbi dbi, side_load *l, 
                 memcpy(bk + 8, &loc, 8);
             }
         }
-        if ((rc = side_step(db, txn))) goto free_tmp;
+        if ((rc = side_step(db, txn))) goto free_order;
     }
     void *header;
     rc = side_put(*txn, dbi, "header", l->header_len, &header);
-    if (rc) goto free_tmp;
+    if (rc) goto free_order;
     if (l->header_len) memcpy(header, l->header, l->header_len);
     meta->rows = l->rows_len - dups;
     meta->duplicates = dups;
@@ -699,8 +730,11 @@ static int side_store(prs_sidedb *db, MDB_txn **txn, MDB_dbi dbi, side_load *l, 
     meta->idx_chunks = idx_chunks;
     void *m;
     rc = side_put(*txn, dbi, "meta", sizeof(*meta), &m);
-    if (rc) goto free_tmp;
+    if (rc) goto free_order;
     memcpy(m, meta, sizeof(*meta));
+free_order:
+    free(start);
+    free(order);
 free_tmp:
     free(tmp);
     return rc;
