@@ -313,6 +313,7 @@ int main(int argc, char **argv) {
     if (system(cmd) != 0) return 2;
     double t0 = now_s();
     if (gen_table(csv, rows) != 0) return 2;
+    sync(); /* the csv's writeback is not the load's: the load's syncs would wait for it */
     struct stat st;
     stat(csv, &st);
     printf("table: %llu rows, %.1f MiB csv (generated in %.1f s); %llu lookups per worker\n",
