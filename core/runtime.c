@@ -993,7 +993,8 @@ static int job_coordinate(job *j) {
         /* Completions gather before the coordinator wakes (fewer context switches): at
          * most half of those in flight, so the other half keeps the workers busy, and at
          * most one worker's result buffers, so a worker waiting for one always wakes it. */
-        prs_chan_set_wake(&j->done, PRS_MAX(PRS_MIN(j->sched.in_flight / 2, PRS_WORKER_OUTS), 1u));
+        uint32_t wake = PRS_MIN(j->sched.in_flight / 2, PRS_WORKER_OUTS / 2 * j->workers_started);
+        prs_chan_set_wake(&j->done, PRS_MAX(PRS_MIN(wake, PRS_WORKER_OUTS), 1u));
         uint32_t n = prs_chan_pop_many(&j->done, msgs, JOB_DONE_BATCH, JOB_TICK_MS);
         for (uint32_t i = 0; i < n; i++) {
             int wrc = job_complete(j, &msgs[i]);

@@ -88,7 +88,7 @@ typedef struct prs_workers_shared {
 
 /* Result buffers per worker: one being filled, the rest waiting for the coordinator, which
  * may let up to this many completions of one worker gather before it wakes. */
-#define PRS_WORKER_OUTS 4u
+#define PRS_WORKER_OUTS 8u
 
 typedef struct prs_worker {
     pthread_t thread;
