@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+/* Header-only: the hash of a short key is inlined into the lookup (no call through the
+ * shared library), the same function libxxhash exports. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 /* Address space only: LMDB grows the file as pages are written. */
