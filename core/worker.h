@@ -22,6 +22,8 @@
 #include "reader.h"
 #include "records.h"
 #include "scoreboard.h"
+#include "side.h"
+#include "sidedb.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,6 +42,12 @@ struct prs_worker;
 struct prs_ctx {
     struct prs_worker *worker;
     void *user;
+};
+
+/* What prs_global_init sees and sets: one per process, read by every worker. */
+struct prs_global {
+    void *shared;
+    const prs_side_config *side;
 };
 
 typedef struct prs_dispatch_msg {
@@ -76,6 +84,11 @@ typedef struct prs_workers_shared {
     prs_scoreboard_file *scoreboard;
     enum prs_io_mode io_mode; /* resolved at start: URING or SYNC */
     enum prs_format format;   /* FILES: one item per file; else records of input files */
+    int argc; /* init()'s arguments, side-input names substituted */
+    char **argv;
+    const prs_side_config *side; /* never NULL */
+    prs_sidedb *sidedb;          /* NULL without side tables */
+    prs_global *global;
 } prs_workers_shared;
 
 /* One batch between its dispatch and its run(): the next batch's reads are in flight (or
@@ -124,6 +137,9 @@ typedef struct prs_worker {
     size_t data_cap;
     prs_reader *io; /* created on the worker's thread (the ring is single-issuer) */
     prs_worker_slot slot[PRS_READER_SLOTS];
+    prs_sidedb_reader *side_reader; /* a read snapshot from the first lookup to run()'s end */
+    const char *side_last_name;     /* the last table name pointer and its index: a script */
+    int side_last_table;            /* passing a literal skips the name compare */
 } prs_worker;
 
 int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared);
