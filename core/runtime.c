@@ -356,7 +356,8 @@ static int job_open_state(job *j) {
         if (rc) return rc;
     }
     char err[512];
-    rc = prs_joblog_open(&j->log, j->out_dir, j->cfg->logging_level, err, sizeof(err));
+    rc = prs_joblog_open(&j->log, j->out_dir, j->cfg->logging_level, j->cfg->log_policy, err,
+                         sizeof(err));
     if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s", err);
     if (j->cfg->fresh) prs_joblog_master(j->log, "--fresh: the previous job state and output were discarded");
     rc = prs_queue_open(&j->queue, state, j->cfg->durable ? PRS_DURABILITY_FULL : PRS_DURABILITY_NONE,
@@ -522,6 +523,7 @@ static void job_overview(job *j, const char *state) {
         snprintf(text + n, sizeof(text) - (size_t)n,
                  "warning: no item succeeded: run() emitted no row for any item\n");
     }
+    prs_joblog_errors_sync(j->log);
     prs_joblog_overview(j->log, text);
 }
 

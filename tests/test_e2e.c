@@ -33,6 +33,20 @@ static char *out_file(const run *r, const char *name) {
     return tu_read(p, NULL);
 }
 
+/* Every per-error file of OUT/logs/user/error/<node>/, concatenated. */
+static char *error_files(const run *r) {
+    char p[512];
+    snprintf(p, sizeof(p), "%s/errors-all.txt", r->dir);
+    tu_sh("cat /dev/null %s/logs/user/error/*/error-*.txt > '%s' 2>/dev/null", r->out, p);
+    return tu_read(p, NULL);
+}
+
+static size_t count_of(const char *text, const char *needle) {
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -95,8 +109,14 @@ Test(e2e, failed_items_count_and_error_threshold_edge) {
     cr_assert(strstr(ov, "succeeded 30, failed 10"), "%s", ov);
     cr_assert(strstr(ov, "first error: batch 1 attempt 1 item f0010.txt"), "%s", ov);
     free(ov);
-    char *errs = out_file(&r, "logs/user/error.txt");
-    cr_assert_eq(tu_count_lines(errs), 10);
+    /* Ten failed items: ten error files, one group of ten in error.txt. */
+    char *errs = error_files(&r);
+    cr_assert_eq(count_of(errs, "message: faulty: fails items matching 'f001'"), 10, "%s", errs);
+    free(errs);
+    errs = out_file(&r, "logs/user/error.txt");
+    cr_assert(strstr(errs, "errors: 10 in 1 distinct messages"), "%s", errs);
+    cr_assert(strstr(errs, "[10 x] faulty: fails items matching 'f001'"), "%s", errs);
+    cr_assert(strstr(errs, "first: batch 1 attempt 1 item f0010.txt"), "%s", errs);
     free(errs);
     tu_rmrf(r.out);
     /* One over the threshold: the job fails with exit 1 and says which threshold. */

@@ -65,6 +65,7 @@ static const char usage_run[] =
     "                             timeout, 0.5..10 s) spends that try and the runtime is\n"
     "                             restarted; other batches lose nothing\n"
     "  --logging-level L          DEBUG, INFO (default), WARNING, ERROR, CRITICAL\n"
+    "  --log-policy wait|drop     log ring full: wait (default) or drop and count\n"
     "\n"
     "prs options:\n"
     "  --durability full|none     full (default): output and queue synced at every commit;\n"
@@ -95,7 +96,7 @@ static const char usage_run[] =
 enum {
     OPT_ENTRY = 1000, OPT_INPUT, OPT_OUTPUT, OPT_MBS, OPT_WORKERS, OPT_ACTION, OPT_FILE,
     OPT_ERRTH, OPT_FCOUNT, OPT_FPCT, OPT_MAXTRY, OPT_LEVEL, OPT_DURABILITY, OPT_QUIET, OPT_HELP,
-    OPT_TIMEOUT, OPT_FRESH,
+    OPT_TIMEOUT, OPT_FRESH, OPT_LOG_POLICY,
 };
 
 static int bad(const char *opt, const char *value, const char *why) {
@@ -129,6 +130,7 @@ static int cmd_run(int argc, char **argv) {
         {"run-max-try", required_argument, NULL, OPT_MAXTRY},
         {"run-invocation-timeout", required_argument, NULL, OPT_TIMEOUT},
         {"logging-level", required_argument, NULL, OPT_LEVEL},
+        {"log-policy", required_argument, NULL, OPT_LOG_POLICY},
         {"durability", required_argument, NULL, OPT_DURABILITY},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"fresh", no_argument, NULL, OPT_FRESH},
@@ -199,6 +201,11 @@ static int cmd_run(int argc, char **argv) {
             break;
         case OPT_QUIET: c.quiet = true; break;
         case OPT_FRESH: c.fresh = true; break;
+        case OPT_LOG_POLICY:
+            if (strcmp(optarg, "wait") == 0) c.log_policy = 0;
+            else if (strcmp(optarg, "drop") == 0) c.log_policy = 1;
+            else return bad("--log-policy", optarg, "must be wait or drop");
+            break;
         case OPT_HELP: fputs(usage_run, stdout); return 0;
         case ':': return bad(name, NULL, "needs a value");
         default: return bad(name, NULL, "unknown option");
