@@ -12,6 +12,7 @@
  * batches are still pending. */
 #include "prs.h"
 
+#include "capture.h"
 #include "committer.h"
 #include "crash.h"
 #include "entry.h"
@@ -61,6 +62,7 @@ typedef struct job {
     int lock_fd;
     int root_fd;
     prs_joblog *log;
+    prs_capture *capture; /* the entry script's stdout/stderr, when supervised */
     prs_queue *queue;
     prs_queue_reader *reader;
     prs_outfile out;
@@ -360,6 +362,10 @@ static int job_open_state(job *j) {
                          sizeof(err));
     if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s", err);
     if (j->cfg->fresh) prs_joblog_master(j->log, "--fresh: the previous job state and output were discarded");
+    if (j->cfg->supervised) {
+        rc = prs_capture_start(&j->capture, j->log);
+        if (rc) prs_joblog_master(j->log, "stdout/stderr not captured: %s", strerror(-rc));
+    }
     rc = prs_queue_open(&j->queue, state, j->cfg->durable ? PRS_DURABILITY_FULL : PRS_DURABILITY_NONE,
                         err, sizeof(err));
     if (rc) return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL,
@@ -725,7 +731,7 @@ static void job_progress(job *j, bool force) {
     if (j->cfg->quiet || (!force && t - j->last_progress_ns < 5 * JOB_OVERVIEW_EVERY_NS)) return;
     j->last_progress_ns = t;
     const prs_sched_counts *c = &j->sched.counts;
-    fprintf(stderr, "prs: %llu/%llu mini-batches, %llu items failed, %.1f s\n",
+    dprintf(prs_capture_stderr_fd(j->capture), "prs: %llu/%llu mini-batches, %llu items failed, %.1f s\n",
             (unsigned long long)(c->done_batches + c->failed_batches),
             (unsigned long long)c->total_batches, (unsigned long long)c->failed_items,
             (double)(t - j->started_ns) / 1e9);
@@ -1089,6 +1095,7 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
         prs_chan_destroy(&j->done);
     }
     prs_queue_close(j->queue);
+    prs_capture_stop(j->capture);
     prs_joblog_close(j->log);
     if (j->root_fd >= 0) close(j->root_fd);
     if (j->lock_fd >= 0) close(j->lock_fd);
