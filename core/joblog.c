@@ -57,6 +57,8 @@ struct prs_joblog {
     int level;
     FILE *master;
     FILE *user;
+    FILE *node_file; /* sys/node/<node>.txt: the coordinator's */
+    FILE *report;    /* sys/job_report/processed_mini-batches.csv: the coordinator's */
     /* The flusher's own state. */
     pthread_t flusher;
     bool flusher_started;
@@ -291,9 +293,20 @@ int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy
     snprintf(user, sizeof(user), "user/%s/%s.log.txt", jl->ip, jl->node);
     jl->master = open_append(jl, "sys/master.txt", err, err_size);
     if (jl->master) jl->user = open_append(jl, user, err, err_size);
-    if (!jl->user) {
+    char node_txt[256];
+    snprintf(node_txt, sizeof(node_txt), "sys/node/%s.txt", jl->node);
+    if (jl->user) jl->node_file = open_append(jl, node_txt, err, err_size);
+    if (jl->node_file)
+        jl->report = open_append(jl, "sys/job_report/processed_mini-batches.csv", err, err_size);
+    if (!jl->report) {
         prs_joblog_close(jl);
         return -EIO;
+    }
+    if (ftell(jl->report) == 0) {
+        fputs("Mini-batch Id,Picked Count,Process,Process Start Time,Total,Succeeded,Failed,"
+              "Elapsed Seconds,Process Seconds,Run Method Seconds,Status,Error Category,"
+              "Error Message,Mini-batch Detail\n",
+              jl->report);
     }
     snprintf(jl->error_dir, sizeof(jl->error_dir), "%s/user/error/%s", jl->dir, jl->node);
     rc = mkdir_p(jl->error_dir);
@@ -325,6 +338,8 @@ void prs_joblog_close(prs_joblog *jl) {
     if (jl->errors_dirty) errors_write(jl);
     if (jl->master) fclose(jl->master);
     if (jl->user) fclose(jl->user);
+    if (jl->node_file) fclose(jl->node_file);
+    if (jl->report) fclose(jl->report);
     prs_logring_destroy(&jl->ring);
     free(jl->assembly);
     free(jl->groups);
@@ -601,6 +616,47 @@ void prs_joblog_errors(prs_joblog *jl, const char *text, size_t len) {
 
 /* Rewrites error.txt now if errors came since it was last written. Coordinator. */
 void prs_joblog_errors_sync(prs_joblog *jl) {
+    if (jl->errors_dirty) errors_write(jl);
+}
+
+/* A CSV field per RFC 4180: quoted, quotes doubled, newlines kept out. */
+static void csv_field(FILE *f, const char *text, size_t len) {
+    fputc('"', f);
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '"') fputc('"', f);
+        fputc(c == '\n' || c == '\r' ? ' ' : c, f);
+    }
+    fputc('"', f);
+}
+
+void prs_joblog_batch_done(prs_joblog *jl, const prs_joblog_batch *b) {
+    char start[48];
+    stamp_ns(jl, b->start_realtime_ns, start, sizeof(start));
+    size_t elen = 0;
+    if (b->error) {
+        const char *nl = memchr(b->error, '\n', b->error_len);
+        elen = nl ? (size_t)(nl - b->error) : b->error_len;
+    }
+    fprintf(jl->node_file,
+            "%s batch %llu attempt %u: worker %u ip %s pid %d tid %d cpu %d; items total %u "
+            "succeeded %u failed %u; duration %.6f s, process time %.6f s, run() time %.6f s; "
+            "%s\n",
+            start, (unsigned long long)b->batch_id, b->attempt, b->worker, jl->ip, b->pid, b->tid,
+            b->cpu, b->total, b->succeeded, b->failed, (double)b->elapsed_ns / 1e9,
+            (double)b->cpu_ns / 1e9, (double)b->run_ns / 1e9, b->status);
+    fprintf(jl->report, "%llu,%u,worker-%u pid %d tid %d,%s,%u,%u,%u,%.6f,%.6f,%.6f,%s,%s,",
+            (unsigned long long)b->batch_id, b->attempt, b->worker, b->pid, b->tid, start, b->total,
+            b->succeeded, b->failed, (double)b->elapsed_ns / 1e9, (double)b->cpu_ns / 1e9,
+            (double)b->run_ns / 1e9, b->status, b->error_category);
+    csv_field(jl->report, b->error ? b->error : "", elen);
+    fprintf(jl->report, ",\"items %llu..%llu\"\n", (unsigned long long)b->first_item,
+            (unsigned long long)(b->first_item + b->total - (b->total ? 1 : 0)));
+}
+
+void prs_joblog_sync(prs_joblog *jl) {
+    fflush(jl->node_file);
+    fflush(jl->report);
     if (jl->errors_dirty) errors_write(jl);
 }
 

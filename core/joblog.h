@@ -56,9 +56,29 @@ bool prs_joblog_user_enabled(const prs_joblog *jl, int level);
  * '\n'-terminated line): each becomes one file in user/error/<node>/ and is counted
  * under its message in user/error.txt. */
 void prs_joblog_errors(prs_joblog *jl, const char *text, size_t len);
+/* One finished try of a mini-batch, as sys/node/<node>.txt and
+ * sys/job_report/processed_mini-batches.csv record it. Coordinator only. */
+typedef struct prs_joblog_batch {
+    uint64_t batch_id;
+    uint64_t first_item;
+    uint32_t attempt;
+    uint32_t worker;
+    int32_t pid, tid, cpu;
+    uint32_t total, succeeded, failed;
+    uint64_t start_realtime_ns, elapsed_ns, cpu_ns, run_ns;
+    const char *status;         /* RUN_DONE, RUN_TIMEOUT, RUN_EXCEPTION */
+    const char *error_category; /* "" when none */
+    const char *error;          /* the try's first error line, or NULL */
+    size_t error_len;
+} prs_joblog_batch;
+void prs_joblog_batch_done(prs_joblog *jl, const prs_joblog_batch *b);
+
 /* Rewrites error.txt now if errors came since it was last written (it is otherwise
  * rewritten at most once a second, and at close). */
 void prs_joblog_errors_sync(prs_joblog *jl);
+/* Flushes the coordinator's own files (node, job report) and rewrites error.txt if it
+ * changed. Coordinator; call it about once a second. */
+void prs_joblog_sync(prs_joblog *jl);
 /* Replaces overview.txt with text, atomically (write then rename). */
 int prs_joblog_overview(prs_joblog *jl, const char *text);
 

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <time.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,10 +45,11 @@ int prs_emit(prs_out *out, const void *row, size_t len) {
 }
 
 __attribute__((format(printf, 3, 0))) static void out_error_v(prs_out *out, const char *item,
-                                                          const char *fmt, va_list ap) {
+                                                              const char *fmt, va_list ap) {
     char line[1024];
-    int n = snprintf(line, sizeof(line), "batch %llu attempt %u item %s: ",
-                     (unsigned long long)out->batch->id, out->batch->attempt, item);
+    int n = snprintf(line, sizeof(line),
+                     "batch %llu attempt %u item %s: ", (unsigned long long)out->batch->id,
+                     out->batch->attempt, item);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof(line) - 2) len = sizeof(line) - 2;
@@ -179,13 +181,20 @@ static int worker_scratch(prs_worker *w, uint32_t count) {
 static prs_out *worker_take_out(prs_worker *w) {
     uint32_t i = w->out_current;
     pthread_mutex_lock(&w->out_lock);
-    while (atomic_load(&w->out_busy[i])) pthread_cond_wait(&w->out_freed, &w->out_lock);
+    while (atomic_load(&w->out_busy[i]))
+        pthread_cond_wait(&w->out_freed, &w->out_lock);
     pthread_mutex_unlock(&w->out_lock);
     prs_out *out = &w->out[i];
     out->rows_len = 0;
     out->row_count = 0;
     out->errors_len = 0;
     return out;
+}
+
+static uint64_t worker_clock_ns(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Runs one batch; fills done. A failure to read the queue is an internal error: the batch
@@ -228,9 +237,8 @@ static void worker_batch(prs_worker *w, const prs_dispatch_msg *m, prs_done_msg 
     }
     for (uint32_t i = 0; i < m->item_count; i++) {
         if (w->view_sizes[i] == SIZE_MAX) continue;
-        w->items[n++] = (prs_item){.name = w->views[i],
-                                   .data = w->data + w->offsets[i],
-                                   .size = w->view_sizes[i]};
+        w->items[n++] = (prs_item){
+            .name = w->views[i], .data = w->data + w->offsets[i], .size = w->view_sizes[i]};
     }
     batch.count = n;
     batch.items = w->items; /* after worker_scratch: it may have moved the array */
@@ -238,7 +246,9 @@ static void worker_batch(prs_worker *w, const prs_dispatch_msg *m, prs_done_msg 
     atomic_store(&w->cancel, false);
     prs_scoreboard_begin(slot, m->batch_id, m->attempt, m->first_item, m->item_count);
     prs_crash_set_batch(&batch);
+    uint64_t run_start_ns = worker_clock_ns(CLOCK_MONOTONIC);
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
+    done->run_ns = worker_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
     prs_crash_set_batch(NULL);
     prs_scoreboard_end(slot);
     done->timed_out = atomic_load(&w->cancel);
@@ -269,9 +279,16 @@ static void *worker_main(void *arg) {
         prs_dispatch_msg m;
         prs_chan_pop(sh->dispatch, &m);
         if (m.stop) break;
-        prs_done_msg done = {.kind = PRS_DONE_BATCH, .worker = w->id, .batch = m,
-                             .out_index = w->out_current};
+        prs_done_msg done = {
+            .kind = PRS_DONE_BATCH, .worker = w->id, .batch = m, .out_index = w->out_current};
+        done.start_realtime_ns = worker_clock_ns(CLOCK_REALTIME);
+        uint64_t start_ns = worker_clock_ns(CLOCK_MONOTONIC);
+        uint64_t cpu_start_ns = worker_clock_ns(CLOCK_THREAD_CPUTIME_ID);
         worker_batch(w, &m, &done);
+        done.elapsed_ns = worker_clock_ns(CLOCK_MONOTONIC) - start_ns;
+        done.cpu_ns = worker_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start_ns;
+        done.tid = (int32_t)gettid();
+        done.cpu = sched_getcpu();
         atomic_store(&w->out_busy[w->out_current], true);
         w->out_current ^= 1;
         prs_chan_push(sh->done, &done);
