@@ -45,11 +45,10 @@ int prs_emit(prs_out *out, const void *row, size_t len) {
 }
 
 __attribute__((format(printf, 3, 0))) static void out_error_v(prs_out *out, const char *item,
-                                                              const char *fmt, va_list ap) {
+                                                          const char *fmt, va_list ap) {
     char line[1024];
-    int n = snprintf(line, sizeof(line),
-                     "batch %llu attempt %u item %s: ", (unsigned long long)out->batch->id,
-                     out->batch->attempt, item);
+    int n = snprintf(line, sizeof(line), "batch %llu attempt %u item %s: ",
+                     (unsigned long long)out->batch->id, out->batch->attempt, item);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof(line) - 2) len = sizeof(line) - 2;
@@ -181,8 +180,7 @@ static int worker_scratch(prs_worker *w, uint32_t count) {
 static prs_out *worker_take_out(prs_worker *w) {
     uint32_t i = w->out_current;
     pthread_mutex_lock(&w->out_lock);
-    while (atomic_load(&w->out_busy[i]))
-        pthread_cond_wait(&w->out_freed, &w->out_lock);
+    while (atomic_load(&w->out_busy[i])) pthread_cond_wait(&w->out_freed, &w->out_lock);
     pthread_mutex_unlock(&w->out_lock);
     prs_out *out = &w->out[i];
     out->rows_len = 0;
@@ -237,8 +235,9 @@ static void worker_batch(prs_worker *w, const prs_dispatch_msg *m, prs_done_msg 
     }
     for (uint32_t i = 0; i < m->item_count; i++) {
         if (w->view_sizes[i] == SIZE_MAX) continue;
-        w->items[n++] = (prs_item){
-            .name = w->views[i], .data = w->data + w->offsets[i], .size = w->view_sizes[i]};
+        w->items[n++] = (prs_item){.name = w->views[i],
+                                   .data = w->data + w->offsets[i],
+                                   .size = w->view_sizes[i]};
     }
     batch.count = n;
     batch.items = w->items; /* after worker_scratch: it may have moved the array */
@@ -279,8 +278,8 @@ static void *worker_main(void *arg) {
         prs_dispatch_msg m;
         prs_chan_pop(sh->dispatch, &m);
         if (m.stop) break;
-        prs_done_msg done = {
-            .kind = PRS_DONE_BATCH, .worker = w->id, .batch = m, .out_index = w->out_current};
+        prs_done_msg done = {.kind = PRS_DONE_BATCH, .worker = w->id, .batch = m,
+                             .out_index = w->out_current};
         done.start_realtime_ns = worker_clock_ns(CLOCK_REALTIME);
         uint64_t start_ns = worker_clock_ns(CLOCK_MONOTONIC);
         uint64_t cpu_start_ns = worker_clock_ns(CLOCK_THREAD_CPUTIME_ID);
