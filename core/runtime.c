@@ -18,6 +18,7 @@
 #include "entry.h"
 #include "joblog.h"
 #include "outfile.h"
+#include "perf.h"
 #include "queue.h"
 #include "scan.h"
 #include "sched.h"
@@ -63,6 +64,8 @@ typedef struct job {
     int root_fd;
     prs_joblog *log;
     prs_capture *capture; /* the entry script's stdout/stderr, when supervised */
+    prs_perf *perf;             /* logs/sys/perf/overview.csv */
+    prs_perf_worker *perf_workers;
     prs_queue *queue;
     prs_queue_reader *reader;
     prs_outfile out;
@@ -110,6 +113,7 @@ void prs_job_config_defaults(prs_job_config *c) {
     c->run_max_try = 3;
     c->run_invocation_timeout_ms = 60000;
     c->logging_level = PRS_LOG_INFO;
+    c->perf_interval_s = 10;
     c->durable = true;
 }
 
@@ -616,6 +620,10 @@ static void job_log_batch(job *j, const prs_done_msg *m, const prs_out *out,
         .status = status[outcome], .error_category = outcome == PRS_OUTCOME_OK ? "" : "UserError",
         .error = out->errors_len ? out->errors : NULL, .error_len = out->errors_len};
     prs_joblog_batch_done(j->log, &b);
+    if (j->perf_workers) {
+        j->perf_workers[m->worker].tid = m->tid;
+        j->perf_workers[m->worker].batches_done++;
+    }
 }
 
 /* One completion. Returns 0 or a negative error from writing the output. */
@@ -747,6 +755,7 @@ static void job_progress(job *j, bool force) {
     if (!force && t - j->last_overview_ns < JOB_OVERVIEW_EVERY_NS) return;
     j->last_overview_ns = t;
     job_overview(j, prs_sched_state_text(j->sched.state));
+    if (j->perf && !j->workers_stopped) prs_perf_tick(j->perf, j->perf_workers, j->workers_started, false);
     if (j->cfg->quiet || (!force && t - j->last_progress_ns < 5 * JOB_OVERVIEW_EVERY_NS)) return;
     j->last_progress_ns = t;
     const prs_sched_counts *c = &j->sched.counts;
@@ -950,6 +959,12 @@ static int job_start_workers(job *j) {
         if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "cannot start worker %u: %s", i, strerror(-rc));
         j->workers_started++;
     }
+    j->perf_workers = calloc(n, sizeof(*j->perf_workers));
+    if (j->perf_workers) {
+        for (uint32_t i = 0; i < n; i++) j->perf_workers[i].thread = j->workers[i].thread;
+        rc = prs_perf_open(&j->perf, prs_joblog_dir(j->log), j->cfg->perf_interval_s, n);
+        if (rc) prs_joblog_master(j->log, "no logs/sys/perf: %s", strerror(-rc));
+    }
     return 0;
 }
 
@@ -962,6 +977,7 @@ static void job_drop_completion(job *j, const prs_done_msg *m) {
 
 static void job_stop_workers(job *j) {
     if (j->workers_stopped || !j->workers_started) return;
+    if (j->perf) prs_perf_tick(j->perf, j->perf_workers, j->workers_started, true); /* last one */
     j->workers_stopped = true;
     /* Batches not yet taken stay pending (uncommitted): pull them back so each worker ends
      * after at most the batch in its hands. */
@@ -1115,6 +1131,8 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
     }
     prs_queue_close(j->queue);
     prs_capture_stop(j->capture);
+    prs_perf_close(j->perf);
+    free(j->perf_workers);
     prs_joblog_close(j->log);
     if (j->root_fd >= 0) close(j->root_fd);
     if (j->lock_fd >= 0) close(j->lock_fd);
