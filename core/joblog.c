@@ -70,6 +70,8 @@ struct prs_joblog {
     /* Errors: the coordinator's. */
     char error_dir[4200];
     uint64_t error_seq;
+    uint64_t first_seq; /* the lowest-numbered error file: the first error */
+    char first_file[96];
     uint64_t errors_total, errors_unfiled, errors_other;
     jl_group *groups;
     uint32_t groups_len;
@@ -367,6 +369,9 @@ const char *prs_joblog_node(const prs_joblog *jl) {
 const char *prs_joblog_ip(const prs_joblog *jl) {
     return jl->ip;
 }
+const char *prs_joblog_first_error_file(const prs_joblog *jl) {
+    return jl->first_file;
+}
 const char *prs_joblog_dir(const prs_joblog *jl) {
     return jl->dir;
 }
@@ -527,6 +532,10 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
             }
             fclose(f);
             snprintf(name, name_size, "%s", fname);
+            if (!jl->first_file[0]) {
+                snprintf(jl->first_file, sizeof(jl->first_file), "%s", fname);
+                jl->first_seq = jl->error_seq;
+            }
         }
     }
     group_count(jl, line, message, name);
@@ -566,6 +575,10 @@ static void errors_load(prs_joblog *jl) {
         }
         group_count(jl, line, message, e->d_name);
         if (seq > jl->error_seq) jl->error_seq = seq;
+        if (!jl->first_file[0] || seq < jl->first_seq) {
+            snprintf(jl->first_file, sizeof(jl->first_file), "%.95s", e->d_name);
+            jl->first_seq = seq;
+        }
     }
     closedir(d);
 }

@@ -46,6 +46,8 @@ void prs_joblog_close(prs_joblog *jl);
 const char *prs_joblog_node(const prs_joblog *jl);
 const char *prs_joblog_ip(const prs_joblog *jl);
 const char *prs_joblog_dir(const prs_joblog *jl);
+/* The first error's file name in user/error/<node>/ ("" while there is none). */
+const char *prs_joblog_first_error_file(const prs_joblog *jl);
 
 void prs_joblog_master(prs_joblog *jl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Entry-script logger; dropped below the job's --logging-level. */

@@ -19,6 +19,7 @@
 #include "joblog.h"
 #include "outfile.h"
 #include "perf.h"
+#include "progress.h"
 #include "queue.h"
 #include "scan.h"
 #include "sched.h"
@@ -66,6 +67,8 @@ typedef struct job {
     prs_capture *capture; /* the entry script's stdout/stderr, when supervised */
     prs_perf *perf;             /* logs/sys/perf/overview.csv */
     prs_perf_worker *perf_workers;
+    prs_progress progress; /* the bar (a terminal) or periodic lines on stderr */
+    bool progress_ready;
     prs_queue *queue;
     prs_queue_reader *reader;
     prs_outfile out;
@@ -498,6 +501,27 @@ static void job_counts(const job *j, prs_queue_counts *c) {
                             .output_bytes = j->output_bytes};
 }
 
+/* The first failing batch, its item and the file to open, from the first error. */
+static int job_overview_first_failure(job *j, char *buf, size_t size) {
+    unsigned long long batch;
+    unsigned attempt;
+    int off = 0;
+    const char *file = prs_joblog_first_error_file(j->log);
+    int n = 0;
+    if (sscanf(j->first_error, "batch %llu attempt %u item %n", &batch, &attempt, &off) == 2 && off) {
+        const char *item = j->first_error + off;
+        const char *colon = strstr(item, ": ");
+        n = snprintf(buf, size, "first failing batch: %llu (try %u), item %.*s; its rows in "
+                     "logs/sys/job_report/processed_mini-batches.csv\n",
+                     batch, attempt, colon ? (int)(colon - item) : (int)strlen(item), item);
+    }
+    if (file[0] && n >= 0 && (size_t)n < size) {
+        n += snprintf(buf + n, size - (size_t)n, "open first: logs/user/error/%s/%s\n",
+                      prs_joblog_node(j->log), file);
+    }
+    return n < 0 ? 0 : (int)PRS_MIN((size_t)n, size ? size - 1 : 0);
+}
+
 static void job_overview(job *j, const char *state) {
     const prs_sched_counts *c = &j->sched.counts;
     char text[4096];
@@ -528,6 +552,7 @@ static void job_overview(job *j, const char *state) {
                       "first error: %s\nwhere to look: logs/user/error.txt (every error), "
                       "logs/sys/master.txt (the coordinator)\n",
                       j->first_error);
+        n += job_overview_first_failure(j, text + n, sizeof(text) - (size_t)n);
     }
     if (processed > 0 && c->succeeded_items == 0 && c->total_batches == processed) {
         snprintf(text + n, sizeof(text) - (size_t)n,
@@ -750,19 +775,30 @@ static int job_dispatch(job *j) {
     }
 }
 
+static void job_progress_draw(job *j, bool force) {
+    if (j->cfg->quiet) return;
+    if (!j->progress_ready) {
+        prs_progress_init(&j->progress, prs_capture_stderr_fd(j->capture));
+        j->progress_ready = true;
+    }
+    const prs_sched_counts *c = &j->sched.counts;
+    prs_progress_counts pc = {.total_batches = c->total_batches,
+                              .finished_batches = c->done_batches + c->failed_batches,
+                              .failed_batches = c->failed_batches,
+                              .total_items = c->total_items,
+                              .finished_items = c->succeeded_items + c->failed_items,
+                              .failed_items = c->failed_items};
+    uint64_t t = now_ns();
+    prs_progress_tick(&j->progress, &pc, t, t - j->started_ns, force);
+}
+
 static void job_progress(job *j, bool force) {
+    job_progress_draw(j, force); /* a terminal's bar moves more often than overview.txt */
     uint64_t t = now_ns();
     if (!force && t - j->last_overview_ns < JOB_OVERVIEW_EVERY_NS) return;
     j->last_overview_ns = t;
     job_overview(j, prs_sched_state_text(j->sched.state));
     if (j->perf && !j->workers_stopped) prs_perf_tick(j->perf, j->perf_workers, j->workers_started, false);
-    if (j->cfg->quiet || (!force && t - j->last_progress_ns < 5 * JOB_OVERVIEW_EVERY_NS)) return;
-    j->last_progress_ns = t;
-    const prs_sched_counts *c = &j->sched.counts;
-    dprintf(prs_capture_stderr_fd(j->capture), "prs: %llu/%llu mini-batches, %llu items failed, %.1f s\n",
-            (unsigned long long)(c->done_batches + c->failed_batches),
-            (unsigned long long)c->total_batches, (unsigned long long)c->failed_items,
-            (double)(t - j->started_ns) / 1e9);
 }
 
 /* Batches waiting in the dispatch queue go back to pending without a try spent. */
@@ -1130,6 +1166,8 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
         prs_chan_destroy(&j->done);
     }
     prs_queue_close(j->queue);
+    if (j->progress_ready && j->progress.tty) job_progress_draw(j, true); /* the final state */
+    if (j->progress_ready) prs_progress_end(&j->progress);
     prs_capture_stop(j->capture);
     prs_perf_close(j->perf);
     free(j->perf_workers);
