@@ -11,6 +11,7 @@ int prs_chan_init(prs_chan *c, uint32_t capacity, size_t msg_bytes) {
     if (!c->buf) return -ENOMEM;
     c->capacity = capacity;
     c->msg_bytes = msg_bytes;
+    c->wake_len = 1;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -36,7 +37,7 @@ void prs_chan_push(prs_chan *c, const void *msg) {
     uint32_t tail = (c->head + c->len) % c->capacity;
     memcpy(c->buf + (size_t)tail * c->msg_bytes, msg, c->msg_bytes);
     c->len++;
-    pthread_cond_signal(&c->not_empty);
+    if (c->len >= c->wake_len) pthread_cond_signal(&c->not_empty);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -49,6 +50,7 @@ static void chan_take(prs_chan *c, void *msg) {
 
 void prs_chan_pop(prs_chan *c, void *msg) {
     pthread_mutex_lock(&c->lock);
+    PRS_ASSERT(c->wake_len == 1); /* a push below wake_len would not wake it */
     while (c->len == 0) pthread_cond_wait(&c->not_empty, &c->lock);
     chan_take(c, msg);
     pthread_cond_signal(&c->not_full);
@@ -65,7 +67,7 @@ uint32_t prs_chan_pop_many(prs_chan *c, void *msgs, uint32_t cap, uint64_t timeo
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&c->lock);
-    while (c->len == 0) {
+    while (c->len < c->wake_len) {
         if (pthread_cond_timedwait(&c->not_empty, &c->lock, &until) == ETIMEDOUT) break;
     }
     uint32_t n = 0;
@@ -76,4 +78,11 @@ uint32_t prs_chan_pop_many(prs_chan *c, void *msgs, uint32_t cap, uint64_t timeo
     if (n) pthread_cond_broadcast(&c->not_full);
     pthread_mutex_unlock(&c->lock);
     return n;
+}
+
+void prs_chan_set_wake(prs_chan *c, uint32_t wake_len) {
+    PRS_ASSERT(wake_len >= 1);
+    pthread_mutex_lock(&c->lock);
+    c->wake_len = PRS_MIN(wake_len, c->capacity);
+    pthread_mutex_unlock(&c->lock);
 }

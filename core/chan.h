@@ -19,15 +19,20 @@ typedef struct prs_chan {
     unsigned char *buf;
     size_t msg_bytes;
     uint32_t capacity, head, len;
+    uint32_t wake_len; /* a push wakes the consumer once this many messages wait */
 } prs_chan;
 
 int prs_chan_init(prs_chan *c, uint32_t capacity, size_t msg_bytes);
 void prs_chan_destroy(prs_chan *c);
 /* Blocks while full. */
 void prs_chan_push(prs_chan *c, const void *msg);
-/* Blocks while empty. */
+/* Blocks while empty. Not for a channel with wake_len > 1. */
 void prs_chan_pop(prs_chan *c, void *msg);
-/* Takes up to cap messages, waiting at most timeout_ms for the first. Returns the count. */
+/* Takes up to cap messages, waiting at most timeout_ms for wake_len of them (1 unless
+ * set; fewer are taken when the time is up). Returns the count. */
 uint32_t prs_chan_pop_many(prs_chan *c, void *msgs, uint32_t cap, uint64_t timeout_ms);
+/* Sets wake_len (>= 1): a consumer that can act on messages in groups sleeps through
+ * single ones -- one wake-up (two context switches on a small machine) per group. */
+void prs_chan_set_wake(prs_chan *c, uint32_t wake_len);
 
 #endif

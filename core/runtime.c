@@ -45,6 +45,9 @@
 #define JOB_COMMIT_EVERY_NS 50000000ull /* a group is handed over at least this often */
 #define JOB_ROWS_FLUSH_BYTES (1u << 20) /* rows are written in chunks of about this size */
 #define JOB_STOP_GRACE_NS 10000000000ull /* after a stop request, running batches get this */
+#define JOB_MAP_GROW_TRIES 24u            /* doublings of the queue map while creating */
+#define LOCK_WAIT_TRIES 30u               /* OUT busy: retry its lock this often, */
+#define LOCK_WAIT_STEP_NS 100000000L      /* this far apart, before giving up */
 
 /* Stop requests from signal handlers: a counter, so the second one is seen as such. */
 static atomic_uint job_stop_requests;
@@ -287,7 +290,9 @@ static int build_item(void *arg, const char *path, size_t len) {
     return rc;
 }
 
-static int job_create(job *j) {
+/* One try at creating the job; PRS_QUEUE_EMAPFULL (nothing reported yet) when the queue's
+ * map filled up, and the caller grows it and tries again. */
+static int job_create_once(job *j) {
     job_builder jb = {.j = j};
     int rc = prs_queue_build_begin(j->queue, &jb.b);
     if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "queue: cannot start job creation: %s",
@@ -305,6 +310,10 @@ static int job_create(job *j) {
         rc = -ENOENT;
     }
     if (rc == 0) rc = prs_queue_build_meta(&jb.b, "config", j->config_text, strlen(j->config_text));
+    if (rc == PRS_QUEUE_EMAPFULL) {
+        prs_queue_build_abort(&jb.b);
+        return rc;
+    }
     if (rc) {
         prs_queue_build_abort(&jb.b);
         bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
@@ -314,12 +323,27 @@ static int job_create(job *j) {
     }
     uint64_t items = jb.b.next_item, batches = jb.b.next_batch;
     rc = prs_queue_build_end(&jb.b);
+    if (rc == PRS_QUEUE_EMAPFULL) return rc;
     if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "queue: cannot commit the new job: %s",
                             strerror(-rc));
     prs_joblog_master(j->log, "created %llu mini-batches of up to %u files from %llu files in %.3f s",
                       (unsigned long long)batches, j->cfg->mini_batch_size,
                       (unsigned long long)items, (double)(now_ns() - t0) / 1e9);
     return 0;
+}
+
+static int job_create(job *j) {
+    for (unsigned try = 0; try < JOB_MAP_GROW_TRIES; try++) {
+        int rc = job_create_once(j);
+        if (rc != PRS_QUEUE_EMAPFULL) return rc;
+        size_t map_bytes = 0;
+        rc = prs_queue_grow(j->queue, &map_bytes);
+        if (rc) break;
+        prs_joblog_master(j->log, "job state map full while creating the job: grew it to %zu bytes",
+                          map_bytes);
+    }
+    return job_fail(j, PRS_EXIT_STOPPED, "%s/data.mdb: job state map full and cannot grow",
+                    j->state_dir);
 }
 
 /* --fresh, under the lock: the queue, the scoreboard and the output file go; the logs
@@ -356,7 +380,15 @@ static int job_open_state(job *j) {
     snprintf(lock, sizeof(lock), "%s/lock", state);
     j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (j->lock_fd < 0) return job_fail(j, PRS_EXIT_USAGE, "%s: %s", lock, strerror(errno));
-    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    /* A runtime whose supervisor was just killed dies of PR_SET_PDEATHSIG a moment later;
+     * give it that moment before calling OUT busy. */
+    int locked = -1;
+    for (unsigned try = 0; try < LOCK_WAIT_TRIES; try++) {
+        locked = flock(j->lock_fd, LOCK_EX | LOCK_NB);
+        if (locked == 0 || errno != EWOULDBLOCK) break;
+        nanosleep(&(struct timespec){.tv_nsec = LOCK_WAIT_STEP_NS}, NULL);
+    }
+    if (locked != 0) {
         return job_fail(j, PRS_EXIT_USAGE, "--output %s: another prs is running on it",
                         j->cfg->output_dir);
     }
@@ -452,7 +484,10 @@ static int job_repair(job *j) {
         if (rc) return job_fail(j, PRS_EXIT_STOPPED, "cannot record the crash: %s", strerror(-rc));
         atomic_fetch_add(&j->scoreboard->progress, 1);
     }
-    for (uint32_t i = 0; i < PRS_MAX_WORKERS; i++) atomic_store(&j->scoreboard->slot[i].state, PRS_SLOT_IDLE);
+    for (uint32_t i = 0; i < PRS_MAX_WORKERS; i++) {
+        atomic_store(&j->scoreboard->slot[i].state, PRS_SLOT_IDLE);
+        atomic_store(&j->scoreboard->slot[i].tid, 0); /* the previous life's threads */
+    }
     return 0;
 }
 
@@ -920,6 +955,11 @@ static int job_coordinate(job *j) {
             job_fail(j, PRS_EXIT_INTERNAL, "queue read failed: %s", strerror(-rc));
             prs_sched_stop(&j->sched);
         }
+        /* Completions gather before the coordinator wakes (fewer context switches): at
+         * most half of those in flight, so the other half keeps the workers busy, and at
+         * most one worker's result buffers, so a worker waiting for one always wakes it. */
+        uint32_t wake = PRS_MIN(j->sched.in_flight / 2, PRS_WORKER_OUTS / 2 * j->workers_started);
+        prs_chan_set_wake(&j->done, PRS_MAX(PRS_MIN(wake, PRS_WORKER_OUTS), 1u));
         uint32_t n = prs_chan_pop_many(&j->done, msgs, JOB_DONE_BATCH, JOB_TICK_MS);
         for (uint32_t i = 0; i < n; i++) {
             int wrc = job_complete(j, &msgs[i]);
@@ -932,9 +972,17 @@ static int job_coordinate(job *j) {
         }
         {
             int crc = job_maybe_commit(j);
+            if (crc == PRS_QUEUE_EMAPFULL && j->cfg->supervised) {
+                /* Workers read the map: it cannot move under them. A restart reopens it
+                 * twice as large; what was not committed is redone, uncharged. */
+                prs_joblog_master(j->log, "%s/data.mdb: job state map full: restarting to grow it",
+                                  j->state_dir);
+                job_abandon(j, PRS_EXIT_RESTART);
+            }
             if (crc) {
                 job_fail(j, PRS_EXIT_STOPPED, "cannot commit progress (%s): the job stops; rerun to resume",
-                         strerror(-crc));
+                         crc == PRS_QUEUE_EMAPFULL ? "job state map full; it reopens twice as large"
+                                                   : strerror(-crc));
                 prs_sched_stop(&j->sched);
                 return PRS_EXIT_STOPPED;
             }
@@ -1135,7 +1183,13 @@ static int job_run(job *j) {
     int rc = st == PRS_JOB_STOPPED ? job_commit(j, true, NULL, NULL, 0)
                                    : job_commit(j, true, "result", result, (size_t)len);
     if (rc == 0) rc = prs_committer_drain(j->committer);
-    if (rc) return job_fail(j, PRS_EXIT_STOPPED, "cannot commit the result: %s", strerror(-rc));
+    if (rc == PRS_QUEUE_EMAPFULL && j->cfg->supervised) {
+        prs_joblog_master(j->log, "%s/data.mdb: job state map full: restarting to grow it", j->state_dir);
+        job_abandon(j, PRS_EXIT_RESTART);
+    }
+    if (rc) return job_fail(j, PRS_EXIT_STOPPED, "cannot commit the result: %s",
+                            rc == PRS_QUEUE_EMAPFULL ? "job state map full; rerun: it reopens twice as large"
+                                                     : strerror(-rc));
     job_overview(j, prs_sched_state_text(st));
     return code;
 }

@@ -76,7 +76,8 @@ void prs_scoreboard_begin(prs_scoreboard_slot *s, uint64_t batch_id, uint32_t at
                           (uint64_t)wall.tv_sec * 1000u + (uint64_t)wall.tv_nsec / 1000000u, r);
     atomic_store_explicit(&s->started_mono_ns,
                           (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec, r);
-    atomic_store_explicit(&s->tid, (int32_t)syscall(SYS_gettid), r);
+    /* A slot belongs to one worker thread: its tid is asked once, not once per batch. */
+    if (atomic_load_explicit(&s->tid, r) == 0) atomic_store_explicit(&s->tid, (int32_t)syscall(SYS_gettid), r);
     atomic_store_explicit(&s->state, PRS_SLOT_RUNNING, memory_order_release);
 }
 

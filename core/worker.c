@@ -289,7 +289,7 @@ static void *worker_main(void *arg) {
         done.tid = (int32_t)gettid();
         done.cpu = sched_getcpu();
         atomic_store(&w->out_busy[w->out_current], true);
-        w->out_current ^= 1;
+        w->out_current = (w->out_current + 1) % PRS_WORKER_OUTS;
         prs_chan_push(sh->done, &done);
     }
     if (init.init_ok && sh->entry->shutdown) sh->entry->shutdown(&w->ctx);
@@ -318,7 +318,7 @@ int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shar
 void prs_worker_join(prs_worker *w) {
     pthread_join(w->thread, NULL);
     prs_queue_reader_close(w->reader);
-    for (int i = 0; i < 2; i++) {
+    for (uint32_t i = 0; i < PRS_WORKER_OUTS; i++) {
         free(w->out[i].rows);
         free(w->out[i].errors);
     }

@@ -80,15 +80,19 @@ typedef struct prs_workers_shared {
     prs_scoreboard_file *scoreboard;
 } prs_workers_shared;
 
+/* Result buffers per worker: one being filled, the rest waiting for the coordinator, which
+ * may let up to this many completions of one worker gather before it wakes. */
+#define PRS_WORKER_OUTS 8u
+
 typedef struct prs_worker {
     pthread_t thread;
     uint32_t id;
     int cpu; /* pinned to it, or -1 */
     const prs_workers_shared *shared;
     prs_ctx ctx;
-    prs_out out[2];
+    prs_out out[PRS_WORKER_OUTS];
     uint32_t out_current;
-    atomic_bool out_busy[2];
+    atomic_bool out_busy[PRS_WORKER_OUTS];
     pthread_mutex_t out_lock;
     pthread_cond_t out_freed;
     atomic_bool cancel;

@@ -1,12 +1,16 @@
 /* queue.c -- see queue.h. */
 #include "queue.h"
 
+#include <limits.h>
 #include <lmdb.h>
 #include <string.h>
 #include <sys/stat.h>
 
-/* Address space only: LMDB grows the file as pages are written, never to the map size. */
+/* Address space only: LMDB grows the file as pages are written, never to the map size.
+ * PRS_QUEUE_MAP_BYTES in the environment overrides it (tests fill a small map). */
 #define QUEUE_MAP_BYTES (64ull << 30)
+#define QUEUE_MAP_MIN_BYTES (64ull << 10)
+#define QUEUE_MAP_MAX_BYTES (1ull << 46)
 #define QUEUE_MAX_READERS 1024u
 #define QUEUE_BUILD_COMMIT_EVERY 65536u
 
@@ -27,9 +31,28 @@ static int mdb_err(int rc) {
     if (rc == 0) return 0;
     if (rc > 0) return -rc;
     if (rc == MDB_NOTFOUND) return -ENOENT;
-    if (rc == MDB_MAP_FULL) return -ENOSPC;
+    if (rc == MDB_MAP_FULL) return PRS_QUEUE_EMAPFULL;
     if (rc == MDB_CORRUPTED || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) return -EBADMSG;
     return -EIO;
+}
+
+/* The map to open dir's environment with: the default, or twice the file when the file
+ * has used more than half of that -- how a map that filled up grows on the next open. */
+static size_t queue_map_bytes(const char *dir) {
+    uint64_t bytes = QUEUE_MAP_BYTES;
+    const char *env = getenv("PRS_QUEUE_MAP_BYTES");
+    if (env && *env) {
+        char *end;
+        unsigned long long v = strtoull(env, &end, 10);
+        if (*end == 0) bytes = PRS_MAX(PRS_MIN(v, QUEUE_MAP_MAX_BYTES), QUEUE_MAP_MIN_BYTES);
+    }
+    char path[PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    if (stat(path, &st) == 0 && (uint64_t)st.st_size > bytes / 2) {
+        bytes = PRS_MIN(2 * (uint64_t)st.st_size, QUEUE_MAP_MAX_BYTES);
+    }
+    return (size_t)bytes;
 }
 
 static int queue_open(prs_queue **out, const char *dir, enum prs_durability durability,
@@ -40,7 +63,7 @@ static int queue_open(prs_queue **out, const char *dir, enum prs_durability dura
     if (rc) goto fail_alloc;
     mdb_env_set_maxdbs(q->env, 8);
     mdb_env_set_maxreaders(q->env, QUEUE_MAX_READERS);
-    mdb_env_set_mapsize(q->env, QUEUE_MAP_BYTES);
+    mdb_env_set_mapsize(q->env, queue_map_bytes(dir));
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
     if (durability == PRS_DURABILITY_NONE) flags |= MDB_NOSYNC | MDB_NOMETASYNC;
     if (readonly) flags |= MDB_RDONLY;
@@ -77,6 +100,19 @@ int prs_queue_open(prs_queue **out, const char *dir, enum prs_durability durabil
 
 int prs_queue_open_readonly(prs_queue **out, const char *dir, char *err, size_t err_size) {
     return queue_open(out, dir, PRS_DURABILITY_NONE, true, err, err_size);
+}
+
+int prs_queue_grow(prs_queue *q, size_t *map_bytes) {
+    MDB_envinfo info;
+    int rc = mdb_env_info(q->env, &info);
+    if (rc) return mdb_err(rc);
+    uint64_t bytes = (uint64_t)info.me_mapsize;
+    if (bytes >= QUEUE_MAP_MAX_BYTES) return -ENOSPC;
+    bytes = PRS_MIN(2 * bytes, QUEUE_MAP_MAX_BYTES);
+    rc = mdb_env_set_mapsize(q->env, (size_t)bytes);
+    if (rc) return mdb_err(rc);
+    *map_bytes = (size_t)bytes;
+    return 0;
 }
 
 void prs_queue_close(prs_queue *q) {

@@ -56,6 +56,11 @@ typedef struct prs_batch_update {
 typedef struct prs_queue prs_queue;
 typedef struct prs_queue_reader prs_queue_reader;
 
+/* Any call that writes may return this: LMDB's map is full (MDB_MAP_FULL). The write
+ * did not happen. prs_queue_grow with no transaction open in this process, or closing and
+ * reopening (which opens a map twice the file's size), makes room. */
+#define PRS_QUEUE_EMAPFULL (-EFBIG)
+
 #define PRS_QUEUE_MAX_ITEM_BYTES 4096u /* a path or a tabular item reference */
 
 /* Opens (creating if asked) the environment in dir. err gets a message naming the path. */
@@ -65,6 +70,9 @@ int prs_queue_open(prs_queue **out, const char *dir, enum prs_durability durabil
  * never created gives -ENOENT. */
 int prs_queue_open_readonly(prs_queue **out, const char *dir, char *err, size_t err_size);
 void prs_queue_close(prs_queue *q);
+/* Doubles the map (up to 64 TiB; -ENOSPC past it) and says its new size. The caller must
+ * hold no transaction, reader or builder of this environment in this process. */
+int prs_queue_grow(prs_queue *q, size_t *map_bytes);
 
 /* meta: small values (< 64 KiB). get returns -ENOENT when absent. */
 int prs_queue_meta_get(prs_queue *q, const char *key, void *buf, size_t cap, size_t *len);

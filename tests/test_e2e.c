@@ -1,89 +1,16 @@
 /* End-to-end: build/prs (or $PRS_BIN) on generated datasets; every check reads the files
  * a user would read: the output rows, logs/overview.txt, logs/sys/master.txt, error.txt. */
-#include "util.h"
+#include "e2e.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
 
-typedef struct run {
-    char dir[256];   /* scratch root */
-    char in[300];    /* dataset */
-    char out[300];   /* OUT */
-    char err[400];   /* prs's stderr */
-} run;
-
-static void run_setup(run *r, const char *tag, unsigned files) {
-    tu_tmpdir(r->dir, sizeof(r->dir), tag);
-    snprintf(r->in, sizeof(r->in), "%s/in", r->dir);
-    snprintf(r->out, sizeof(r->out), "%s/out", r->dir);
-    snprintf(r->err, sizeof(r->err), "%s/stderr.txt", r->dir);
-    tu_dataset(r->in, files);
-}
-
-/* Runs prs with script (a build/examples name), extra options and init args. */
-static int prs(const run *r, const char *script, const char *opts, const char *args) {
-    return tu_sh("%s run --quiet --entry-script build/examples/%s.so --input '%s' --output '%s' %s "
-                 "-- %s 2>'%s'",
-                 tu_prs(), script, r->in, r->out, opts, args, r->err);
-}
-
-static char *out_file(const run *r, const char *name) {
-    char p[512];
-    snprintf(p, sizeof(p), "%s/%s", r->out, name);
-    return tu_read(p, NULL);
-}
-
-/* Every per-error file of OUT/logs/user/error/<node>/, concatenated. */
-static char *error_files(const run *r) {
-    char p[512];
-    snprintf(p, sizeof(p), "%s/errors-all.txt", r->dir);
-    tu_sh("cat /dev/null %s/logs/user/error/*/error-*.txt > '%s' 2>/dev/null", r->out, p);
-    return tu_read(p, NULL);
-}
-
-static size_t count_of(const char *text, const char *needle) {
-    size_t n = 0;
-    for (const char *p = text; (p = strstr(p, needle)); p++) n++;
-    return n;
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Asserts the output holds exactly one row "fNNNN.txt<TAB>..." per file not in skip. */
-static void assert_rows_once(const run *r, unsigned files, const char *skip) {
-    char *text = out_file(r, "parallel_run_step.txt");
-    cr_assert(text != NULL, "no output file");
-    char **rows = calloc(files + 1, sizeof(char *));
-    size_t n = 0;
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        cr_assert_lt(n, files + 1, "more rows than files");
-        rows[n++] = line;
-    }
-    qsort(rows, n, sizeof(char *), cmp_str);
-    size_t k = 0;
-    for (unsigned i = 0; i < files; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "f%04u.txt\t", i);
-        if (skip && strstr(name, skip)) continue;
-        cr_assert_lt(k, n, "row for %s missing", name);
-        cr_assert(strncmp(rows[k], name, strlen(name)) == 0, "row %zu is '%s', wanted %s", k,
-                  rows[k], name);
-        k++;
-    }
-    cr_assert_eq(k, n, "%zu rows, %zu expected", n, k);
-    free(rows);
-    free(text);
-}
-
 Test(e2e, wordcount_every_file_once_and_overview_counts) {
-    run r;
-    run_setup(&r, "e2e", 57);
-    cr_assert_eq(prs(&r, "wordcount", "--mini-batch-size 10 --workers 2", ""), 0);
-    assert_rows_once(&r, 57, NULL);
-    char *ov = out_file(&r, "logs/overview.txt");
+    e2e_run r;
+    e2e_setup(&r, "e2e", 57);
+    cr_assert_eq(e2e_prs(&r, "wordcount", "--mini-batch-size 10 --workers 2", ""), 0);
+    e2e_assert_rows_once(&r, 57, NULL);
+    char *ov = e2e_out_file(&r, "logs/overview.txt");
     cr_assert(ov && strstr(ov, "state: SUCCEEDED"), "%s", ov);
     cr_assert_eq(tu_field(ov, "created "), 6);
     cr_assert_eq(tu_field(ov, "processed "), 6);
@@ -91,7 +18,7 @@ Test(e2e, wordcount_every_file_once_and_overview_counts) {
     cr_assert_eq(tu_field(ov, "succeeded "), 6); /* mini-batches */
     cr_assert(strstr(ov, "succeeded 57, failed 0"), "%s", ov);
     free(ov);
-    char *master = out_file(&r, "logs/sys/master.txt");
+    char *master = e2e_out_file(&r, "logs/sys/master.txt");
     cr_assert(master && strstr(master, "created 6 mini-batches"), "%s", master);
     free(master);
     char *err = tu_read(r.err, NULL);
@@ -101,27 +28,27 @@ Test(e2e, wordcount_every_file_once_and_overview_counts) {
 }
 
 Test(e2e, failed_items_count_and_error_threshold_edge) {
-    run r;
-    run_setup(&r, "e2e", 40); /* f0010..f0019 fail: 10 failed items */
-    cr_assert_eq(prs(&r, "faulty", "--error-threshold 10", "--fail-item f001"), 0);
-    assert_rows_once(&r, 40, "f001");
-    char *ov = out_file(&r, "logs/overview.txt");
+    e2e_run r;
+    e2e_setup(&r, "e2e", 40); /* f0010..f0019 fail: 10 failed items */
+    cr_assert_eq(e2e_prs(&r, "faulty", "--error-threshold 10", "--fail-item f001"), 0);
+    e2e_assert_rows_once(&r, 40, "f001");
+    char *ov = e2e_out_file(&r, "logs/overview.txt");
     cr_assert(strstr(ov, "succeeded 30, failed 10"), "%s", ov);
     cr_assert(strstr(ov, "first error: batch 1 attempt 1 item f0010.txt"), "%s", ov);
     free(ov);
     /* Ten failed items: ten error files, one group of ten in error.txt. */
-    char *errs = error_files(&r);
-    cr_assert_eq(count_of(errs, "message: faulty: fails items matching 'f001'"), 10, "%s", errs);
+    char *errs = e2e_error_files(&r);
+    cr_assert_eq(e2e_count(errs, "message: faulty: fails items matching 'f001'"), 10, "%s", errs);
     free(errs);
-    errs = out_file(&r, "logs/user/error.txt");
+    errs = e2e_out_file(&r, "logs/user/error.txt");
     cr_assert(strstr(errs, "errors: 10 in 1 distinct messages"), "%s", errs);
     cr_assert(strstr(errs, "[10 x] faulty: fails items matching 'f001'"), "%s", errs);
     cr_assert(strstr(errs, "first: batch 1 attempt 1 item f0010.txt"), "%s", errs);
     free(errs);
     tu_rmrf(r.out);
     /* One over the threshold: the job fails with exit 1 and says which threshold. */
-    cr_assert_eq(prs(&r, "faulty", "--error-threshold 9 --workers 1", "--fail-item f001"), 1);
-    ov = out_file(&r, "logs/overview.txt");
+    cr_assert_eq(e2e_prs(&r, "faulty", "--error-threshold 9 --workers 1", "--fail-item f001"), 1);
+    ov = e2e_out_file(&r, "logs/overview.txt");
     cr_assert(strstr(ov, "state: FAILED"), "%s", ov);
     cr_assert(strstr(ov, "--error-threshold"), "%s", ov);
     free(ov);
@@ -129,84 +56,91 @@ Test(e2e, failed_items_count_and_error_threshold_edge) {
 }
 
 Test(e2e, retries_up_to_run_max_try) {
-    run r;
-    run_setup(&r, "e2e", 20);
+    e2e_run r;
+    e2e_setup(&r, "e2e", 20);
     /* Each batch fails its first 2 tries: with 3 tries every batch succeeds. */
-    cr_assert_eq(prs(&r, "faulty", "--run-max-try 3", "--fail-attempts 2"), 0);
-    assert_rows_once(&r, 20, NULL);
-    char *master = out_file(&r, "logs/sys/master.txt");
+    cr_assert_eq(e2e_prs(&r, "faulty", "--run-max-try 3", "--fail-attempts 2"), 0);
+    e2e_assert_rows_once(&r, 20, NULL);
+    char *master = e2e_out_file(&r, "logs/sys/master.txt");
     size_t retries = 0;
-    for (const char *p = master; (p = strstr(p, "will be retried")); p++) retries++;
+    for (const char *p = master; (p = strstr(p, "will be retried")); p++)
+        retries++;
     cr_assert_eq(retries, 4, "2 batches x 2 failed tries, got %zu", retries);
     free(master);
     tu_rmrf(r.out);
     /* With 2 tries every batch fails; no threshold is set, so the job succeeds with
      * every item failed, and says so plainly. */
-    cr_assert_eq(prs(&r, "faulty", "--run-max-try 2", "--fail-attempts 2"), 0);
-    char *ov = out_file(&r, "logs/overview.txt");
+    cr_assert_eq(e2e_prs(&r, "faulty", "--run-max-try 2", "--fail-attempts 2"), 0);
+    char *ov = e2e_out_file(&r, "logs/overview.txt");
     cr_assert(strstr(ov, "succeeded 0, failed 2"), "%s", ov);
     cr_assert(strstr(ov, "no item succeeded"), "%s", ov);
     free(ov);
-    char *rows = out_file(&r, "parallel_run_step.txt");
+    char *rows = e2e_out_file(&r, "parallel_run_step.txt");
     cr_assert_str_eq(rows, "");
     free(rows);
     tu_rmrf(r.dir);
 }
 
 Test(e2e, allowed_failed_count_and_percent_edges) {
-    run r;
-    run_setup(&r, "e2e", 40); /* 4 batches; f0000 is in batch 0 */
-    cr_assert_eq(prs(&r, "faulty", "--run-max-try 1 --allowed-failed-count 1", "--fail-batch f0000"), 0);
-    assert_rows_once(&r, 40, "f000");
+    e2e_run r;
+    e2e_setup(&r, "e2e", 40); /* 4 batches; f0000 is in batch 0 */
+    cr_assert_eq(
+        e2e_prs(&r, "faulty", "--run-max-try 1 --allowed-failed-count 1", "--fail-batch f0000"), 0);
+    e2e_assert_rows_once(&r, 40, "f000");
     tu_rmrf(r.out);
-    cr_assert_eq(prs(&r, "faulty", "--run-max-try 1 --allowed-failed-count 0", "--fail-batch f0000"), 1);
-    char *ov = out_file(&r, "logs/overview.txt");
+    cr_assert_eq(
+        e2e_prs(&r, "faulty", "--run-max-try 1 --allowed-failed-count 0", "--fail-batch f0000"), 1);
+    char *ov = e2e_out_file(&r, "logs/overview.txt");
     cr_assert(strstr(ov, "--allowed-failed-count"), "%s", ov);
     free(ov);
     tu_rmrf(r.out);
-    cr_assert_eq(prs(&r, "faulty", "--run-max-try 1 --allowed-failed-percent 25", "--fail-batch f0000"), 0);
+    cr_assert_eq(
+        e2e_prs(&r, "faulty", "--run-max-try 1 --allowed-failed-percent 25", "--fail-batch f0000"),
+        0);
     tu_rmrf(r.out);
-    cr_assert_eq(prs(&r, "faulty", "--run-max-try 1 --allowed-failed-percent 24", "--fail-batch f0000"), 1);
-    ov = out_file(&r, "logs/overview.txt");
+    cr_assert_eq(
+        e2e_prs(&r, "faulty", "--run-max-try 1 --allowed-failed-percent 24", "--fail-batch f0000"),
+        1);
+    ov = e2e_out_file(&r, "logs/overview.txt");
     cr_assert(strstr(ov, "--allowed-failed-percent"), "%s", ov);
     free(ov);
     tu_rmrf(r.dir);
 }
 
 Test(e2e, init_failure_on_one_worker_or_all) {
-    run r;
-    run_setup(&r, "e2e", 30);
-    cr_assert_eq(prs(&r, "faulty", "--workers 2", "--fail-init 0"), 0);
-    assert_rows_once(&r, 30, NULL);
-    char *errs = out_file(&r, "logs/user/error.txt");
+    e2e_run r;
+    e2e_setup(&r, "e2e", 30);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--workers 2", "--fail-init 0"), 0);
+    e2e_assert_rows_once(&r, 30, NULL);
+    char *errs = e2e_out_file(&r, "logs/user/error.txt");
     cr_assert(strstr(errs, "worker 0: init() returned -1"), "%s", errs);
     free(errs);
     tu_rmrf(r.out);
-    cr_assert_eq(prs(&r, "faulty", "--workers 2", "--fail-init all"), 4);
-    char *ov = out_file(&r, "logs/overview.txt");
+    cr_assert_eq(e2e_prs(&r, "faulty", "--workers 2", "--fail-init all"), 4);
+    char *ov = e2e_out_file(&r, "logs/overview.txt");
     cr_assert(strstr(ov, "init() failed on every worker"), "%s", ov);
     free(ov);
     tu_rmrf(r.dir);
 }
 
 Test(e2e, finished_job_is_not_rerun_and_different_job_is_refused) {
-    run r;
-    run_setup(&r, "e2e", 15);
-    cr_assert_eq(prs(&r, "wordcount", "", ""), 0);
-    char *before = out_file(&r, "parallel_run_step.txt");
-    cr_assert_eq(prs(&r, "wordcount", "", ""), 0);
-    char *after = out_file(&r, "parallel_run_step.txt");
+    e2e_run r;
+    e2e_setup(&r, "e2e", 15);
+    cr_assert_eq(e2e_prs(&r, "wordcount", "", ""), 0);
+    char *before = e2e_out_file(&r, "parallel_run_step.txt");
+    cr_assert_eq(e2e_prs(&r, "wordcount", "", ""), 0);
+    char *after = e2e_out_file(&r, "parallel_run_step.txt");
     cr_assert_str_eq(before, after);
     char *err = tu_read(r.err, NULL);
     cr_assert(strstr(err, "already finished"), "%s", err);
     free(err);
-    cr_assert_eq(prs(&r, "wordcount", "--mini-batch-size 3", ""), 2);
+    cr_assert_eq(e2e_prs(&r, "wordcount", "--mini-batch-size 3", ""), 2);
     err = tu_read(r.err, NULL);
     cr_assert(strstr(err, "different job") && strstr(err, "--mini-batch-size was '10', now '3'"),
               "%s", err);
     free(err);
     free(after);
-    after = out_file(&r, "parallel_run_step.txt");
+    after = e2e_out_file(&r, "parallel_run_step.txt");
     cr_assert_str_eq(before, after, "a refused job must not touch the output");
     free(before);
     free(after);
@@ -214,47 +148,53 @@ Test(e2e, finished_job_is_not_rerun_and_different_job_is_refused) {
 }
 
 Test(e2e, list_input_with_a_vanished_file_fails_that_item_only) {
-    run r;
-    run_setup(&r, "e2e", 3);
+    e2e_run r;
+    e2e_setup(&r, "e2e", 3);
     char list[512], body[2048];
     snprintf(list, sizeof(list), "%s/list.txt", r.dir);
-    int n = snprintf(body, sizeof(body), "%s/f0000.txt\n%s/gone.txt\n%s/f0002.txt\n", r.in, r.in, r.in);
+    int n =
+        snprintf(body, sizeof(body), "%s/f0000.txt\n%s/gone.txt\n%s/f0002.txt\n", r.in, r.in, r.in);
     tu_write(list, body, (size_t)n);
-    cr_assert_eq(tu_sh("%s run --quiet --entry-script build/examples/faulty.so --input @%s --output %s "
-                       "2>%s", tu_prs(), list, r.out, r.err), 0);
-    char *rows = out_file(&r, "parallel_run_step.txt");
+    cr_assert_eq(
+        tu_sh("%s run --quiet --entry-script build/examples/faulty.so --input @%s --output %s "
+              "2>%s",
+              tu_prs(), list, r.out, r.err),
+        0);
+    char *rows = e2e_out_file(&r, "parallel_run_step.txt");
     cr_assert_eq(tu_count_lines(rows), 2);
     free(rows);
-    char *errs = out_file(&r, "logs/user/error.txt");
+    char *errs = e2e_out_file(&r, "logs/user/error.txt");
     cr_assert(strstr(errs, "gone.txt: cannot read input file"), "%s", errs);
     free(errs);
-    char *ov = out_file(&r, "logs/overview.txt");
+    char *ov = e2e_out_file(&r, "logs/overview.txt");
     cr_assert(strstr(ov, "succeeded 2, failed 1"), "%s", ov);
     free(ov);
     tu_rmrf(r.dir);
 }
 
 Test(e2e, summary_only_writes_no_rows_and_more_workers_than_cpus) {
-    run r;
-    run_setup(&r, "e2e", 25);
-    cr_assert_eq(prs(&r, "wordcount", "--output-action summary_only --workers 7 --mini-batch-size 1", ""), 0);
-    char *rows = out_file(&r, "parallel_run_step.txt");
+    e2e_run r;
+    e2e_setup(&r, "e2e", 25);
+    cr_assert_eq(e2e_prs(&r, "wordcount",
+                         "--output-action summary_only --workers 7 --mini-batch-size 1", ""),
+                 0);
+    char *rows = e2e_out_file(&r, "parallel_run_step.txt");
     cr_assert(rows == NULL || rows[0] == 0);
     free(rows);
-    char *ov = out_file(&r, "logs/overview.txt");
+    char *ov = e2e_out_file(&r, "logs/overview.txt");
     cr_assert(strstr(ov, "succeeded 25, failed 0"), "%s", ov);
     free(ov);
-    char *master = out_file(&r, "logs/sys/master.txt");
+    char *master = e2e_out_file(&r, "logs/sys/master.txt");
     cr_assert(strstr(master, "starting 7 workers"), "%s", master);
     free(master);
     tu_rmrf(r.dir);
 }
 
 Test(e2e, extra_rows_are_warned_and_logging_level_is_honoured) {
-    run r;
-    run_setup(&r, "e2e", 10);
-    cr_assert_eq(prs(&r, "faulty", "--logging-level WARNING", "--extra-rows 2 --log-each"), 0);
-    char *master = out_file(&r, "logs/sys/master.txt");
+    e2e_run r;
+    e2e_setup(&r, "e2e", 10);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--logging-level WARNING", "--extra-rows 2 --log-each"), 0);
+    char *master = e2e_out_file(&r, "logs/sys/master.txt");
     cr_assert(strstr(master, "emitted 12 rows for 10 items"), "%s", master);
     free(master);
     char *log = tu_read(r.err, NULL);
@@ -266,7 +206,7 @@ Test(e2e, extra_rows_are_warned_and_logging_level_is_honoured) {
     cr_assert(strstr(user, "INFO") == NULL, "INFO lines below WARNING: %s", user);
     free(user);
     tu_rmrf(r.out);
-    cr_assert_eq(prs(&r, "faulty", "--logging-level DEBUG", "--log-each"), 0);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--logging-level DEBUG", "--log-each"), 0);
     tu_sh("cat %s/logs/user/*/*.log.txt > %s/user.txt", r.out, r.dir);
     user = tu_read(p, NULL);
     cr_assert(strstr(user, "DEBUG worker-") && strstr(user, "INFO worker-"), "%s", user);
@@ -277,7 +217,7 @@ Test(e2e, extra_rows_are_warned_and_logging_level_is_honoured) {
 
 /* ---- bad input: a clear message naming the thing, a non-zero exit ------------------------ */
 
-static void assert_refused(const run *r, int code, const char *cmd_opts, const char *needle) {
+static void assert_refused(const e2e_run *r, int code, const char *cmd_opts, const char *needle) {
     int got = tu_sh("%s run --quiet %s 2>'%s'", tu_prs(), cmd_opts, r->err);
     char *err = tu_read(r->err, NULL);
     cr_assert_eq(got, code, "exit %d (wanted %d) for '%s': %s", got, code, cmd_opts, err);
@@ -286,8 +226,8 @@ static void assert_refused(const run *r, int code, const char *cmd_opts, const c
 }
 
 Test(e2e, bad_input_is_refused_with_clear_messages) {
-    run r;
-    run_setup(&r, "e2e", 3);
+    e2e_run r;
+    e2e_setup(&r, "e2e", 3);
     char o[2048];
     const char *ok = "--entry-script build/examples/wordcount.so";
     snprintf(o, sizeof(o), "%s --input %s/missing --output %s", ok, r.dir, r.out);
@@ -299,7 +239,8 @@ Test(e2e, bad_input_is_refused_with_clear_messages) {
     assert_refused(&r, 2, o, "nope.so");
     snprintf(o, sizeof(o), "--entry-script %s/f0000.txt --input %s --output %s", r.in, r.in, r.out);
     assert_refused(&r, 2, o, "not load it as a shared object");
-    snprintf(o, sizeof(o), "--entry-script build/tests/no_run.so --input %s --output %s", r.in, r.out);
+    snprintf(o, sizeof(o), "--entry-script build/tests/no_run.so --input %s --output %s", r.in,
+             r.out);
     assert_refused(&r, 2, o, "prs_run");
     snprintf(o, sizeof(o), "%s --input %s --output %s --mini-batch-size 0", ok, r.in, r.out);
     assert_refused(&r, 2, o, "--mini-batch-size");

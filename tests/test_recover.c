@@ -276,3 +276,33 @@ Test(recover, full_disk_stops_resumably_and_loses_nothing, .timeout = 120) {
     umount(r.out);
     tu_rmrf(r.dir);
 }
+
+/* LMDB's map filling up is not a full disk: job creation grows it in place; a commit that
+ * fills it while workers read the map restarts the runtime, which reopens it twice as
+ * large. PRS_QUEUE_MAP_BYTES makes the map small enough to fill. */
+static void map_full_case(unsigned long map_bytes, const char *master_says) {
+    e2e_run r;
+    e2e_setup(&r, "recover", 3000);
+    char bytes[32];
+    snprintf(bytes, sizeof(bytes), "%lu", map_bytes);
+    setenv("PRS_QUEUE_MAP_BYTES", bytes, 1);
+    int code = e2e_prs(&r, "wordcount", "--workers 2 --mini-batch-size 1", "");
+    char *err = tu_read(r.err, NULL);
+    cr_assert_eq(code, 0, "exit %d: %s", code, err);
+    free(err);
+    e2e_assert_rows_once(&r, 3000, NULL);
+    char *master = e2e_out_file(&r, "logs/sys/master.txt");
+    cr_assert(master && strstr(master, master_says), "wanted '%s' in:\n%s", master_says, master);
+    free(master);
+    tu_rmrf(r.dir);
+}
+
+Test(recover, map_full_while_creating_grows_the_map, .timeout = 120) {
+    /* 3000 item and batch records need about 280 KB: creation cannot fit in 128 KiB. */
+    map_full_case(128 * 1024, "job state map full while creating the job: grew it to 262144 bytes");
+}
+
+Test(recover, map_full_while_running_restarts_with_a_larger_map, .timeout = 120) {
+    /* Creation fits in 340 KB; marking 3000 batches done copies their pages and does not. */
+    map_full_case(340000, "job state map full: restarting to grow it");
+}

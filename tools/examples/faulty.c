@@ -12,7 +12,8 @@
  *   --hang-item S        loop forever on such an item, ignoring prs_cancelled()
  *   --slow-item S        loop on such an item until prs_cancelled(), then return -1
  *   --crash-attempts N   segfault on every batch's tries 1..N (then succeed)
- *   --leak N             leak N bytes per batch */
+ *   --leak N             leak N bytes per batch
+ *   --sleep-us N         sleep N microseconds per item (a job long enough to kill) */
 #include "prs_entry.h"
 
 #include <signal.h>
@@ -24,7 +25,7 @@
 typedef struct rules {
     const char *fail_item, *fail_batch;
     const char *crash_item, *abort_item, *hang_item, *slow_item;
-    unsigned fail_attempts, extra_rows, crash_attempts, leak_bytes;
+    unsigned fail_attempts, extra_rows, crash_attempts, leak_bytes, sleep_us;
     int log_each;
 } rules;
 
@@ -47,6 +48,7 @@ int prs_init(prs_ctx *ctx, int argc, char **argv) {
         else if (!strcmp(a, "--slow-item") && has_value) r->slow_item = argv[++i];
         else if (!strcmp(a, "--crash-attempts") && has_value) r->crash_attempts = (unsigned)atoi(argv[++i]);
         else if (!strcmp(a, "--leak") && has_value) r->leak_bytes = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--sleep-us") && has_value) r->sleep_us = (unsigned)atoi(argv[++i]);
         else {
             prs_log(ctx, PRS_LOG_ERROR, "faulty: unknown argument %s", a);
             free(r);
@@ -81,6 +83,7 @@ int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {
     for (uint32_t i = 0; i < batch->count; i++) {
         const char *name = batch->items[i].name;
         if (r->log_each) prs_log(ctx, PRS_LOG_INFO, "item %s", name);
+        if (r->sleep_us) usleep(r->sleep_us);
         if (r->crash_item && strstr(name, r->crash_item)) crash();
         if (r->abort_item && strstr(name, r->abort_item)) abort();
         if (r->hang_item && strstr(name, r->hang_item)) {
