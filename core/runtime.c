@@ -856,6 +856,10 @@ static void job_abandon(job *j, int code) {
     job_overview(j, code == PRS_EXIT_RESTART ? "RESTARTING" : "STOPPED");
     prs_joblog_master(j->log, "runtime exits with code %d%s", code,
                       code == PRS_EXIT_RESTART ? ": the supervisor restarts it" : "");
+    /* _exit skips every cleanup: the log ring and the coordinator's files reach disk
+     * first (bounded: a stuck flusher does not hold the restart). */
+    prs_joblog_sync(j->log);
+    prs_joblog_flush(j->log, 2000);
     _exit(code); /* threads stuck in user code cannot be joined: end the process */
 }
 
