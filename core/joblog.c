@@ -67,6 +67,8 @@ struct prs_joblog {
     jl_assembly *assembly;        /* one per producer id, for lines longer than a record */
     time_t stamp_sec;
     char stamp_prefix[32];
+    uint64_t stamp_ms;
+    char stamp_text[48];
     /* Errors: the coordinator's. */
     char error_dir[4200];
     uint64_t error_seq;
@@ -184,23 +186,51 @@ static void stamp_ns(prs_joblog *jl, uint64_t ns, char *buf, size_t size) {
     snprintf(buf, size, "%s.%03uZ", jl->stamp_prefix, (unsigned)(ns % 1000000000ull / 1000000u));
 }
 
+static size_t put_str(char *buf, size_t at, const char *s) {
+    size_t n = strlen(s);
+    memcpy(buf + at, s, n);
+    return at + n;
+}
+
+static size_t put_u32(char *buf, size_t at, uint32_t v) {
+    char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) buf[at++] = tmp[--n];
+    return at;
+}
+
+/* The flusher writes every line, so the header is built by hand (no printf) and the
+ * stamp is reformatted only when its millisecond changes. */
 static void emit_line(prs_joblog *jl, uint32_t producer, int tag, uint64_t ts_ns, const char *text,
                       size_t len) {
-    char ts[48];
-    stamp_ns(jl, ts_ns, ts, sizeof(ts));
+    uint64_t ms = ts_ns / 1000000u;
+    if (ms != jl->stamp_ms || !jl->stamp_text[0]) {
+        stamp_ns(jl, ts_ns, jl->stamp_text, sizeof(jl->stamp_text));
+        jl->stamp_ms = ms;
+    }
     int dest = (tag & JL_DEST_MASK) >> JL_DEST_SHIFT;
     int level = tag & JL_LEVEL_MASK;
     FILE *f = dest == JL_DEST_MASTER ? jl->master : jl->user;
-    if (dest == JL_DEST_MASTER) {
-        fprintf(f, "%s ", ts);
-    } else if (dest == JL_DEST_CAPTURE) {
-        fprintf(f, "%s %s %s: ", ts, prs_log_level_name(level),
-                producer == PRS_MAX_WORKERS + 1 ? "stdout" : "stderr");
-    } else {
-        fprintf(f, "%s %s worker-%u: ", ts, prs_log_level_name(level), producer);
+    char head[128];
+    size_t n = put_str(head, 0, jl->stamp_text);
+    head[n++] = ' ';
+    if (dest == JL_DEST_CAPTURE) {
+        n = put_str(head, n, prs_log_level_name(level));
+        n = put_str(head, n, producer == PRS_MAX_WORKERS + 1 ? " stdout: " : " stderr: ");
+    } else if (dest == JL_DEST_USER) {
+        n = put_str(head, n, prs_log_level_name(level));
+        n = put_str(head, n, " worker-");
+        n = put_u32(head, n, producer);
+        n = put_str(head, n, ": ");
     }
-    fwrite(text, 1, len, f);
-    fputc('\n', f);
+    /* Only the flusher writes these FILEs while it runs: no stdio lock needed. */
+    fwrite_unlocked(head, 1, n, f);
+    fwrite_unlocked(text, 1, len, f);
+    fputc_unlocked('\n', f);
 }
 
 static void assembly_emit(prs_joblog *jl, uint32_t producer, const char *suffix) {
