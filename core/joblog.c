@@ -174,7 +174,18 @@ static uint64_t mono_ns(void) {
 }
 
 /* "2026-11-29T03:29:33.123Z " for a CLOCK_REALTIME time; the date part is cached per
- * second, since the flusher stamps every line. */
+ * second, since the flusher stamps every line. The flusher's only. */
+/* Without the flusher's cache: for the coordinator, which must not touch the flusher's
+ * state. */
+static void stamp_plain(uint64_t ns, char *buf, size_t size) {
+    time_t sec = (time_t)(ns / 1000000000ull);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char prefix[32];
+    strftime(prefix, sizeof(prefix), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, size, "%s.%03uZ", prefix, (unsigned)(ns % 1000000000ull / 1000000u));
+}
+
 static void stamp_ns(prs_joblog *jl, uint64_t ns, char *buf, size_t size) {
     time_t sec = (time_t)(ns / 1000000000ull);
     if (sec != jl->stamp_sec || !jl->stamp_prefix[0]) {
@@ -199,7 +210,8 @@ static size_t put_u32(char *buf, size_t at, uint32_t v) {
         tmp[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    while (n) buf[at++] = tmp[--n];
+    while (n)
+        buf[at++] = tmp[--n];
     return at;
 }
 
@@ -544,8 +556,8 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
             char ts[48];
             struct timespec now;
             clock_gettime(CLOCK_REALTIME, &now);
-            stamp_ns(jl, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec, ts,
-                     sizeof(ts));
+            stamp_plain((uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec, ts,
+                        sizeof(ts));
             fprintf(f, "time: %s\nnode: %s\n", ts, jl->node);
             if (batch || item[0]) {
                 fprintf(f, "batch: %llu\nattempt: %u\nitem: %s\n", batch, attempt, item);
@@ -675,7 +687,7 @@ static void csv_field(FILE *f, const char *text, size_t len) {
 
 void prs_joblog_batch_done(prs_joblog *jl, const prs_joblog_batch *b) {
     char start[48];
-    stamp_ns(jl, b->start_realtime_ns, start, sizeof(start));
+    stamp_plain(b->start_realtime_ns, start, sizeof(start));
     size_t elen = 0;
     if (b->error) {
         const char *nl = memchr(b->error, '\n', b->error_len);
