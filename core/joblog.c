@@ -105,14 +105,16 @@ int prs_log_level_parse(const char *text, int *level) {
     return -EINVAL;
 }
 
-/* Keeps [A-Za-z0-9._-]; anything else (a '/' above all) becomes '_'. */
-static void sanitize(char *s) {
-    for (; *s; s++) {
-        char c = *s;
+void prs_joblog_safe_name(char *name, size_t size, const char *fallback) {
+    for (char *p = name; *p; p++) {
+        char c = *p;
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '.' || c == '-' || c == '_';
-        if (!ok) *s = '_';
+        if (!ok) *p = '_'; /* a '/' above all */
     }
+    /* "", "." and ".." would name logs/user itself or its parent. */
+    if (!name[0] || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        snprintf(name, size, "%s", fallback);
 }
 
 static void machine_identity(prs_joblog *jl) {
@@ -132,9 +134,8 @@ static void machine_identity(prs_joblog *jl) {
         }
         freeifaddrs(ifs);
     }
-    sanitize(jl->node);
-    if (strcmp(jl->node, ".") == 0 || strcmp(jl->node, "..") == 0) snprintf(jl->node, 8, "node");
-    sanitize(jl->ip);
+    prs_joblog_safe_name(jl->node, sizeof(jl->node), "node");
+    prs_joblog_safe_name(jl->ip, sizeof(jl->ip), "127.0.0.1");
 }
 
 static int mkdir_p(char *path) {

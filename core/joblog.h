@@ -84,6 +84,10 @@ void prs_joblog_sync(prs_joblog *jl);
 /* Replaces overview.txt with text, atomically (write then rename). */
 int prs_joblog_overview(prs_joblog *jl, const char *text);
 
+/* Makes name safe as one path component under logs/: every byte outside [A-Za-z0-9._-]
+ * becomes '_', and "", "." or ".." becomes fallback. */
+void prs_joblog_safe_name(char *name, size_t size, const char *fallback);
+
 const char *prs_log_level_name(int level);
 /* "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL" (any case) -> PRS_LOG_*; -EINVAL. */
 int prs_log_level_parse(const char *text, int *level);

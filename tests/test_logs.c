@@ -222,6 +222,26 @@ Test(logs, stdout_and_stderr_of_the_entry_script_are_captured, .timeout = 120) {
     tu_rmrf(r.dir);
 }
 
+Test(logs, node_and_ip_cannot_escape_the_logs_directory) {
+    static const struct {
+        const char *in, *out;
+    } cases[] = {{"host-1.example", "host-1.example"},
+                 {"../../etc", ".._.._etc"},
+                 {"a/b", "a_b"},
+                 {"..", "node"},
+                 {".", "node"},
+                 {"", "node"},
+                 {"h\xc3\xa9te", "h__te"},
+                 {"fe80::1%eth0", "fe80__1_eth0"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s", cases[i].in);
+        prs_joblog_safe_name(name, sizeof(name), "node");
+        cr_assert_str_eq(name, cases[i].out, "'%s'", cases[i].in);
+        cr_assert(strchr(name, '/') == NULL);
+    }
+}
+
 /* ---- the joblog's ring: several producers, one flusher ---------------------------- */
 
 #define JL_PRODUCERS 4
