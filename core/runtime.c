@@ -36,6 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The queue refuses stored attempts above its bound: it must admit every --run-max-try. */
+_Static_assert(PRS_QUEUE_MAX_ATTEMPTS == PRS_SCHED_MAX_TRY, "queue and sched try bounds differ");
+
 #define JOB_PENDING_WINDOW 256u
 #define JOB_TICK_MS 100u
 #define JOB_OVERVIEW_EVERY_NS 1000000000ull

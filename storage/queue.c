@@ -36,6 +36,107 @@ static int mdb_err(int rc) {
     return -EIO;
 }
 
+/* ---- record encodings -------------------------------------------------------------------- */
+
+static void put_u32(uint8_t *p, uint32_t v) {
+    for (unsigned i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_u64(uint8_t *p, uint64_t v) {
+    for (unsigned i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get_u32(const uint8_t *p) {
+    uint32_t v = 0;
+    for (unsigned i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+static uint64_t get_u64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+void prs_queue_batch_encode(const prs_batch_rec *rec, uint8_t out[PRS_QUEUE_BATCH_BYTES]) {
+    put_u32(out, rec->state);
+    put_u32(out + 4, rec->attempts);
+    put_u64(out + 8, rec->first_item);
+    put_u32(out + 16, rec->item_count);
+    put_u32(out + 20, rec->succeeded);
+}
+
+int prs_queue_batch_decode(const void *buf, size_t len, prs_batch_rec *rec) {
+    if (len != PRS_QUEUE_BATCH_BYTES) return -EINVAL;
+    const uint8_t *p = buf;
+    prs_batch_rec r = {.state = get_u32(p),
+                       .attempts = get_u32(p + 4),
+                       .first_item = get_u64(p + 8),
+                       .item_count = get_u32(p + 16),
+                       .succeeded = get_u32(p + 20)};
+    if (r.state > PRS_BATCH_FAILED) return -EINVAL;
+    if (r.attempts > PRS_QUEUE_MAX_ATTEMPTS) return -EINVAL;
+    if (r.state == PRS_BATCH_FAILED && r.attempts == 0) return -EINVAL; /* failed untried */
+    if (r.item_count == 0 || r.first_item > UINT64_MAX - r.item_count) return -EINVAL;
+    if (r.succeeded > r.item_count) return -EINVAL;
+    if (r.state != PRS_BATCH_DONE && r.succeeded != 0) return -EINVAL; /* rows only when done */
+    *rec = r;
+    return 0;
+}
+
+void prs_queue_counts_encode(const prs_queue_counts *c, uint8_t out[PRS_QUEUE_COUNTS_BYTES]) {
+    const uint64_t v[7] = {c->total_batches,   c->total_items,  c->done_batches, c->failed_batches,
+                           c->succeeded_items, c->failed_items, c->output_bytes};
+    for (unsigned i = 0; i < 7; i++)
+        put_u64(out + 8 * i, v[i]);
+}
+
+int prs_queue_counts_decode(const void *buf, size_t len, prs_queue_counts *c) {
+    if (len != PRS_QUEUE_COUNTS_BYTES) return -EINVAL;
+    const uint8_t *p = buf;
+    prs_queue_counts r = {.total_batches = get_u64(p),
+                          .total_items = get_u64(p + 8),
+                          .done_batches = get_u64(p + 16),
+                          .failed_batches = get_u64(p + 24),
+                          .succeeded_items = get_u64(p + 32),
+                          .failed_items = get_u64(p + 40),
+                          .output_bytes = get_u64(p + 48)};
+    /* Written as sums that cannot wrap: each part is checked against the total first. */
+    if (r.total_batches > r.total_items) return -EINVAL; /* every batch holds an item */
+    if (r.done_batches > r.total_batches || r.failed_batches > r.total_batches - r.done_batches)
+        return -EINVAL;
+    if (r.succeeded_items > r.total_items || r.failed_items > r.total_items - r.succeeded_items)
+        return -EINVAL;
+    *c = r;
+    return 0;
+}
+
+int prs_queue_item_encode(const char *name, size_t name_len, void *buf, size_t cap,
+                          size_t *len_bytes) {
+    if (name_len == 0 || memchr(name, 0, name_len)) return -EINVAL;
+    if (name_len + 1 > PRS_QUEUE_MAX_ITEM_BYTES) return -ENAMETOOLONG;
+    if (name_len + 1 > cap) return -ENOBUFS;
+    memcpy(buf, name, name_len);
+    ((char *)buf)[name_len] = 0;
+    *len_bytes = name_len + 1;
+    return 0;
+}
+
+int prs_queue_item_decode(const void *buf, size_t len, const char **name, size_t *name_len) {
+    if (len < 2 || len > PRS_QUEUE_MAX_ITEM_BYTES) return -EINVAL;
+    const char *s = buf;
+    if (s[len - 1] != 0 || memchr(s, 0, len - 1)) return -EINVAL; /* one NUL, at the end */
+    *name = s;
+    *name_len = len - 1;
+    return 0;
+}
+
+/* A record read back that no run could have written: the state file is corrupt. */
+static int stored_batch(const MDB_val *v, prs_batch_rec *rec) {
+    return prs_queue_batch_decode(v->mv_data, v->mv_size, rec) ? -EBADMSG : 0;
+}
+
 /* The map to open dir's environment with: the default, or twice the file when the file
  * has used more than half of that -- how a map that filled up grows on the next open. */
 static size_t queue_map_bytes(const char *dir) {
@@ -146,10 +247,12 @@ bool prs_queue_created(prs_queue *q) {
 }
 
 int prs_queue_counts_get(prs_queue *q, prs_queue_counts *counts) {
+    uint8_t buf[PRS_QUEUE_COUNTS_BYTES + 1]; /* one more: a padded record is not cut to fit */
     size_t len = 0;
-    int rc = prs_queue_meta_get(q, "counts", counts, sizeof(*counts), &len);
-    if (rc == 0 && len != sizeof(*counts)) return -EBADMSG;
-    return rc;
+    int rc = prs_queue_meta_get(q, "counts", buf, sizeof(buf), &len);
+    if (rc == -ENOBUFS) return -EBADMSG;
+    if (rc) return rc;
+    return prs_queue_counts_decode(buf, len, counts) ? -EBADMSG : 0;
 }
 
 static int meta_put(MDB_txn *txn, MDB_dbi dbi, const char *key, const void *val, size_t len) {
@@ -202,7 +305,9 @@ int prs_queue_build_batch(prs_queue_builder *b, uint64_t first_item, uint32_t co
     PRS_ASSERT(count > 0 && first_item + count <= b->next_item);
     uint64_t id = b->next_batch;
     prs_batch_rec rec = {.state = PRS_BATCH_PENDING, .first_item = first_item, .item_count = count};
-    MDB_val k = {sizeof(id), &id}, v = {sizeof(rec), &rec};
+    uint8_t enc[PRS_QUEUE_BATCH_BYTES];
+    prs_queue_batch_encode(&rec, enc);
+    MDB_val k = {sizeof(id), &id}, v = {sizeof(enc), enc};
     int rc = mdb_put(b->txn, b->q->batches, &k, &v, MDB_APPEND);
     if (rc) return mdb_err(rc);
     b->next_batch++;
@@ -217,7 +322,9 @@ int prs_queue_build_meta(prs_queue_builder *b, const char *key, const void *val,
 int prs_queue_build_end(prs_queue_builder *b) {
     PRS_ASSERT(b->txn != NULL);
     prs_queue_counts c = {.total_batches = b->next_batch, .total_items = b->next_item};
-    int rc = meta_put(b->txn, b->q->meta, "counts", &c, sizeof(c));
+    uint8_t enc[PRS_QUEUE_COUNTS_BYTES];
+    prs_queue_counts_encode(&c, enc);
+    int rc = meta_put(b->txn, b->q->meta, "counts", enc, sizeof(enc));
     if (rc == 0) rc = meta_put(b->txn, b->q->meta, "created", "1", 1);
     if (rc) {
         prs_queue_build_abort(b);
@@ -236,16 +343,28 @@ void prs_queue_build_abort(prs_queue_builder *b) {
 int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count,
                      const prs_queue_counts *counts, const char *meta_key, const void *meta_val,
                      size_t meta_len) {
+    /* Refuse, before writing anything, a record the decoder would refuse on the way back:
+     * a caller's bug must not become a state file that no longer opens. */
+    uint8_t counts_enc[PRS_QUEUE_COUNTS_BYTES];
+    prs_queue_counts_encode(counts, counts_enc);
+    prs_queue_counts check_counts;
+    if (prs_queue_counts_decode(counts_enc, sizeof(counts_enc), &check_counts)) return -EINVAL;
     MDB_txn *txn;
     int err = mdb_err(mdb_txn_begin(q->env, NULL, 0, &txn));
     if (err) return err;
     for (size_t i = 0; i < count && err == 0; i++) {
         uint64_t id = updates[i].batch_id;
-        MDB_val k = {sizeof(id), &id};
-        MDB_val v = {sizeof(prs_batch_rec), (void *)(uintptr_t)&updates[i].rec};
+        uint8_t enc[PRS_QUEUE_BATCH_BYTES];
+        prs_queue_batch_encode(&updates[i].rec, enc);
+        prs_batch_rec check;
+        if (prs_queue_batch_decode(enc, sizeof(enc), &check)) {
+            err = -EINVAL;
+            break;
+        }
+        MDB_val k = {sizeof(id), &id}, v = {sizeof(enc), enc};
         err = mdb_err(mdb_put(txn, q->batches, &k, &v, 0));
     }
-    if (err == 0) err = meta_put(txn, q->meta, "counts", counts, sizeof(*counts));
+    if (err == 0) err = meta_put(txn, q->meta, "counts", counts_enc, sizeof(counts_enc));
     if (err == 0 && meta_key) err = meta_put(txn, q->meta, meta_key, meta_val, meta_len);
     if (err) {
         mdb_txn_abort(txn);
@@ -298,13 +417,6 @@ void prs_queue_reader_end(prs_queue_reader *r) {
     r->active = false;
 }
 
-static int rec_from_val(const MDB_val *v, prs_batch_rec *rec) {
-    if (v->mv_size != sizeof(*rec)) return -EBADMSG;
-    memcpy(rec, v->mv_data, sizeof(*rec));
-    if (rec->state > PRS_BATCH_FAILED) return -EBADMSG;
-    return 0;
-}
-
 int prs_queue_reader_pending(prs_queue_reader *r, uint64_t *cursor, uint64_t *ids,
                              prs_batch_rec *recs, size_t cap) {
     PRS_ASSERT(r->active);
@@ -321,7 +433,7 @@ int prs_queue_reader_pending(prs_queue_reader *r, uint64_t *cursor, uint64_t *id
         uint64_t id;
         memcpy(&id, k.mv_data, sizeof(id));
         prs_batch_rec rec;
-        int e = rec_from_val(&v, &rec);
+        int e = stored_batch(&v, &rec);
         if (e) {
             mdb_cursor_close(cur);
             return e;
@@ -346,11 +458,11 @@ int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec
     MDB_val k = {sizeof(batch_id), &batch_id}, v;
     int rc = mdb_get(r->txn, r->q->batches, &k, &v);
     if (rc) return mdb_err(rc);
-    return rec_from_val(&v, rec);
+    return stored_batch(&v, rec);
 }
 
-int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count,
-                           const void **views, size_t *sizes) {
+int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count, const void **views,
+                           size_t *sizes) {
     PRS_ASSERT(r->active);
     uint64_t key = first;
     MDB_val k = {sizeof(key), &key}, v;
@@ -383,7 +495,7 @@ int prs_queue_scan_batches(prs_queue *q, uint32_t state, size_t limit,
         uint64_t id;
         memcpy(&id, k.mv_data, sizeof(id));
         prs_batch_rec rec;
-        if (rec_from_val(&v, &rec)) {
+        if (stored_batch(&v, &rec)) {
             rc = MDB_CORRUPTED;
             break;
         }

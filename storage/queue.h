@@ -28,10 +28,10 @@ enum prs_batch_state {
     PRS_BATCH_FAILED = 2,
 };
 
-/* Stored as is (native endian): the state file is not meant to move between machines. */
+/* In memory; stored through prs_queue_batch_encode (below). */
 typedef struct prs_batch_rec {
-    uint32_t state;     /* enum prs_batch_state */
-    uint32_t attempts;  /* tries spent (failed, timed out, crashed) */
+    uint32_t state;    /* enum prs_batch_state */
+    uint32_t attempts; /* tries spent (failed, timed out, crashed) */
     uint64_t first_item;
     uint32_t item_count;
     uint32_t succeeded; /* items with a row, once done */
@@ -47,6 +47,33 @@ typedef struct prs_queue_counts {
     uint64_t failed_items;
     uint64_t output_bytes; /* committed length of the append_row output file */
 } prs_queue_counts;
+
+/* ---- record encodings: pure functions, no LMDB, safe from any thread --------------------
+ * Every record in data.mdb goes through these. Fixed little-endian layouts (the same bytes as
+ * the old native structs on x86-64, so existing state files still open):
+ *   batch  24 bytes: u32 state, u32 attempts, u64 first_item, u32 item_count, u32 succeeded
+ *   counts 56 bytes: u64 total_batches, total_items, done_batches, failed_batches,
+ *                    succeeded_items, failed_items, output_bytes
+ *   item   the name's bytes and a NUL (no NUL inside), at most PRS_QUEUE_MAX_ITEM_BYTES.
+ * Decoders validate and refuse a record no run of prs can write, with -EINVAL: wrong length
+ * (truncated or padded), an unknown state, attempts above PRS_QUEUE_MAX_ATTEMPTS, a failed
+ * batch with no try spent, an empty batch or one whose items wrap past 2^64, more succeeded
+ * items than items (or any on a batch not done), counts that do not add up. The store maps
+ * such a record, read back, to -EBADMSG (a corrupt state file), and refuses to write one. */
+#define PRS_QUEUE_BATCH_BYTES 24u
+#define PRS_QUEUE_COUNTS_BYTES 56u
+#define PRS_QUEUE_MAX_ATTEMPTS 100u /* = PRS_SCHED_MAX_TRY (checked in core/runtime.c) */
+
+void prs_queue_batch_encode(const prs_batch_rec *rec, uint8_t out[PRS_QUEUE_BATCH_BYTES]);
+int prs_queue_batch_decode(const void *buf, size_t len, prs_batch_rec *rec);
+void prs_queue_counts_encode(const prs_queue_counts *c, uint8_t out[PRS_QUEUE_COUNTS_BYTES]);
+int prs_queue_counts_decode(const void *buf, size_t len, prs_queue_counts *c);
+/* name_len bytes of name (no NUL among them) -> buf; *len_bytes = name_len + 1. -EINVAL for
+ * an empty name or one holding a NUL, -ENAMETOOLONG past PRS_QUEUE_MAX_ITEM_BYTES. */
+int prs_queue_item_encode(const char *name, size_t name_len, void *buf, size_t cap,
+                          size_t *len_bytes);
+/* Zero-copy: *name points into buf (NUL-terminated there). */
+int prs_queue_item_decode(const void *buf, size_t len, const char **name, size_t *name_len);
 
 typedef struct prs_batch_update {
     uint64_t batch_id;
@@ -118,14 +145,13 @@ int prs_queue_reader_pending(prs_queue_reader *r, uint64_t *cursor, uint64_t *id
                              prs_batch_rec *recs, size_t cap);
 int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec);
 /* Zero-copy view of item records [first, first+count): views[i]/sizes[i]. */
-int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count,
-                           const void **views, size_t *sizes);
+int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count, const void **views,
+                           size_t *sizes);
 
 /* Calls fn for each batch in state (PRS_QUEUE_ANY_STATE: all), ids ascending, up to
  * limit. For reports only. */
 #define PRS_QUEUE_ANY_STATE UINT32_MAX
 int prs_queue_scan_batches(prs_queue *q, uint32_t state, size_t limit,
-                           void (*fn)(void *arg, uint64_t id, const prs_batch_rec *rec),
-                           void *arg);
+                           void (*fn)(void *arg, uint64_t id, const prs_batch_rec *rec), void *arg);
 
 #endif

@@ -62,11 +62,17 @@ Test(queue, commit_is_durable_across_reopen_and_pending_skips_done) {
     tu_tmpdir(dir, sizeof(dir), "queue");
     prs_queue *q = make_queue(dir, 30, 10);
     prs_batch_update up[2] = {
-        {.batch_id = 0, .rec = {.state = PRS_BATCH_DONE, .first_item = 0, .item_count = 10, .succeeded = 9}},
-        {.batch_id = 2, .rec = {.state = PRS_BATCH_PENDING, .attempts = 1, .first_item = 20, .item_count = 10}},
+        {.batch_id = 0,
+         .rec = {.state = PRS_BATCH_DONE, .first_item = 0, .item_count = 10, .succeeded = 9}},
+        {.batch_id = 2,
+         .rec = {.state = PRS_BATCH_PENDING, .attempts = 1, .first_item = 20, .item_count = 10}},
     };
-    prs_queue_counts c = {.total_batches = 3, .total_items = 30, .done_batches = 1,
-                          .succeeded_items = 9, .failed_items = 1, .output_bytes = 77};
+    prs_queue_counts c = {.total_batches = 3,
+                          .total_items = 30,
+                          .done_batches = 1,
+                          .succeeded_items = 9,
+                          .failed_items = 1,
+                          .output_bytes = 77};
     cr_assert_eq(prs_queue_commit(q, up, 2, &c, "first_error", "boom", 4), 0);
     prs_queue_close(q);
 
@@ -121,5 +127,122 @@ Test(queue, corrupt_state_file_is_refused) {
     prs_queue *q;
     cr_assert_lt(prs_queue_open(&q, dir, PRS_DURABILITY_NONE, err, sizeof(err)), 0);
     cr_assert(strstr(err, "data.mdb") != NULL, "%s", err);
+    tu_rmrf(dir);
+}
+
+/* ---- record encodings: decode refuses what no run can write ------------------------------ */
+
+static void batch_bytes(const prs_batch_rec *r, uint8_t out[PRS_QUEUE_BATCH_BYTES]) {
+    prs_queue_batch_encode(r, out);
+}
+
+Test(queue, batch_record_round_trips) {
+    const prs_batch_rec recs[] = {
+        {.state = PRS_BATCH_PENDING, .attempts = 0, .first_item = 0, .item_count = 1},
+        {.state = PRS_BATCH_PENDING, .attempts = 2, .first_item = 1u << 30, .item_count = 64},
+        {.state = PRS_BATCH_DONE, .attempts = 1, .first_item = 7, .item_count = 10, .succeeded = 9},
+        {.state = PRS_BATCH_FAILED,
+         .attempts = PRS_QUEUE_MAX_ATTEMPTS,
+         .first_item = UINT64_MAX - 5,
+         .item_count = 5},
+    };
+    for (size_t i = 0; i < PRS_ARRAY_LEN(recs); i++) {
+        uint8_t enc[PRS_QUEUE_BATCH_BYTES];
+        batch_bytes(&recs[i], enc);
+        prs_batch_rec got;
+        cr_assert_eq(prs_queue_batch_decode(enc, sizeof(enc), &got), 0, "record %zu", i);
+        cr_assert_eq(memcmp(&got, &recs[i], sizeof(got)), 0, "record %zu", i);
+    }
+}
+
+Test(queue, batch_decode_refuses_impossible_records) {
+    const prs_batch_rec bad[] = {
+        {.state = 3, .item_count = 1}, /* bad state */
+        {.state = PRS_BATCH_PENDING, .attempts = PRS_QUEUE_MAX_ATTEMPTS + 1, .item_count = 1},
+        {.state = PRS_BATCH_FAILED, .attempts = 0, .item_count = 1}, /* failed untried */
+        {.state = PRS_BATCH_PENDING, .item_count = 0},               /* empty batch */
+        {.state = PRS_BATCH_PENDING, .first_item = UINT64_MAX, .item_count = 1}, /* wraps */
+        {.state = PRS_BATCH_DONE, .item_count = 3, .succeeded = 4},              /* more rows */
+        {.state = PRS_BATCH_PENDING, .item_count = 3, .succeeded = 1}, /* rows, not done */
+    };
+    for (size_t i = 0; i < PRS_ARRAY_LEN(bad); i++) {
+        uint8_t enc[PRS_QUEUE_BATCH_BYTES];
+        batch_bytes(&bad[i], enc);
+        prs_batch_rec got;
+        cr_assert_eq(prs_queue_batch_decode(enc, sizeof(enc), &got), -EINVAL, "record %zu", i);
+    }
+    /* Truncated or padded: any length but the one. */
+    uint8_t enc[PRS_QUEUE_BATCH_BYTES + 1] = {0};
+    prs_batch_rec ok = {.state = PRS_BATCH_PENDING, .item_count = 1}, got;
+    batch_bytes(&ok, enc);
+    for (size_t len = 0; len <= sizeof(enc); len++)
+        cr_assert_eq(prs_queue_batch_decode(enc, len, &got),
+                     len == PRS_QUEUE_BATCH_BYTES ? 0 : -EINVAL);
+}
+
+Test(queue, counts_decode_refuses_counts_that_do_not_add_up) {
+    prs_queue_counts good = {.total_batches = 10,
+                             .total_items = 100,
+                             .done_batches = 6,
+                             .failed_batches = 4,
+                             .succeeded_items = 90,
+                             .failed_items = 10,
+                             .output_bytes = 12345};
+    uint8_t enc[PRS_QUEUE_COUNTS_BYTES];
+    prs_queue_counts_encode(&good, enc);
+    prs_queue_counts got;
+    cr_assert_eq(prs_queue_counts_decode(enc, sizeof(enc), &got), 0);
+    cr_assert_eq(memcmp(&got, &good, sizeof(got)), 0);
+    cr_assert_eq(prs_queue_counts_decode(enc, sizeof(enc) - 1, &got), -EINVAL); /* truncated */
+
+    prs_queue_counts bad[5];
+    for (size_t i = 0; i < 5; i++)
+        bad[i] = good;
+    bad[0].done_batches = 7;            /* done + failed > total */
+    bad[1].failed_items = 11;           /* succeeded + failed > items */
+    bad[2].total_batches = 101;         /* more batches than items */
+    bad[3].failed_batches = UINT64_MAX; /* a sum that would wrap to look small */
+    bad[4].succeeded_items = UINT64_MAX - 5;
+    for (size_t i = 0; i < 5; i++) {
+        prs_queue_counts_encode(&bad[i], enc);
+        cr_assert_eq(prs_queue_counts_decode(enc, sizeof(enc), &got), -EINVAL, "counts %zu", i);
+    }
+}
+
+Test(queue, item_decode_refuses_garbage) {
+    char buf[PRS_QUEUE_MAX_ITEM_BYTES + 8];
+    size_t len;
+    cr_assert_eq(prs_queue_item_encode("a/b.txt", 7, buf, sizeof(buf), &len), 0);
+    const char *name;
+    size_t name_len;
+    cr_assert_eq(prs_queue_item_decode(buf, len, &name, &name_len), 0);
+    cr_assert_eq(name_len, 7);
+    cr_assert_str_eq(name, "a/b.txt");
+    cr_assert_eq(prs_queue_item_decode(buf, len - 1, &name, &name_len), -EINVAL); /* no NUL */
+    cr_assert_eq(prs_queue_item_decode("a\0b\0", 4, &name, &name_len), -EINVAL);  /* NUL inside */
+    cr_assert_eq(prs_queue_item_decode("\0", 1, &name, &name_len), -EINVAL);      /* empty */
+    cr_assert_eq(prs_queue_item_encode("a\0b", 3, buf, sizeof(buf), &len), -EINVAL);
+    memset(buf, 'x', sizeof(buf));
+    cr_assert_eq(prs_queue_item_encode(buf, PRS_QUEUE_MAX_ITEM_BYTES, buf, sizeof(buf), &len),
+                 -ENAMETOOLONG);
+}
+
+/* A stored record that decodes as impossible makes the store say the state is corrupt. */
+Test(queue, commit_refuses_an_impossible_record) {
+    char dir[256];
+    tu_tmpdir(dir, sizeof(dir), "queue");
+    prs_queue *q = make_queue(dir, 10, 5);
+    prs_queue_counts c;
+    cr_assert_eq(prs_queue_counts_get(q, &c), 0);
+    prs_batch_update up = {.batch_id = 0,
+                           .rec = {.state = PRS_BATCH_DONE, .item_count = 5, .succeeded = 6}};
+    cr_assert_eq(prs_queue_commit(q, &up, 1, &c, NULL, NULL, 0), -EINVAL);
+    c.done_batches = c.total_batches + 1;
+    up.rec.succeeded = 5;
+    cr_assert_eq(prs_queue_commit(q, &up, 1, &c, NULL, NULL, 0), -EINVAL);
+    prs_queue_counts again;
+    cr_assert_eq(prs_queue_counts_get(q, &again), 0);
+    cr_assert_eq(again.done_batches, 0); /* nothing was written */
+    prs_queue_close(q);
     tu_rmrf(dir);
 }

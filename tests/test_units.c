@@ -40,3 +40,28 @@ Test(units, integers) {
     cr_assert_eq(prs_units_parse_int("", -1, 10, &v), -EINVAL);
     cr_assert_eq(prs_units_parse_int("-", -1, 10, &v), -EINVAL);
 }
+
+/* Regression (found by fuzz/fuzz_units): the digit loop checked the bound after v * 10, so a
+ * 20-digit number just past 2^64 / 10 wrapped to a tiny value and was accepted -- with or
+ * without a unit suffix, as a size or as an integer. */
+Test(units, digits_that_wrap_past_2_64_are_refused) {
+    uint64_t b = 0;
+    cr_assert_eq(prs_units_parse_size("18446744073709551620", &b), -ERANGE); /* 2^64 + 4 */
+    cr_assert_eq(prs_units_parse_size("18446744073709551620KB", &b), -ERANGE);
+    cr_assert_eq(prs_units_parse_size("36893488147419103232GB", &b), -ERANGE); /* 2^65 */
+    int64_t v = 0;
+    cr_assert_eq(prs_units_parse_int("18446744073709551617", 0, INT64_MAX, &v), -ERANGE);
+    cr_assert_eq(prs_units_parse_int("-18446744073709551617", INT64_MIN, 0, &v), -ERANGE);
+}
+
+Test(units, the_limit_itself) {
+    uint64_t b = 0;
+    cr_assert_eq(prs_units_parse_size("4611686018427387904", &b), 0); /* 2^62 */
+    cr_assert_eq(b, UINT64_C(1) << 62);
+    cr_assert_eq(prs_units_parse_size("4611686018427387905", &b), -ERANGE);
+    cr_assert_eq(prs_units_parse_size("4294967296GiB", &b), 0); /* 2^32 GiB = 2^62 */
+    cr_assert_eq(b, UINT64_C(1) << 62);
+    cr_assert_eq(prs_units_parse_size("4294967297GiB", &b), -ERANGE);
+    cr_assert_eq(prs_units_parse_size("000000000000000000000000000001k", &b), 0);
+    cr_assert_eq(b, 1024);
+}
