@@ -4,6 +4,7 @@
 #include <execinfo.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +24,25 @@ typedef struct crash_thread {
 
 /* initial-exec: no lazy TLS allocation can happen inside the handler. */
 static __thread crash_thread *crash_self __attribute__((tls_model("initial-exec")));
+static __thread volatile sig_atomic_t crash_in_handler __attribute__((tls_model("initial-exec")));
+
+/* The thread that writes the evidence and ends the process. Two workers can fault at
+ * once: each marks its own slot (both batches crashed), the second then waits for the
+ * first to end the process instead of dying of a default action before the first has
+ * marked anything. */
+static atomic_int crash_owner;
+
+/* Restores sig's default action and raises it: the process dies of it now (SA_NODEFER),
+ * or, where delivery is deferred to the handler's return (ThreadSanitizer), when the
+ * handler returns -- a real fault then faults again, into the default action. */
+static void crash_die(int sig) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+    raise(sig);
+}
 
 static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 
@@ -59,12 +79,20 @@ static void put_u64(sbuf *s, uint64_t v, unsigned base) {
 
 static void crash_handler(int sig, siginfo_t *info, void *uctx) {
     (void)uctx;
-    int saved_errno = errno;
+    if (crash_in_handler) { /* the handler itself faulted */
+        crash_die(sig);
+        return;
+    }
+    crash_in_handler = 1;
     crash_thread *self = crash_self;
     const prs_batch *batch = self ? self->batch : NULL;
     if (self && self->slot && batch) {
         atomic_store_explicit(&self->slot->signal, sig, memory_order_relaxed);
         atomic_store_explicit(&self->slot->state, PRS_SLOT_CRASHED, memory_order_release);
+    }
+    int none = 0;
+    if (!atomic_compare_exchange_strong(&crash_owner, &none, 1)) {
+        for (;;) pause(); /* the owner ends the process */
     }
     sbuf name = {.n = 0};
     put(&name, "crash-");
@@ -120,9 +148,7 @@ static void crash_handler(int sig, siginfo_t *info, void *uctx) {
     int n = backtrace(frames, CRASH_MAX_FRAMES);
     backtrace_symbols_fd(frames, n, fd);
     if (fd != STDERR_FILENO) close(fd);
-    errno = saved_errno;
-    /* SA_RESETHAND restored the default action: die of the same signal. */
-    raise(sig);
+    crash_die(sig);
 }
 
 int prs_crash_install(const char *error_dir) {
@@ -145,7 +171,7 @@ int prs_crash_install(const char *error_dir) {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = crash_handler;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < PRS_ARRAY_LEN(crash_signals); i++) {
         if (sigaction(crash_signals[i], &sa, NULL) != 0) return -errno;

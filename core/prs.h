@@ -34,6 +34,8 @@ typedef struct prs_entry_table {
     prs_init_fn init;         /* optional */
     prs_run_fn run;           /* required */
     prs_shutdown_fn shutdown; /* optional */
+    prs_global_init_fn global_init;         /* optional, once per process */
+    prs_global_shutdown_fn global_shutdown; /* optional */
 } prs_entry_table;
 
 #define PRS_MAX_WORKERS 256u
@@ -61,6 +63,16 @@ typedef struct prs_job_config {
     bool supervised; /* set by prs_supervise: a hung run() ends the process for a restart */
     int argc;                         /* arguments for init(): argv[0] is the script */
     char **argv;
+    /* Side inputs "NAME=PATH", side tables "NAME=FILE[,key=COLUMN][,format=csv|tsv|jsonl]"
+     * (see prs run --help), and "K=V" environment variables set (setenv) before the entry
+     * script is loaded: the process must not run other threads that read the environment
+     * meanwhile. Arguments in argv[1..] equal to a side input's NAME become its path. */
+    const char *const *side_inputs;
+    uint32_t side_input_count;
+    const char *const *side_tables;
+    uint32_t side_table_count;
+    const char *const *env;
+    uint32_t env_count;
 } prs_job_config;
 
 typedef struct prs_job_report {

@@ -14,7 +14,25 @@
  *   for this try; its rows are discarded and it is retried up to --run-max-try times.
  *   Items, their bytes and the batch are valid only until prs_run returns.
  * Threads: each worker calls its callbacks from one pinned thread; different workers run
- *   concurrently, so state shared between workers needs the script's own synchronisation. */
+ *   concurrently, so state shared between workers needs the script's own synchronisation.
+ *
+ * Optional, once per process (the place for one shared, read-only model):
+ *
+ *   int  prs_global_init(prs_global *g, int argc, char **argv);  before any prs_init
+ *   void prs_global_shutdown(prs_global *g);                     after every prs_shutdown
+ *
+ * prs_global_init stores what it builds with prs_global_set; every worker reads it with
+ *   prs_shared(ctx). A non-zero return fails the job (exit code 4) before any worker
+ *   starts. It runs once per runtime process: after a crash the restarted runtime runs it
+ *   again (it is a new process). What it shares must be read-only or synchronised.
+ *   (The type is prs_global, not prs_shared: prs_shared is the accessor's name.)
+ *
+ * Side inputs and tables (prs run --side-input NAME=PATH, --side-table NAME=FILE,...):
+ * prs_side_path gives a side input's absolute path (arguments after `--` equal to NAME
+ * are replaced by it too). prs_side_get looks a key up in a side table loaded once into
+ * LMDB: the view points into the shared map (no copy) and is valid until the current
+ * prs_run (or prs_init) returns; it is the whole record (csv/tsv: the line, jsonl: the
+ * object) without its newline. */
 #ifndef PRS_ENTRY_H
 #define PRS_ENTRY_H
 
@@ -57,11 +75,17 @@ typedef int (*prs_init_fn)(prs_ctx *ctx, int argc, char **argv);
 typedef int (*prs_run_fn)(prs_ctx *ctx, const prs_batch *batch, prs_out *out);
 typedef void (*prs_shutdown_fn)(prs_ctx *ctx);
 
+typedef struct prs_global prs_global;
+typedef int (*prs_global_init_fn)(prs_global *g, int argc, char **argv);
+typedef void (*prs_global_shutdown_fn)(prs_global *g);
+
 /* The entry points a shared-object script defines (declared here so the compiler checks
  * their signatures). Only prs_run is required. */
 int prs_init(prs_ctx *ctx, int argc, char **argv);
 int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out);
 void prs_shutdown(prs_ctx *ctx);
+int prs_global_init(prs_global *g, int argc, char **argv);
+void prs_global_shutdown(prs_global *g);
 
 /* Appends one result row (a '\n' is added unless the row ends with one). Returns 0, or
  * -ENOMEM when the row cannot be held. Rows reach the output file only if the batch
@@ -84,6 +108,33 @@ bool prs_cancelled(const prs_ctx *ctx);         /* true once the batch should st
 /* A pointer the script may keep per worker (set in prs_init, read in prs_run). */
 void prs_set_user(prs_ctx *ctx, void *user);
 void *prs_user(const prs_ctx *ctx);
+
+/* ---- once per process: the shared model --------------------------------------------------- */
+
+void prs_global_set(prs_global *g, void *shared); /* in prs_global_init */
+void *prs_global_get(const prs_global *g);        /* e.g. in prs_global_shutdown, to free it */
+const char *prs_global_side_path(const prs_global *g, const char *name); /* as prs_side_path */
+void *prs_shared(const prs_ctx *ctx); /* what prs_global_init set; NULL without one */
+
+/* ---- side inputs and side tables ------------------------------------------------------------ */
+
+/* The absolute path of side input name, or NULL if the job has none by that name. */
+const char *prs_side_path(const prs_ctx *ctx, const char *name);
+
+/* Looks key up in side table `table`. 0 with *value, *value_len a view of the row (valid
+ * until the current prs_run/prs_init returns); -ENOENT: no such key; -EINVAL: no such
+ * table; -EIO: the table cannot be read. Cheapest when `table` is the same pointer each
+ * call (a string literal): the name is then resolved once. */
+int prs_side_get(prs_ctx *ctx, const char *table, const void *key, size_t key_len,
+                 const void **value, size_t *value_len);
+
+/* n lookups at once (faster: their memory accesses overlap). found[i] = 0 or -ENOENT, and
+ * values[i], value_lens[i] as prs_side_get. Returns how many were found, or -EINVAL/-EIO. */
+long prs_side_get_many(prs_ctx *ctx, const char *table, size_t n, const void *const *keys,
+                       const size_t *key_lens, const void **values, size_t *value_lens, int *found);
+
+/* The table's header row (csv/tsv: the first line; jsonl: empty), a view like get's. */
+int prs_side_header(prs_ctx *ctx, const char *table, const void **header, size_t *header_len);
 
 #ifdef __cplusplus
 }

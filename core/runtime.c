@@ -24,6 +24,8 @@
 #include "scan.h"
 #include "sched.h"
 #include "scoreboard.h"
+#include "side.h"
+#include "sidedb.h"
 #include "worker.h"
 
 #include <fcntl.h>
@@ -102,6 +104,12 @@ typedef struct job {
     bool workers_stopped;
     uint64_t started_ns, last_overview_ns, last_progress_ns;
     uint64_t output_bytes;
+    prs_side_config side;
+    prs_sidedb *sidedb;
+    bool side_loaded;
+    prs_global global;
+    bool global_ready;
+    char **init_argv; /* cfg->argv with side-input names substituted */
     char err[2048];
 } job;
 
@@ -206,6 +214,86 @@ static int job_validate(job *j) {
                         name ? name : "");
     if (c->argc < 0 || (c->argc > 0 && !c->argv))
         return job_fail(j, PRS_EXIT_USAGE, "init arguments: argc without argv");
+    if ((c->side_input_count && !c->side_inputs) || (c->side_table_count && !c->side_tables) ||
+        (c->env_count && !c->env))
+        return job_fail(j, PRS_EXIT_USAGE,
+                        "side inputs, side tables or env: a count without values");
+    if (c->env_count > PRS_SIDE_MAX)
+        return job_fail(j, PRS_EXIT_USAGE, "--env: at most %u", PRS_SIDE_MAX);
+    for (uint32_t i = 0; i < c->env_count; i++) {
+        char err[512];
+        if (prs_side_parse_env(c->env[i], err, sizeof(err)))
+            return job_fail(j, PRS_EXIT_USAGE, "%s", err);
+    }
+    return 0;
+}
+
+/* --env, side inputs and side tables resolved; init()'s arguments substituted. Before the
+ * script is loaded, so its constructors see the environment too. */
+static int job_side_config(job *j) {
+    const prs_job_config *c = j->cfg;
+    for (uint32_t i = 0; i < c->env_count; i++) {
+        const char *eq = strchr(c->env[i], '=');
+        char name[256];
+        if ((size_t)(eq - c->env[i]) >= sizeof(name))
+            return job_fail(j, PRS_EXIT_USAGE, "--env %s: the name is too long", c->env[i]);
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - c->env[i]), c->env[i]);
+        if (setenv(name, eq + 1, 1) != 0)
+            return job_fail(j, PRS_EXIT_USAGE, "--env %s: %s", c->env[i], strerror(errno));
+    }
+    char err[PATH_MAX + 512];
+    int rc = prs_side_config_build(&j->side, c->side_inputs, c->side_input_count, c->side_tables,
+                                   c->side_table_count, err, sizeof(err));
+    if (rc) return job_fail(j, rc == -EINVAL ? PRS_EXIT_USAGE : PRS_EXIT_INPUT, "%s", err);
+    char *none[1] = {NULL};
+    j->init_argv = prs_side_substitute(&j->side, c->argc, c->argc ? c->argv : none);
+    if (!j->init_argv) return job_fail(j, PRS_EXIT_INTERNAL, "out of memory");
+    return 0;
+}
+
+/* Loads each side table into OUT/.prs/side (or checks that an earlier load still matches
+ * its file) and says so in master.txt. A changed file is refused: the rows committed so
+ * far were computed with the old table. */
+static int job_side_load(job *j) {
+    if (j->side_loaded || j->side.table_count == 0) return 0;
+    char dir[PATH_MAX + 32], err[PATH_MAX + 1024];
+    snprintf(dir, sizeof(dir), "%s/side", j->state_dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return job_fail(j, PRS_EXIT_USAGE, "%s: %s", dir, strerror(errno));
+    int rc = prs_sidedb_open(&j->sidedb, dir, j->side.table_count, err, sizeof(err));
+    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "side tables: %s", err);
+    for (uint32_t i = 0; i < j->side.table_count; i++) {
+        const prs_side_table *t = &j->side.tables[i];
+        prs_sidedb_spec spec = {.name = t->name,
+                                .path = t->path,
+                                .key = t->key[0] ? t->key : NULL,
+                                .format = t->format};
+        prs_sidedb_load_info info;
+        rc = prs_sidedb_ensure(j->sidedb, &spec, &info, err, sizeof(err));
+        if (rc) {
+            int code = rc == -ESTALE || rc == -EINVAL || rc == -EFBIG ? PRS_EXIT_USAGE
+                       : rc == -ENOMEM || rc == -ENOSPC || rc == -EIO ? PRS_EXIT_INTERNAL
+                                                                      : PRS_EXIT_INPUT;
+            return job_fail(j, code, "%s", err);
+        }
+        prs_joblog_master(j->log,
+                          "side table %s: %s %s (%s): %llu rows, %llu bytes stored in %.3f s",
+                          t->name, info.reused ? "reusing the load of" : "loaded", t->path,
+                          prs_side_format_name(t->format), (unsigned long long)info.rows,
+                          (unsigned long long)info.stored_bytes, (double)info.load_ns / 1e9);
+        if (info.duplicates) {
+            prs_joblog_master(j->log,
+                              "warning: side table %s: %llu duplicate key(s) ignored: the first "
+                              "row of a key wins",
+                              t->name, (unsigned long long)info.duplicates);
+        }
+        if (info.empty_keys) {
+            prs_joblog_master(j->log,
+                              "warning: side table %s: %llu row(s) with an empty key skipped",
+                              t->name, (unsigned long long)info.empty_keys);
+        }
+    }
+    j->side_loaded = true;
     return 0;
 }
 
@@ -229,6 +317,20 @@ static int job_config_text(job *j) {
                      list ? "@" : "", input, script, c->mini_batch_size,
                      c->output_action == PRS_OUTPUT_APPEND_ROW ? "append_row" : "summary_only",
                      c->append_row_file_name);
+    /* Side inputs and tables are part of what the job computes: a resume must name the
+     * same ones (a table's content is checked separately, by hash). */
+    for (uint32_t i = 0; i < j->side.input_count && n >= 0 && (size_t)n < sizeof(j->config_text);
+         i++) {
+        n += snprintf(j->config_text + n, sizeof(j->config_text) - (size_t)n, "side_input.%s=%s\n",
+                      j->side.inputs[i].name, j->side.inputs[i].path);
+    }
+    for (uint32_t i = 0; i < j->side.table_count && n >= 0 && (size_t)n < sizeof(j->config_text);
+         i++) {
+        const prs_side_table *t = &j->side.tables[i];
+        n += snprintf(j->config_text + n, sizeof(j->config_text) - (size_t)n,
+                      "side_table.%s=%s,key=%s,format=%s\n", t->name, t->path,
+                      t->key[0] ? t->key : "(first)", prs_side_format_name(t->format));
+    }
     if (n < 0 || (size_t)n >= sizeof(j->config_text))
         return job_fail(j, PRS_EXIT_USAGE, "the job's options are too long");
     return 0;
@@ -352,7 +454,8 @@ static int job_create(job *j) {
 /* --fresh, under the lock: the queue, the scoreboard and the output file go; the logs
  * stay (a new job appends to them, saying it started fresh). */
 static int job_discard_state(job *j) {
-    static const char *const state_files[] = {"data.mdb", "lock.mdb", "scoreboard"};
+    static const char *const state_files[] = {"data.mdb", "lock.mdb", "scoreboard", "side/data.mdb",
+                                              "side/lock.mdb"};
     char path[PATH_MAX + 256];
     for (size_t i = 0; i < PRS_ARRAY_LEN(state_files); i++) {
         snprintf(path, sizeof(path), "%s/%s", j->state_dir, state_files[i]);
@@ -510,6 +613,10 @@ static int job_prepare(job *j) {
                             "start over)", path, (long long)st.st_size);
         }
         prs_joblog_master(j->log, "new job in %s", j->out_dir);
+        /* Tables first: a bad table leaves no job behind, so fixing the option is not
+         * refused as "a different job". */
+        code = job_side_load(j);
+        if (code) return code;
         return job_create(j);
     }
     char stored[JOB_CONFIG_BYTES];
@@ -1038,10 +1145,31 @@ static int job_start_workers(job *j) {
     j->chans_ready = true;
     rc = prs_queue_reader_open(j->queue, &j->reader);
     if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "queue reader: %s", strerror(-rc));
-    j->shared = (prs_workers_shared){.config = j->cfg, .entry = &j->entry, .queue = j->queue,
-                                     .log = j->log, .input_root_fd = j->root_fd,
-                                     .output_dir = j->out_dir, .dispatch = &j->dispatch,
-                                     .done = &j->done, .scoreboard = j->scoreboard};
+    j->shared = (prs_workers_shared){.config = j->cfg,
+                                     .entry = &j->entry,
+                                     .queue = j->queue,
+                                     .log = j->log,
+                                     .input_root_fd = j->root_fd,
+                                     .output_dir = j->out_dir,
+                                     .dispatch = &j->dispatch,
+                                     .done = &j->done,
+                                     .scoreboard = j->scoreboard,
+                                     .argc = j->cfg->argc,
+                                     .argv = j->init_argv,
+                                     .side = &j->side,
+                                     .sidedb = j->sidedb,
+                                     .global = &j->global};
+    /* Once per process, before any worker: what it builds every worker reads. */
+    j->global.side = &j->side;
+    if (j->entry.global_init) {
+        rc = j->entry.global_init(&j->global, j->cfg->argc, j->init_argv);
+        if (rc) {
+            return job_fail(j, PRS_EXIT_INIT_FAILED,
+                            "prs_global_init returned %d: no worker started", rc);
+        }
+        j->global_ready = true;
+        prs_joblog_master(j->log, "prs_global_init done");
+    }
     /* More workers than CPUs is allowed: they are placed round-robin over the CPUs. */
     prs_joblog_master(j->log, "starting %u workers on %u CPUs%s", n, ncpu,
                       n > ncpu ? " (more workers than CPUs: placed round-robin)" : "");
@@ -1131,6 +1259,7 @@ static int job_finished_before(job *j, int *code) {
 static int job_run(job *j) {
     int code = job_validate(j);
     if (code) return code;
+    if ((code = job_side_config(j))) return code;
     if (j->cfg->entry_script) {
         char err[1024];
         int rc = prs_entry_load(&j->lib, j->cfg->entry_script, err, sizeof(err));
@@ -1142,6 +1271,7 @@ static int job_run(job *j) {
     if ((code = job_open_state(j))) return code;
     if ((code = job_prepare(j))) return code;
     if (job_finished_before(j, &code)) return code;
+    if ((code = job_side_load(j))) return code; /* a resume: reuse, or refuse a changed file */
     if ((code = job_repair(j))) return code;
     size_t first_len = 0;
     if (prs_queue_meta_get(j->queue, "first_error", j->first_error, sizeof(j->first_error) - 1,
@@ -1214,6 +1344,7 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
     j->started_ns = now_ns();
     int code = job_run(j);
     job_stop_workers(j);
+    if (j->global_ready && j->entry.global_shutdown) j->entry.global_shutdown(&j->global);
     if (j->committer) {
         prs_committer_drain(j->committer); /* what was handed over lands before the exit */
         prs_committer_stop(j->committer);
@@ -1232,6 +1363,8 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
     prs_capture_stop(j->capture);
     prs_perf_close(j->perf);
     free(j->perf_workers);
+    prs_sidedb_close(j->sidedb);
+    free(j->init_argv);
     prs_joblog_close(j->log);
     if (j->root_fd >= 0) close(j->root_fd);
     if (j->lock_fd >= 0) close(j->lock_fd);

@@ -104,6 +104,73 @@ void *prs_user(const prs_ctx *ctx) {
     return ctx->user;
 }
 
+void prs_global_set(prs_global *g, void *shared) {
+    g->shared = shared;
+}
+void *prs_global_get(const prs_global *g) {
+    return g->shared;
+}
+const char *prs_global_side_path(const prs_global *g, const char *name) {
+    return name ? prs_side_input_path(g->side, name) : NULL;
+}
+void *prs_shared(const prs_ctx *ctx) {
+    return ctx->worker->shared->global->shared;
+}
+
+const char *prs_side_path(const prs_ctx *ctx, const char *name) {
+    return name ? prs_side_input_path(ctx->worker->shared->side, name) : NULL;
+}
+
+/* The table's index with the worker's snapshot open, or a negative errno. */
+static int side_table(prs_ctx *ctx, const char *table) {
+    prs_worker *w = ctx->worker;
+    if (!w->side_reader || !table) return -EINVAL;
+    int t;
+    /* The pointer alone could be a reused buffer now naming another table: the compare of
+     * a short name is what keeps the cache honest, and it is cheaper than a search. */
+    if (table == w->side_last_name &&
+        strcmp(table, prs_sidedb_table_name(w->shared->sidedb, (uint32_t)w->side_last_table)) ==
+            0) {
+        t = w->side_last_table;
+    } else {
+        t = prs_sidedb_find(w->side_reader, table);
+        if (t < 0) return t;
+        w->side_last_name = table;
+        w->side_last_table = t;
+    }
+    /* Lazily: a batch that never looks up costs no transaction. */
+    if (!prs_sidedb_reader_active(w->side_reader) && prs_sidedb_reader_begin(w->side_reader) != 0)
+        return -EIO;
+    return t;
+}
+
+int prs_side_get(prs_ctx *ctx, const char *table, const void *key, size_t key_len,
+                 const void **value, size_t *value_len) {
+    int t = side_table(ctx, table);
+    if (t < 0) return t;
+    return prs_sidedb_get(ctx->worker->side_reader, (uint32_t)t, key, key_len, value, value_len);
+}
+
+long prs_side_get_many(prs_ctx *ctx, const char *table, size_t n, const void *const *keys,
+                       const size_t *key_lens, const void **values, size_t *value_lens,
+                       int *found) {
+    int t = side_table(ctx, table);
+    if (t < 0) return t;
+    return (long)prs_sidedb_get_many(ctx->worker->side_reader, (uint32_t)t, n, keys, key_lens,
+                                     values, value_lens, found);
+}
+
+int prs_side_header(prs_ctx *ctx, const char *table, const void **header, size_t *header_len) {
+    int t = side_table(ctx, table);
+    if (t < 0) return t;
+    return prs_sidedb_header(ctx->worker->side_reader, (uint32_t)t, header, header_len);
+}
+
+/* Views handed out during a callback die with it: the snapshot ends here. */
+static void worker_side_end(prs_worker *w) {
+    if (w->side_reader) prs_sidedb_reader_end(w->side_reader);
+}
+
 /* ---- the worker thread ---------------------------------------------------------------- */
 
 static void worker_pin(prs_worker *w) {
@@ -248,6 +315,7 @@ static void worker_batch(prs_worker *w, const prs_dispatch_msg *m, prs_done_msg 
     uint64_t run_start_ns = worker_clock_ns(CLOCK_MONOTONIC);
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
     done->run_ns = worker_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
+    worker_side_end(w);
     prs_crash_set_batch(NULL);
     prs_scoreboard_end(slot);
     done->timed_out = atomic_load(&w->cancel);
@@ -267,7 +335,8 @@ static void *worker_main(void *arg) {
     bool crash_ready = prs_crash_thread_enter((int)w->id, &sh->scoreboard->slot[w->id]) == 0;
     prs_done_msg init = {.kind = PRS_DONE_INIT, .worker = w->id, .init_ok = true};
     if (sh->entry->init) {
-        int rc = sh->entry->init(&w->ctx, sh->config->argc, sh->config->argv);
+        int rc = sh->entry->init(&w->ctx, sh->argc, sh->argv);
+        worker_side_end(w);
         init.init_ok = rc == 0;
         init.run_rc = rc;
     }
@@ -292,7 +361,10 @@ static void *worker_main(void *arg) {
         w->out_current = (w->out_current + 1) % PRS_WORKER_OUTS;
         prs_chan_push(sh->done, &done);
     }
-    if (init.init_ok && sh->entry->shutdown) sh->entry->shutdown(&w->ctx);
+    if (init.init_ok && sh->entry->shutdown) {
+        sh->entry->shutdown(&w->ctx);
+        worker_side_end(w);
+    }
     if (crash_ready) prs_crash_thread_leave();
     return NULL;
 }
@@ -305,19 +377,27 @@ int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shar
     w->ctx.worker = w;
     pthread_mutex_init(&w->out_lock, NULL);
     pthread_cond_init(&w->out_freed, NULL);
+    w->side_last_table = -1;
     int rc = prs_queue_reader_open(shared->queue, &w->reader);
     if (rc) return rc;
-    rc = -pthread_create(&w->thread, NULL, worker_main, w);
-    if (rc) {
-        prs_queue_reader_close(w->reader);
-        w->reader = NULL;
+    if (shared->sidedb) {
+        rc = prs_sidedb_reader_open(shared->sidedb, &w->side_reader);
+        if (rc) goto close_reader;
     }
+    rc = -pthread_create(&w->thread, NULL, worker_main, w);
+    if (rc == 0) return 0;
+    prs_sidedb_reader_close(w->side_reader);
+    w->side_reader = NULL;
+close_reader:
+    prs_queue_reader_close(w->reader);
+    w->reader = NULL;
     return rc;
 }
 
 void prs_worker_join(prs_worker *w) {
     pthread_join(w->thread, NULL);
     prs_queue_reader_close(w->reader);
+    prs_sidedb_reader_close(w->side_reader);
     for (uint32_t i = 0; i < PRS_WORKER_OUTS; i++) {
         free(w->out[i].rows);
         free(w->out[i].errors);

@@ -19,6 +19,8 @@
 #include "prs.h"
 #include "queue.h"
 #include "scoreboard.h"
+#include "side.h"
+#include "sidedb.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,6 +39,12 @@ struct prs_worker;
 struct prs_ctx {
     struct prs_worker *worker;
     void *user;
+};
+
+/* What prs_global_init sees and sets: one per process, read by every worker. */
+struct prs_global {
+    void *shared;
+    const prs_side_config *side;
 };
 
 typedef struct prs_dispatch_msg {
@@ -78,6 +86,11 @@ typedef struct prs_workers_shared {
     prs_chan *dispatch;
     prs_chan *done;
     prs_scoreboard_file *scoreboard;
+    int argc; /* init()'s arguments, side-input names substituted */
+    char **argv;
+    const prs_side_config *side; /* never NULL */
+    prs_sidedb *sidedb;          /* NULL without side tables */
+    prs_global *global;
 } prs_workers_shared;
 
 /* Result buffers per worker: one being filled, the rest waiting for the coordinator, which
@@ -104,6 +117,9 @@ typedef struct prs_worker {
     size_t *offsets;
     char *data;
     size_t data_cap;
+    prs_sidedb_reader *side_reader; /* a read snapshot from the first lookup to run()'s end */
+    const char *side_last_name;     /* the last table name pointer and its index: a script */
+    int side_last_table;            /* passing a literal skips the name compare */
 } prs_worker;
 
 int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared);

@@ -3,6 +3,7 @@
  * and maps everything to a prs_job_config. All behaviour lives in the library. */
 #include "joblog.h"
 #include "prs.h"
+#include "side.h"
 #include "status.h"
 #include "units.h"
 
@@ -77,6 +78,22 @@ static const char usage_run[] =
     "                             start over; without it, OUT holding a different job is\n"
     "                             refused with what differs\n"
     "\n"
+    "side inputs, tables and environment (each may be repeated, up to 64 times):\n"
+    "  --side-input NAME=PATH     a file or directory for the script: prs_side_path(ctx,\n"
+    "                             \"NAME\") gives its absolute path, and an argument after --\n"
+    "                             equal to NAME is replaced by that path\n"
+    "  --side-table NAME=FILE[,key=COLUMN][,format=csv|tsv|jsonl]\n"
+    "                             a lookup table loaded once into OUT/.prs/side (LMDB) and\n"
+    "                             read zero-copy by every worker: prs_side_get(ctx, \"NAME\",\n"
+    "                             key, len, &row, &row_len). key: a header column (jsonl: a\n"
+    "                             field), default the first; format default by extension\n"
+    "                             (.tsv/.tab, .jsonl/.ndjson, else csv). Duplicate keys: the\n"
+    "                             first row wins (counted in logs/sys/master.txt); empty keys\n"
+    "                             are skipped (counted); a missing key column is an error.\n"
+    "                             A resumed job reuses the load; if FILE's content changed it\n"
+    "                             is refused (exit 2): restore it, or --fresh\n"
+    "  --env K=V                  set in the environment before the entry script is loaded\n"
+    "\n"
     "A failed item is an item without a row: a batch of N items that emits M rows has N-M\n"
     "failed items. A batch whose prs_run returns < 0 is retried up to --run-max-try times,\n"
     "then fails with all its items. The job fails when any threshold is exceeded.\n"
@@ -97,11 +114,24 @@ static const char usage_run[] =
 enum {
     OPT_ENTRY = 1000, OPT_INPUT, OPT_OUTPUT, OPT_MBS, OPT_WORKERS, OPT_ACTION, OPT_FILE,
     OPT_ERRTH, OPT_FCOUNT, OPT_FPCT, OPT_MAXTRY, OPT_LEVEL, OPT_DURABILITY, OPT_QUIET, OPT_HELP,
-    OPT_TIMEOUT, OPT_FRESH, OPT_LOG_POLICY, OPT_PERF,
+    OPT_TIMEOUT, OPT_FRESH, OPT_LOG_POLICY, OPT_PERF, OPT_SIDE_INPUT, OPT_SIDE_TABLE, OPT_ENV,
 };
 
 static int bad(const char *opt, const char *value, const char *why) {
     fprintf(stderr, "prs run: %s %s: %s (see prs run --help)\n", opt, value ? value : "", why);
+    return PRS_EXIT_USAGE;
+}
+
+/* Appends a repeatable option's value; bounded like the library's limits. */
+static int add_value(const char *opt, const char *value, const char **list, uint32_t *count) {
+    if (*count >= PRS_SIDE_MAX) return bad(opt, value, "given too many times (at most 64)");
+    list[(*count)++] = value;
+    return 0;
+}
+
+/* A message that already names the option and its value. */
+static int bad_msg(const char *msg) {
+    fprintf(stderr, "prs run: %s (see prs run --help)\n", msg);
     return PRS_EXIT_USAGE;
 }
 
@@ -136,11 +166,19 @@ static int cmd_run(int argc, char **argv) {
         {"durability", required_argument, NULL, OPT_DURABILITY},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"fresh", no_argument, NULL, OPT_FRESH},
+        {"side-input", required_argument, NULL, OPT_SIDE_INPUT},
+        {"side-table", required_argument, NULL, OPT_SIDE_TABLE},
+        {"env", required_argument, NULL, OPT_ENV},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
     prs_job_config c;
     prs_job_config_defaults(&c);
+    static const char *side_inputs[PRS_SIDE_MAX], *side_tables[PRS_SIDE_MAX], *envs[PRS_SIDE_MAX];
+    c.side_inputs = side_inputs;
+    c.side_tables = side_tables;
+    c.env = envs;
+    char why[PATH_MAX + 256];
     int64_t v;
     int rc, opt;
     opterr = 0;
@@ -211,6 +249,24 @@ static int cmd_run(int argc, char **argv) {
             if (strcmp(optarg, "wait") == 0) c.log_policy = 0;
             else if (strcmp(optarg, "drop") == 0) c.log_policy = 1;
             else return bad("--log-policy", optarg, "must be wait or drop");
+            break;
+        case OPT_SIDE_INPUT: {
+            prs_side_input in;
+            if (prs_side_parse_input(optarg, &in, why, sizeof(why))) return bad_msg(why);
+            if ((rc = add_value("--side-input", optarg, side_inputs, &c.side_input_count)))
+                return rc;
+            break;
+        }
+        case OPT_SIDE_TABLE: {
+            prs_side_table t;
+            if (prs_side_parse_table(optarg, &t, why, sizeof(why))) return bad_msg(why);
+            if ((rc = add_value("--side-table", optarg, side_tables, &c.side_table_count)))
+                return rc;
+            break;
+        }
+        case OPT_ENV:
+            if (prs_side_parse_env(optarg, why, sizeof(why))) return bad_msg(why);
+            if ((rc = add_value("--env", optarg, envs, &c.env_count))) return rc;
             break;
         case OPT_HELP: fputs(usage_run, stdout); return 0;
         case ':': return bad(name, NULL, "needs a value");

@@ -1,0 +1,192 @@
+/* side.c -- see side.h. */
+#include "side.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool name_ok(const char *s, size_t len) {
+    if (len == 0 || len > PRS_SIDE_NAME_MAX) return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static int bad(char *err, size_t err_size, const char *opt, const char *text, const char *why) {
+    snprintf(err, err_size, "%s %s: %s", opt, text, why);
+    return -EINVAL;
+}
+
+int prs_side_parse_input(const char *text, prs_side_input *in, char *err, size_t err_size) {
+    const char *eq = strchr(text, '=');
+    if (!eq) return bad(err, err_size, "--side-input", text, "expected NAME=PATH");
+    if (!name_ok(text, (size_t)(eq - text)))
+        return bad(err, err_size, "--side-input", text, "NAME must be 1..64 of A-Z a-z 0-9 _ . -");
+    if (!eq[1]) return bad(err, err_size, "--side-input", text, "PATH is empty");
+    if (strlen(eq + 1) >= sizeof(in->path))
+        return bad(err, err_size, "--side-input", text, "PATH too long");
+    memset(in, 0, sizeof(*in));
+    memcpy(in->name, text, (size_t)(eq - text));
+    snprintf(in->path, sizeof(in->path), "%s", eq + 1);
+    return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int prs_side_parse_table(const char *text, prs_side_table *t, char *err, size_t err_size) {
+    const char *opt = "--side-table";
+    const char *eq = strchr(text, '=');
+    if (!eq) return bad(err, err_size, opt, text, "expected NAME=FILE[,key=COLUMN][,format=F]");
+    if (!name_ok(text, (size_t)(eq - text)))
+        return bad(err, err_size, opt, text, "NAME must be 1..64 of A-Z a-z 0-9 _ . -");
+    memset(t, 0, sizeof(*t));
+    memcpy(t->name, text, (size_t)(eq - text));
+    /* FILE ends at the first comma followed by a sub-option ("word="): a comma elsewhere
+     * stays in the path. */
+    const char *file = eq + 1, *p = file, *opts = NULL;
+    for (; (p = strchr(p, ',')); p++) {
+        const char *w = p + 1;
+        while (*w >= 'a' && *w <= 'z') w++;
+        if (w > p + 1 && *w == '=') {
+            opts = p;
+            break;
+        }
+    }
+    size_t file_len = opts ? (size_t)(opts - file) : strlen(file);
+    if (file_len == 0) return bad(err, err_size, opt, text, "FILE is empty");
+    if (file_len >= sizeof(t->path)) return bad(err, err_size, opt, text, "FILE too long");
+    memcpy(t->path, file, file_len);
+    bool have_format = false, have_key = false;
+    for (p = opts; p && *p;) {
+        p++; /* the comma */
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > 4 && !strncmp(p, "key=", 4)) {
+            if (have_key) return bad(err, err_size, opt, text, "key= given twice");
+            if (len - 4 > PRS_SIDE_KEY_MAX) return bad(err, err_size, opt, text, "key too long");
+            memcpy(t->key, p + 4, len - 4);
+            have_key = true;
+        } else if (len > 7 && !strncmp(p, "format=", 7)) {
+            if (have_format) return bad(err, err_size, opt, text, "format= given twice");
+            const char *f = p + 7;
+            size_t flen = len - 7;
+            if (flen == 3 && !strncmp(f, "csv", 3))
+                t->format = PRS_SIDE_CSV;
+            else if (flen == 3 && !strncmp(f, "tsv", 3))
+                t->format = PRS_SIDE_TSV;
+            else if (flen == 5 && !strncmp(f, "jsonl", 5))
+                t->format = PRS_SIDE_JSONL;
+            else
+                return bad(err, err_size, opt, text, "format must be csv, tsv or jsonl");
+            have_format = true;
+        } else if (len == 4 && !strncmp(p, "key=", 4)) {
+            return bad(err, err_size, opt, text, "key= needs a column name");
+        } else {
+            return bad(err, err_size, opt, text,
+                       "unknown sub-option (expected key=COLUMN or format=csv|tsv|jsonl)");
+        }
+        p = end ? end : p + len;
+    }
+    if (!have_format) {
+        if (ends_with(t->path, ".tsv") || ends_with(t->path, ".tab"))
+            t->format = PRS_SIDE_TSV;
+        else if (ends_with(t->path, ".jsonl") || ends_with(t->path, ".ndjson"))
+            t->format = PRS_SIDE_JSONL;
+        else
+            t->format = PRS_SIDE_CSV;
+    }
+    return 0;
+}
+
+int prs_side_parse_env(const char *text, char *err, size_t err_size) {
+    const char *eq = strchr(text, '=');
+    if (!eq) return bad(err, err_size, "--env", text, "expected K=V");
+    if (eq == text) return bad(err, err_size, "--env", text, "the name K is empty");
+    return 0;
+}
+
+static bool name_taken(const prs_side_config *sc, const char *name) {
+    for (uint32_t i = 0; i < sc->input_count; i++)
+        if (!strcmp(sc->inputs[i].name, name)) return true;
+    for (uint32_t i = 0; i < sc->table_count; i++)
+        if (!strcmp(sc->tables[i].name, name)) return true;
+    return false;
+}
+
+static int resolve(char *path, size_t size, const char *opt, const char *name, char *err,
+                   size_t err_size) {
+    char abs[PATH_MAX];
+    if (!realpath(path, abs)) {
+        int e = errno;
+        snprintf(err, err_size, "%s %s=%s: %s", opt, name, path, strerror(e));
+        return -e;
+    }
+    snprintf(path, size, "%s", abs);
+    return 0;
+}
+
+int prs_side_config_build(prs_side_config *sc, const char *const *inputs, uint32_t input_count,
+                          const char *const *tables, uint32_t table_count, char *err,
+                          size_t err_size) {
+    memset(sc, 0, sizeof(*sc));
+    if (input_count > PRS_SIDE_MAX || table_count > PRS_SIDE_MAX) {
+        snprintf(err, err_size, "at most %u --side-input and %u --side-table", PRS_SIDE_MAX,
+                 PRS_SIDE_MAX);
+        return -EINVAL;
+    }
+    for (uint32_t i = 0; i < input_count; i++) {
+        prs_side_input in;
+        int rc = prs_side_parse_input(inputs[i], &in, err, err_size);
+        if (rc) return rc;
+        if (name_taken(sc, in.name))
+            return bad(err, err_size, "--side-input", inputs[i], "NAME given twice");
+        rc = resolve(in.path, sizeof(in.path), "--side-input", in.name, err, err_size);
+        if (rc) return rc;
+        sc->inputs[sc->input_count++] = in;
+    }
+    for (uint32_t i = 0; i < table_count; i++) {
+        prs_side_table t;
+        int rc = prs_side_parse_table(tables[i], &t, err, err_size);
+        if (rc) return rc;
+        if (name_taken(sc, t.name))
+            return bad(err, err_size, "--side-table", tables[i], "NAME given twice");
+        rc = resolve(t.path, sizeof(t.path), "--side-table", t.name, err, err_size);
+        if (rc) return rc;
+        sc->tables[sc->table_count++] = t;
+    }
+    return 0;
+}
+
+const char *prs_side_input_path(const prs_side_config *sc, const char *name) {
+    for (uint32_t i = 0; i < sc->input_count; i++)
+        if (!strcmp(sc->inputs[i].name, name)) return sc->inputs[i].path;
+    return NULL;
+}
+
+char **prs_side_substitute(const prs_side_config *sc, int argc, char *const *argv) {
+    char **out = calloc((size_t)(argc > 0 ? argc : 0) + 1, sizeof(char *));
+    if (!out) return NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *path = i > 0 ? prs_side_input_path(sc, argv[i]) : NULL;
+        out[i] = path ? (char *)(uintptr_t)path : argv[i];
+    }
+    return out;
+}
+
+const char *prs_side_format_name(enum prs_side_format f) {
+    switch (f) {
+    case PRS_SIDE_CSV:
+        return "csv";
+    case PRS_SIDE_TSV:
+        return "tsv";
+    case PRS_SIDE_JSONL:
+        return "jsonl";
+    }
+    return "?";
+}

@@ -1,0 +1,65 @@
+/* side.h -- side inputs, side tables and --env: option parsing and argument substitution.
+ *
+ * Owns: the parsed, resolved side configuration of one job (names, absolute paths, table
+ *   specs), in fixed arrays: nothing here allocates but the substituted argv.
+ * May call: storage/sidedb (for the spec type), libc. Pure apart from realpath/stat.
+ * Callers: tools/prs.c (early validation, so a bad value exits 2 before anything runs) and
+ *   the runtime (which resolves, loads and hands the result to the workers).
+ *
+ * Grammar (errors name the option and the value):
+ *   --side-input NAME=PATH                      a file or directory, by name
+ *   --side-table NAME=FILE[,key=COLUMN][,format=csv|tsv|jsonl]
+ *                                              format default: by extension (.tsv, .jsonl,
+ *                                              .ndjson; else csv); key default: first column
+ *   --env K=V                                   K non-empty, no '=' in it
+ *   NAME is [A-Za-z0-9_.-]{1,64}, unique across side inputs and side tables. */
+#ifndef PRS_SIDE_H
+#define PRS_SIDE_H
+
+#include "base.h"
+#include "sidedb.h"
+
+#include <limits.h>
+
+#define PRS_SIDE_MAX 64u /* side inputs, side tables, --env each */
+
+typedef struct prs_side_input {
+    char name[PRS_SIDE_NAME_MAX + 1];
+    char path[PATH_MAX]; /* absolute once resolved */
+} prs_side_input;
+
+typedef struct prs_side_table {
+    char name[PRS_SIDE_NAME_MAX + 1];
+    char path[PATH_MAX];
+    char key[PRS_SIDE_KEY_MAX + 1]; /* "" = first column */
+    enum prs_side_format format;
+} prs_side_table;
+
+typedef struct prs_side_config {
+    prs_side_input inputs[PRS_SIDE_MAX];
+    uint32_t input_count;
+    prs_side_table tables[PRS_SIDE_MAX];
+    uint32_t table_count;
+} prs_side_config;
+
+/* Parse one option value. 0 or -EINVAL with err naming the option and the value. */
+int prs_side_parse_input(const char *text, prs_side_input *in, char *err, size_t err_size);
+int prs_side_parse_table(const char *text, prs_side_table *t, char *err, size_t err_size);
+int prs_side_parse_env(const char *text, char *err, size_t err_size);
+
+/* Parses every value and resolves paths to absolute ones. -EINVAL: a bad value or a name
+ * given twice; -ENOENT (or another errno): a path that cannot be resolved. */
+int prs_side_config_build(prs_side_config *sc, const char *const *inputs, uint32_t input_count,
+                          const char *const *tables, uint32_t table_count, char *err,
+                          size_t err_size);
+
+/* The resolved path of side input name, or NULL. */
+const char *prs_side_input_path(const prs_side_config *sc, const char *name);
+
+/* A new argv (the caller frees the array, not the strings): argv[0] kept, every later
+ * argument equal to a side input's NAME replaced by its path. NULL when out of memory. */
+char **prs_side_substitute(const prs_side_config *sc, int argc, char *const *argv);
+
+const char *prs_side_format_name(enum prs_side_format f);
+
+#endif
