@@ -1,28 +1,84 @@
 /* joblog.c -- see joblog.h. */
 #include "joblog.h"
 
+#include "logring.h"
+#include "prs.h"
 #include "prs_entry.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+/* The ring record's level field carries the level (low byte), the destination and two
+ * flags, so one ring serves every file. */
+#define JL_LEVEL_MASK 0xff
+#define JL_DEST_SHIFT 8
+#define JL_DEST_MASK (0xf << JL_DEST_SHIFT)
+#define JL_FIRST (1 << 12) /* first record of a line */
+#define JL_MORE (1 << 13)  /* the line continues in this producer's next record */
+enum { JL_DEST_MASTER = 1, JL_DEST_USER = 2, JL_DEST_CAPTURE = 3 };
+
+#define JL_LINE_MAX 4096u         /* a line is reassembled up to this; longer is cut */
+#define JL_FLUSHER_BATCH 1024u    /* records per pass before the files are looked at again */
+#define JL_IDLE_SLEEP_NS 1000000L /* the flusher's tick when the ring is empty */
+#define JL_GROUPS_MAX 256u        /* distinct messages in error.txt; the rest are "other" */
+#define JL_ERROR_FILES_MAX 10000u /* files in user/error/<node>/; past it, counted only */
+#define JL_ERROR_REWRITE_NS 1000000000ull
+
+typedef struct jl_group {
+    char message[256];
+    char example[512];
+    char file[96];
+    uint64_t count;
+} jl_group;
+
+typedef struct jl_assembly {
+    uint64_t timestamp_ns;
+    int level;
+    uint32_t len;
+    char text[JL_LINE_MAX];
+} jl_assembly;
+
 struct prs_joblog {
+    prs_logring ring;
     char dir[4096];
     char node[64];
     char ip[64];
     int level;
     FILE *master;
-    FILE *errors;
     FILE *user;
-    pthread_mutex_t user_lock;
+    FILE *node_file; /* sys/node/<node>.txt: the coordinator's */
+    FILE *report;    /* sys/job_report/processed_mini-batches.csv: the coordinator's */
+    /* The flusher's own state. */
+    pthread_t flusher;
+    bool flusher_started;
+    atomic_bool stop;
+    _Atomic uint64_t flushed_pos; /* every record before this position is in the files */
+    jl_assembly *assembly;        /* one per producer id, for lines longer than a record */
+    time_t stamp_sec;
+    char stamp_prefix[32];
+    uint64_t stamp_ms;
+    char stamp_text[48];
+    /* Errors: the coordinator's. */
+    char error_dir[4200];
+    uint64_t error_seq;
+    uint64_t first_seq; /* the lowest-numbered error file: the first error */
+    char first_file[96];
+    uint64_t errors_total, errors_unfiled, errors_other;
+    jl_group *groups;
+    uint32_t groups_len;
+    bool errors_dirty;
+    uint64_t errors_written_ns;
 };
 
 const char *prs_log_level_name(int level) {
@@ -49,14 +105,16 @@ int prs_log_level_parse(const char *text, int *level) {
     return -EINVAL;
 }
 
-/* Keeps [A-Za-z0-9._-]; anything else (a '/' above all) becomes '_'. */
-static void sanitize(char *s) {
-    for (; *s; s++) {
-        char c = *s;
+void prs_joblog_safe_name(char *name, size_t size, const char *fallback) {
+    for (char *p = name; *p; p++) {
+        char c = *p;
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '.' || c == '-' || c == '_';
-        if (!ok) *s = '_';
+        if (!ok) *p = '_'; /* a '/' above all */
     }
+    /* "", "." and ".." would name logs/user itself or its parent. */
+    if (!name[0] || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        snprintf(name, size, "%s", fallback);
 }
 
 static void machine_identity(prs_joblog *jl) {
@@ -76,9 +134,8 @@ static void machine_identity(prs_joblog *jl) {
         }
         freeifaddrs(ifs);
     }
-    sanitize(jl->node);
-    if (strcmp(jl->node, ".") == 0 || strcmp(jl->node, "..") == 0) snprintf(jl->node, 8, "node");
-    sanitize(jl->ip);
+    prs_joblog_safe_name(jl->node, sizeof(jl->node), "node");
+    prs_joblog_safe_name(jl->ip, sizeof(jl->ip), "127.0.0.1");
 }
 
 static int mkdir_p(char *path) {
@@ -105,38 +162,248 @@ static FILE *open_append(prs_joblog *jl, const char *sub, char *err, size_t err_
         snprintf(err, err_size, "%s: cannot open log file: %s", path, strerror(rc ? -rc : errno));
         return NULL;
     }
-    setvbuf(f, NULL, _IOLBF, 0); /* whole lines reach the file: readable while running */
+    /* Fully buffered: only the flusher writes, and it flushes whenever the ring runs
+     * empty, so the files stay readable while the job runs. */
+    setvbuf(f, NULL, _IOFBF, 1u << 16);
     return f;
 }
 
-int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, char *err,
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* "2026-11-29T03:29:33.123Z " for a CLOCK_REALTIME time; the date part is cached per
+ * second, since the flusher stamps every line. The flusher's only. */
+/* Without the flusher's cache: for the coordinator, which must not touch the flusher's
+ * state. */
+static void stamp_plain(uint64_t ns, char *buf, size_t size) {
+    time_t sec = (time_t)(ns / 1000000000ull);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char prefix[32];
+    strftime(prefix, sizeof(prefix), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, size, "%s.%03uZ", prefix, (unsigned)(ns % 1000000000ull / 1000000u));
+}
+
+static void stamp_ns(prs_joblog *jl, uint64_t ns, char *buf, size_t size) {
+    time_t sec = (time_t)(ns / 1000000000ull);
+    if (sec != jl->stamp_sec || !jl->stamp_prefix[0]) {
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        strftime(jl->stamp_prefix, sizeof(jl->stamp_prefix), "%Y-%m-%dT%H:%M:%S", &tm);
+        jl->stamp_sec = sec;
+    }
+    snprintf(buf, size, "%s.%03uZ", jl->stamp_prefix, (unsigned)(ns % 1000000000ull / 1000000u));
+}
+
+static size_t put_str(char *buf, size_t at, const char *s) {
+    size_t n = strlen(s);
+    memcpy(buf + at, s, n);
+    return at + n;
+}
+
+static size_t put_u32(char *buf, size_t at, uint32_t v) {
+    char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        buf[at++] = tmp[--n];
+    return at;
+}
+
+/* The flusher writes every line, so the header is built by hand (no printf) and the
+ * stamp is reformatted only when its millisecond changes. */
+static void emit_line(prs_joblog *jl, uint32_t producer, int tag, uint64_t ts_ns, const char *text,
+                      size_t len) {
+    uint64_t ms = ts_ns / 1000000u;
+    if (ms != jl->stamp_ms || !jl->stamp_text[0]) {
+        stamp_ns(jl, ts_ns, jl->stamp_text, sizeof(jl->stamp_text));
+        jl->stamp_ms = ms;
+    }
+    int dest = (tag & JL_DEST_MASK) >> JL_DEST_SHIFT;
+    int level = tag & JL_LEVEL_MASK;
+    FILE *f = dest == JL_DEST_MASTER ? jl->master : jl->user;
+    char head[128];
+    size_t n = put_str(head, 0, jl->stamp_text);
+    head[n++] = ' ';
+    if (dest == JL_DEST_CAPTURE) {
+        n = put_str(head, n, prs_log_level_name(level));
+        n = put_str(head, n, producer == PRS_MAX_WORKERS + 1 ? " stdout: " : " stderr: ");
+    } else if (dest == JL_DEST_USER) {
+        n = put_str(head, n, prs_log_level_name(level));
+        n = put_str(head, n, " worker-");
+        n = put_u32(head, n, producer);
+        n = put_str(head, n, ": ");
+    }
+    /* Only the flusher writes these FILEs while it runs: no stdio lock needed. */
+    fwrite_unlocked(head, 1, n, f);
+    fwrite_unlocked(text, 1, len, f);
+    fputc_unlocked('\n', f);
+}
+
+static void assembly_emit(prs_joblog *jl, uint32_t producer, const char *suffix) {
+    jl_assembly *a = &jl->assembly[producer];
+    size_t n = strlen(suffix);
+    if (a->len + n <= JL_LINE_MAX) {
+        memcpy(a->text + a->len, suffix, n);
+        a->len += (uint32_t)n;
+    }
+    emit_line(jl, producer, a->level, a->timestamp_ns, a->text, a->len);
+    a->len = 0;
+}
+
+static void flusher_record(prs_joblog *jl, const prs_log_record *r) {
+    uint32_t producer = r->producer_id < PRS_JOBLOG_PRODUCERS ? r->producer_id : PRS_MAX_WORKERS;
+    jl_assembly *a = &jl->assembly[producer];
+    int tag = r->level;
+    if ((tag & JL_FIRST) && a->len > 0) {
+        /* The rest of the previous line was dropped (--log-policy drop): say so. */
+        assembly_emit(jl, producer, " [prs: rest of the line dropped]");
+    }
+    if (!(tag & JL_MORE) && a->len == 0) {
+        emit_line(jl, producer, tag, r->timestamp_ns, r->text, r->len);
+        return;
+    }
+    if (a->len == 0) {
+        a->timestamp_ns = r->timestamp_ns;
+        a->level = tag;
+    }
+    size_t n = PRS_MIN((size_t)r->len, (size_t)(JL_LINE_MAX - a->len));
+    memcpy(a->text + a->len, r->text, n);
+    a->len += (uint32_t)n;
+    if (!(tag & JL_MORE)) assembly_emit(jl, producer, n < r->len ? "...[truncated]" : "");
+}
+
+static void flusher_report_drops(prs_joblog *jl) {
+    uint64_t dropped = prs_logring_take_dropped(&jl->ring);
+    if (dropped == 0) return;
+    char ts[48];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    stamp_ns(jl, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec, ts, sizeof(ts));
+    fprintf(jl->master, "%s prs: %llu log records dropped (--log-policy drop: the ring was full)\n",
+            ts, (unsigned long long)dropped);
+    fprintf(jl->user,
+            "%s WARNING prs: %llu log records dropped (--log-policy drop: the ring was full)\n", ts,
+            (unsigned long long)dropped);
+}
+
+static void *flusher_main(void *arg) {
+    prs_joblog *jl = arg;
+    prs_log_record rec;
+    for (;;) {
+        uint32_t n = 0;
+        while (n < JL_FLUSHER_BATCH && prs_logring_pop(&jl->ring, &rec)) {
+            flusher_record(jl, &rec);
+            n++;
+        }
+        if (n > 0) continue;
+        /* Empty (or the next record is being written): the files catch up, then sleep. */
+        bool stopping = atomic_load(&jl->stop);
+        flusher_report_drops(jl);
+        fflush(jl->master);
+        fflush(jl->user);
+        atomic_store(&jl->flushed_pos, atomic_load(&jl->ring.dequeue_pos));
+        if (stopping) break; /* the producers stopped before stop was set: nothing is left */
+        struct timespec idle = {0, JL_IDLE_SLEEP_NS};
+        nanosleep(&idle, NULL);
+    }
+    return NULL;
+}
+
+static void errors_load(prs_joblog *jl);
+
+int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy, char *err,
                     size_t err_size) {
     prs_joblog *jl = calloc(1, sizeof(*jl));
     if (!jl) return -ENOMEM;
     jl->level = level;
-    pthread_mutex_init(&jl->user_lock, NULL);
+    int rc = prs_logring_init(&jl->ring, PRS_JOBLOG_RING_RECORDS,
+                              policy == PRS_LOGRING_DROP ? PRS_LOGRING_DROP : PRS_LOGRING_WAIT);
+    jl->assembly = calloc(PRS_JOBLOG_PRODUCERS, sizeof(*jl->assembly));
+    jl->groups = calloc(JL_GROUPS_MAX, sizeof(*jl->groups));
+    if (rc || !jl->assembly || !jl->groups) {
+        snprintf(err, err_size, "log ring: %s", strerror(rc ? -rc : ENOMEM));
+        prs_joblog_close(jl);
+        return rc ? rc : -ENOMEM;
+    }
     snprintf(jl->dir, sizeof(jl->dir), "%s/logs", out_dir);
     machine_identity(jl);
     char user[256];
     snprintf(user, sizeof(user), "user/%s/%s.log.txt", jl->ip, jl->node);
     jl->master = open_append(jl, "sys/master.txt", err, err_size);
-    if (jl->master) jl->errors = open_append(jl, "user/error.txt", err, err_size);
-    if (jl->errors) jl->user = open_append(jl, user, err, err_size);
-    if (!jl->user) {
+    if (jl->master) jl->user = open_append(jl, user, err, err_size);
+    char node_txt[256];
+    snprintf(node_txt, sizeof(node_txt), "sys/node/%s.txt", jl->node);
+    if (jl->user) jl->node_file = open_append(jl, node_txt, err, err_size);
+    if (jl->node_file)
+        jl->report = open_append(jl, "sys/job_report/processed_mini-batches.csv", err, err_size);
+    if (!jl->report) {
         prs_joblog_close(jl);
         return -EIO;
     }
+    if (ftell(jl->report) == 0) {
+        fputs("Mini-batch Id,Picked Count,Process,Process Start Time,Total,Succeeded,Failed,"
+              "Elapsed Seconds,Process Seconds,Run Method Seconds,Status,Error Category,"
+              "Error Message,Mini-batch Detail\n",
+              jl->report);
+    }
+    snprintf(jl->error_dir, sizeof(jl->error_dir), "%s/user/error/%s", jl->dir, jl->node);
+    rc = mkdir_p(jl->error_dir);
+    if (rc) {
+        snprintf(err, err_size, "%s: %s", jl->error_dir, strerror(-rc));
+        prs_joblog_close(jl);
+        return rc;
+    }
+    errors_load(jl);
+    rc = -pthread_create(&jl->flusher, NULL, flusher_main, jl);
+    if (rc) {
+        snprintf(err, err_size, "log flusher thread: %s", strerror(-rc));
+        prs_joblog_close(jl);
+        return rc;
+    }
+    jl->flusher_started = true;
     *out = jl;
     return 0;
 }
 
+static void errors_write(prs_joblog *jl);
+
 void prs_joblog_close(prs_joblog *jl) {
     if (!jl) return;
+    if (jl->flusher_started) {
+        atomic_store(&jl->stop, true);
+        pthread_join(jl->flusher, NULL);
+    }
+    if (jl->errors_dirty) errors_write(jl);
     if (jl->master) fclose(jl->master);
-    if (jl->errors) fclose(jl->errors);
     if (jl->user) fclose(jl->user);
-    pthread_mutex_destroy(&jl->user_lock);
+    if (jl->node_file) fclose(jl->node_file);
+    if (jl->report) fclose(jl->report);
+    prs_logring_destroy(&jl->ring);
+    free(jl->assembly);
+    free(jl->groups);
     free(jl);
+}
+
+int prs_joblog_flush(prs_joblog *jl, uint32_t timeout_ms) {
+    uint64_t target = atomic_load(&jl->ring.enqueue_pos);
+    uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000ull;
+    while (atomic_load(&jl->flushed_pos) < target) {
+        if (mono_ns() > deadline) return -ETIMEDOUT;
+        struct timespec tick = {0, 200000};
+        nanosleep(&tick, NULL);
+    }
+    return 0;
+}
+
+uint64_t prs_joblog_dropped(const prs_joblog *jl) {
+    return prs_logring_dropped(&jl->ring);
 }
 
 const char *prs_joblog_node(const prs_joblog *jl) {
@@ -145,28 +412,36 @@ const char *prs_joblog_node(const prs_joblog *jl) {
 const char *prs_joblog_ip(const prs_joblog *jl) {
     return jl->ip;
 }
+const char *prs_joblog_first_error_file(const prs_joblog *jl) {
+    return jl->first_file;
+}
 const char *prs_joblog_dir(const prs_joblog *jl) {
     return jl->dir;
 }
 
-static void stamp(char *buf, size_t size) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+/* One line as records of at most PRS_LOGRING_TEXT_MAX bytes: the first flagged FIRST,
+ * all but the last MORE. A short line (the common case) is one record. */
+static void push_line(prs_joblog *jl, uint32_t producer, int tag, const char *text, size_t len) {
+    int flags = JL_FIRST;
+    do {
+        size_t n = PRS_MIN(len, (size_t)PRS_LOGRING_TEXT_MAX);
+        int more = n < len ? JL_MORE : 0;
+        if (prs_logring_push(&jl->ring, producer, tag | flags | more, text, n) != 0) return;
+        text += n;
+        len -= n;
+        flags = 0;
+    } while (len > 0);
 }
 
 void prs_joblog_master(prs_joblog *jl, const char *fmt, ...) {
-    char ts[40];
-    stamp(ts, sizeof(ts));
+    char line[JL_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(jl->master, "%s ", ts);
-    vfprintf(jl->master, fmt, ap);
-    fputc('\n', jl->master);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    if (n < 0) return;
+    push_line(jl, PRS_MAX_WORKERS, PRS_LOG_INFO | (JL_DEST_MASTER << JL_DEST_SHIFT), line,
+              PRS_MIN((size_t)n, sizeof(line) - 1));
 }
 
 bool prs_joblog_user_enabled(const prs_joblog *jl, int level) {
@@ -175,22 +450,270 @@ bool prs_joblog_user_enabled(const prs_joblog *jl, int level) {
 
 void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_list ap) {
     if (level < jl->level) return;
-    char line[2048], ts[40];
-    stamp(ts, sizeof(ts));
-    int n = snprintf(line, sizeof(line), "%s %s worker-%d: ", ts, prs_log_level_name(level),
-                     worker);
-    int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof(line) - 2) len = sizeof(line) - 2; /* cut, never torn */
-    line[len++] = '\n';
-    pthread_mutex_lock(&jl->user_lock);
-    fwrite(line, 1, len, jl->user);
-    pthread_mutex_unlock(&jl->user_lock);
+    char line[JL_LINE_MAX];
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    if (n < 0) return;
+    int lvl = PRS_MAX(PRS_MIN(level, JL_LEVEL_MASK), 0);
+    uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
+    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), line,
+              PRS_MIN((size_t)n, sizeof(line) - 1));
+}
+
+void prs_joblog_capture(prs_joblog *jl, const char *stream, const char *line, size_t len) {
+    bool err = strcmp(stream, "stderr") == 0;
+    uint32_t producer = PRS_MAX_WORKERS + (err ? 2u : 1u);
+    int lvl = err ? PRS_LOG_WARNING : PRS_LOG_INFO;
+    push_line(jl, producer, lvl | (JL_DEST_CAPTURE << JL_DEST_SHIFT), line, len);
+}
+
+/* ---- errors ------------------------------------------------------------------------- */
+
+/* Splits "batch B attempt A item I: message" into its parts; other lines (an init()
+ * failure, ...) are all message. */
+static void error_parse(const char *line, unsigned long long *batch, unsigned *attempt, char *item,
+                        size_t item_size, const char **message) {
+    *batch = 0;
+    *attempt = 0;
+    item[0] = 0;
+    *message = line;
+    int off = 0;
+    if (sscanf(line, "batch %llu attempt %u item %n", batch, attempt, &off) != 2 || off == 0) {
+        *batch = 0;
+        return;
+    }
+    const char *rest = line + off;
+    const char *colon = strstr(rest, ": ");
+    if (!colon) return;
+    snprintf(item, item_size, "%.*s", (int)(colon - rest), rest);
+    *message = colon + 2;
+}
+
+static jl_group *group_find(prs_joblog *jl, const char *message) {
+    for (uint32_t i = 0; i < jl->groups_len; i++) {
+        if (strncmp(jl->groups[i].message, message, sizeof(jl->groups[i].message) - 1) == 0)
+            return &jl->groups[i];
+    }
+    if (jl->groups_len == JL_GROUPS_MAX) return NULL;
+    jl_group *g = &jl->groups[jl->groups_len++];
+    snprintf(g->message, sizeof(g->message), "%s", message);
+    return g;
+}
+
+static void group_count(prs_joblog *jl, const char *line, const char *message, const char *file) {
+    jl->errors_total++;
+    jl_group *g = group_find(jl, message);
+    if (!g) {
+        jl->errors_other++;
+        return;
+    }
+    if (g->count++ == 0) {
+        snprintf(g->example, sizeof(g->example), "%s", line);
+        snprintf(g->file, sizeof(g->file), "%s", file);
+    }
+}
+
+/* The crash handler's evidence for a batch: crash-<pid>-w<w>-b<batch>.txt. */
+static bool crash_file_for(prs_joblog *jl, unsigned long long batch, char *name, size_t size) {
+    DIR *d = opendir(jl->error_dir);
+    if (!d) return false;
+    char suffix[48];
+    snprintf(suffix, sizeof(suffix), "-b%llu.txt", batch);
+    size_t sl = strlen(suffix);
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        size_t nl = strlen(e->d_name);
+        if (strncmp(e->d_name, "crash-", 6) == 0 && nl > sl &&
+            strcmp(e->d_name + nl - sl, suffix) == 0) {
+            snprintf(name, size, "%s", e->d_name);
+            found = true;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+static void error_file(prs_joblog *jl, const char *line, char *name, size_t name_size) {
+    unsigned long long batch;
+    unsigned attempt;
+    char item[1024];
+    const char *message;
+    error_parse(line, &batch, &attempt, item, sizeof(item), &message);
+    name[0] = 0;
+    if (jl->error_seq >= JL_ERROR_FILES_MAX) {
+        jl->errors_unfiled++;
+    } else {
+        jl->error_seq++;
+        char fname[96], path[4400];
+        if (batch || item[0]) {
+            snprintf(fname, sizeof(fname), "error-%06llu-batch%llu-attempt%u.txt",
+                     (unsigned long long)jl->error_seq, batch, attempt);
+        } else {
+            snprintf(fname, sizeof(fname), "error-%06llu.txt", (unsigned long long)jl->error_seq);
+        }
+        snprintf(path, sizeof(path), "%s/%s", jl->error_dir, fname);
+        FILE *f = fopen(path, "we");
+        if (f) {
+            char ts[48];
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            stamp_plain((uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec, ts,
+                        sizeof(ts));
+            fprintf(f, "time: %s\nnode: %s\n", ts, jl->node);
+            if (batch || item[0]) {
+                fprintf(f, "batch: %llu\nattempt: %u\nitem: %s\n", batch, attempt, item);
+            }
+            fprintf(f, "message: %s\n", message);
+            char crash[256];
+            if (batch && strstr(message, "crashed") &&
+                crash_file_for(jl, batch, crash, sizeof(crash))) {
+                fprintf(f, "stack trace: logs/user/error/%s/%s\n", jl->node, crash);
+            } else {
+                fprintf(
+                    f,
+                    "stack trace: none (the entry script reported this error; it did not crash)\n");
+            }
+            fclose(f);
+            snprintf(name, name_size, "%s", fname);
+            if (!jl->first_file[0]) {
+                snprintf(jl->first_file, sizeof(jl->first_file), "%s", fname);
+                jl->first_seq = jl->error_seq;
+            }
+        }
+    }
+    group_count(jl, line, message, name);
+}
+
+/* A restarted runtime (or a resumed job) counts what the earlier lives filed. */
+static void errors_load(prs_joblog *jl) {
+    DIR *d = opendir(jl->error_dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) && jl->error_seq < JL_ERROR_FILES_MAX) {
+        unsigned long long seq;
+        if (sscanf(e->d_name, "error-%llu", &seq) != 1) continue;
+        char path[4600], buf[2048];
+        if (snprintf(path, sizeof(path), "%s/%s", jl->error_dir, e->d_name) >= (int)sizeof(path))
+            continue;
+        FILE *f = fopen(path, "re");
+        if (!f) continue;
+        char message[2048] = "", item[2048] = "";
+        unsigned long long batch = 0;
+        unsigned attempt = 0;
+        while (fgets(buf, sizeof(buf), f)) {
+            buf[strcspn(buf, "\n")] = 0;
+            if (strncmp(buf, "message: ", 9) == 0)
+                snprintf(message, sizeof(message), "%s", buf + 9);
+            if (strncmp(buf, "item: ", 6) == 0) snprintf(item, sizeof(item), "%s", buf + 6);
+            sscanf(buf, "batch: %llu", &batch);
+            sscanf(buf, "attempt: %u", &attempt);
+        }
+        fclose(f);
+        char line[4200];
+        if (item[0]) {
+            snprintf(line, sizeof(line), "batch %llu attempt %u item %s: %s", batch, attempt, item,
+                     message);
+        } else {
+            snprintf(line, sizeof(line), "%s", message);
+        }
+        group_count(jl, line, message, e->d_name);
+        if (seq > jl->error_seq) jl->error_seq = seq;
+        if (!jl->first_file[0] || seq < jl->first_seq) {
+            snprintf(jl->first_file, sizeof(jl->first_file), "%.95s", e->d_name);
+            jl->first_seq = seq;
+        }
+    }
+    closedir(d);
+}
+
+static void errors_write(prs_joblog *jl) {
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof(tmp), "%s/user/.error.txt.tmp", jl->dir);
+    snprintf(path, sizeof(path), "%s/user/error.txt", jl->dir);
+    FILE *f = fopen(tmp, "we");
+    if (!f) return;
+    fprintf(f, "errors: %llu in %u distinct messages; one file per error in logs/user/error/%s/\n",
+            (unsigned long long)jl->errors_total, jl->groups_len, jl->node);
+    if (jl->errors_unfiled) {
+        fprintf(f, "(%llu errors past the first %u have no file of their own)\n",
+                (unsigned long long)jl->errors_unfiled, JL_ERROR_FILES_MAX);
+    }
+    for (uint32_t i = 0; i < jl->groups_len; i++) {
+        const jl_group *g = &jl->groups[i];
+        fprintf(f, "\n[%llu x] %s\n  first: %s\n", (unsigned long long)g->count, g->message,
+                g->example);
+        if (g->file[0]) fprintf(f, "  file: logs/user/error/%s/%s\n", jl->node, g->file);
+    }
+    if (jl->errors_other) {
+        fprintf(f, "\n[%llu x] (other messages, past %u distinct ones)\n",
+                (unsigned long long)jl->errors_other, JL_GROUPS_MAX);
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) return;
+    jl->errors_dirty = false;
+    jl->errors_written_ns = mono_ns();
 }
 
 void prs_joblog_errors(prs_joblog *jl, const char *text, size_t len) {
-    fwrite(text, 1, len, jl->errors);
-    fflush(jl->errors);
+    char line[2048];
+    while (len > 0) {
+        const char *nl = memchr(text, '\n', len);
+        size_t n = nl ? (size_t)(nl - text) : len;
+        snprintf(line, sizeof(line), "%.*s", (int)PRS_MIN(n, sizeof(line) - 1), text);
+        char name[96];
+        error_file(jl, line, name, sizeof(name));
+        jl->errors_dirty = true;
+        size_t step = nl ? n + 1 : n;
+        text += step;
+        len -= step;
+    }
+    if (jl->errors_dirty && mono_ns() - jl->errors_written_ns >= JL_ERROR_REWRITE_NS)
+        errors_write(jl);
+}
+
+/* Rewrites error.txt now if errors came since it was last written. Coordinator. */
+void prs_joblog_errors_sync(prs_joblog *jl) {
+    if (jl->errors_dirty) errors_write(jl);
+}
+
+/* A CSV field per RFC 4180: quoted, quotes doubled, newlines kept out. */
+static void csv_field(FILE *f, const char *text, size_t len) {
+    fputc('"', f);
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '"') fputc('"', f);
+        fputc(c == '\n' || c == '\r' ? ' ' : c, f);
+    }
+    fputc('"', f);
+}
+
+void prs_joblog_batch_done(prs_joblog *jl, const prs_joblog_batch *b) {
+    char start[48];
+    stamp_plain(b->start_realtime_ns, start, sizeof(start));
+    size_t elen = 0;
+    if (b->error) {
+        const char *nl = memchr(b->error, '\n', b->error_len);
+        elen = nl ? (size_t)(nl - b->error) : b->error_len;
+    }
+    fprintf(jl->node_file,
+            "%s batch %llu attempt %u: worker %u ip %s pid %d tid %d cpu %d; items total %u "
+            "succeeded %u failed %u; duration %.6f s, process time %.6f s, run() time %.6f s; "
+            "%s\n",
+            start, (unsigned long long)b->batch_id, b->attempt, b->worker, jl->ip, b->pid, b->tid,
+            b->cpu, b->total, b->succeeded, b->failed, (double)b->elapsed_ns / 1e9,
+            (double)b->cpu_ns / 1e9, (double)b->run_ns / 1e9, b->status);
+    fprintf(jl->report, "%llu,%u,worker-%u pid %d tid %d,%s,%u,%u,%u,%.6f,%.6f,%.6f,%s,%s,",
+            (unsigned long long)b->batch_id, b->attempt, b->worker, b->pid, b->tid, start, b->total,
+            b->succeeded, b->failed, (double)b->elapsed_ns / 1e9, (double)b->cpu_ns / 1e9,
+            (double)b->run_ns / 1e9, b->status, b->error_category);
+    csv_field(jl->report, b->error ? b->error : "", elen);
+    fprintf(jl->report, ",\"items %llu..%llu\"\n", (unsigned long long)b->first_item,
+            (unsigned long long)(b->first_item + b->total - (b->total ? 1 : 0)));
+}
+
+void prs_joblog_sync(prs_joblog *jl) {
+    fflush(jl->node_file);
+    fflush(jl->report);
+    if (jl->errors_dirty) errors_write(jl);
 }
 
 int prs_joblog_overview(prs_joblog *jl, const char *text) {

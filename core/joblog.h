@@ -2,10 +2,19 @@
  *
  * Owns: OUT/logs/ and the files in it: overview.txt (rewritten atomically),
  *   sys/master.txt (the coordinator's view), user/<ip>/<node>.log.txt (the entry
- *   script's logger), user/error.txt (every item and batch error, one line each).
- * May call: libc, pthreads.
- * Callers must: call master/error/overview from the coordinator thread only; user() may
- *   be called from any thread (it serialises lines so none are torn or interleaved).
+ *   script's logger and its captured stdout/stderr), user/error.txt (errors grouped by
+ *   message: count and first example, rewritten atomically), user/error/<node>/ (one
+ *   file per error); a lock-free log ring (logring.h) and ONE flusher thread that
+ *   drains it into master.txt and the user log.
+ * May call: libc, pthreads, logring.
+ * Callers must: call master/error/overview from the coordinator thread only (a master
+ *   line longer than one ring record is pushed as several records, which must not
+ *   interleave with another master writer); user() may be called from any worker
+ *   thread: it never takes a lock, and the flusher reassembles each producer's long
+ *   lines, so none are torn or interleaved. Every producer must have stopped before
+ *   close. Under --log-policy wait a producer waits (bounded back-off) for room in the
+ *   ring; under drop the record is dropped, counted, and the count is written to
+ *   master.txt and the user log.
  * Node name and IP come from the machine (hostname, first non-loopback IPv4), reduced
  * to [A-Za-z0-9._-] so they cannot name a path outside logs/. */
 #ifndef PRS_JOBLOG_H
@@ -17,23 +26,67 @@
 
 typedef struct prs_joblog prs_joblog;
 
-int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, char *err,
+/* The ring holds this many records: one flusher tick's worth at millions of records/s. */
+#define PRS_JOBLOG_RING_RECORDS 16384u
+/* Producer ids in the ring: workers are 0..PRS_MAX_WORKERS-1, then these. */
+enum { PRS_JOBLOG_PRODUCERS = 260u };
+
+/* policy: PRS_LOGRING_WAIT or PRS_LOGRING_DROP (--log-policy). Starts the flusher. */
+int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy, char *err,
                     size_t err_size);
+/* Blocks until every record pushed before the call is in the files (bounded: gives up
+ * after timeout_ms and returns -ETIMEDOUT). Any thread. */
+int prs_joblog_flush(prs_joblog *jl, uint32_t timeout_ms);
+/* Records dropped under --log-policy drop so far. */
+uint64_t prs_joblog_dropped(const prs_joblog *jl);
+/* Captured output of the entry script: one line, tagged with its stream. Any thread. */
+void prs_joblog_capture(prs_joblog *jl, const char *stream, const char *line, size_t len);
 void prs_joblog_close(prs_joblog *jl);
 
 const char *prs_joblog_node(const prs_joblog *jl);
 const char *prs_joblog_ip(const prs_joblog *jl);
 const char *prs_joblog_dir(const prs_joblog *jl);
+/* The first error's file name in user/error/<node>/ ("" while there is none). */
+const char *prs_joblog_first_error_file(const prs_joblog *jl);
 
 void prs_joblog_master(prs_joblog *jl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Entry-script logger; dropped below the job's --logging-level. */
 void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 bool prs_joblog_user_enabled(const prs_joblog *jl, int level);
-/* Appends error lines (already formatted, '\n'-terminated) to user/error.txt. */
+/* Error lines, already formatted "batch B attempt A item I: message\n" (or any other
+ * '\n'-terminated line): each becomes one file in user/error/<node>/ and is counted
+ * under its message in user/error.txt. */
 void prs_joblog_errors(prs_joblog *jl, const char *text, size_t len);
+/* One finished try of a mini-batch, as sys/node/<node>.txt and
+ * sys/job_report/processed_mini-batches.csv record it. Coordinator only. */
+typedef struct prs_joblog_batch {
+    uint64_t batch_id;
+    uint64_t first_item;
+    uint32_t attempt;
+    uint32_t worker;
+    int32_t pid, tid, cpu;
+    uint32_t total, succeeded, failed;
+    uint64_t start_realtime_ns, elapsed_ns, cpu_ns, run_ns;
+    const char *status;         /* RUN_DONE, RUN_TIMEOUT, RUN_EXCEPTION */
+    const char *error_category; /* "" when none */
+    const char *error;          /* the try's first error line, or NULL */
+    size_t error_len;
+} prs_joblog_batch;
+void prs_joblog_batch_done(prs_joblog *jl, const prs_joblog_batch *b);
+
+/* Rewrites error.txt now if errors came since it was last written (it is otherwise
+ * rewritten at most once a second, and at close). */
+void prs_joblog_errors_sync(prs_joblog *jl);
+/* Flushes the coordinator's own files (node, job report) and rewrites error.txt if it
+ * changed. Coordinator; call it about once a second. */
+void prs_joblog_sync(prs_joblog *jl);
 /* Replaces overview.txt with text, atomically (write then rename). */
 int prs_joblog_overview(prs_joblog *jl, const char *text);
+
+/* Makes name safe as one path component under logs/: every byte outside [A-Za-z0-9._-]
+ * becomes '_', and "", "." or ".." becomes fallback. */
+void prs_joblog_safe_name(char *name, size_t size, const char *fallback);
 
 const char *prs_log_level_name(int level);
 /* "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL" (any case) -> PRS_LOG_*; -EINVAL. */

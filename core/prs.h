@@ -56,6 +56,8 @@ typedef struct prs_job_config {
     uint32_t run_max_try;             /* >= 1 (default 3) */
     uint64_t run_invocation_timeout_ms; /* one run() at most; 0 = none (default 60 s) */
     int logging_level;                /* PRS_LOG_* (default INFO) */
+    int log_policy; /* ring full: 0 = wait (default, bounded back-off), 1 = drop and count */
+    uint32_t perf_interval_s; /* logs/sys/perf sample period, >= 1 (default 10) */
     bool durable;                     /* sync output and queue on commit (default true) */
     bool quiet;                       /* no progress lines on stderr */
     bool fresh; /* discard OUT's job state and output file first, instead of resuming */

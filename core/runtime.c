@@ -12,11 +12,14 @@
  * batches are still pending. */
 #include "prs.h"
 
+#include "capture.h"
 #include "committer.h"
 #include "crash.h"
 #include "entry.h"
 #include "joblog.h"
 #include "outfile.h"
+#include "perf.h"
+#include "progress.h"
 #include "queue.h"
 #include "reader.h"
 #include "records.h"
@@ -72,6 +75,11 @@ typedef struct job {
     int lock_fd;
     int root_fd;
     prs_joblog *log;
+    prs_capture *capture; /* the entry script's stdout/stderr, when supervised */
+    prs_perf *perf;             /* logs/sys/perf/overview.csv */
+    prs_perf_worker *perf_workers;
+    prs_progress progress; /* the bar (a terminal) or periodic lines on stderr */
+    bool progress_ready;
     prs_queue *queue;
     prs_queue_reader *reader;
     prs_outfile out;
@@ -125,6 +133,7 @@ void prs_job_config_defaults(prs_job_config *c) {
     c->run_max_try = 3;
     c->run_invocation_timeout_ms = 60000;
     c->logging_level = PRS_LOG_INFO;
+    c->perf_interval_s = 10;
     c->durable = true;
     c->mini_batch_bytes = 1u << 20;
     /* PRS_IO=auto|uring|sync sets the default, so a whole test suite can run on either
@@ -639,9 +648,14 @@ static int job_open_state(job *j) {
         if (rc) return rc;
     }
     char err[512];
-    rc = prs_joblog_open(&j->log, j->out_dir, j->cfg->logging_level, err, sizeof(err));
+    rc = prs_joblog_open(&j->log, j->out_dir, j->cfg->logging_level, j->cfg->log_policy, err,
+                         sizeof(err));
     if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s", err);
     if (j->cfg->fresh) prs_joblog_master(j->log, "--fresh: the previous job state and output were discarded");
+    if (j->cfg->supervised) {
+        rc = prs_capture_start(&j->capture, j->log);
+        if (rc) prs_joblog_master(j->log, "stdout/stderr not captured: %s", strerror(-rc));
+    }
     rc = prs_queue_open(&j->queue, state, j->cfg->durable ? PRS_DURABILITY_FULL : PRS_DURABILITY_NONE,
                         err, sizeof(err));
     if (rc) return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL,
@@ -777,6 +791,27 @@ static void job_counts(const job *j, prs_queue_counts *c) {
                             .output_bytes = j->output_bytes};
 }
 
+/* The first failing batch, its item and the file to open, from the first error. */
+static int job_overview_first_failure(job *j, char *buf, size_t size) {
+    unsigned long long batch;
+    unsigned attempt;
+    int off = 0;
+    const char *file = prs_joblog_first_error_file(j->log);
+    int n = 0;
+    if (sscanf(j->first_error, "batch %llu attempt %u item %n", &batch, &attempt, &off) == 2 && off) {
+        const char *item = j->first_error + off;
+        const char *colon = strstr(item, ": ");
+        n = snprintf(buf, size, "first failing batch: %llu (try %u), item %.*s; its rows in "
+                     "logs/sys/job_report/processed_mini-batches.csv\n",
+                     batch, attempt, colon ? (int)(colon - item) : (int)strlen(item), item);
+    }
+    if (file[0] && n >= 0 && (size_t)n < size) {
+        n += snprintf(buf + n, size - (size_t)n, "open first: logs/user/error/%s/%s\n",
+                      prs_joblog_node(j->log), file);
+    }
+    return n < 0 ? 0 : (int)PRS_MIN((size_t)n, size ? size - 1 : 0);
+}
+
 static void job_overview(job *j, const char *state) {
     const prs_sched_counts *c = &j->sched.counts;
     char text[4096];
@@ -807,11 +842,13 @@ static void job_overview(job *j, const char *state) {
                       "first error: %s\nwhere to look: logs/user/error.txt (every error), "
                       "logs/sys/master.txt (the coordinator)\n",
                       j->first_error);
+        n += job_overview_first_failure(j, text + n, sizeof(text) - (size_t)n);
     }
     if (processed > 0 && c->succeeded_items == 0 && c->total_batches == processed) {
         snprintf(text + n, sizeof(text) - (size_t)n,
                  "warning: no item succeeded: run() emitted no row for any item\n");
     }
+    prs_joblog_sync(j->log);
     prs_joblog_overview(j->log, text);
 }
 
@@ -882,6 +919,28 @@ static void job_note_init_failure(job *j, const prs_done_msg *m) {
     note_first_error(j, line, (size_t)n);
 }
 
+/* One finished try into logs/sys/node/<node>.txt and processed_mini-batches.csv. */
+static void job_log_batch(job *j, const prs_done_msg *m, const prs_out *out,
+                          enum prs_outcome outcome, uint32_t succeeded) {
+    static const char *status[] = {[PRS_OUTCOME_OK] = "RUN_DONE",
+                                   [PRS_OUTCOME_ERROR] = "RUN_EXCEPTION",
+                                   [PRS_OUTCOME_TIMEOUT] = "RUN_TIMEOUT",
+                                   [PRS_OUTCOME_CRASH] = "RUN_CRASH"};
+    prs_joblog_batch b = {
+        .batch_id = m->batch.batch_id, .first_item = m->batch.first_item,
+        .attempt = m->batch.attempt, .worker = m->worker, .pid = (int32_t)getpid(),
+        .tid = m->tid, .cpu = m->cpu, .total = m->batch.item_count, .succeeded = succeeded,
+        .failed = m->batch.item_count - succeeded, .start_realtime_ns = m->start_realtime_ns,
+        .elapsed_ns = m->elapsed_ns, .cpu_ns = m->cpu_ns, .run_ns = m->run_ns,
+        .status = status[outcome], .error_category = outcome == PRS_OUTCOME_OK ? "" : "UserError",
+        .error = out->errors_len ? out->errors : NULL, .error_len = out->errors_len};
+    prs_joblog_batch_done(j->log, &b);
+    if (j->perf_workers) {
+        j->perf_workers[m->worker].tid = m->tid;
+        j->perf_workers[m->worker].batches_done++;
+    }
+}
+
 /* One completion. Returns 0 or a negative error from writing the output. */
 static int job_complete(job *j, const prs_done_msg *m) {
     if (m->kind == PRS_DONE_INIT) {
@@ -938,6 +997,7 @@ static int job_complete(job *j, const prs_done_msg *m) {
         prs_joblog_master(j->log, "batch %llu try %u failed; it will be retried",
                           (unsigned long long)fin.batch_id, fin.attempt);
     }
+    job_log_batch(j, m, out, outcome, rec.state == PRS_BATCH_DONE ? rec.succeeded : 0);
     prs_worker_release_out(w, m->out_index);
     prs_batch_update up = {.batch_id = fin.batch_id, .rec = rec};
     if (!prs_committer_add(j->committer, &up)) {
@@ -1008,18 +1068,30 @@ static int job_dispatch(job *j) {
     }
 }
 
+static void job_progress_draw(job *j, bool force) {
+    if (j->cfg->quiet) return;
+    if (!j->progress_ready) {
+        prs_progress_init(&j->progress, prs_capture_stderr_fd(j->capture));
+        j->progress_ready = true;
+    }
+    const prs_sched_counts *c = &j->sched.counts;
+    prs_progress_counts pc = {.total_batches = c->total_batches,
+                              .finished_batches = c->done_batches + c->failed_batches,
+                              .failed_batches = c->failed_batches,
+                              .total_items = c->total_items,
+                              .finished_items = c->succeeded_items + c->failed_items,
+                              .failed_items = c->failed_items};
+    uint64_t t = now_ns();
+    prs_progress_tick(&j->progress, &pc, t, t - j->started_ns, force);
+}
+
 static void job_progress(job *j, bool force) {
+    job_progress_draw(j, force); /* a terminal's bar moves more often than overview.txt */
     uint64_t t = now_ns();
     if (!force && t - j->last_overview_ns < JOB_OVERVIEW_EVERY_NS) return;
     j->last_overview_ns = t;
     job_overview(j, prs_sched_state_text(j->sched.state));
-    if (j->cfg->quiet || (!force && t - j->last_progress_ns < 5 * JOB_OVERVIEW_EVERY_NS)) return;
-    j->last_progress_ns = t;
-    const prs_sched_counts *c = &j->sched.counts;
-    fprintf(stderr, "prs: %llu/%llu mini-batches, %llu items failed, %.1f s\n",
-            (unsigned long long)(c->done_batches + c->failed_batches),
-            (unsigned long long)c->total_batches, (unsigned long long)c->failed_items,
-            (double)(t - j->started_ns) / 1e9);
+    if (j->perf && !j->workers_stopped) prs_perf_tick(j->perf, j->perf_workers, j->workers_started, false);
 }
 
 /* Batches waiting in the dispatch queue go back to pending without a try spent. */
@@ -1042,6 +1114,10 @@ static void job_abandon(job *j, int code) {
     job_overview(j, code == PRS_EXIT_RESTART ? "RESTARTING" : "STOPPED");
     prs_joblog_master(j->log, "runtime exits with code %d%s", code,
                       code == PRS_EXIT_RESTART ? ": the supervisor restarts it" : "");
+    /* _exit skips every cleanup: the log ring and the coordinator's files reach disk
+     * first (bounded: a stuck flusher does not hold the restart). */
+    prs_joblog_sync(j->log);
+    prs_joblog_flush(j->log, 2000);
     _exit(code); /* threads stuck in user code cannot be joined: end the process */
 }
 
@@ -1266,6 +1342,12 @@ static int job_start_workers(job *j) {
         if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "cannot start worker %u: %s", i, strerror(-rc));
         j->workers_started++;
     }
+    j->perf_workers = calloc(n, sizeof(*j->perf_workers));
+    if (j->perf_workers) {
+        for (uint32_t i = 0; i < n; i++) j->perf_workers[i].thread = j->workers[i].thread;
+        rc = prs_perf_open(&j->perf, prs_joblog_dir(j->log), j->cfg->perf_interval_s, n);
+        if (rc) prs_joblog_master(j->log, "no logs/sys/perf: %s", strerror(-rc));
+    }
     return 0;
 }
 
@@ -1278,6 +1360,7 @@ static void job_drop_completion(job *j, const prs_done_msg *m) {
 
 static void job_stop_workers(job *j) {
     if (j->workers_stopped || !j->workers_started) return;
+    if (j->perf) prs_perf_tick(j->perf, j->perf_workers, j->workers_started, true); /* last one */
     j->workers_stopped = true;
     /* Batches not yet taken stay pending (uncommitted): pull them back so each worker ends
      * after at most the batch in its hands. */
@@ -1453,6 +1536,11 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
         prs_chan_destroy(&j->done);
     }
     prs_queue_close(j->queue);
+    if (j->progress_ready && j->progress.tty) job_progress_draw(j, true); /* the final state */
+    if (j->progress_ready) prs_progress_end(&j->progress);
+    prs_capture_stop(j->capture);
+    prs_perf_close(j->perf);
+    free(j->perf_workers);
     prs_sidedb_close(j->sidedb);
     free(j->init_argv);
     prs_joblog_close(j->log);

@@ -6,7 +6,10 @@
  * A child that dies of a signal, or exits asking for a restart (a hung run()), is
  * restarted; the new child resumes from LMDB and charges tries from the scoreboard.
  * Three deaths in a row without progress (no commit between them) end the job with
- * PRS_EXIT_CRASH_LOOP: the state is intact, and a later `prs run` resumes. */
+ * PRS_EXIT_CRASH_LOOP: the state is intact, and a later `prs run` resumes.
+ * It also writes the controller's files of the logs/ layout, once OUT/logs exists (the
+ * runtime creates it after checking OUT): logs/70_driver_log.txt (the configuration and
+ * every life of the runtime) and logs/sys/processes.csv (one row per runtime life). */
 #include "prs.h"
 #include "scoreboard.h"
 
@@ -43,6 +46,74 @@ static uint64_t progress_of(const char *out_dir) {
     uint64_t p = atomic_load(&sb->progress);
     prs_scoreboard_close(sb);
     return p;
+}
+
+static void utc_stamp(time_t t, char *buf, size_t size) {
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Appends to OUT/logs/<name> if OUT/logs exists; never creates the directory. */
+static FILE *logs_append(const prs_job_config *c, const char *name, bool *created) {
+    if (!c->output_dir) return NULL;
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/logs/%s", c->output_dir, name);
+    FILE *f = fopen(path, "ae");
+    if (f && created) *created = ftell(f) == 0;
+    return f;
+}
+
+/* One life of the runtime in 70_driver_log.txt and sys/processes.csv. The configuration
+ * goes first, the first time the driver log is written. */
+static void driver_life(const prs_job_config *c, pid_t child, time_t start, int status) {
+    bool created = false;
+    FILE *f = logs_append(c, "70_driver_log.txt", &created);
+    if (!f) return;
+    char t0[32], t1[32];
+    utc_stamp(start, t0, sizeof(t0));
+    utc_stamp(time(NULL), t1, sizeof(t1));
+    if (created) {
+        fprintf(f, "%s prs driver (supervisor pid %d)\n", t0, (int)getpid());
+        fprintf(f, "  entry script: %s\n  input: %s\n  output: %s\n", c->entry_script ? c->entry_script : "(embedded)",
+                c->input ? c->input : "-", c->output_dir);
+        fprintf(f, "  mini-batch size: %u; workers: %u (0 = CPUs); run_max_try: %u; "
+                   "run_invocation_timeout: %llu ms\n",
+                c->mini_batch_size, c->workers, c->run_max_try,
+                (unsigned long long)c->run_invocation_timeout_ms);
+        fprintf(f, "  error_threshold: %lld; allowed_failed_count: %lld; allowed_failed_percent: %u\n",
+                (long long)c->error_threshold, (long long)c->allowed_failed_count,
+                c->allowed_failed_percent);
+        fprintf(f, "  logging level: %d; log policy: %s; perf interval: %u s; durable: %s\n"
+                   "  output action: %s; output file: %s\n",
+                c->logging_level, c->log_policy ? "drop" : "wait", c->perf_interval_s,
+                c->durable ? "yes" : "no",
+                c->output_action == PRS_OUTPUT_SUMMARY_ONLY ? "summary_only" : "append_row",
+                c->append_row_file_name);
+    }
+    char how[96];
+    if (WIFSIGNALED(status)) {
+        snprintf(how, sizeof(how), "died of signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    } else {
+        snprintf(how, sizeof(how), "exited with code %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    fprintf(f, "%s runtime pid %d started\n%s runtime pid %d %s\n", t0, (int)child, t1, (int)child, how);
+    fclose(f);
+    f = logs_append(c, "sys/processes.csv", &created);
+    if (!f) return;
+    if (created) fputs("pid,role,start,end,exit_code,signal\n", f);
+    fprintf(f, "%d,runtime,%s,%s,%d,%d\n", (int)child, t0, t1,
+            WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    fclose(f);
+}
+
+static void driver_end(const prs_job_config *c, int code, const char *message) {
+    FILE *f = logs_append(c, "70_driver_log.txt", NULL);
+    if (!f) return;
+    char t[32];
+    utc_stamp(time(NULL), t, sizeof(t));
+    fprintf(f, "%s job ended with exit code %d: %s\n", t, code, message);
+    fclose(f);
 }
 
 static void master_line(const char *out_dir, const char *text) {
@@ -122,6 +193,7 @@ int prs_supervise(const prs_job_config *config, prs_job_report *report) {
         close(fds[1]);
         int status = 0;
         int forwarded = 0;
+        time_t started = time(NULL);
         while (waitpid(child, &status, 0) < 0) {
             if (errno != EINTR) break;
             while (forwarded < supervisor_signals) {
@@ -129,6 +201,7 @@ int prs_supervise(const prs_job_config *config, prs_job_report *report) {
                 forwarded++;
             }
         }
+        driver_life(config, child, started, status);
         prs_job_report got;
         bool have = read(fds[0], &got, sizeof(got)) == (ssize_t)sizeof(got);
         close(fds[0]);
@@ -167,6 +240,7 @@ int prs_supervise(const prs_job_config *config, prs_job_report *report) {
         master_line(config->output_dir, line);
         if (!config->quiet) fprintf(stderr, "prs: %s\n", line);
     }
+    driver_end(config, code, report->message);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     return code;

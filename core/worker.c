@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <time.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -219,6 +220,12 @@ static prs_out *worker_take_out(prs_worker *w) {
     out->row_count = 0;
     out->errors_len = 0;
     return out;
+}
+
+static uint64_t worker_clock_ns(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Grows a slot's per-item arrays to hold count paths. */
@@ -466,7 +473,9 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     atomic_store(&w->cancel, false);
     prs_scoreboard_begin(slot, m->batch_id, m->attempt, m->first_item, m->item_count);
     prs_crash_set_batch(&batch);
+    uint64_t run_start_ns = worker_clock_ns(CLOCK_MONOTONIC);
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
+    done->run_ns = worker_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
     worker_side_end(w);
     prs_crash_set_batch(NULL);
     prs_scoreboard_end(slot);
@@ -538,7 +547,14 @@ static void *worker_main(void *arg) {
                              .worker = w->id,
                              .batch = w->slot[s].m,
                              .out_index = w->out_current};
+        done.start_realtime_ns = worker_clock_ns(CLOCK_REALTIME);
+        uint64_t start_ns = worker_clock_ns(CLOCK_MONOTONIC);
+        uint64_t cpu_start_ns = worker_clock_ns(CLOCK_THREAD_CPUTIME_ID);
         worker_batch(w, s, &done);
+        done.elapsed_ns = worker_clock_ns(CLOCK_MONOTONIC) - start_ns;
+        done.cpu_ns = worker_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start_ns;
+        done.tid = (int32_t)gettid();
+        done.cpu = sched_getcpu();
         atomic_store(&w->out_busy[w->out_current], true);
         w->out_current = (w->out_current + 1) % PRS_WORKER_OUTS;
         prs_chan_push(sh->done, &done);

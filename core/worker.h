@@ -69,6 +69,13 @@ typedef struct prs_done_msg {
     prs_dispatch_msg batch;
     uint32_t unreadable; /* items whose file could not be read */
     bool timed_out;      /* run() was asked to stop (prs_cancelled) before it returned */
+    /* Per-batch timing for logs/sys/node and processed_mini-batches.csv. */
+    uint64_t start_realtime_ns; /* CLOCK_REALTIME when the worker picked the batch up */
+    uint64_t elapsed_ns;        /* picked up .. done, wall clock */
+    uint64_t cpu_ns;            /* the worker thread's CPU time over the batch */
+    uint64_t run_ns;            /* inside run() */
+    int32_t tid;                /* the worker thread's id */
+    int32_t cpu;                /* the CPU it finished on */
 } prs_done_msg;
 
 /* What workers share; set up by the runtime before the first worker starts. */

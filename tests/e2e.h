@@ -46,6 +46,15 @@ static inline char *e2e_out_file(const e2e_run *r, const char *name) {
     return tu_read(p, NULL);
 }
 
+/* Every per-error file of OUT/logs/user/error/<node>/ (not the crash evidence),
+ * concatenated; the caller frees it. */
+static inline char *e2e_error_files(const e2e_run *r) {
+    char p[512];
+    snprintf(p, sizeof(p), "%s/errors-all.txt", r->dir);
+    tu_sh("cat /dev/null %s/logs/user/error/*/error-*.txt > '%s' 2>/dev/null", r->out, p);
+    return tu_read(p, NULL);
+}
+
 static inline int e2e_cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }

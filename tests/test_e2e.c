@@ -36,8 +36,14 @@ Test(e2e, failed_items_count_and_error_threshold_edge) {
     cr_assert(strstr(ov, "succeeded 30, failed 10"), "%s", ov);
     cr_assert(strstr(ov, "first error: batch 1 attempt 1 item f0010.txt"), "%s", ov);
     free(ov);
-    char *errs = e2e_out_file(&r, "logs/user/error.txt");
-    cr_assert_eq(tu_count_lines(errs), 10);
+    /* Ten failed items: ten error files, one group of ten in error.txt. */
+    char *errs = e2e_error_files(&r);
+    cr_assert_eq(e2e_count(errs, "message: faulty: fails items matching 'f001'"), 10, "%s", errs);
+    free(errs);
+    errs = e2e_out_file(&r, "logs/user/error.txt");
+    cr_assert(strstr(errs, "errors: 10 in 1 distinct messages"), "%s", errs);
+    cr_assert(strstr(errs, "[10 x] faulty: fails items matching 'f001'"), "%s", errs);
+    cr_assert(strstr(errs, "first: batch 1 attempt 1 item f0010.txt"), "%s", errs);
     free(errs);
     tu_rmrf(r.out);
     /* One over the threshold: the job fails with exit 1 and says which threshold. */

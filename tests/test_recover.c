@@ -131,7 +131,7 @@ Test(recover, hung_run_is_restarted_and_its_batch_fails, .timeout = 120) {
     assert_batch(st, 0, "done", 0);
     assert_batch(st, 2, "done", 0);
     free(st);
-    char *errs = e2e_out_file(&r, "logs/user/error.txt");
+    char *errs = e2e_error_files(&r);
     cr_assert_eq(e2e_count(errs, "ignored the cancel"), 2, "%s", errs);
     free(errs);
     char *master = e2e_out_file(&r, "logs/sys/master.txt");
@@ -150,7 +150,7 @@ Test(recover, slow_run_that_honours_cancel_is_not_restarted, .timeout = 120) {
     char *st = status_text(&r);
     assert_batch(st, 1, "failed", 2);
     free(st);
-    char *errs = e2e_out_file(&r, "logs/user/error.txt");
+    char *errs = e2e_error_files(&r);
     cr_assert_eq(e2e_count(errs, "--run-invocation-timeout"), 2, "%s", errs);
     free(errs);
     char *master = e2e_out_file(&r, "logs/sys/master.txt");

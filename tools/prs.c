@@ -68,6 +68,8 @@ static const char usage_run[] =
     "                             timeout, 0.5..10 s) spends that try and the runtime is\n"
     "                             restarted; other batches lose nothing\n"
     "  --logging-level L          DEBUG, INFO (default), WARNING, ERROR, CRITICAL\n"
+    "  --log-policy wait|drop     log ring full: wait (default) or drop and count\n"
+    "  --perf-interval S          seconds between logs/sys/perf samples (default 10)\n"
     "\n"
     "prs options:\n"
     "  --durability full|none     full (default): output and queue synced at every commit;\n"
@@ -124,7 +126,8 @@ static const char usage_run[] =
 enum {
     OPT_ENTRY = 1000, OPT_INPUT, OPT_OUTPUT, OPT_MBS, OPT_WORKERS, OPT_ACTION, OPT_FILE,
     OPT_ERRTH, OPT_FCOUNT, OPT_FPCT, OPT_MAXTRY, OPT_LEVEL, OPT_DURABILITY, OPT_QUIET, OPT_HELP,
-    OPT_TIMEOUT, OPT_FRESH, OPT_SIDE_INPUT, OPT_SIDE_TABLE, OPT_ENV, OPT_FORMAT, OPT_IO,
+    OPT_TIMEOUT, OPT_FRESH, OPT_LOG_POLICY, OPT_PERF, OPT_SIDE_INPUT, OPT_SIDE_TABLE, OPT_ENV,
+    OPT_FORMAT, OPT_IO,
 };
 
 static int bad(const char *opt, const char *value, const char *why) {
@@ -171,6 +174,8 @@ static int cmd_run(int argc, char **argv) {
         {"run-max-try", required_argument, NULL, OPT_MAXTRY},
         {"run-invocation-timeout", required_argument, NULL, OPT_TIMEOUT},
         {"logging-level", required_argument, NULL, OPT_LEVEL},
+        {"log-policy", required_argument, NULL, OPT_LOG_POLICY},
+        {"perf-interval", required_argument, NULL, OPT_PERF},
         {"durability", required_argument, NULL, OPT_DURABILITY},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"fresh", no_argument, NULL, OPT_FRESH},
@@ -261,6 +266,15 @@ static int cmd_run(int argc, char **argv) {
             else if (!strcmp(optarg, "uring")) c.io_mode = 1;
             else if (!strcmp(optarg, "sync")) c.io_mode = 2;
             else return bad("--io", optarg, "must be auto, uring or sync");
+            break;
+        case OPT_PERF:
+            if ((rc = parse_int("--perf-interval", optarg, 1, 86400, &v))) return rc;
+            c.perf_interval_s = (uint32_t)v;
+            break;
+        case OPT_LOG_POLICY:
+            if (strcmp(optarg, "wait") == 0) c.log_policy = 0;
+            else if (strcmp(optarg, "drop") == 0) c.log_policy = 1;
+            else return bad("--log-policy", optarg, "must be wait or drop");
             break;
         case OPT_SIDE_INPUT: {
             prs_side_input in;

@@ -1,0 +1,141 @@
+/* capture.c -- see capture.h. */
+#include "capture.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct capture_stream {
+    const char *name;
+    int target_fd; /* 1 or 2 */
+    int saved_fd;  /* the original, restored at stop */
+    int read_fd;   /* the pipe's read end; -1 once at EOF */
+    size_t len;
+    char line[PRS_CAPTURE_LINE_MAX];
+} capture_stream;
+
+struct prs_capture {
+    prs_joblog *log;
+    pthread_t reader;
+    capture_stream s[2];
+};
+
+static void stream_line(prs_capture *cap, capture_stream *st) {
+    prs_joblog_capture(cap->log, st->name, st->line, st->len);
+    if (st->target_fd == STDERR_FILENO) {
+        /* The user still sees the script's stderr where they expect it. */
+        ssize_t ignored = write(st->saved_fd, st->line, st->len);
+        ignored = write(st->saved_fd, "\n", 1);
+        (void)ignored;
+    }
+    st->len = 0;
+}
+
+static void stream_bytes(prs_capture *cap, capture_stream *st, const char *buf, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\n') {
+            stream_line(cap, st);
+            continue;
+        }
+        if (st->len == sizeof(st->line)) stream_line(cap, st); /* cut, never lost */
+        st->line[st->len++] = buf[i];
+    }
+}
+
+static void *reader_main(void *arg) {
+    prs_capture *cap = arg;
+    char buf[8192];
+    for (;;) {
+        struct pollfd p[2];
+        nfds_t n = 0;
+        capture_stream *by[2];
+        for (int i = 0; i < 2; i++) {
+            if (cap->s[i].read_fd < 0) continue;
+            p[n] = (struct pollfd){.fd = cap->s[i].read_fd, .events = POLLIN};
+            by[n++] = &cap->s[i];
+        }
+        if (n == 0) break;
+        if (poll(p, n, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (nfds_t i = 0; i < n; i++) {
+            if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            ssize_t got = read(p[i].fd, buf, sizeof(buf));
+            if (got > 0) {
+                stream_bytes(cap, by[i], buf, (size_t)got);
+            } else if (got == 0 || errno != EINTR) {
+                if (by[i]->len) stream_line(cap, by[i]); /* a last line without '\n' */
+                close(by[i]->read_fd);
+                by[i]->read_fd = -1;
+            }
+        }
+    }
+    return NULL;
+}
+
+int prs_capture_start(prs_capture **out, prs_joblog *log) {
+    prs_capture *cap = calloc(1, sizeof(*cap));
+    if (!cap) return -ENOMEM;
+    cap->log = log;
+    cap->s[0] = (capture_stream){
+        .name = "stdout", .target_fd = STDOUT_FILENO, .saved_fd = -1, .read_fd = -1};
+    cap->s[1] = (capture_stream){
+        .name = "stderr", .target_fd = STDERR_FILENO, .saved_fd = -1, .read_fd = -1};
+    int rc = 0;
+    int fds[2][2] = {{-1, -1}, {-1, -1}};
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        cap->s[i].saved_fd = fcntl(cap->s[i].target_fd, F_DUPFD_CLOEXEC, 3);
+        if (cap->s[i].saved_fd < 0 || pipe2(fds[i], O_CLOEXEC) != 0) rc = -errno;
+    }
+    if (rc) goto undo_fds;
+    fflush(stdout);
+    fflush(stderr);
+    for (int i = 0; i < 2; i++) {
+        cap->s[i].read_fd = fds[i][0];
+        dup2(fds[i][1], cap->s[i].target_fd); /* fd 1/2 without CLOEXEC: children inherit it */
+        close(fds[i][1]);
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a pipe now: lines must not wait for exit */
+    rc = -pthread_create(&cap->reader, NULL, reader_main, cap);
+    if (rc) {
+        for (int i = 0; i < 2; i++) {
+            dup2(cap->s[i].saved_fd, cap->s[i].target_fd);
+            close(cap->s[i].read_fd);
+            close(cap->s[i].saved_fd);
+        }
+        free(cap);
+        return rc;
+    }
+    *out = cap;
+    return 0;
+undo_fds:
+    for (int i = 0; i < 2; i++) {
+        if (fds[i][0] >= 0) close(fds[i][0]);
+        if (fds[i][1] >= 0) close(fds[i][1]);
+        if (cap->s[i].saved_fd >= 0) close(cap->s[i].saved_fd);
+    }
+    free(cap);
+    return rc;
+}
+
+void prs_capture_stop(prs_capture *cap) {
+    if (!cap) return;
+    fflush(stdout);
+    fflush(stderr);
+    /* Putting the originals back closes the pipes' last write ends: the reader drains
+     * what is left and sees EOF. */
+    for (int i = 0; i < 2; i++)
+        dup2(cap->s[i].saved_fd, cap->s[i].target_fd);
+    pthread_join(cap->reader, NULL);
+    for (int i = 0; i < 2; i++)
+        close(cap->s[i].saved_fd);
+    free(cap);
+}
+
+int prs_capture_stderr_fd(const prs_capture *cap) {
+    return cap ? cap->s[1].saved_fd : STDERR_FILENO;
+}
