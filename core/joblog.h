@@ -32,6 +32,12 @@ typedef struct prs_joblog prs_joblog;
 enum { PRS_JOBLOG_PRODUCERS = 260u };
 
 /* policy: PRS_LOGRING_WAIT or PRS_LOGRING_DROP (--log-policy). Starts the flusher. */
+/* From now on the flusher writes master.txt and the user log through io_uring (when the
+ * input side does). 0, or a negative errno: the files stay on write(2). */
+int prs_joblog_use_uring(prs_joblog *jl);
+/* How many buffer flushes of those files went through io_uring. */
+uint64_t prs_joblog_uring_writes(prs_joblog *jl);
+
 int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy, char *err,
                     size_t err_size);
 /* Blocks until every record pushed before the call is in the files (bounded: gives up

@@ -1307,6 +1307,13 @@ static int job_start_workers(job *j) {
                       : j->cfg->io_mode == PRS_IO_SYNC ? "sync"
                                                        : "auto",
                       why);
+    if (io == PRS_IO_URING) {
+        int lrc = prs_joblog_use_uring(j->log);
+        prs_joblog_master(j->log, "log files: written through %s%s", lrc ? "write(2): io_uring: " : "io_uring",
+                          lrc ? strerror(-lrc) : "");
+    } else {
+        prs_joblog_master(j->log, "log files: written through write(2), as the input side reads");
+    }
     j->shared = (prs_workers_shared){.config = j->cfg,
                                      .entry = &j->entry,
                                      .queue = j->queue,

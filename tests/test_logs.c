@@ -201,6 +201,36 @@ Test(logs, logging_level_is_honoured_at_every_level, .timeout = 120) {
     }
 }
 
+/* The flusher's files follow the input side: through io_uring with --io uring (skipped
+ * where io_uring is not allowed: such a job exits 2), through write(2) with --io sync;
+ * either way every logged line is there. */
+Test(logs, log_files_follow_the_input_io_path, .timeout = 120) {
+    static const char *modes[] = {"sync", "uring"};
+    static const char *says[] = {"log files: written through write(2)",
+                                 "log files: written through io_uring"};
+    for (int m = 0; m < 2; m++) {
+        run r;
+        run_setup(&r, "logs", 40);
+        char opts[64];
+        snprintf(opts, sizeof(opts), "--logging-level DEBUG --io %s", modes[m]);
+        int code = prs(&r, "logger", opts, "--levels");
+        if (m == 1 && code == 2) {
+            tu_rmrf(r.dir);
+            cr_skip_test("io_uring not allowed here: the uring log path is not tested");
+        }
+        cr_assert_eq(code, 0, "--io %s: exit %d", modes[m], code);
+        char *master = logs_glob(&r, "sys/master.txt");
+        cr_assert(master && strstr(master, says[m]), "wanted '%s' in:\n%s", says[m], master);
+        free(master);
+        char *user = logs_glob(&r, "user/*/*.log.txt");
+        cr_assert(user);
+        cr_assert_eq(count_of(user, "debug-line"), 40, "--io %s", modes[m]);
+        cr_assert_eq(count_of(user, "critical-line"), 40, "--io %s", modes[m]);
+        free(user);
+        tu_rmrf(r.dir);
+    }
+}
+
 Test(logs, stdout_and_stderr_of_the_entry_script_are_captured, .timeout = 120) {
     run r;
     run_setup(&r, "logs", 25);
