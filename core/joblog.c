@@ -398,6 +398,28 @@ int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy
 
 static void errors_write(prs_joblog *jl);
 
+static void utc_ms(uint64_t unix_ms, char *buf, size_t size) {
+    time_t sec = (time_t)(unix_ms / 1000u);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, size - n, ".%03uZ", (unsigned)(unix_ms % 1000u));
+}
+
+void prs_joblog_process_row(const char *logs_dir, int pid, int tid, const char *role, int cpu,
+                            uint64_t start_unix_ms, uint64_t end_unix_ms, int exit_code, int signal) {
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/sys/processes.csv", logs_dir);
+    FILE *f = fopen(path, "ae");
+    if (!f) return;
+    if (ftell(f) == 0) fputs("pid,tid,role,cpu,start,end,exit_code,signal\n", f);
+    char t0[40], t1[40];
+    utc_ms(start_unix_ms, t0, sizeof(t0));
+    utc_ms(end_unix_ms, t1, sizeof(t1));
+    fprintf(f, "%d,%d,%s,%d,%s,%s,%d,%d\n", pid, tid, role, cpu, t0, t1, exit_code, signal);
+    fclose(f);
+}
+
 int prs_joblog_use_uring(prs_joblog *jl) {
     return prs_logfile_writer_use_uring(jl->files);
 }

@@ -38,6 +38,12 @@ int prs_joblog_use_uring(prs_joblog *jl);
 /* How many buffer flushes of those files went through io_uring. */
 uint64_t prs_joblog_uring_writes(prs_joblog *jl);
 
+/* Appends one row to logs_dir/sys/processes.csv, creating it with its header
+ * "pid,tid,role,cpu,start,end,exit_code,signal" (cpu -1: not pinned). For the
+ * supervisor (a runtime life) and the runtime (a worker thread); best effort. */
+void prs_joblog_process_row(const char *logs_dir, int pid, int tid, const char *role, int cpu,
+                            uint64_t start_unix_ms, uint64_t end_unix_ms, int exit_code, int signal);
+
 int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy, char *err,
                     size_t err_size);
 /* Blocks until every record pushed before the call is in the files (bounded: gives up

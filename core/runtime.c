@@ -1385,6 +1385,13 @@ static void job_stop_workers(job *j) {
     for (uint32_t i = 0; i < j->workers_started; i++) {
         while (prs_chan_pop_many(&j->done, &m, 1, 0) == 1) job_drop_completion(j, &m);
         prs_worker_join(&j->workers[i]);
+        const prs_worker *w = &j->workers[i];
+        char logs[PATH_MAX + 16], role[32];
+        snprintf(logs, sizeof(logs), "%s/logs", j->out_dir);
+        snprintf(role, sizeof(role), "worker-%u", w->id);
+        /* exit_code 0: ran until stopped; 1: its init failed. */
+        prs_joblog_process_row(logs, (int)getpid(), w->tid, role, w->cpu, w->started_unix_ms,
+                               w->ended_unix_ms, w->init_ok ? 0 : 1, 0);
     }
     /* A worker that finished init after the job drained still said so: keep its error. */
     while (prs_chan_pop_many(&j->done, &m, 1, 0) == 1) job_drop_completion(j, &m);

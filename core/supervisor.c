@@ -2,14 +2,16 @@
  *
  * Owns: the child runtime process, the restart policy, signal forwarding.
  * May call: fork/wait, the scoreboard (read-only: the progress counter), prs_job_run in
- *   the child only.
+ *   the child only, prs_joblog_process_row.
  * A child that dies of a signal, or exits asking for a restart (a hung run()), is
  * restarted; the new child resumes from LMDB and charges tries from the scoreboard.
  * Three deaths in a row without progress (no commit between them) end the job with
  * PRS_EXIT_CRASH_LOOP: the state is intact, and a later `prs run` resumes.
  * It also writes the controller's files of the logs/ layout, once OUT/logs exists (the
  * runtime creates it after checking OUT): logs/70_driver_log.txt (the configuration and
- * every life of the runtime) and logs/sys/processes.csv (one row per runtime life). */
+ * every life of the runtime) and logs/sys/processes.csv (one row per runtime life; the runtime adds one per worker
+ * thread). */
+#include "joblog.h"
 #include "prs.h"
 #include "scoreboard.h"
 
@@ -99,12 +101,11 @@ static void driver_life(const prs_job_config *c, pid_t child, time_t start, int 
     }
     fprintf(f, "%s runtime pid %d started\n%s runtime pid %d %s\n", t0, (int)child, t1, (int)child, how);
     fclose(f);
-    f = logs_append(c, "sys/processes.csv", &created);
-    if (!f) return;
-    if (created) fputs("pid,role,start,end,exit_code,signal\n", f);
-    fprintf(f, "%d,runtime,%s,%s,%d,%d\n", (int)child, t0, t1,
-            WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    fclose(f);
+    char logs[PATH_MAX + 16];
+    snprintf(logs, sizeof(logs), "%s/logs", c->output_dir);
+    prs_joblog_process_row(logs, (int)child, (int)child, "runtime", -1, (uint64_t)start * 1000u,
+                           (uint64_t)time(NULL) * 1000u, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                           WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
 static void driver_end(const prs_job_config *c, int code, const char *message) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Weak: the prs binary links jemalloc and gets an arena per worker; an embedder (or a
@@ -499,9 +500,17 @@ static int worker_open_io(prs_worker *w) {
     return rc;
 }
 
+static uint64_t worker_unix_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void *worker_main(void *arg) {
     prs_worker *w = arg;
     const prs_workers_shared *sh = w->shared;
+    w->tid = (int)syscall(SYS_gettid);
+    w->started_unix_ms = worker_unix_ms();
     worker_pin(w);
     worker_arena();
     /* Without its alternate stack a crash still leaves evidence, unless it overflowed. */
@@ -517,6 +526,7 @@ static void *worker_main(void *arg) {
         init.init_ok = rc == 0;
         init.run_rc = rc;
     }
+    w->init_ok = init.init_ok;
     prs_chan_push(sh->done, &init);
     /* A worker whose init failed takes no batch and needs no stop message: the dispatch
      * channel is shared, so it must not pop from it at all.
@@ -571,6 +581,7 @@ static void *worker_main(void *arg) {
     prs_reader_destroy(w->io);
     w->io = NULL;
     if (crash_ready) prs_crash_thread_leave();
+    w->ended_unix_ms = worker_unix_ms();
     return NULL;
 }
 

@@ -126,6 +126,10 @@ typedef struct prs_worker {
     pthread_t thread;
     uint32_t id;
     int cpu; /* pinned to it, or -1 */
+    /* For sys/processes.csv; the worker thread sets them, read after it is joined. */
+    int tid;
+    bool init_ok;
+    uint64_t started_unix_ms, ended_unix_ms;
     const prs_workers_shared *shared;
     prs_ctx ctx;
     prs_out out[PRS_WORKER_OUTS];

@@ -142,8 +142,18 @@ Test(logs, every_file_exists_and_parses_and_counts_add_up, .timeout = 120) {
     }
     cr_assert_gt(perf_rows, 1, "no perf sample");
     free(perf);
+    /* One row per worker thread and one for the runtime process, 8 columns each. */
     char *procs = logs_glob(&r, "sys/processes.csv");
-    cr_assert_geq(tu_count_lines(procs), 2, "%s", procs);
+    cr_assert(procs && strncmp(procs, "pid,tid,role,cpu,start,end,exit_code,signal\n", 44) == 0,
+              "%s", procs);
+    cr_assert_eq(tu_count_lines(procs), 4, "%s", procs);
+    cr_assert(strstr(procs, ",worker-0,") && strstr(procs, ",worker-1,") && strstr(procs, ",runtime,-1,"),
+              "%s", procs);
+    for (char *psave = NULL, *line = strtok_r(procs, "\n", &psave); line;
+         line = strtok_r(NULL, "\n", &psave)) {
+        char cols[10][256];
+        cr_assert_eq(csv_split(line, cols, 10), 8, "columns in: %s", line);
+    }
     free(procs);
     char *ov = logs_glob(&r, "overview.txt");
     cr_assert(strstr(ov, "succeeded 47, failed 10"), "%s", ov);
