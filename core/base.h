@@ -20,14 +20,13 @@
 
 #define PRS_ASSERT(cond)                                                                           \
     do {                                                                                           \
-        if (__builtin_expect(!(cond), 0)) prs_assert_fail(#cond, __FILE__, __LINE__, __func__);   \
+        if (__builtin_expect(!(cond), 0)) prs_assert_fail(#cond, __FILE__, __LINE__, __func__);    \
     } while (0)
 
 /* Asserts stay on in release builds: a scheduler that silently breaks an invariant loses
  * work, which is the one thing prs promises not to do. */
-__attribute__((noreturn, cold)) static inline void prs_assert_fail(const char *cond,
-                                                                   const char *file, int line,
-                                                                   const char *func) {
+__attribute__((noreturn, cold)) static inline void
+prs_assert_fail(const char *cond, const char *file, int line, const char *func) {
     fprintf(stderr, "prs: assertion failed: %s (%s:%d, %s)\n", cond, file, line, func);
     abort();
 }

@@ -33,7 +33,8 @@ void prs_chan_destroy(prs_chan *c) {
 
 void prs_chan_push(prs_chan *c, const void *msg) {
     pthread_mutex_lock(&c->lock);
-    while (c->len == c->capacity) pthread_cond_wait(&c->not_full, &c->lock);
+    while (c->len == c->capacity)
+        pthread_cond_wait(&c->not_full, &c->lock);
     uint32_t tail = (c->head + c->len) % c->capacity;
     memcpy(c->buf + (size_t)tail * c->msg_bytes, msg, c->msg_bytes);
     c->len++;
@@ -51,7 +52,8 @@ static void chan_take(prs_chan *c, void *msg) {
 void prs_chan_pop(prs_chan *c, void *msg) {
     pthread_mutex_lock(&c->lock);
     PRS_ASSERT(c->wake_len == 1); /* a push below wake_len would not wake it */
-    while (c->len == 0) pthread_cond_wait(&c->not_empty, &c->lock);
+    while (c->len == 0)
+        pthread_cond_wait(&c->not_empty, &c->lock);
     chan_take(c, msg);
     pthread_cond_signal(&c->not_full);
     pthread_mutex_unlock(&c->lock);

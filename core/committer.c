@@ -19,10 +19,10 @@ struct prs_committer {
     bool durable;
     uint32_t cap;
     group groups[2];
-    uint32_t filling;  /* index of the group the coordinator fills */
-    bool handed;       /* the other group is waiting for or under commit */
+    uint32_t filling; /* index of the group the coordinator fills */
+    bool handed;      /* the other group is waiting for or under commit */
     bool stopping;
-    int error;         /* sticky: the first commit error */
+    int error; /* sticky: the first commit error */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t work, idle;
@@ -41,7 +41,8 @@ static void *committer_main(void *arg) {
     prs_committer *c = arg;
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        while (!c->handed && !c->stopping) pthread_cond_wait(&c->work, &c->lock);
+        while (!c->handed && !c->stopping)
+            pthread_cond_wait(&c->work, &c->lock);
         if (!c->handed) break; /* stopping with nothing left */
         group *g = &c->groups[c->filling ^ 1];
         pthread_mutex_unlock(&c->lock);
@@ -114,7 +115,8 @@ uint32_t prs_committer_pending(const prs_committer *c) {
 int prs_committer_flush(prs_committer *c, const prs_queue_counts *counts, const char *meta_key,
                         const void *meta_val, size_t meta_len, bool wait) {
     pthread_mutex_lock(&c->lock);
-    while (c->handed && wait) pthread_cond_wait(&c->idle, &c->lock);
+    while (c->handed && wait)
+        pthread_cond_wait(&c->idle, &c->lock);
     if (c->handed) {
         pthread_mutex_unlock(&c->lock);
         return -EBUSY;
@@ -140,7 +142,8 @@ int prs_committer_flush(prs_committer *c, const prs_queue_counts *counts, const 
 
 int prs_committer_drain(prs_committer *c) {
     pthread_mutex_lock(&c->lock);
-    while (c->handed) pthread_cond_wait(&c->idle, &c->lock);
+    while (c->handed)
+        pthread_cond_wait(&c->idle, &c->lock);
     int err = c->error;
     pthread_mutex_unlock(&c->lock);
     return err;

@@ -48,11 +48,16 @@ static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 
 static const char *sig_name(int sig) {
     switch (sig) {
-    case SIGSEGV: return "SIGSEGV";
-    case SIGBUS: return "SIGBUS";
-    case SIGFPE: return "SIGFPE";
-    case SIGILL: return "SIGILL";
-    case SIGABRT: return "SIGABRT";
+    case SIGSEGV:
+        return "SIGSEGV";
+    case SIGBUS:
+        return "SIGBUS";
+    case SIGFPE:
+        return "SIGFPE";
+    case SIGILL:
+        return "SIGILL";
+    case SIGABRT:
+        return "SIGABRT";
     }
     return "signal";
 }
@@ -64,7 +69,8 @@ typedef struct sbuf {
 } sbuf;
 
 static void put(sbuf *s, const char *text) {
-    for (; *text && s->n < sizeof(s->b); text++) s->b[s->n++] = *text;
+    for (; *text && s->n < sizeof(s->b); text++)
+        s->b[s->n++] = *text;
 }
 
 static void put_u64(sbuf *s, uint64_t v, unsigned base) {
@@ -74,7 +80,8 @@ static void put_u64(sbuf *s, uint64_t v, unsigned base) {
         tmp[i++] = "0123456789abcdef"[v % base];
         v /= base;
     } while (v && i < (int)sizeof(tmp));
-    while (i > 0 && s->n < sizeof(s->b)) s->b[s->n++] = tmp[--i];
+    while (i > 0 && s->n < sizeof(s->b))
+        s->b[s->n++] = tmp[--i];
 }
 
 static void crash_handler(int sig, siginfo_t *info, void *uctx) {
@@ -92,7 +99,8 @@ static void crash_handler(int sig, siginfo_t *info, void *uctx) {
     }
     int none = 0;
     if (!atomic_compare_exchange_strong(&crash_owner, &none, 1)) {
-        for (;;) pause(); /* the owner ends the process */
+        for (;;)
+            pause(); /* the owner ends the process */
     }
     sbuf name = {.n = 0};
     put(&name, "crash-");

@@ -41,8 +41,7 @@ int prs_entry_load(prs_entry_lib *lib, const char *path, char *err, size_t err_s
     }
     memcpy(&lib->table.run, &sym, sizeof(sym));
     if ((sym = dlsym(lib->handle, "prs_init"))) memcpy(&lib->table.init, &sym, sizeof(sym));
-    if ((sym = dlsym(lib->handle, "prs_shutdown")))
-        memcpy(&lib->table.shutdown, &sym, sizeof(sym));
+    if ((sym = dlsym(lib->handle, "prs_shutdown"))) memcpy(&lib->table.shutdown, &sym, sizeof(sym));
     if ((sym = dlsym(lib->handle, "prs_global_init")))
         memcpy(&lib->table.global_init, &sym, sizeof(sym));
     if ((sym = dlsym(lib->handle, "prs_global_shutdown")))

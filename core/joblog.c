@@ -407,7 +407,8 @@ static void utc_ms(uint64_t unix_ms, char *buf, size_t size) {
 }
 
 void prs_joblog_process_row(const char *logs_dir, int pid, int tid, const char *role, int cpu,
-                            uint64_t start_unix_ms, uint64_t end_unix_ms, int exit_code, int signal) {
+                            uint64_t start_unix_ms, uint64_t end_unix_ms, int exit_code,
+                            int signal) {
     char path[4200];
     snprintf(path, sizeof(path), "%s/sys/processes.csv", logs_dir);
     FILE *f = fopen(path, "ae");

@@ -42,7 +42,8 @@ uint64_t prs_joblog_uring_writes(prs_joblog *jl);
  * "pid,tid,role,cpu,start,end,exit_code,signal" (cpu -1: not pinned). For the
  * supervisor (a runtime life) and the runtime (a worker thread); best effort. */
 void prs_joblog_process_row(const char *logs_dir, int pid, int tid, const char *role, int cpu,
-                            uint64_t start_unix_ms, uint64_t end_unix_ms, int exit_code, int signal);
+                            uint64_t start_unix_ms, uint64_t end_unix_ms, int exit_code,
+                            int signal);
 
 int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy, char *err,
                     size_t err_size);

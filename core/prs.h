@@ -17,23 +17,23 @@ extern "C" {
 #endif
 
 enum prs_exit {
-    PRS_EXIT_OK = 0,              /* the job succeeded (failed items within thresholds) */
-    PRS_EXIT_THRESHOLD = 1,       /* a failure threshold was exceeded: the job failed */
-    PRS_EXIT_USAGE = 2,           /* bad usage or configuration (names the option) */
-    PRS_EXIT_INPUT = 3,           /* the input cannot be read (names the path) */
-    PRS_EXIT_INIT_FAILED = 4,     /* the entry script's init failed on every worker */
-    PRS_EXIT_STOPPED = 5,         /* stopped before the end (signal, full disk): resumable */
-    PRS_EXIT_CRASH_LOOP = 6,      /* the runtime kept dying without progress: resumable */
-    PRS_EXIT_INTERNAL = 70,       /* a bug or an environment failure (names what failed) */
-    PRS_EXIT_RESTART = 75,        /* internal: a supervised runtime asks to be restarted */
+    PRS_EXIT_OK = 0,          /* the job succeeded (failed items within thresholds) */
+    PRS_EXIT_THRESHOLD = 1,   /* a failure threshold was exceeded: the job failed */
+    PRS_EXIT_USAGE = 2,       /* bad usage or configuration (names the option) */
+    PRS_EXIT_INPUT = 3,       /* the input cannot be read (names the path) */
+    PRS_EXIT_INIT_FAILED = 4, /* the entry script's init failed on every worker */
+    PRS_EXIT_STOPPED = 5,     /* stopped before the end (signal, full disk): resumable */
+    PRS_EXIT_CRASH_LOOP = 6,  /* the runtime kept dying without progress: resumable */
+    PRS_EXIT_INTERNAL = 70,   /* a bug or an environment failure (names what failed) */
+    PRS_EXIT_RESTART = 75,    /* internal: a supervised runtime asks to be restarted */
 };
 
 enum prs_output_action { PRS_OUTPUT_APPEND_ROW = 0, PRS_OUTPUT_SUMMARY_ONLY };
 
 typedef struct prs_entry_table {
-    prs_init_fn init;         /* optional */
-    prs_run_fn run;           /* required */
-    prs_shutdown_fn shutdown; /* optional */
+    prs_init_fn init;                       /* optional */
+    prs_run_fn run;                         /* required */
+    prs_shutdown_fn shutdown;               /* optional */
     prs_global_init_fn global_init;         /* optional, once per process */
     prs_global_shutdown_fn global_shutdown; /* optional */
 } prs_entry_table;
@@ -49,20 +49,20 @@ typedef struct prs_job_config {
     uint32_t mini_batch_size; /* files per batch, >= 1 (default 10) */
     uint32_t workers;         /* 0: CPUs in the affinity mask */
     enum prs_output_action output_action;
-    const char *append_row_file_name; /* default parallel_run_step.txt */
-    int64_t error_threshold;          /* failed items tolerated, -1 ignore (default -1) */
-    int64_t allowed_failed_count;     /* failed batches tolerated, -1 ignore (default -1) */
-    uint32_t allowed_failed_percent;  /* 0..100, 100 ignore (default 100) */
-    uint32_t run_max_try;             /* >= 1 (default 3) */
+    const char *append_row_file_name;   /* default parallel_run_step.txt */
+    int64_t error_threshold;            /* failed items tolerated, -1 ignore (default -1) */
+    int64_t allowed_failed_count;       /* failed batches tolerated, -1 ignore (default -1) */
+    uint32_t allowed_failed_percent;    /* 0..100, 100 ignore (default 100) */
+    uint32_t run_max_try;               /* >= 1 (default 3) */
     uint64_t run_invocation_timeout_ms; /* one run() at most; 0 = none (default 60 s) */
-    int logging_level;                /* PRS_LOG_* (default INFO) */
+    int logging_level;                  /* PRS_LOG_* (default INFO) */
     int log_policy; /* ring full: 0 = wait (default, bounded back-off), 1 = drop and count */
     uint32_t perf_interval_s; /* logs/sys/perf sample period, >= 1 (default 10) */
-    bool durable;                     /* sync output and queue on commit (default true) */
-    bool quiet;                       /* no progress lines on stderr */
-    bool fresh; /* discard OUT's job state and output file first, instead of resuming */
+    bool durable;             /* sync output and queue on commit (default true) */
+    bool quiet;               /* no progress lines on stderr */
+    bool fresh;      /* discard OUT's job state and output file first, instead of resuming */
     bool supervised; /* set by prs_supervise: a hung run() ends the process for a restart */
-    int argc;                         /* arguments for init(): argv[0] is the script */
+    int argc;        /* arguments for init(): argv[0] is the script */
     char **argv;
     /* Side inputs "NAME=PATH", side tables "NAME=FILE[,key=COLUMN][,format=csv|tsv|jsonl]"
      * (see prs run --help), and "K=V" environment variables set (setenv) before the entry

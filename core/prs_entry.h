@@ -55,11 +55,11 @@ typedef struct prs_item {
 } prs_item;
 
 typedef struct prs_batch {
-    uint64_t id;          /* mini-batch id, stable across retries and resumes */
-    uint32_t attempt;     /* 1 for the first try */
-    uint32_t count;       /* items[0..count) */
+    uint64_t id;      /* mini-batch id, stable across retries and resumes */
+    uint32_t attempt; /* 1 for the first try */
+    uint32_t count;   /* items[0..count) */
     const prs_item *items;
-    const void *header;   /* tabular: the header row, handed to every batch; else NULL */
+    const void *header; /* tabular: the header row, handed to every batch; else NULL */
     size_t header_size;
 } prs_batch;
 
@@ -101,7 +101,7 @@ int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...)
  * logs/user/<ip>/<node>.log.txt, tagged with the worker. */
 void prs_log(prs_ctx *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-int prs_worker_id(const prs_ctx *ctx);         /* 0 .. workers-1 */
+int prs_worker_id(const prs_ctx *ctx);          /* 0 .. workers-1 */
 const char *prs_output_dir(const prs_ctx *ctx); /* the job's OUT directory */
 bool prs_cancelled(const prs_ctx *ctx);         /* true once the batch should stop early */
 

@@ -49,13 +49,13 @@ _Static_assert(PRS_QUEUE_MAX_ATTEMPTS == PRS_SCHED_MAX_TRY, "queue and sched try
 #define JOB_OVERVIEW_EVERY_NS 1000000000ull
 #define JOB_CONFIG_BYTES 16384u
 #define JOB_DONE_BATCH 512u
-#define JOB_GROUP_CAP 8192u            /* batch updates in one commit at most */
-#define JOB_COMMIT_EVERY_NS 50000000ull /* a group is handed over at least this often */
-#define JOB_ROWS_FLUSH_BYTES (1u << 20) /* rows are written in chunks of about this size */
+#define JOB_GROUP_CAP 8192u              /* batch updates in one commit at most */
+#define JOB_COMMIT_EVERY_NS 50000000ull  /* a group is handed over at least this often */
+#define JOB_ROWS_FLUSH_BYTES (1u << 20)  /* rows are written in chunks of about this size */
 #define JOB_STOP_GRACE_NS 10000000000ull /* after a stop request, running batches get this */
-#define JOB_MAP_GROW_TRIES 24u            /* doublings of the queue map while creating */
-#define LOCK_WAIT_TRIES 30u               /* OUT busy: retry its lock this often, */
-#define LOCK_WAIT_STEP_NS 100000000L      /* this far apart, before giving up */
+#define JOB_MAP_GROW_TRIES 24u           /* doublings of the queue map while creating */
+#define LOCK_WAIT_TRIES 30u              /* OUT busy: retry its lock this often, */
+#define LOCK_WAIT_STEP_NS 100000000L     /* this far apart, before giving up */
 
 /* Stop requests from signal handlers: a counter, so the second one is seen as such. */
 static atomic_uint job_stop_requests;
@@ -76,7 +76,7 @@ typedef struct job {
     int root_fd;
     prs_joblog *log;
     prs_capture *capture; /* the entry script's stdout/stderr, when supervised */
-    prs_perf *perf;             /* logs/sys/perf/overview.csv */
+    prs_perf *perf;       /* logs/sys/perf/overview.csv */
     prs_perf_worker *perf_workers;
     prs_progress progress; /* the bar (a terminal) or periodic lines on stderr */
     bool progress_ready;
@@ -96,11 +96,11 @@ typedef struct job {
     prs_committer *committer;
     prs_scoreboard_file *scoreboard;
     char state_dir[PATH_MAX + 16];
-    unsigned stop_seen;      /* stop requests acted on */
-    uint64_t stop_ns;        /* when the first was */
+    unsigned stop_seen;                  /* stop requests acted on */
+    uint64_t stop_ns;                    /* when the first was */
     uint64_t cancelled[PRS_MAX_WORKERS]; /* batch id + 1 whose cancel was sent, per worker */
     uint64_t last_flush_ns;
-    char *rows;            /* rows of done batches not yet written to the output */
+    char *rows; /* rows of done batches not yet written to the output */
     size_t rows_len, rows_cap;
     char first_error[768];
     bool first_error_new;
@@ -213,8 +213,7 @@ static int job_validate(job *j) {
     if (c->input_format != PRS_FORMAT_FILES && c->mini_batch_bytes < 1)
         return job_fail(j, PRS_EXIT_USAGE, "--mini-batch-size must be at least 1 byte");
     if (c->workers > PRS_MAX_WORKERS)
-        return job_fail(j, PRS_EXIT_USAGE, "--workers %u: at most %u", c->workers,
-                        PRS_MAX_WORKERS);
+        return job_fail(j, PRS_EXIT_USAGE, "--workers %u: at most %u", c->workers, PRS_MAX_WORKERS);
     if (c->run_max_try < 1 || c->run_max_try > PRS_SCHED_MAX_TRY)
         return job_fail(j, PRS_EXIT_USAGE, "--run-max-try %u: must be 1..%u", c->run_max_try,
                         PRS_SCHED_MAX_TRY);
@@ -324,7 +323,8 @@ static int job_config_text(job *j) {
         return job_fail(j, PRS_EXIT_INPUT, "--input %s: %s", c->input, strerror(errno));
     }
     if (c->entry_script) {
-        if (!realpath(c->entry_script, script)) snprintf(script, sizeof(script), "%s", c->entry_script);
+        if (!realpath(c->entry_script, script))
+            snprintf(script, sizeof(script), "%s", c->entry_script);
     } else {
         snprintf(script, sizeof(script), "(function table)");
     }
@@ -534,8 +534,9 @@ static int job_create_tabular(job *j, job_builder *jb) {
 static int job_create_once(job *j) {
     job_builder jb = {.j = j};
     int rc = prs_queue_build_begin(j->queue, &jb.b);
-    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "queue: cannot start job creation: %s",
-                            strerror(-rc));
+    if (rc)
+        return job_fail(j, PRS_EXIT_INTERNAL, "queue: cannot start job creation: %s",
+                        strerror(-rc));
     uint64_t t0 = now_ns();
     j->err[0] = 0;
     if (j->cfg->input_format != PRS_FORMAT_FILES) {
@@ -566,8 +567,9 @@ static int job_create_once(job *j) {
     uint64_t items = jb.b.next_item, batches = jb.b.next_batch;
     rc = prs_queue_build_end(&jb.b);
     if (rc == PRS_QUEUE_EMAPFULL) return rc;
-    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "queue: cannot commit the new job: %s",
-                            strerror(-rc));
+    if (rc)
+        return job_fail(j, PRS_EXIT_INTERNAL, "queue: cannot commit the new job: %s",
+                        strerror(-rc));
     if (j->cfg->input_format != PRS_FORMAT_FILES) {
         prs_joblog_master(
             j->log, "created %llu mini-batches of up to %llu bytes from %llu %s records in %.3f s",
@@ -576,7 +578,8 @@ static int job_create_once(job *j) {
             prs_format_name((enum prs_format)j->cfg->input_format), (double)(now_ns() - t0) / 1e9);
         return 0;
     }
-    prs_joblog_master(j->log, "created %llu mini-batches of up to %u files from %llu files in %.3f s",
+    prs_joblog_master(j->log,
+                      "created %llu mini-batches of up to %u files from %llu files in %.3f s",
                       (unsigned long long)batches, j->cfg->mini_batch_size,
                       (unsigned long long)items, (double)(now_ns() - t0) / 1e9);
     return 0;
@@ -605,7 +608,8 @@ static int job_discard_state(job *j) {
     for (size_t i = 0; i < PRS_ARRAY_LEN(state_files); i++) {
         snprintf(path, sizeof(path), "%s/%s", j->state_dir, state_files[i]);
         if (unlink(path) != 0 && errno != ENOENT) {
-            return job_fail(j, PRS_EXIT_USAGE, "--fresh: cannot remove %s: %s", path, strerror(errno));
+            return job_fail(j, PRS_EXIT_USAGE, "--fresh: cannot remove %s: %s", path,
+                            strerror(errno));
         }
     }
     snprintf(path, sizeof(path), "%s/%s", j->out_dir, j->cfg->append_row_file_name);
@@ -625,8 +629,9 @@ static int job_open_state(job *j) {
         rc = mkdir_p(state);
     }
     if (rc == 0 && access(j->out_dir, W_OK) != 0) rc = -errno;
-    if (rc) return job_fail(j, PRS_EXIT_USAGE, "--output %s: cannot use it as the output directory: %s",
-                            j->cfg->output_dir, strerror(-rc));
+    if (rc)
+        return job_fail(j, PRS_EXIT_USAGE, "--output %s: cannot use it as the output directory: %s",
+                        j->cfg->output_dir, strerror(-rc));
     char lock[PATH_MAX + 32];
     snprintf(lock, sizeof(lock), "%s/lock", state);
     j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -651,15 +656,18 @@ static int job_open_state(job *j) {
     rc = prs_joblog_open(&j->log, j->out_dir, j->cfg->logging_level, j->cfg->log_policy, err,
                          sizeof(err));
     if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s", err);
-    if (j->cfg->fresh) prs_joblog_master(j->log, "--fresh: the previous job state and output were discarded");
+    if (j->cfg->fresh)
+        prs_joblog_master(j->log, "--fresh: the previous job state and output were discarded");
     if (j->cfg->supervised) {
         rc = prs_capture_start(&j->capture, j->log);
         if (rc) prs_joblog_master(j->log, "stdout/stderr not captured: %s", strerror(-rc));
     }
-    rc = prs_queue_open(&j->queue, state, j->cfg->durable ? PRS_DURABILITY_FULL : PRS_DURABILITY_NONE,
-                        err, sizeof(err));
-    if (rc) return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL,
-                            "job state %s (remove OUT/.prs to start over; the output stays)", err);
+    rc = prs_queue_open(&j->queue, state,
+                        j->cfg->durable ? PRS_DURABILITY_FULL : PRS_DURABILITY_NONE, err,
+                        sizeof(err));
+    if (rc)
+        return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL,
+                        "job state %s (remove OUT/.prs to start over; the output stays)", err);
     rc = prs_scoreboard_open(&j->scoreboard, state, true);
     if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "%s/scoreboard: %s", state, strerror(-rc));
     j->scoreboard->pid = (int32_t)getpid();
@@ -678,7 +686,8 @@ static int job_open_state(job *j) {
 static int job_repair(job *j) {
     prs_queue_counts c;
     int rc = prs_queue_counts_get(j->queue, &c);
-    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s", strerror(-rc));
+    if (rc)
+        return job_fail(j, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s", strerror(-rc));
     prs_batch_update ups[PRS_MAX_WORKERS];
     size_t n = 0;
     char first[768] = "";
@@ -700,7 +709,8 @@ static int job_repair(job *j) {
         if (rc) continue; /* a slot from another job's life: nothing to charge */
         if (rec.state != PRS_BATCH_PENDING || rec.attempts >= attempt) continue; /* recorded */
         if (state == PRS_SLOT_RUNNING) {
-            prs_joblog_master(j->log, "batch %llu (try %u) was running when the runtime died; "
+            prs_joblog_master(j->log,
+                              "batch %llu (try %u) was running when the runtime died; "
                               "not charged: it goes back to pending",
                               (unsigned long long)id, attempt);
             continue;
@@ -730,8 +740,10 @@ static int job_repair(job *j) {
     if (n > 0) {
         char stored[8];
         size_t slen;
-        bool have_first = prs_queue_meta_get(j->queue, "first_error", stored, sizeof(stored), &slen) != -ENOENT;
-        rc = prs_queue_commit(j->queue, ups, n, &c, have_first ? NULL : "first_error", first, strlen(first));
+        bool have_first =
+            prs_queue_meta_get(j->queue, "first_error", stored, sizeof(stored), &slen) != -ENOENT;
+        rc = prs_queue_commit(j->queue, ups, n, &c, have_first ? NULL : "first_error", first,
+                              strlen(first));
         if (rc) return job_fail(j, PRS_EXIT_STOPPED, "cannot record the crash: %s", strerror(-rc));
         atomic_fetch_add(&j->scoreboard->progress, 1);
     }
@@ -751,11 +763,13 @@ static int job_prepare(job *j) {
         struct stat st;
         char path[PATH_MAX + 256];
         snprintf(path, sizeof(path), "%s/%s", j->out_dir, j->cfg->append_row_file_name);
-        if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && stat(path, &st) == 0 && st.st_size > 0) {
+        if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && stat(path, &st) == 0 &&
+            st.st_size > 0) {
             return job_fail(j, PRS_EXIT_USAGE,
                             "%s holds %lld bytes of rows but OUT has no job state that describes "
                             "them: refusing to overwrite it (move it away, or use --fresh to "
-                            "start over)", path, (long long)st.st_size);
+                            "start over)",
+                            path, (long long)st.st_size);
         }
         prs_joblog_master(j->log, "new job in %s", j->out_dir);
         /* Tables first: a bad table leaves no job behind, so fixing the option is not
@@ -767,7 +781,8 @@ static int job_prepare(job *j) {
     char stored[JOB_CONFIG_BYTES];
     size_t len = 0;
     int rc = prs_queue_meta_get(j->queue, "config", stored, sizeof(stored) - 1, &len);
-    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: config unreadable: %s", strerror(-rc));
+    if (rc)
+        return job_fail(j, PRS_EXIT_INTERNAL, "job state: config unreadable: %s", strerror(-rc));
     stored[len] = 0;
     if (strcmp(stored, j->config_text) != 0) {
         char diff[1024];
@@ -785,9 +800,12 @@ static int job_prepare(job *j) {
 
 static void job_counts(const job *j, prs_queue_counts *c) {
     const prs_sched_counts *s = &j->sched.counts;
-    *c = (prs_queue_counts){.total_batches = s->total_batches, .total_items = s->total_items,
-                            .done_batches = s->done_batches, .failed_batches = s->failed_batches,
-                            .succeeded_items = s->succeeded_items, .failed_items = s->failed_items,
+    *c = (prs_queue_counts){.total_batches = s->total_batches,
+                            .total_items = s->total_items,
+                            .done_batches = s->done_batches,
+                            .failed_batches = s->failed_batches,
+                            .succeeded_items = s->succeeded_items,
+                            .failed_items = s->failed_items,
                             .output_bytes = j->output_bytes};
 }
 
@@ -798,10 +816,12 @@ static int job_overview_first_failure(job *j, char *buf, size_t size) {
     int off = 0;
     const char *file = prs_joblog_first_error_file(j->log);
     int n = 0;
-    if (sscanf(j->first_error, "batch %llu attempt %u item %n", &batch, &attempt, &off) == 2 && off) {
+    if (sscanf(j->first_error, "batch %llu attempt %u item %n", &batch, &attempt, &off) == 2 &&
+        off) {
         const char *item = j->first_error + off;
         const char *colon = strstr(item, ": ");
-        n = snprintf(buf, size, "first failing batch: %llu (try %u), item %.*s; its rows in "
+        n = snprintf(buf, size,
+                     "first failing batch: %llu (try %u), item %.*s; its rows in "
                      "logs/sys/job_report/processed_mini-batches.csv\n",
                      batch, attempt, colon ? (int)(colon - item) : (int)strlen(item), item);
     }
@@ -827,8 +847,7 @@ static void job_overview(job *j, const char *state) {
                      (unsigned long long)c->done_batches, (unsigned long long)c->failed_batches,
                      (unsigned long long)(c->total_batches - processed),
                      (unsigned long long)c->total_items, (unsigned long long)c->succeeded_items,
-                     (unsigned long long)c->failed_items,
-                     (double)(now_ns() - j->started_ns) / 1e9);
+                     (unsigned long long)c->failed_items, (double)(now_ns() - j->started_ns) / 1e9);
     if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW) {
         n += snprintf(text + n, sizeof(text) - (size_t)n, "output: %s (%llu bytes)\n",
                       j->output_path, (unsigned long long)j->output_bytes);
@@ -912,8 +931,9 @@ static void note_first_error(job *j, const char *errors, size_t len) {
 
 static void job_note_init_failure(job *j, const prs_done_msg *m) {
     char line[256];
-    int n = snprintf(line, sizeof(line), "worker %u: init() returned %d: this worker takes no batches\n",
-                     m->worker, m->run_rc);
+    int n = snprintf(line, sizeof(line),
+                     "worker %u: init() returned %d: this worker takes no batches\n", m->worker,
+                     m->run_rc);
     prs_joblog_errors(j->log, line, (size_t)n);
     prs_joblog_master(j->log, "%.*s", n - 1, line);
     note_first_error(j, line, (size_t)n);
@@ -926,14 +946,24 @@ static void job_log_batch(job *j, const prs_done_msg *m, const prs_out *out,
                                    [PRS_OUTCOME_ERROR] = "RUN_EXCEPTION",
                                    [PRS_OUTCOME_TIMEOUT] = "RUN_TIMEOUT",
                                    [PRS_OUTCOME_CRASH] = "RUN_CRASH"};
-    prs_joblog_batch b = {
-        .batch_id = m->batch.batch_id, .first_item = m->batch.first_item,
-        .attempt = m->batch.attempt, .worker = m->worker, .pid = (int32_t)getpid(),
-        .tid = m->tid, .cpu = m->cpu, .total = m->batch.item_count, .succeeded = succeeded,
-        .failed = m->batch.item_count - succeeded, .start_realtime_ns = m->start_realtime_ns,
-        .elapsed_ns = m->elapsed_ns, .cpu_ns = m->cpu_ns, .run_ns = m->run_ns,
-        .status = status[outcome], .error_category = outcome == PRS_OUTCOME_OK ? "" : "UserError",
-        .error = out->errors_len ? out->errors : NULL, .error_len = out->errors_len};
+    prs_joblog_batch b = {.batch_id = m->batch.batch_id,
+                          .first_item = m->batch.first_item,
+                          .attempt = m->batch.attempt,
+                          .worker = m->worker,
+                          .pid = (int32_t)getpid(),
+                          .tid = m->tid,
+                          .cpu = m->cpu,
+                          .total = m->batch.item_count,
+                          .succeeded = succeeded,
+                          .failed = m->batch.item_count - succeeded,
+                          .start_realtime_ns = m->start_realtime_ns,
+                          .elapsed_ns = m->elapsed_ns,
+                          .cpu_ns = m->cpu_ns,
+                          .run_ns = m->run_ns,
+                          .status = status[outcome],
+                          .error_category = outcome == PRS_OUTCOME_OK ? "" : "UserError",
+                          .error = out->errors_len ? out->errors : NULL,
+                          .error_len = out->errors_len};
     prs_joblog_batch_done(j->log, &b);
     if (j->perf_workers) {
         j->perf_workers[m->worker].tid = m->tid;
@@ -954,7 +984,7 @@ static int job_complete(job *j, const prs_done_msg *m) {
     if (j->cancelled[m->worker] == m->batch.batch_id + 1) j->cancelled[m->worker] = 0;
     prs_worker *w = &j->workers[m->worker];
     const prs_out *out = &w->out[m->out_index];
-    enum prs_outcome outcome = m->timed_out ? PRS_OUTCOME_TIMEOUT
+    enum prs_outcome outcome = m->timed_out    ? PRS_OUTCOME_TIMEOUT
                                : m->run_rc < 0 ? PRS_OUTCOME_ERROR
                                                : PRS_OUTCOME_OK;
     if (m->timed_out) {
@@ -968,7 +998,8 @@ static int job_complete(job *j, const prs_done_msg *m) {
         note_first_error(j, line, (size_t)n);
     }
     prs_ticket fin;
-    enum prs_verdict v = prs_sched_complete(&j->sched, m->batch.batch_id, outcome, out->row_count, &fin);
+    enum prs_verdict v =
+        prs_sched_complete(&j->sched, m->batch.batch_id, outcome, out->row_count, &fin);
     int rc = 0;
     if (out->errors_len) {
         prs_joblog_errors(j->log, out->errors, out->errors_len);
@@ -979,8 +1010,10 @@ static int job_complete(job *j, const prs_done_msg *m) {
                           (unsigned long long)fin.batch_id, (unsigned long long)out->row_count,
                           fin.item_count);
     }
-    prs_batch_rec rec = {.state = PRS_BATCH_PENDING, .attempts = fin.attempt,
-                         .first_item = m->batch.first_item, .item_count = fin.item_count};
+    prs_batch_rec rec = {.state = PRS_BATCH_PENDING,
+                         .attempts = fin.attempt,
+                         .first_item = m->batch.first_item,
+                         .item_count = fin.item_count};
     if (v == PRS_VERDICT_DONE) {
         rec.state = PRS_BATCH_DONE;
         rec.attempts = fin.attempt - 1; /* tries spent failing before this one */
@@ -991,8 +1024,8 @@ static int job_complete(job *j, const prs_done_msg *m) {
         }
     } else if (v == PRS_VERDICT_FAILED) {
         rec.state = PRS_BATCH_FAILED;
-        prs_joblog_master(j->log, "batch %llu failed after %u tries", (unsigned long long)fin.batch_id,
-                          fin.attempt);
+        prs_joblog_master(j->log, "batch %llu failed after %u tries",
+                          (unsigned long long)fin.batch_id, fin.attempt);
     } else {
         prs_joblog_master(j->log, "batch %llu try %u failed; it will be retried",
                           (unsigned long long)fin.batch_id, fin.attempt);
@@ -1049,7 +1082,8 @@ static int job_dispatch(job *j) {
                 /* Tries spent in an earlier run with a larger --run-max-try: give it one. */
                 rec.attempts = j->cfg->run_max_try - 1;
             }
-            t = (prs_ticket){.batch_id = id, .attempt = rec.attempts + 1, .item_count = rec.item_count};
+            t = (prs_ticket){
+                .batch_id = id, .attempt = rec.attempts + 1, .item_count = rec.item_count};
             m.first_item = rec.first_item;
         } else {
             prs_batch_rec rec;
@@ -1091,7 +1125,8 @@ static void job_progress(job *j, bool force) {
     if (!force && t - j->last_overview_ns < JOB_OVERVIEW_EVERY_NS) return;
     j->last_overview_ns = t;
     job_overview(j, prs_sched_state_text(j->sched.state));
-    if (j->perf && !j->workers_stopped) prs_perf_tick(j->perf, j->perf_workers, j->workers_started, false);
+    if (j->perf && !j->workers_stopped)
+        prs_perf_tick(j->perf, j->perf_workers, j->workers_started, false);
 }
 
 /* Batches waiting in the dispatch queue go back to pending without a try spent. */
@@ -1140,8 +1175,9 @@ static void job_watch(job *j) {
             prs_sched_stop(&j->sched);
             job_take_back_queued(j);
             j->stop_ns = t;
-            prs_joblog_master(j->log, "stop requested: no more batches start; running ones may "
-                                      "finish for %llu s (a second request stops at once)",
+            prs_joblog_master(j->log,
+                              "stop requested: no more batches start; running ones may "
+                              "finish for %llu s (a second request stops at once)",
                               JOB_STOP_GRACE_NS / 1000000000ull);
         }
         j->stop_seen = req;
@@ -1166,9 +1202,10 @@ static void job_watch(job *j) {
         if (w < 0 || j->cancelled[w] == ids[i] + 1) continue;
         j->cancelled[w] = ids[i] + 1;
         atomic_store(&j->workers[w].cancel, true);
-        prs_joblog_master(j->log, "batch %llu passed --run-invocation-timeout (%llu ms) on worker %d: "
-                          "asked to stop", (unsigned long long)ids[i],
-                          (unsigned long long)timeout_ms, w);
+        prs_joblog_master(j->log,
+                          "batch %llu passed --run-invocation-timeout (%llu ms) on worker %d: "
+                          "asked to stop",
+                          (unsigned long long)ids[i], (unsigned long long)timeout_ms, w);
     }
     /* Past a grace period a run() that ignores prs_cancelled is hung: charge its try and
      * restart the runtime, the only way to take a thread back. */
@@ -1195,7 +1232,8 @@ static void job_watch(job *j) {
                        "batch %llu attempt %u item -: run() ignored the cancel %llu ms after "
                        "--run-invocation-timeout; %s; the runtime restarts\n",
                        (unsigned long long)ids[0], fin.attempt, (unsigned long long)grace_ms,
-                       v == PRS_VERDICT_FAILED ? "no tries left: the batch failed" : "it will be retried");
+                       v == PRS_VERDICT_FAILED ? "no tries left: the batch failed"
+                                               : "it will be retried");
     prs_joblog_errors(j->log, line, (size_t)len);
     prs_joblog_master(j->log, "%.*s", len - 1, line);
     note_first_error(j, line, (size_t)len);
@@ -1227,7 +1265,8 @@ static int job_coordinate(job *j) {
             int wrc = job_complete(j, &msgs[i]);
             if (wrc && !rc) {
                 rc = wrc;
-                job_fail(j, PRS_EXIT_STOPPED, "%s: cannot append rows: %s; the job stops and can be resumed",
+                job_fail(j, PRS_EXIT_STOPPED,
+                         "%s: cannot append rows: %s; the job stops and can be resumed",
                          j->output_path, strerror(-wrc));
                 prs_sched_stop(&j->sched);
             }
@@ -1242,7 +1281,8 @@ static int job_coordinate(job *j) {
                 job_abandon(j, PRS_EXIT_RESTART);
             }
             if (crc) {
-                job_fail(j, PRS_EXIT_STOPPED, "cannot commit progress (%s): the job stops; rerun to resume",
+                job_fail(j, PRS_EXIT_STOPPED,
+                         "cannot commit progress (%s): the job stops; rerun to resume",
                          crc == PRS_QUEUE_EMAPFULL ? "job state map full; it reopens twice as large"
                                                    : strerror(-crc));
                 prs_sched_stop(&j->sched);
@@ -1252,7 +1292,9 @@ static int job_coordinate(job *j) {
         job_watch(j);
         job_progress(j, false);
     }
-    return rc ? (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO ? PRS_EXIT_STOPPED : PRS_EXIT_INTERNAL) : 0;
+    return rc ? (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO ? PRS_EXIT_STOPPED
+                                                              : PRS_EXIT_INTERNAL)
+              : 0;
 }
 
 static int job_start_workers(job *j) {
@@ -1271,11 +1313,15 @@ static int job_start_workers(job *j) {
                             .workers = n};
     prs_queue_counts qc;
     int rc = prs_queue_counts_get(j->queue, &qc);
-    if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s", strerror(-rc));
+    if (rc)
+        return job_fail(j, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s", strerror(-rc));
     j->output_bytes = qc.output_bytes;
-    prs_sched_counts sc = {.total_batches = qc.total_batches, .total_items = qc.total_items,
-                           .done_batches = qc.done_batches, .failed_batches = qc.failed_batches,
-                           .succeeded_items = qc.succeeded_items, .failed_items = qc.failed_items};
+    prs_sched_counts sc = {.total_batches = qc.total_batches,
+                           .total_items = qc.total_items,
+                           .done_batches = qc.done_batches,
+                           .failed_batches = qc.failed_batches,
+                           .succeeded_items = qc.succeeded_items,
+                           .failed_items = qc.failed_items};
     rc = prs_sched_init(&j->sched, &lim, &sc);
     if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: inconsistent counters");
     j->workers = calloc(n, sizeof(*j->workers));
@@ -1309,8 +1355,8 @@ static int job_start_workers(job *j) {
                       why);
     if (io == PRS_IO_URING) {
         int lrc = prs_joblog_use_uring(j->log);
-        prs_joblog_master(j->log, "log files: written through %s%s", lrc ? "write(2): io_uring: " : "io_uring",
-                          lrc ? strerror(-lrc) : "");
+        prs_joblog_master(j->log, "log files: written through %s%s",
+                          lrc ? "write(2): io_uring: " : "io_uring", lrc ? strerror(-lrc) : "");
     } else {
         prs_joblog_master(j->log, "log files: written through write(2), as the input side reads");
     }
@@ -1346,12 +1392,14 @@ static int job_start_workers(job *j) {
                       n > ncpu ? " (more workers than CPUs: placed round-robin)" : "");
     for (uint32_t i = 0; i < n; i++) {
         rc = prs_worker_start(&j->workers[i], i, cpus[i % ncpu], &j->shared);
-        if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "cannot start worker %u: %s", i, strerror(-rc));
+        if (rc)
+            return job_fail(j, PRS_EXIT_INTERNAL, "cannot start worker %u: %s", i, strerror(-rc));
         j->workers_started++;
     }
     j->perf_workers = calloc(n, sizeof(*j->perf_workers));
     if (j->perf_workers) {
-        for (uint32_t i = 0; i < n; i++) j->perf_workers[i].thread = j->workers[i].thread;
+        for (uint32_t i = 0; i < n; i++)
+            j->perf_workers[i].thread = j->workers[i].thread;
         rc = prs_perf_open(&j->perf, prs_joblog_dir(j->log), j->cfg->perf_interval_s, n);
         if (rc) prs_joblog_master(j->log, "no logs/sys/perf: %s", strerror(-rc));
     }
@@ -1361,8 +1409,10 @@ static int job_start_workers(job *j) {
 /* A completion that arrives after the job stopped: rows are not committed, but a failed
  * init is still reported. */
 static void job_drop_completion(job *j, const prs_done_msg *m) {
-    if (m->kind == PRS_DONE_BATCH) prs_worker_release_out(&j->workers[m->worker], m->out_index);
-    else if (!m->init_ok) job_note_init_failure(j, m);
+    if (m->kind == PRS_DONE_BATCH)
+        prs_worker_release_out(&j->workers[m->worker], m->out_index);
+    else if (!m->init_ok)
+        job_note_init_failure(j, m);
 }
 
 static void job_stop_workers(job *j) {
@@ -1377,13 +1427,15 @@ static void job_stop_workers(job *j) {
     /* Workers whose failed init the coordinator saw are gone already; one that fails init
      * after this leaves its stop message unread, which the channel has room for. */
     uint32_t live = j->workers_started - j->sched.workers_init_failed;
-    for (uint32_t i = 0; i < live; i++) prs_chan_push(&j->dispatch, &stop);
+    for (uint32_t i = 0; i < live; i++)
+        prs_chan_push(&j->dispatch, &stop);
     /* A worker may still be busy with a batch queued before the stop: drain completions
      * so it can hand its buffer over, then join. Their results are not committed: those
      * batches stay pending, which is what a stop means. */
     prs_done_msg m;
     for (uint32_t i = 0; i < j->workers_started; i++) {
-        while (prs_chan_pop_many(&j->done, &m, 1, 0) == 1) job_drop_completion(j, &m);
+        while (prs_chan_pop_many(&j->done, &m, 1, 0) == 1)
+            job_drop_completion(j, &m);
         prs_worker_join(&j->workers[i]);
         const prs_worker *w = &j->workers[i];
         char logs[PATH_MAX + 16], role[32];
@@ -1394,7 +1446,8 @@ static void job_stop_workers(job *j) {
                                w->ended_unix_ms, w->init_ok ? 0 : 1, 0);
     }
     /* A worker that finished init after the job drained still said so: keep its error. */
-    while (prs_chan_pop_many(&j->done, &m, 1, 0) == 1) job_drop_completion(j, &m);
+    while (prs_chan_pop_many(&j->done, &m, 1, 0) == 1)
+        job_drop_completion(j, &m);
 }
 
 static int job_result_code(const job *j, enum prs_job_state st) {
@@ -1480,14 +1533,17 @@ static int job_run(job *j) {
     if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW) {
         prs_queue_counts qc;
         int rc = prs_queue_counts_get(j->queue, &qc);
-        if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s", strerror(-rc));
+        if (rc)
+            return job_fail(j, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s",
+                            strerror(-rc));
         char err[1024];
         rc = prs_outfile_open(&j->out, j->output_path, qc.output_bytes, err, sizeof(err));
         if (rc) return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL, "%s", err);
     }
     if ((code = job_start_workers(j))) return code;
     prs_joblog_master(j->log, "running: %llu of %llu mini-batches left",
-                      (unsigned long long)(j->sched.counts.total_batches - j->sched.counts.done_batches -
+                      (unsigned long long)(j->sched.counts.total_batches -
+                                           j->sched.counts.done_batches -
                                            j->sched.counts.failed_batches),
                       (unsigned long long)j->sched.counts.total_batches);
     code = job_coordinate(j);
@@ -1496,11 +1552,12 @@ static int job_run(job *j) {
     enum prs_job_state st = prs_sched_result(&j->sched);
     code = job_result_code(j, st);
     const prs_sched_counts *c = &j->sched.counts;
-    int n = snprintf(j->report->message, sizeof(j->report->message),
-             "%s: %llu of %llu mini-batches succeeded, %llu failed; %llu of %llu items failed",
-             prs_sched_state_text(st), (unsigned long long)c->done_batches,
-             (unsigned long long)c->total_batches, (unsigned long long)c->failed_batches,
-             (unsigned long long)c->failed_items, (unsigned long long)c->total_items);
+    int n =
+        snprintf(j->report->message, sizeof(j->report->message),
+                 "%s: %llu of %llu mini-batches succeeded, %llu failed; %llu of %llu items failed",
+                 prs_sched_state_text(st), (unsigned long long)c->done_batches,
+                 (unsigned long long)c->total_batches, (unsigned long long)c->failed_batches,
+                 (unsigned long long)c->failed_items, (unsigned long long)c->total_items);
     if (st != PRS_JOB_SUCCEEDED) {
         snprintf(j->report->message + n, sizeof(j->report->message) - (size_t)n, " (%s)",
                  prs_sched_reason_text(j->sched.reason));
@@ -1513,12 +1570,15 @@ static int job_run(job *j) {
                                    : job_commit(j, true, "result", result, (size_t)len);
     if (rc == 0) rc = prs_committer_drain(j->committer);
     if (rc == PRS_QUEUE_EMAPFULL && j->cfg->supervised) {
-        prs_joblog_master(j->log, "%s/data.mdb: job state map full: restarting to grow it", j->state_dir);
+        prs_joblog_master(j->log, "%s/data.mdb: job state map full: restarting to grow it",
+                          j->state_dir);
         job_abandon(j, PRS_EXIT_RESTART);
     }
-    if (rc) return job_fail(j, PRS_EXIT_STOPPED, "cannot commit the result: %s",
-                            rc == PRS_QUEUE_EMAPFULL ? "job state map full; rerun: it reopens twice as large"
-                                                     : strerror(-rc));
+    if (rc)
+        return job_fail(j, PRS_EXIT_STOPPED, "cannot commit the result: %s",
+                        rc == PRS_QUEUE_EMAPFULL
+                            ? "job state map full; rerun: it reopens twice as large"
+                            : strerror(-rc));
     job_overview(j, prs_sched_state_text(st));
     return code;
 }
@@ -1542,7 +1602,8 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
         prs_committer_stop(j->committer);
     }
     if (j->queue) job_report_counts(j);
-    if (code && j->log && j->queue && prs_queue_created(j->queue)) job_overview(j, code == PRS_EXIT_STOPPED ? "STOPPED" : "FAILED");
+    if (code && j->log && j->queue && prs_queue_created(j->queue))
+        job_overview(j, code == PRS_EXIT_STOPPED ? "STOPPED" : "FAILED");
     prs_outfile_close(&j->out);
     prs_queue_reader_close(j->reader);
     if (j->chans_ready) {

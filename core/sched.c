@@ -94,7 +94,8 @@ void prs_sched_start(prs_sched *s, const prs_ticket *ticket, uint64_t now_ms) {
     PRS_ASSERT(sched_find(s, ticket->batch_id) == NULL);
     for (uint32_t i = 0; i < s->limits.slots; i++) {
         if (!s->slot[i].used) {
-            s->slot[i] = (prs_sched_slot){.ticket = *ticket, .deadline_ms = UINT64_MAX, .used = true};
+            s->slot[i] =
+                (prs_sched_slot){.ticket = *ticket, .deadline_ms = UINT64_MAX, .used = true};
             s->in_flight++;
             sched_check(s);
             return;
@@ -200,24 +201,34 @@ enum prs_job_state prs_sched_result(const prs_sched *s) {
 
 const char *prs_sched_reason_text(enum prs_job_reason reason) {
     switch (reason) {
-    case PRS_REASON_NONE: return "none";
-    case PRS_REASON_ERROR_THRESHOLD: return "failed items exceeded --error-threshold";
-    case PRS_REASON_FAILED_COUNT: return "failed mini-batches exceeded --allowed-failed-count";
+    case PRS_REASON_NONE:
+        return "none";
+    case PRS_REASON_ERROR_THRESHOLD:
+        return "failed items exceeded --error-threshold";
+    case PRS_REASON_FAILED_COUNT:
+        return "failed mini-batches exceeded --allowed-failed-count";
     case PRS_REASON_FAILED_PERCENT:
         return "failed mini-batches exceeded --allowed-failed-percent";
-    case PRS_REASON_INIT_FAILED: return "init() failed on every worker";
-    case PRS_REASON_STOP_REQUESTED: return "stop requested";
+    case PRS_REASON_INIT_FAILED:
+        return "init() failed on every worker";
+    case PRS_REASON_STOP_REQUESTED:
+        return "stop requested";
     }
     return "unknown";
 }
 
 const char *prs_sched_state_text(enum prs_job_state state) {
     switch (state) {
-    case PRS_JOB_RUNNING: return "RUNNING";
-    case PRS_JOB_DRAINING: return "DRAINING";
-    case PRS_JOB_SUCCEEDED: return "SUCCEEDED";
-    case PRS_JOB_FAILED: return "FAILED";
-    case PRS_JOB_STOPPED: return "STOPPED";
+    case PRS_JOB_RUNNING:
+        return "RUNNING";
+    case PRS_JOB_DRAINING:
+        return "DRAINING";
+    case PRS_JOB_SUCCEEDED:
+        return "SUCCEEDED";
+    case PRS_JOB_FAILED:
+        return "FAILED";
+    case PRS_JOB_STOPPED:
+        return "STOPPED";
     }
     return "UNKNOWN";
 }

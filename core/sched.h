@@ -58,11 +58,11 @@ enum prs_job_state {
 
 enum prs_job_reason {
     PRS_REASON_NONE = 0,
-    PRS_REASON_ERROR_THRESHOLD,  /* failed items > --error-threshold */
-    PRS_REASON_FAILED_COUNT,     /* failed batches > --allowed-failed-count */
-    PRS_REASON_FAILED_PERCENT,   /* failed batches > --allowed-failed-percent of all */
-    PRS_REASON_INIT_FAILED,      /* init() failed on every worker */
-    PRS_REASON_STOP_REQUESTED,   /* SIGINT/SIGTERM or an embedder's stop */
+    PRS_REASON_ERROR_THRESHOLD, /* failed items > --error-threshold */
+    PRS_REASON_FAILED_COUNT,    /* failed batches > --allowed-failed-count */
+    PRS_REASON_FAILED_PERCENT,  /* failed batches > --allowed-failed-percent of all */
+    PRS_REASON_INIT_FAILED,     /* init() failed on every worker */
+    PRS_REASON_STOP_REQUESTED,  /* SIGINT/SIGTERM or an embedder's stop */
 };
 
 typedef struct prs_sched_limits {

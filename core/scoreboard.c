@@ -77,7 +77,8 @@ void prs_scoreboard_begin(prs_scoreboard_slot *s, uint64_t batch_id, uint32_t at
     atomic_store_explicit(&s->started_mono_ns,
                           (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec, r);
     /* A slot belongs to one worker thread: its tid is asked once, not once per batch. */
-    if (atomic_load_explicit(&s->tid, r) == 0) atomic_store_explicit(&s->tid, (int32_t)syscall(SYS_gettid), r);
+    if (atomic_load_explicit(&s->tid, r) == 0)
+        atomic_store_explicit(&s->tid, (int32_t)syscall(SYS_gettid), r);
     atomic_store_explicit(&s->state, PRS_SLOT_RUNNING, memory_order_release);
 }
 

@@ -38,9 +38,9 @@ typedef struct __attribute__((aligned(PRS_CACHE_LINE_BYTES))) prs_scoreboard_slo
 } prs_scoreboard_slot;
 
 typedef struct prs_scoreboard_file {
-    char magic[8];            /* "prsscb1" */
+    char magic[8]; /* "prsscb1" */
     uint32_t slots;
-    int32_t pid;              /* the runtime process that last used it */
+    int32_t pid;               /* the runtime process that last used it */
     _Atomic uint64_t progress; /* commits made: the supervisor's crash-loop measure */
     char pad[PRS_CACHE_LINE_BYTES - 8 - 4 - 4 - 8];
     prs_scoreboard_slot slot[PRS_MAX_WORKERS];

@@ -52,7 +52,8 @@ int prs_side_parse_table(const char *text, prs_side_table *t, char *err, size_t 
     const char *file = eq + 1, *p = file, *opts = NULL;
     for (; (p = strchr(p, ',')); p++) {
         const char *w = p + 1;
-        while (*w >= 'a' && *w <= 'z') w++;
+        while (*w >= 'a' && *w <= 'z')
+            w++;
         if (w > p + 1 && *w == '=') {
             opts = p;
             break;

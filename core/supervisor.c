@@ -9,8 +9,8 @@
  * PRS_EXIT_CRASH_LOOP: the state is intact, and a later `prs run` resumes.
  * It also writes the controller's files of the logs/ layout, once OUT/logs exists (the
  * runtime creates it after checking OUT): logs/70_driver_log.txt (the configuration and
- * every life of the runtime) and logs/sys/processes.csv (one row per runtime life; the runtime adds one per worker
- * thread). */
+ * every life of the runtime) and logs/sys/processes.csv (one row per runtime life; the runtime adds
+ * one per worker thread). */
 #include "joblog.h"
 #include "prs.h"
 #include "scoreboard.h"
@@ -77,17 +77,21 @@ static void driver_life(const prs_job_config *c, pid_t child, time_t start, int 
     utc_stamp(time(NULL), t1, sizeof(t1));
     if (created) {
         fprintf(f, "%s prs driver (supervisor pid %d)\n", t0, (int)getpid());
-        fprintf(f, "  entry script: %s\n  input: %s\n  output: %s\n", c->entry_script ? c->entry_script : "(embedded)",
-                c->input ? c->input : "-", c->output_dir);
-        fprintf(f, "  mini-batch size: %u; workers: %u (0 = CPUs); run_max_try: %u; "
-                   "run_invocation_timeout: %llu ms\n",
+        fprintf(f, "  entry script: %s\n  input: %s\n  output: %s\n",
+                c->entry_script ? c->entry_script : "(embedded)", c->input ? c->input : "-",
+                c->output_dir);
+        fprintf(f,
+                "  mini-batch size: %u; workers: %u (0 = CPUs); run_max_try: %u; "
+                "run_invocation_timeout: %llu ms\n",
                 c->mini_batch_size, c->workers, c->run_max_try,
                 (unsigned long long)c->run_invocation_timeout_ms);
-        fprintf(f, "  error_threshold: %lld; allowed_failed_count: %lld; allowed_failed_percent: %u\n",
+        fprintf(f,
+                "  error_threshold: %lld; allowed_failed_count: %lld; allowed_failed_percent: %u\n",
                 (long long)c->error_threshold, (long long)c->allowed_failed_count,
                 c->allowed_failed_percent);
-        fprintf(f, "  logging level: %d; log policy: %s; perf interval: %u s; durable: %s\n"
-                   "  output action: %s; output file: %s\n",
+        fprintf(f,
+                "  logging level: %d; log policy: %s; perf interval: %u s; durable: %s\n"
+                "  output action: %s; output file: %s\n",
                 c->logging_level, c->log_policy ? "drop" : "wait", c->perf_interval_s,
                 c->durable ? "yes" : "no",
                 c->output_action == PRS_OUTPUT_SUMMARY_ONLY ? "summary_only" : "append_row",
@@ -95,16 +99,20 @@ static void driver_life(const prs_job_config *c, pid_t child, time_t start, int 
     }
     char how[96];
     if (WIFSIGNALED(status)) {
-        snprintf(how, sizeof(how), "died of signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+        snprintf(how, sizeof(how), "died of signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
     } else {
-        snprintf(how, sizeof(how), "exited with code %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        snprintf(how, sizeof(how), "exited with code %d",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     }
-    fprintf(f, "%s runtime pid %d started\n%s runtime pid %d %s\n", t0, (int)child, t1, (int)child, how);
+    fprintf(f, "%s runtime pid %d started\n%s runtime pid %d %s\n", t0, (int)child, t1, (int)child,
+            how);
     fclose(f);
     char logs[PATH_MAX + 16];
     snprintf(logs, sizeof(logs), "%s/logs", c->output_dir);
     prs_joblog_process_row(logs, (int)child, (int)child, "runtime", -1, (uint64_t)start * 1000u,
-                           (uint64_t)time(NULL) * 1000u, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                           (uint64_t)time(NULL) * 1000u,
+                           WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                            WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
@@ -224,9 +232,8 @@ int prs_supervise(const prs_job_config *config, prs_job_report *report) {
                      text);
             break;
         }
-        no_progress = config->output_dir && progress_of(config->output_dir) == progress
-                          ? no_progress + 1
-                          : 0;
+        no_progress =
+            config->output_dir && progress_of(config->output_dir) == progress ? no_progress + 1 : 0;
         if (no_progress >= SUPERVISOR_NO_PROGRESS_DEATHS) {
             code = PRS_EXIT_CRASH_LOOP;
             snprintf(report->message, sizeof(report->message),

@@ -47,10 +47,11 @@ int prs_emit(prs_out *out, const void *row, size_t len) {
 }
 
 __attribute__((format(printf, 3, 0))) static void out_error_v(prs_out *out, const char *item,
-                                                          const char *fmt, va_list ap) {
+                                                              const char *fmt, va_list ap) {
     char line[1024];
-    int n = snprintf(line, sizeof(line), "batch %llu attempt %u item %s: ",
-                     (unsigned long long)out->batch->id, out->batch->attempt, item);
+    int n = snprintf(line, sizeof(line),
+                     "batch %llu attempt %u item %s: ", (unsigned long long)out->batch->id,
+                     out->batch->attempt, item);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof(line) - 2) len = sizeof(line) - 2;
@@ -214,7 +215,8 @@ static int worker_scratch(prs_worker *w, uint32_t count) {
 static prs_out *worker_take_out(prs_worker *w) {
     uint32_t i = w->out_current;
     pthread_mutex_lock(&w->out_lock);
-    while (atomic_load(&w->out_busy[i])) pthread_cond_wait(&w->out_freed, &w->out_lock);
+    while (atomic_load(&w->out_busy[i]))
+        pthread_cond_wait(&w->out_freed, &w->out_lock);
     pthread_mutex_unlock(&w->out_lock);
     prs_out *out = &w->out[i];
     out->rows_len = 0;
@@ -399,8 +401,10 @@ static int worker_items_tabular(prs_worker *w, unsigned s, prs_out *out, prs_don
         dst[plen] = ':';
         char digits[24];
         size_t nd = 0;
-        for (uint64_t v = rec.line; v; v /= 10) digits[nd++] = (char)('0' + v % 10);
-        for (size_t d = 0; d < nd; d++) dst[plen + 1 + d] = digits[nd - 1 - d];
+        for (uint64_t v = rec.line; v; v /= 10)
+            digits[nd++] = (char)('0' + v % 10);
+        for (size_t d = 0; d < nd; d++)
+            dst[plen + 1 + d] = digits[nd - 1 - d];
         size_t len = plen + 1 + nd;
         dst[len] = 0;
         if (rec.error) {

@@ -91,7 +91,7 @@ typedef struct prs_workers_shared {
     prs_scoreboard_file *scoreboard;
     enum prs_io_mode io_mode; /* resolved at start: URING or SYNC */
     enum prs_format format;   /* FILES: one item per file; else records of input files */
-    int argc; /* init()'s arguments, side-input names substituted */
+    int argc;                 /* init()'s arguments, side-input names substituted */
     char **argv;
     const prs_side_config *side; /* never NULL */
     prs_sidedb *sidedb;          /* NULL without side tables */

@@ -111,7 +111,7 @@ enum prs_sim_bug {
 
 typedef struct prs_sim_options {
     enum prs_sim_bug bug;
-    FILE *narrate;     /* non-NULL: one line per event, what the scheduler and store did */
+    FILE *narrate; /* non-NULL: one line per event, what the scheduler and store did */
     const prs_sim_job *first_job; /* non-NULL: job 0 is this one (the fuzz target's) */
 } prs_sim_options;
 

@@ -26,7 +26,8 @@ static int entry_cmp(const void *a, const void *b) {
 }
 
 static void free_entries(scan_entry *e, size_t n) {
-    for (size_t i = 0; i < n; i++) free(e[i].name);
+    for (size_t i = 0; i < n; i++)
+        free(e[i].name);
     free(e);
 }
 
@@ -44,7 +45,8 @@ static int read_entries(int dfd, scan_entry **out, size_t *count) {
     struct dirent *de;
     errno = 0;
     while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' && (de->d_name[1] == 0 || (de->d_name[1] == '.' && !de->d_name[2])))
+        if (de->d_name[0] == '.' &&
+            (de->d_name[1] == 0 || (de->d_name[1] == '.' && !de->d_name[2])))
             continue;
         bool is_dir = de->d_type == DT_DIR, is_file = de->d_type == DT_REG;
         if (de->d_type == DT_UNKNOWN || de->d_type == DT_LNK) {
@@ -117,8 +119,8 @@ static int walk(scan_walk *w, int dfd, size_t len, int depth) {
         if (e[i].is_dir) {
             int child = openat(dfd, e[i].name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (child < 0) {
-                snprintf(w->err, w->err_size, "%s/%s: cannot open directory: %s", w->root,
-                         w->path, strerror(errno));
+                snprintf(w->err, w->err_size, "%s/%s: cannot open directory: %s", w->root, w->path,
+                         strerror(errno));
                 rc = -errno;
             } else {
                 rc = walk(w, child, plen, depth + 1);
@@ -179,7 +181,8 @@ int prs_scan_list(const char *list_path, prs_scan_fn fn, void *arg, char *err, s
     while (rc == 0 && (got = getdelim(&line, &cap, sep, f)) > 0) {
         lineno++;
         size_t len = (size_t)got;
-        while (len && (line[len - 1] == (char)sep || line[len - 1] == '\r')) len--;
+        while (len && (line[len - 1] == (char)sep || line[len - 1] == '\r'))
+            len--;
         if (len == 0) continue;
         line[len] = 0;
         int n = line[0] == '/' ? snprintf(path, sizeof(path), "%s", line)

@@ -7,10 +7,12 @@
 Test(chan, fifo_and_pop_many) {
     prs_chan c;
     cr_assert_eq(prs_chan_init(&c, 4, sizeof(int)), 0);
-    for (int i = 0; i < 4; i++) prs_chan_push(&c, &i);
+    for (int i = 0; i < 4; i++)
+        prs_chan_push(&c, &i);
     int got[8];
     cr_assert_eq(prs_chan_pop_many(&c, got, 8, 0), 4);
-    for (int i = 0; i < 4; i++) cr_assert_eq(got[i], i);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(got[i], i);
     cr_assert_eq(prs_chan_pop_many(&c, got, 8, 10), 0); /* empty: times out */
     prs_chan_destroy(&c);
 }
@@ -23,7 +25,8 @@ Test(chan, rejects_zero_sizes) {
 
 static void *producer(void *arg) {
     prs_chan *c = arg;
-    for (int i = 0; i < 10000; i++) prs_chan_push(c, &i); /* blocks when full */
+    for (int i = 0; i < 10000; i++)
+        prs_chan_push(c, &i); /* blocks when full */
     return NULL;
 }
 
@@ -43,7 +46,8 @@ Test(chan, bounded_producer_consumer_keeps_order) {
 
 static void *slow_pairs(void *arg) {
     prs_chan *c = arg;
-    for (int i = 0; i < 1000; i++) prs_chan_push(c, &i);
+    for (int i = 0; i < 1000; i++)
+        prs_chan_push(c, &i);
     return NULL;
 }
 
@@ -62,7 +66,8 @@ Test(chan, wake_len_groups_messages_and_never_loses_one) {
     int next = 0;
     for (int rounds = 0; next < 1000 && rounds < 100000; rounds++) {
         uint32_t n = prs_chan_pop_many(&c, got, 8, 1000);
-        for (uint32_t i = 0; i < n; i++) cr_assert_eq(got[i], next++);
+        for (uint32_t i = 0; i < n; i++)
+            cr_assert_eq(got[i], next++);
     }
     pthread_join(t, NULL);
     cr_assert_eq(next, 1000);

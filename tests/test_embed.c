@@ -24,7 +24,8 @@ static int emb_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {
         /* Upper-cases the content: each file holds its own name. */
         int n = snprintf(row, sizeof(row), "%.*s", (int)batch->items[i].size,
                          (const char *)batch->items[i].data);
-        for (int k = 0; k < n; k++) row[k] = (char)(row[k] >= 'a' && row[k] <= 'z' ? row[k] - 32 : row[k]);
+        for (int k = 0; k < n; k++)
+            row[k] = (char)(row[k] >= 'a' && row[k] <= 'z' ? row[k] - 32 : row[k]);
         prs_emit(out, row, (size_t)n);
     }
     return 0;

@@ -18,7 +18,8 @@ typedef struct writer_arg {
 
 static void *write_lines(void *arg) {
     writer_arg *a = arg;
-    for (int i = 0; i < LINES; i++) fprintf(a->f, "%c %06d some text to fill the buffer\n", a->tag, i);
+    for (int i = 0; i < LINES; i++)
+        fprintf(a->f, "%c %06d some text to fill the buffer\n", a->tag, i);
     return NULL;
 }
 
@@ -31,7 +32,8 @@ static void assert_lines(const char *path, char tag) {
          line = strtok_r(NULL, "\n", &save)) {
         char want[32];
         snprintf(want, sizeof(want), "%c %06d ", tag, next);
-        cr_assert(strncmp(line, want, strlen(want)) == 0, "line %d of %s is '%s'", next, path, line);
+        cr_assert(strncmp(line, want, strlen(want)) == 0, "line %d of %s is '%s'", next, path,
+                  line);
         next++;
     }
     cr_assert_eq(next, LINES, "%s: %d lines", path, next);
@@ -67,7 +69,8 @@ static void two_streams(bool uring) {
     cr_assert_eq(prs_logfile_writer_uses_uring(w), uring);
     uint64_t ring_writes = prs_logfile_writer_uring_writes(w);
     if (uring) {
-        cr_assert_gt(ring_writes, 100, "%llu flushes through the ring", (unsigned long long)ring_writes);
+        cr_assert_gt(ring_writes, 100, "%llu flushes through the ring",
+                     (unsigned long long)ring_writes);
     } else {
         cr_assert_eq(ring_writes, 0);
     }

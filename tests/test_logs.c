@@ -147,7 +147,8 @@ Test(logs, every_file_exists_and_parses_and_counts_add_up, .timeout = 120) {
     cr_assert(procs && strncmp(procs, "pid,tid,role,cpu,start,end,exit_code,signal\n", 44) == 0,
               "%s", procs);
     cr_assert_eq(tu_count_lines(procs), 4, "%s", procs);
-    cr_assert(strstr(procs, ",worker-0,") && strstr(procs, ",worker-1,") && strstr(procs, ",runtime,-1,"),
+    cr_assert(strstr(procs, ",worker-0,") && strstr(procs, ",worker-1,") &&
+                  strstr(procs, ",runtime,-1,"),
               "%s", procs);
     for (char *psave = NULL, *line = strtok_r(procs, "\n", &psave); line;
          line = strtok_r(NULL, "\n", &psave)) {

@@ -33,7 +33,8 @@ Test(scan, sorted_recursive_order) {
     cr_assert_eq(prs_scan_dir(dir, collect, &s, err, sizeof(err)), 0);
     const char *want[] = {"A.txt", "a/a.txt", "a/b/c.txt", "a/z.txt", "b.txt", "c"};
     cr_assert_eq(s.n, 6);
-    for (int i = 0; i < 6; i++) cr_assert_str_eq(s.names[i], want[i]);
+    for (int i = 0; i < 6; i++)
+        cr_assert_str_eq(s.names[i], want[i]);
     tu_rmrf(dir);
 }
 

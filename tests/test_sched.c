@@ -6,9 +6,13 @@
 static prs_sched s;
 
 static prs_sched_limits limits(uint32_t max_try, int64_t err, int64_t cnt, uint32_t pct) {
-    return (prs_sched_limits){.run_max_try = max_try, .error_threshold = err,
-                              .allowed_failed_count = cnt, .allowed_failed_percent = pct,
-                              .run_timeout_ms = 0, .slots = 4, .workers = 2};
+    return (prs_sched_limits){.run_max_try = max_try,
+                              .error_threshold = err,
+                              .allowed_failed_count = cnt,
+                              .allowed_failed_percent = pct,
+                              .run_timeout_ms = 0,
+                              .slots = 4,
+                              .workers = 2};
 }
 
 static void setup(prs_sched_limits l, uint64_t batches, uint64_t items) {
@@ -113,7 +117,8 @@ Test(sched, allowed_failed_count_edge) {
 Test(sched, allowed_failed_percent_edge) {
     setup(limits(1, -1, -1, 25), 8, 8);
     prs_ticket fin;
-    for (uint64_t id = 0; id < 3; id++) start_new(id, 1);
+    for (uint64_t id = 0; id < 3; id++)
+        start_new(id, 1);
     cr_assert_eq(prs_sched_complete(&s, 0, PRS_OUTCOME_ERROR, 0, &fin), PRS_VERDICT_FAILED);
     cr_assert_eq(prs_sched_complete(&s, 1, PRS_OUTCOME_ERROR, 0, &fin), PRS_VERDICT_FAILED);
     cr_assert_eq(s.state, PRS_JOB_RUNNING); /* 2 of 8 = 25%: allowed */
@@ -137,7 +142,8 @@ Test(sched, draining_lets_in_flight_finish) {
 
 Test(sched, slots_bound_in_flight) {
     setup(limits(3, -1, -1, 100), 100, 100);
-    for (uint64_t id = 0; id < 4; id++) start_new(id, 1);
+    for (uint64_t id = 0; id < 4; id++)
+        start_new(id, 1);
     prs_ticket t, fin;
     cr_assert_eq(prs_sched_next(&s, &t), PRS_PICK_WAIT);
     cr_assert_eq(prs_sched_complete(&s, 2, PRS_OUTCOME_TIMEOUT, 0, &fin), PRS_VERDICT_RETRY);

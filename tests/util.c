@@ -57,7 +57,8 @@ char *tu_read(const char *path, size_t *len) {
 
 size_t tu_count_lines(const char *text) {
     size_t n = 0;
-    for (; text && *text; text++) n += *text == '\n';
+    for (; text && *text; text++)
+        n += *text == '\n';
     return n;
 }
 

@@ -19,8 +19,10 @@ static uint64_t splitmix64(uint64_t *s) {
 }
 
 static int usage(const char *why) {
-    fprintf(stderr, "gen: %s\nusage: gen DIR --files N [--min-bytes A] [--max-bytes B] "
-                    "[--seed S] [--per-dir K]\n", why);
+    fprintf(stderr,
+            "gen: %s\nusage: gen DIR --files N [--min-bytes A] [--max-bytes B] "
+            "[--seed S] [--per-dir K]\n",
+            why);
     return 2;
 }
 
@@ -33,11 +35,16 @@ int main(int argc, char **argv) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = -EINVAL;
         if (!v) return usage("an option needs a value");
-        if (!strcmp(argv[i], "--files")) rc = prs_units_parse_int(v, 0, 100000000, &files);
-        else if (!strcmp(argv[i], "--per-dir")) rc = prs_units_parse_int(v, 0, 100000000, &per_dir);
-        else if (!strcmp(argv[i], "--seed")) rc = prs_units_parse_int(v, 0, INT64_MAX / 2, &seed);
-        else if (!strcmp(argv[i], "--min-bytes")) rc = prs_units_parse_size(v, &min_bytes);
-        else if (!strcmp(argv[i], "--max-bytes")) rc = prs_units_parse_size(v, &max_bytes);
+        if (!strcmp(argv[i], "--files"))
+            rc = prs_units_parse_int(v, 0, 100000000, &files);
+        else if (!strcmp(argv[i], "--per-dir"))
+            rc = prs_units_parse_int(v, 0, 100000000, &per_dir);
+        else if (!strcmp(argv[i], "--seed"))
+            rc = prs_units_parse_int(v, 0, INT64_MAX / 2, &seed);
+        else if (!strcmp(argv[i], "--min-bytes"))
+            rc = prs_units_parse_size(v, &min_bytes);
+        else if (!strcmp(argv[i], "--max-bytes"))
+            rc = prs_units_parse_size(v, &max_bytes);
         if (rc) {
             fprintf(stderr, "gen: %s %s: bad value or unknown option\n", argv[i], v);
             return 2;
@@ -45,7 +52,8 @@ int main(int argc, char **argv) {
         i++;
     }
     if (files < 0) return usage("--files is required");
-    if (min_bytes > max_bytes || max_bytes > (1u << 30)) return usage("need min-bytes <= max-bytes <= 1GB");
+    if (min_bytes > max_bytes || max_bytes > (1u << 30))
+        return usage("need min-bytes <= max-bytes <= 1GB");
     char parent[4096];
     snprintf(parent, sizeof(parent), "%s", dir);
     for (char *p = parent + 1; *p; p++) { /* mkdir -p */
@@ -58,8 +66,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gen: %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    static const char *words[] = {"alpha", "beta", "gamma", "delta", "score", "batch", "model",
-                                  "token", "edge", "node", "row", "file"};
+    static const char *words[] = {"alpha", "beta",  "gamma", "delta", "score", "batch",
+                                  "model", "token", "edge",  "node",  "row",   "file"};
     char *buf = malloc(max_bytes + 16);
     if (!buf) return 1;
     uint64_t state = (uint64_t)seed;

@@ -124,10 +124,30 @@ static const char usage_run[] =
     "  logs/user/<ip>/<node>.log.txt  the entry script's prs_log lines\n";
 
 enum {
-    OPT_ENTRY = 1000, OPT_INPUT, OPT_OUTPUT, OPT_MBS, OPT_WORKERS, OPT_ACTION, OPT_FILE,
-    OPT_ERRTH, OPT_FCOUNT, OPT_FPCT, OPT_MAXTRY, OPT_LEVEL, OPT_DURABILITY, OPT_QUIET, OPT_HELP,
-    OPT_TIMEOUT, OPT_FRESH, OPT_LOG_POLICY, OPT_PERF, OPT_SIDE_INPUT, OPT_SIDE_TABLE, OPT_ENV,
-    OPT_FORMAT, OPT_IO,
+    OPT_ENTRY = 1000,
+    OPT_INPUT,
+    OPT_OUTPUT,
+    OPT_MBS,
+    OPT_WORKERS,
+    OPT_ACTION,
+    OPT_FILE,
+    OPT_ERRTH,
+    OPT_FCOUNT,
+    OPT_FPCT,
+    OPT_MAXTRY,
+    OPT_LEVEL,
+    OPT_DURABILITY,
+    OPT_QUIET,
+    OPT_HELP,
+    OPT_TIMEOUT,
+    OPT_FRESH,
+    OPT_LOG_POLICY,
+    OPT_PERF,
+    OPT_SIDE_INPUT,
+    OPT_SIDE_TABLE,
+    OPT_ENV,
+    OPT_FORMAT,
+    OPT_IO,
 };
 
 static int bad(const char *opt, const char *value, const char *why) {
@@ -220,17 +240,23 @@ static int cmd_run(int argc, char **argv) {
             c.workers = (uint32_t)v;
             break;
         case OPT_ACTION:
-            if (!strcmp(optarg, "append_row")) c.output_action = PRS_OUTPUT_APPEND_ROW;
-            else if (!strcmp(optarg, "summary_only")) c.output_action = PRS_OUTPUT_SUMMARY_ONLY;
-            else return bad("--output-action", optarg, "must be append_row or summary_only");
+            if (!strcmp(optarg, "append_row"))
+                c.output_action = PRS_OUTPUT_APPEND_ROW;
+            else if (!strcmp(optarg, "summary_only"))
+                c.output_action = PRS_OUTPUT_SUMMARY_ONLY;
+            else
+                return bad("--output-action", optarg, "must be append_row or summary_only");
             break;
-        case OPT_FILE: c.append_row_file_name = optarg; break;
+        case OPT_FILE:
+            c.append_row_file_name = optarg;
+            break;
         case OPT_ERRTH:
             if ((rc = parse_int("--error-threshold", optarg, -1, INT64_MAX / 4, &v))) return rc;
             c.error_threshold = v;
             break;
         case OPT_FCOUNT:
-            if ((rc = parse_int("--allowed-failed-count", optarg, -1, INT64_MAX / 4, &v))) return rc;
+            if ((rc = parse_int("--allowed-failed-count", optarg, -1, INT64_MAX / 4, &v)))
+                return rc;
             c.allowed_failed_count = v;
             break;
         case OPT_FPCT:
@@ -247,34 +273,49 @@ static int cmd_run(int argc, char **argv) {
             break;
         case OPT_LEVEL:
             if (prs_log_level_parse(optarg, &c.logging_level))
-                return bad("--logging-level", optarg, "must be DEBUG, INFO, WARNING, ERROR or CRITICAL");
+                return bad("--logging-level", optarg,
+                           "must be DEBUG, INFO, WARNING, ERROR or CRITICAL");
             break;
         case OPT_DURABILITY:
-            if (!strcmp(optarg, "full")) c.durable = true;
-            else if (!strcmp(optarg, "none")) c.durable = false;
-            else return bad("--durability", optarg, "must be full or none");
+            if (!strcmp(optarg, "full"))
+                c.durable = true;
+            else if (!strcmp(optarg, "none"))
+                c.durable = false;
+            else
+                return bad("--durability", optarg, "must be full or none");
             break;
-        case OPT_QUIET: c.quiet = true; break;
-        case OPT_FRESH: c.fresh = true; break;
+        case OPT_QUIET:
+            c.quiet = true;
+            break;
+        case OPT_FRESH:
+            c.fresh = true;
+            break;
         case OPT_FORMAT:
             if (prs_format_parse(optarg, &format))
                 return bad("--input-format", optarg, "must be files, csv, tsv, jsonl or lines");
             c.input_format = (uint32_t)format;
             break;
         case OPT_IO:
-            if (!strcmp(optarg, "auto")) c.io_mode = 0;
-            else if (!strcmp(optarg, "uring")) c.io_mode = 1;
-            else if (!strcmp(optarg, "sync")) c.io_mode = 2;
-            else return bad("--io", optarg, "must be auto, uring or sync");
+            if (!strcmp(optarg, "auto"))
+                c.io_mode = 0;
+            else if (!strcmp(optarg, "uring"))
+                c.io_mode = 1;
+            else if (!strcmp(optarg, "sync"))
+                c.io_mode = 2;
+            else
+                return bad("--io", optarg, "must be auto, uring or sync");
             break;
         case OPT_PERF:
             if ((rc = parse_int("--perf-interval", optarg, 1, 86400, &v))) return rc;
             c.perf_interval_s = (uint32_t)v;
             break;
         case OPT_LOG_POLICY:
-            if (strcmp(optarg, "wait") == 0) c.log_policy = 0;
-            else if (strcmp(optarg, "drop") == 0) c.log_policy = 1;
-            else return bad("--log-policy", optarg, "must be wait or drop");
+            if (strcmp(optarg, "wait") == 0)
+                c.log_policy = 0;
+            else if (strcmp(optarg, "drop") == 0)
+                c.log_policy = 1;
+            else
+                return bad("--log-policy", optarg, "must be wait or drop");
             break;
         case OPT_SIDE_INPUT: {
             prs_side_input in;
@@ -294,9 +335,13 @@ static int cmd_run(int argc, char **argv) {
             if (prs_side_parse_env(optarg, why, sizeof(why))) return bad_msg(why);
             if ((rc = add_value("--env", optarg, envs, &c.env_count))) return rc;
             break;
-        case OPT_HELP: fputs(usage_run, stdout); return 0;
-        case ':': return bad(name, NULL, "needs a value");
-        default: return bad(name, NULL, "unknown option");
+        case OPT_HELP:
+            fputs(usage_run, stdout);
+            return 0;
+        case ':':
+            return bad(name, NULL, "needs a value");
+        default:
+            return bad(name, NULL, "unknown option");
         }
     }
     if (optind < argc && strcmp(argv[optind - 1], "--") != 0) {
@@ -326,7 +371,8 @@ static int cmd_run(int argc, char **argv) {
     char **init_argv = calloc((size_t)n + 2, sizeof(char *));
     if (!init_argv) return PRS_EXIT_INTERNAL;
     init_argv[0] = (char *)(uintptr_t)c.entry_script;
-    for (int i = 0; i < n; i++) init_argv[i + 1] = argv[optind + i];
+    for (int i = 0; i < n; i++)
+        init_argv[i + 1] = argv[optind + i];
     c.argc = n + 1;
     c.argv = init_argv;
     prs_job_report report;

@@ -48,7 +48,8 @@ static void *reader_main(void *arg) {
             ssize_t n = pread(fd, buf, cap, 0);
             close(fd);
             uint64_t h = 0xcbf29ce484222325ull;
-            for (ssize_t k = 0; k < n; k++) h = (h ^ buf[k]) * 0x100000001b3ull;
+            for (ssize_t k = 0; k < n; k++)
+                h = (h ^ buf[k]) * 0x100000001b3ull;
             acc += h;
         }
     }
@@ -76,11 +77,14 @@ static int cmd_read(const char *list, int threads) {
     pthread_t t[64];
     threads = PRS_MIN(PRS_MAX(threads, 1), 64);
     double t0 = now_s();
-    for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, reader_main, &j);
-    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < threads; i++)
+        pthread_create(&t[i], NULL, reader_main, &j);
+    for (int i = 0; i < threads; i++)
+        pthread_join(t[i], NULL);
     double dt = now_s() - t0;
     printf("plain_loop %.0f files/s\n", (double)j.count / dt);
-    for (size_t i = 0; i < j.count; i++) free(j.paths[i]);
+    for (size_t i = 0; i < j.count; i++)
+        free(j.paths[i]);
     free(j.paths);
     return 0;
 }

@@ -93,21 +93,36 @@ int prs_init(prs_ctx *ctx, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_value = i + 1 < argc;
-        if (!strcmp(a, "--fail-item") && has_value) r->fail_item = argv[++i];
-        else if (!strcmp(a, "--fail-batch") && has_value) r->fail_batch = argv[++i];
-        else if (!strcmp(a, "--fail-attempts") && has_value) r->fail_attempts = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(a, "--fail-init") && has_value) fail_init = argv[++i];
-        else if (!strcmp(a, "--extra-rows") && has_value) r->extra_rows = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(a, "--log-each")) r->log_each = 1;
-        else if (!strcmp(a, "--crash-item") && has_value) r->crash_item = argv[++i];
-        else if (!strcmp(a, "--abort-item") && has_value) r->abort_item = argv[++i];
-        else if (!strcmp(a, "--hang-item") && has_value) r->hang_item = argv[++i];
-        else if (!strcmp(a, "--slow-item") && has_value) r->slow_item = argv[++i];
-        else if (!strcmp(a, "--crash-attempts") && has_value) r->crash_attempts = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(a, "--leak") && has_value) r->leak_bytes = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(a, "--sleep-us") && has_value) r->sleep_us = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(a, "--seed") && has_value) r->seed = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--slow-ms") && has_value) r->slow_ms = (unsigned)atoi(argv[++i]);
+        if (!strcmp(a, "--fail-item") && has_value)
+            r->fail_item = argv[++i];
+        else if (!strcmp(a, "--fail-batch") && has_value)
+            r->fail_batch = argv[++i];
+        else if (!strcmp(a, "--fail-attempts") && has_value)
+            r->fail_attempts = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--fail-init") && has_value)
+            fail_init = argv[++i];
+        else if (!strcmp(a, "--extra-rows") && has_value)
+            r->extra_rows = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--log-each"))
+            r->log_each = 1;
+        else if (!strcmp(a, "--crash-item") && has_value)
+            r->crash_item = argv[++i];
+        else if (!strcmp(a, "--abort-item") && has_value)
+            r->abort_item = argv[++i];
+        else if (!strcmp(a, "--hang-item") && has_value)
+            r->hang_item = argv[++i];
+        else if (!strcmp(a, "--slow-item") && has_value)
+            r->slow_item = argv[++i];
+        else if (!strcmp(a, "--crash-attempts") && has_value)
+            r->crash_attempts = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--leak") && has_value)
+            r->leak_bytes = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--sleep-us") && has_value)
+            r->sleep_us = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--seed") && has_value)
+            r->seed = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--slow-ms") && has_value)
+            r->slow_ms = (unsigned)atoi(argv[++i]);
         else if (has_value && (!strcmp(a, "--fail-rate") || !strcmp(a, "--batch-fail-rate") ||
                                !strcmp(a, "--flaky-rate") || !strcmp(a, "--crash-rate") ||
                                !strcmp(a, "--hang-rate") || !strcmp(a, "--slow-rate"))) {

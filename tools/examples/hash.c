@@ -11,7 +11,8 @@ int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {
         const prs_item *it = &batch->items[i];
         const unsigned char *p = it->data;
         uint64_t h = 0xcbf29ce484222325ull;
-        for (size_t k = 0; k < it->size; k++) h = (h ^ p[k]) * 0x100000001b3ull;
+        for (size_t k = 0; k < it->size; k++)
+            h = (h ^ p[k]) * 0x100000001b3ull;
         char row[4200];
         int n = snprintf(row, sizeof(row), "%s\t%016llx", it->name, (unsigned long long)h);
         if (n < 0 || (size_t)n >= sizeof(row)) {

@@ -4,6 +4,7 @@
 
 int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {
     (void)ctx;
-    for (uint32_t i = 0; i < batch->count; i++) prs_emit(out, "", 0);
+    for (uint32_t i = 0; i < batch->count; i++)
+        prs_emit(out, "", 0);
     return 0;
 }
