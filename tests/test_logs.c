@@ -6,46 +6,18 @@
 #include "joblog.h"
 #include "logring.h"
 #include "prs.h"
-#include "util.h"
+#include "e2e.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <string.h>
 
-typedef struct run {
-    char dir[256];
-    char in[300];
-    char out[300];
-    char err[400];
-} run;
-
-static void run_setup(run *r, const char *tag, unsigned files) {
-    tu_tmpdir(r->dir, sizeof(r->dir), tag);
-    snprintf(r->in, sizeof(r->in), "%s/in", r->dir);
-    snprintf(r->out, sizeof(r->out), "%s/out", r->dir);
-    snprintf(r->err, sizeof(r->err), "%s/stderr.txt", r->dir);
-    tu_dataset(r->in, files);
-}
-
-static int prs(const run *r, const char *script, const char *opts, const char *args) {
-    return tu_sh("%s run --quiet --entry-script build/examples/%s.so --input '%s' --output '%s' %s "
-                 "-- %s 2>'%s'",
-                 tu_prs(), script, r->in, r->out, opts, args, r->err);
-}
-
 /* The files matching a shell glob under OUT/logs, concatenated (NULL if none). */
-static char *logs_glob(const run *r, const char *glob) {
+static char *logs_glob(const e2e_run *r, const char *glob) {
     char p[512];
     snprintf(p, sizeof(p), "%s/glob.txt", r->dir);
     if (tu_sh("cat %s/logs/%s > '%s' 2>/dev/null", r->out, glob, p) != 0) return NULL;
     return tu_read(p, NULL);
-}
-
-static size_t count_of(const char *text, const char *needle) {
-    size_t n = 0;
-    for (const char *p = text; (p = strstr(p, needle)); p++)
-        n++;
-    return n;
 }
 
 /* Fields of one CSV line (RFC 4180 quotes), into a NUL-separated copy. */
@@ -81,11 +53,11 @@ static unsigned csv_split(const char *line, char fields[][256], unsigned max) {
 }
 
 Test(logs, every_file_exists_and_parses_and_counts_add_up, .timeout = 120) {
-    run r;
-    run_setup(&r, "logs", 57);
+    e2e_run r;
+    e2e_setup(&r, "logs", 57);
     /* f001x fail: 10 failed items; batches of 7: 9 batches. */
-    cr_assert_eq(prs(&r, "faulty", "--mini-batch-size 7 --workers 2 --perf-interval 1",
-                     "--fail-item f001 --log-each"),
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 7 --workers 2 --perf-interval 1",
+                         "--fail-item f001 --log-each"),
                  0);
     const char *files[] = {"70_driver_log.txt",
                            "overview.txt",
@@ -104,7 +76,7 @@ Test(logs, every_file_exists_and_parses_and_counts_add_up, .timeout = 120) {
     free(user);
     char *node = logs_glob(&r, "sys/node/*.txt");
     cr_assert(node, "no sys/node file");
-    cr_assert_eq(count_of(node, " batch "), 9, "%s", node);
+    cr_assert_eq(e2e_count(node, " batch "), 9, "%s", node);
     cr_assert(strstr(node, "run() time"), "%s", node);
     free(node);
 
@@ -163,23 +135,23 @@ Test(logs, every_file_exists_and_parses_and_counts_add_up, .timeout = 120) {
 }
 
 Test(logs, each_error_filed_once_and_grouped, .timeout = 120) {
-    run r;
-    run_setup(&r, "logs", 40);
-    cr_assert_eq(prs(&r, "faulty", "--workers 2", "--fail-item f001"), 0);
+    e2e_run r;
+    e2e_setup(&r, "logs", 40);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--workers 2", "--fail-item f001"), 0);
     char *errs = logs_glob(&r, "user/error/*/error-*.txt");
     cr_assert(errs);
-    cr_assert_eq(count_of(errs, "message: "), 10, "%s", errs);
+    cr_assert_eq(e2e_count(errs, "message: "), 10, "%s", errs);
     for (int i = 10; i < 20; i++) {
         char item[64];
         snprintf(item, sizeof(item), "item: f%04d.txt\n", i);
-        cr_assert_eq(count_of(errs, item), 1, "%s not filed exactly once:\n%s", item, errs);
+        cr_assert_eq(e2e_count(errs, item), 1, "%s not filed exactly once:\n%s", item, errs);
     }
-    cr_assert_eq(count_of(errs, "batch: 1\n"), 10, "%s", errs);
+    cr_assert_eq(e2e_count(errs, "batch: 1\n"), 10, "%s", errs);
     free(errs);
     char *sum = logs_glob(&r, "user/error.txt");
     cr_assert(strstr(sum, "errors: 10 in 1 distinct messages"), "%s", sum);
-    cr_assert_eq(count_of(sum, "[10 x] faulty: fails items matching 'f001'"), 1, "%s", sum);
-    cr_assert_eq(count_of(sum, "  first: "), 1, "%s", sum);
+    cr_assert_eq(e2e_count(sum, "[10 x] faulty: fails items matching 'f001'"), 1, "%s", sum);
+    cr_assert_eq(e2e_count(sum, "  first: "), 1, "%s", sum);
     free(sum);
     tu_rmrf(r.dir);
 }
@@ -189,15 +161,15 @@ Test(logs, logging_level_is_honoured_at_every_level, .timeout = 120) {
     static const char *lines[] = {"debug-line", "info-line", "warning-line", "error-line",
                                   "critical-line"};
     for (int at = 0; at < 5; at++) {
-        run r;
-        run_setup(&r, "logs", 12);
+        e2e_run r;
+        e2e_setup(&r, "logs", 12);
         char opts[64];
         snprintf(opts, sizeof(opts), "--logging-level %s", levels[at]);
-        cr_assert_eq(prs(&r, "logger", opts, "--levels"), 0);
+        cr_assert_eq(e2e_prs(&r, "logger", opts, "--levels"), 0);
         char *user = logs_glob(&r, "user/*/*.log.txt");
         cr_assert(user);
         for (int l = 0; l < 5; l++) {
-            size_t n = count_of(user, lines[l]);
+            size_t n = e2e_count(user, lines[l]);
             if (l < at) {
                 cr_assert_eq(n, 0, "%s lines at --logging-level %s", lines[l], levels[at]);
             } else {
@@ -220,11 +192,11 @@ Test(logs, log_files_follow_the_input_io_path, .timeout = 120) {
     static const char *says[] = {"log files: written through write(2)",
                                  "log files: written through io_uring"};
     for (int m = 0; m < 2; m++) {
-        run r;
-        run_setup(&r, "logs", 40);
+        e2e_run r;
+        e2e_setup(&r, "logs", 40);
         char opts[64];
         snprintf(opts, sizeof(opts), "--logging-level DEBUG --io %s", modes[m]);
-        int code = prs(&r, "logger", opts, "--levels");
+        int code = e2e_prs(&r, "logger", opts, "--levels");
         if (m == 1 && code == 2) {
             tu_rmrf(r.dir);
             cr_skip_test("io_uring not allowed here: the uring log path is not tested");
@@ -235,25 +207,25 @@ Test(logs, log_files_follow_the_input_io_path, .timeout = 120) {
         free(master);
         char *user = logs_glob(&r, "user/*/*.log.txt");
         cr_assert(user);
-        cr_assert_eq(count_of(user, "debug-line"), 40, "--io %s", modes[m]);
-        cr_assert_eq(count_of(user, "critical-line"), 40, "--io %s", modes[m]);
+        cr_assert_eq(e2e_count(user, "debug-line"), 40, "--io %s", modes[m]);
+        cr_assert_eq(e2e_count(user, "critical-line"), 40, "--io %s", modes[m]);
         free(user);
         tu_rmrf(r.dir);
     }
 }
 
 Test(logs, stdout_and_stderr_of_the_entry_script_are_captured, .timeout = 120) {
-    run r;
-    run_setup(&r, "logs", 25);
-    cr_assert_eq(prs(&r, "logger", "--workers 2", "--print --quiet-log"), 0);
+    e2e_run r;
+    e2e_setup(&r, "logs", 25);
+    cr_assert_eq(e2e_prs(&r, "logger", "--workers 2", "--print --quiet-log"), 0);
     char *user = logs_glob(&r, "user/*/*.log.txt");
     cr_assert(user);
     for (int i = 0; i < 25; i++) {
         char want[96];
         snprintf(want, sizeof(want), "stdout: logger-stdout item f%04d.txt\n", i);
-        cr_assert_eq(count_of(user, want), 1, "%s", want);
+        cr_assert_eq(e2e_count(user, want), 1, "%s", want);
         snprintf(want, sizeof(want), "stderr: logger-stderr item f%04d.txt\n", i);
-        cr_assert_eq(count_of(user, want), 1, "%s", want);
+        cr_assert_eq(e2e_count(user, want), 1, "%s", want);
     }
     free(user);
     /* The script's stderr still reaches the user's stderr too. */
