@@ -152,37 +152,25 @@ static int mkdir_p(char *path) {
     return 0;
 }
 
-static FILE *open_append(prs_joblog *jl, const char *sub, char *err, size_t err_size) {
+/* Opens logs/<sub> for appending (its directories made): the node file and the report
+ * as plain stdio files; master.txt and the user log (flushed = true) through jl->files,
+ * which the flusher's writes follow onto io_uring. Both fully buffered: their writers
+ * flush at the points that keep the files readable while the job runs. */
+static FILE *open_append(prs_joblog *jl, const char *sub, bool flushed, char *err,
+                         size_t err_size) {
     char path[4200];
     snprintf(path, sizeof(path), "%s/%s", jl->dir, sub);
     char *slash = strrchr(path, '/');
     *slash = 0;
     int rc = mkdir_p(path);
     *slash = '/';
-    FILE *f = rc == 0 ? fopen(path, "ae") : NULL;
+    FILE *f = NULL;
+    if (rc == 0) f = flushed ? prs_logfile_open(jl->files, path, 1u << 16) : fopen(path, "ae");
     if (!f) {
         snprintf(err, err_size, "%s: cannot open log file: %s", path, strerror(rc ? -rc : errno));
         return NULL;
     }
-    setvbuf(f, NULL, _IOFBF, 1u << 16);
-    return f;
-}
-
-/* master.txt and the user log: the flusher's, written through jl->files. */
-static FILE *open_flushed(prs_joblog *jl, const char *sub, char *err, size_t err_size) {
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/%s", jl->dir, sub);
-    char *slash = strrchr(path, '/');
-    *slash = 0;
-    int rc = mkdir_p(path);
-    *slash = '/';
-    FILE *f = rc == 0 ? prs_logfile_open(jl->files, path, 1u << 16) : NULL;
-    if (!f) {
-        snprintf(err, err_size, "%s: cannot open log file: %s", path, strerror(rc ? -rc : errno));
-        return NULL;
-    }
-    /* Fully buffered (prs_logfile_open): only the flusher writes, and it flushes
-     * whenever the ring runs empty, so the files stay readable while the job runs. */
+    if (!flushed) setvbuf(f, NULL, _IOFBF, 1u << 16);
     return f;
 }
 
@@ -360,13 +348,14 @@ int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy
         prs_joblog_close(jl);
         return rc;
     }
-    jl->master = open_flushed(jl, "sys/master.txt", err, err_size);
-    if (jl->master) jl->user = open_flushed(jl, user, err, err_size);
+    jl->master = open_append(jl, "sys/master.txt", true, err, err_size);
+    if (jl->master) jl->user = open_append(jl, user, true, err, err_size);
     char node_txt[256];
     snprintf(node_txt, sizeof(node_txt), "sys/node/%s.txt", jl->node);
-    if (jl->user) jl->node_file = open_append(jl, node_txt, err, err_size);
+    if (jl->user) jl->node_file = open_append(jl, node_txt, false, err, err_size);
     if (jl->node_file)
-        jl->report = open_append(jl, "sys/job_report/processed_mini-batches.csv", err, err_size);
+        jl->report =
+            open_append(jl, "sys/job_report/processed_mini-batches.csv", false, err, err_size);
     if (!jl->report) {
         prs_joblog_close(jl);
         return -EIO;

@@ -300,9 +300,8 @@ int prs_queue_build_item(prs_queue_builder *b, const void *rec, size_t size_byte
     return build_maybe_commit(b);
 }
 
-int prs_queue_build_batch(prs_queue_builder *b, uint64_t first_item, uint32_t count) {
-    PRS_ASSERT(b->txn != NULL);
-    PRS_ASSERT(count > 0 && first_item + count <= b->next_item);
+/* Appends the next batch record: count items from first_item, or one range item. */
+static int build_put_batch(prs_queue_builder *b, uint64_t first_item, uint32_t count) {
     uint64_t id = b->next_batch;
     prs_batch_rec rec = {.state = PRS_BATCH_PENDING, .first_item = first_item, .item_count = count};
     uint8_t enc[PRS_QUEUE_BATCH_BYTES];
@@ -311,20 +310,21 @@ int prs_queue_build_batch(prs_queue_builder *b, uint64_t first_item, uint32_t co
     int rc = mdb_put(b->txn, b->q->batches, &k, &v, MDB_APPEND);
     if (rc) return mdb_err(rc);
     b->next_batch++;
-    return build_maybe_commit(b);
+    return 0;
+}
+
+int prs_queue_build_batch(prs_queue_builder *b, uint64_t first_item, uint32_t count) {
+    PRS_ASSERT(b->txn != NULL);
+    PRS_ASSERT(count > 0 && first_item + count <= b->next_item);
+    int rc = build_put_batch(b, first_item, count);
+    return rc ? rc : build_maybe_commit(b);
 }
 
 int prs_queue_build_batch_ref(prs_queue_builder *b, uint64_t item_id, uint32_t records) {
     PRS_ASSERT(b->txn != NULL);
     PRS_ASSERT(records > 0 && item_id < b->next_item);
-    uint64_t id = b->next_batch;
-    prs_batch_rec rec = {.state = PRS_BATCH_PENDING, .first_item = item_id, .item_count = records};
-    uint8_t enc[PRS_QUEUE_BATCH_BYTES];
-    prs_queue_batch_encode(&rec, enc);
-    MDB_val k = {sizeof(id), &id}, v = {sizeof(enc), enc};
-    int rc = mdb_put(b->txn, b->q->batches, &k, &v, MDB_APPEND);
-    if (rc) return mdb_err(rc);
-    b->next_batch++;
+    int rc = build_put_batch(b, item_id, records);
+    if (rc) return rc;
     b->ref_items += records;
     return build_maybe_commit(b);
 }

@@ -140,7 +140,9 @@ static void scenario(const char *root, int policy) {
 int main(int argc, char **argv) {
     if (argc > 1) lines_per_producer = atoi(argv[1]);
     if (lines_per_producer < 1 || lines_per_producer > 10000000) fail("bad line count");
-    char root[] = "/tmp/prs-stress-joblog-XXXXXX";
+    const char *tmp = getenv("TMPDIR");
+    char root[512];
+    snprintf(root, sizeof(root), "%s/prs-stress-joblog-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(root)) fail("mkdtemp");
     scenario(root, PRS_LOGRING_WAIT);
     scenario(root, PRS_LOGRING_DROP);
