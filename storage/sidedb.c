@@ -487,6 +487,8 @@ static int jsonl_key(side_load *l, const char *p, const char *end, side_row *row
 /* First pass: every record with its key; the header for csv/tsv. */
 static int side_parse(side_load *l) {
     const char *p = l->data, *end = l->data + l->size;
+    /* A UTF-8 byte order mark (spreadsheet exports) is not part of the first field. */
+    if (l->size >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
     l->key_index = -1;
     for (uint64_t guard = 0; p < end; guard++) {
         PRS_ASSERT(guard <= l->size); /* every pass consumes at least one byte */

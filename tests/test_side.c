@@ -94,6 +94,19 @@ Test(side, csv_table_lookups_quotes_and_header, .timeout = 60) {
     tu_rmrf(r.dir);
 }
 
+Test(side, csv_table_with_a_byte_order_mark, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "side", 2);
+    char t[512];
+    side_file(&r, "bom.csv", "\xEF\xBB\xBFid,label\nf0000.txt,zero\n", t, sizeof(t));
+    char opts[1024];
+    snprintf(opts, sizeof(opts), "--side-table lab=%s,key=id", t);
+    cr_assert_eq(e2e_prs(&r, PROBE, opts, "table=lab hdr"), 0);
+    assert_row_has(&r, "f0000.txt", "\tv=f0000.txt,zero\th=id,label");
+    assert_row_has(&r, "f0001.txt", "\tv=MISSING(-2)");
+    tu_rmrf(r.dir);
+}
+
 Test(side, tsv_table_by_extension_default_first_column, .timeout = 60) {
     e2e_run r;
     e2e_setup(&r, "side", 3);
