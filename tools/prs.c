@@ -12,7 +12,6 @@
 #include <limits.h>
 #include <string.h>
 
-
 static const char usage_main[] =
     "usage: prs <command> [options]\n"
     "\n"
