@@ -378,10 +378,13 @@ static int cmd_run(int argc, char **argv) {
     prs_job_report report;
     int code = prs_supervise(&c, &report);
     fprintf(stderr, "prs: %s\n", report.message);
-    if (c.output_action == PRS_OUTPUT_APPEND_ROW && report.total_batches) {
+    /* A refused job (OUT holds another one, or bad usage): OUT's files are not this job's. */
+    bool ours = code != PRS_EXIT_USAGE;
+    if (ours && c.output_action == PRS_OUTPUT_APPEND_ROW && report.total_batches) {
         fprintf(stderr, "prs: results: %s/%s\n", c.output_dir, c.append_row_file_name);
     }
-    if (report.total_batches) fprintf(stderr, "prs: logs:    %s/logs/overview.txt\n", c.output_dir);
+    if (ours && report.total_batches)
+        fprintf(stderr, "prs: logs:    %s/logs/overview.txt\n", c.output_dir);
     free(init_argv);
     return code;
 }
