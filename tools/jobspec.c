@@ -199,14 +199,15 @@ static int lookup_ref(ctx *c, const yaml_node_t *n, const char *key, const char 
 }
 
 /* An input or output entry's text: its local path, or (inputs only) its literal value. */
-static const char *entry_text(ctx *c, yaml_node_t *entry, const char *key, bool is_output) {
+static const char *entry_text(ctx *c, yaml_node_t *entry, const yaml_node_t *ref, const char *key,
+                              bool is_output) {
     if (entry->type == YAML_SCALAR_NODE && !is_output)
         return (const char *)entry->data.scalar.value;
     yaml_node_t *path = map_get(c, entry, "path");
     if (!path) {
         yaml_node_t *def = map_get(c, entry, "default");
         if (def && !is_output) return scalar(c, def, key, "a value");
-        fail(c, entry, key,
+        fail(c, ref, key,
              "this %s has no path: on Azure ML the service picks one; here write a local "
              "directory (path: ./%s)",
              is_output ? "output" : "input", is_output ? "out" : "data");
@@ -240,7 +241,7 @@ static const char *expand(ctx *c, const yaml_node_t *n, const char *key, const c
         yaml_node_t *entry;
         bool is_output;
         if (lookup_ref(c, n, key, r, (size_t)(e - r), &entry, &is_output)) return NULL;
-        const char *v = entry_text(c, entry, key, is_output);
+        const char *v = entry_text(c, entry, n, key, is_output);
         if (!v) return NULL;
         size_t vl = strlen(v);
         if (w + vl >= sizeof(buf)) goto too_long;
@@ -412,7 +413,7 @@ static int on_input_data(ctx *c, const yaml_node_t *v) {
         return fail(c, v, key, "write one ${{inputs.NAME}}, or a local path");
     if (lookup_ref(c, v, key, r, (size_t)(e - r), &entry, &is_output)) return -EINVAL;
     if (is_output) return fail(c, v, key, "names an output: the data is an input");
-    const char *path = entry_text(c, entry, key, false);
+    const char *path = entry_text(c, entry, v, key, false);
     if (!path) return -EINVAL;
     yaml_node_t *type = map_get(c, entry, "type");
     const char *t =
@@ -445,7 +446,7 @@ static int on_output(ctx *c, const yaml_node_t *v) {
         bool is_output;
         if (lookup_ref(c, v, key, r, (size_t)(e - r), &entry, &is_output)) return -EINVAL;
         if (!is_output) return fail(c, v, key, "names an input: rows go to an output");
-        if (!(path = entry_text(c, entry, key, true))) return -EINVAL;
+        if (!(path = entry_text(c, entry, v, key, true))) return -EINVAL;
         type = map_get(c, entry, "type");
     } else if (!(path = local_path(c, v, key, s))) {
         return -EINVAL;
