@@ -2,8 +2,8 @@
  * reader (tools/jobspec.c, against the files in tests/jobs/ and one file per error), and through
  * $PRS_BIN: aliases that take effect, suggestions, --config runs, overrides, --dry-run. */
 #include "e2e.h"
-#include "jobspec.h"
-#include "opts.h"
+#include "../tools/jobspec.h" /* the CLI's modules: tools/ is not on the include path */
+#include "../tools/opts.h"
 
 #include <string.h>
 #include <sys/stat.h>
