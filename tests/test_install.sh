@@ -130,7 +130,7 @@ run_host host-static
 # The same static host without those exports cannot load the script: what the exports fix.
 # shellcheck disable=SC2046
 $cc -std=c17 -o "$root/host/host-bare" "$root/host/host.c" $pcflags -L"$top/lib" -l:libprs.a \
-    -llmdb -luring -lxxhash -lpthread -ldl -lm 2>"$root/cc.err" ||
+    $(sed -n 's/^libs = //p' build.ninja) 2>"$root/cc.err" ||
     fail "bare static host: $(cat "$root/cc.err")"
 if out=$("$root/host/host-bare" "$root/host/script.so" "$root/in" "$root/out-bare" 2>&1); then
     fail "a static host without the exports ran the script: the check above proves nothing"
