@@ -47,7 +47,9 @@ extern "C" {
 
 /* Marks what libprs exports. The library is built with -fvisibility=hidden and a version
  * script (core/libprs.map): only functions declared with PRS_API in prs.h and this file are
- * visible to hosts and entry scripts; everything else is internal and may change. */
+ * visible to hosts and entry scripts; everything else is internal and may change. A new
+ * public function is declared PRS_API and listed in core/libprs.map (tests/test_install.sh
+ * checks both). */
 #define PRS_API __attribute__((visibility("default")))
 
 typedef struct prs_ctx prs_ctx;
@@ -108,7 +110,8 @@ PRS_API int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...)
  * retried up to --run-max-try times, like a negative return. Returns -1, so that
  * `return prs_fail_batch(out, "model %s missing", path);` ends run(). A second call keeps
  * the first reason. (Added in 0.2; appended to the ABI.) */
-int prs_fail_batch(prs_out *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+PRS_API int prs_fail_batch(prs_out *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The entry script's logger: lines at or above --logging-level reach
  * logs/user/<ip>/<node>.log.txt, tagged with the worker. */

@@ -42,6 +42,10 @@ nm -D --defined-only "$top/lib/$real" | awk '$3 ~ /^prs_/ {sub(/@.*/, "", $3); p
 grep -oE '^ +prs_[a-z_]+;' core/libprs.map | tr -d ' ;' | sort >"$root/map"
 grep -ho '^PRS_API [^(]*(' core/prs.h core/prs_entry.h | sed -E 's/.*[ *](prs_[a-z_]+)\($/\1/' |
     sort >"$root/api"
+# Every function the public headers declare, but the entry points a script defines, is API.
+unmarked=$(grep -hE '^[a-z][^(]*[ *]prs_[a-z_]+\(' core/prs.h core/prs_entry.h |
+    grep -vE '^PRS_API |^(int|void) prs_(init|run|shutdown|global_init|global_shutdown)\(')
+[ -z "$unmarked" ] || fail "declared in a public header without PRS_API (not exported): $unmarked"
 cmp -s "$root/exported" "$root/map" || fail "libprs.so exports other than core/libprs.map: $(diff "$root/map" "$root/exported")"
 cmp -s "$root/api" "$root/map" || fail "core/libprs.map is not the PRS_API list: $(diff "$root/api" "$root/map")"
 others=$(nm -D --defined-only "$top/lib/$real" | awk '$2 ~ /[TDBR]/ && $3 !~ /^prs_/ && $3 != "PRS_0"')
