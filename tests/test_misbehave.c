@@ -52,8 +52,7 @@ Test(misbehave, exit_in_run_once_is_a_retried_try, .timeout = 120) {
         snprintf(args, sizeof(args), "--code %d --at f0005 --once '%s'%s", codes[i], r.dir,
                  i % 2 ? " --raw" : "");
         int code = mb_run(&r, "exit_run", "--mini-batch-size 1 --workers 2", args, 60);
-        cr_assert_eq(code, 0, "exit(%d) in run: prs exited %d:\n%s", codes[i], code,
-                     mb_stderr(&r));
+        cr_assert_eq(code, 0, "exit(%d) in run: prs exited %d:\n%s", codes[i], code, mb_stderr(&r));
         e2e_assert_rows_once(&r, MB_FILES, NULL);
         char *errors = e2e_error_files(&r);
         char want[64];
