@@ -18,7 +18,7 @@
  * It also writes the controller's files of the logs/ layout, once OUT/logs exists (the
  * runtime creates it after checking OUT): logs/70_driver_log.txt (the configuration and
  * every life of the runtime) and logs/sys/processes.csv (one row per runtime life; the runtime adds
- * one per worker thread). */
+ * one per worker thread). The runtime child is named "prs-runtime" (PR_SET_NAME). */
 #include "supervisor.h"
 
 #include "crash.h"
@@ -41,6 +41,8 @@
 #define SUPERVISOR_STOP_BOUND_MS 15000u /* after the first: the runtime's grace, and more */
 #define SUPERVISOR_POLL_NS 20000000L    /* how often a living runtime is looked at */
 #define SUPERVISOR_REPORT_MAGIC 0x7072737265706f72ull /* "prsrepor" */
+/* The runtime child's process name (ps, /proc/PID/comm; at most 15 bytes). */
+#define PRS_RUNTIME_PROCESS_NAME "prs-runtime"
 
 static volatile sig_atomic_t supervisor_signals;
 static volatile sig_atomic_t supervisor_last_signal;
@@ -213,6 +215,10 @@ static _Noreturn void child_main(const prs_job_config *config, int report_fd, pi
      * holding OUT's lock. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(PRS_EXIT_STOPPED);
+    /* A name that tells the runtime apart from the supervisor's other children (e.g.
+     * LeakSanitizer's tracer under ASan): tests/test_kill.sh kills only this one. Its
+     * threads inherit it. */
+    prctl(PR_SET_NAME, PRS_RUNTIME_PROCESS_NAME);
     child_report_fd = report_fd;
     prs_crash_own_thread();
     on_exit(child_on_exit, NULL);

@@ -8,7 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#define MB_SCRIPTS "build/tests/scripts/"
+#define MB_SCRIPTS "build/tests/"
 #define MB_FILES 20u
 
 /* `prs run` under timeout (TERM after limit_s, KILL 3 s later; the runtime dies with its
