@@ -160,3 +160,10 @@ Test(misbehave, raise_sigterm_in_run_is_charged_not_a_stop, .timeout = 120) {
     mb_charged("mb-term", "--sig 15 --thread --at f0005", "");
     mb_charged("mb-term2", "--sig 15 --at f0005", "");
 }
+
+/* ---- 2. hangs that no signal ended ---------------------------------------------------- */
+
+/* SIGSTOP: a stopped runtime is hung; with one try, its batch fails and the job ends. */
+Test(misbehave, self_sigstop_is_treated_as_hung, .timeout = 120) {
+    mb_charged("mb-stop", "--sig 19 --at f0005", "--run-max-try 1");
+}
