@@ -24,6 +24,7 @@
 #include "crash.h"
 #include "joblog.h"
 #include "scoreboard.h"
+#include "symbolize.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -482,7 +483,7 @@ static int after_death(const prs_job_config *c, pid_t child, const life_end *end
         death_text(child, end, charged, text, sizeof(text));
     }
     if (supervisor_signals > 0) {
-        snprintf(report->message, sizeof(report->message), "stopped (%s%s); run again to resume",
+        snprintf(report->message, sizeof(report->message), "stopped (%s%s); run the same command again to resume",
                  text, end->stop_killed ? ", killed: it did not end in time" : "");
         return PRS_EXIT_STOPPED;
     }
@@ -550,12 +551,17 @@ int prs_supervise(const prs_job_config *config, prs_job_report *report) {
         life_end end;
         wait_life(config, child, &end);
         driver_life(config, child, started, end.status);
+        if (WIFSIGNALED(end.status) && config->output_dir) prs_symbolize_job(config->output_dir);
         int own = -1;
         bool reported = read_report(fds[0], &end, report, &own);
         close(fds[0]);
         if (reported && own != PRS_EXIT_RESTART) {
             code = own;
             own_end = true;
+            if (!report->message[0] && code == PRS_EXIT_STOPPED) /* stopped at once */
+                snprintf(report->message, sizeof(report->message),
+                         "STOPPED (stopped at once; running mini-batches were not charged); run "
+                         "the same command again to resume");
             break;
         }
         code = after_death(config, child, &end, reported, progress, &k, life, report);
