@@ -483,8 +483,9 @@ static int after_death(const prs_job_config *c, pid_t child, const life_end *end
         death_text(child, end, charged, text, sizeof(text));
     }
     if (supervisor_signals > 0) {
-        snprintf(report->message, sizeof(report->message), "stopped (%s%s); run the same command again to resume",
-                 text, end->stop_killed ? ", killed: it did not end in time" : "");
+        snprintf(report->message, sizeof(report->message),
+                 "stopped (%s%s); run the same command again to resume", text,
+                 end->stop_killed ? ", killed: it did not end in time" : "");
         return PRS_EXIT_STOPPED;
     }
     if (c->output_dir && progress_of(c->output_dir) != progress) {
