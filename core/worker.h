@@ -137,6 +137,7 @@ typedef struct prs_worker {
     uint64_t started_unix_ms, ended_unix_ms;
     const prs_workers_shared *shared;
     prs_ctx ctx;
+    const prs_batch *running; /* inside run(): its batch (log lines name it), else NULL */
     prs_out out[PRS_WORKER_OUTS];
     uint32_t out_current;
     atomic_bool out_busy[PRS_WORKER_OUTS];
