@@ -33,6 +33,7 @@ static const char usage_main[] =
     "  run       run or resume a job          (prs run --help)\n"
     "  status    show a job, running or not   (prs status --help)\n"
     "  why       the story of one item or mini-batch: tries, errors, stack, log lines\n"
+    "  try       run init() and one mini-batch in the foreground, nothing committed\n"
     "  help      this text\n"
     "  version   print the version\n"
     "\n"
@@ -781,6 +782,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "status")) return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "why")) return prs_cmd_why(argc - 1, argv + 1);
+    if (!strcmp(cmd, "try")) return prs_cmd_try(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage_main, stdout);
         return 0;
