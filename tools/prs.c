@@ -1,6 +1,7 @@
 /* prs.c -- the command line: a thin layer over prs_job_run (core/prs.h).
  * Parses options with getopt_long (libc's, well kept), validates values with units.h,
  * and maps everything to a prs_job_config. All behaviour lives in the library. */
+#include "htmlreport.h"
 #include "joblog.h"
 #include "prs.h"
 #include "records.h"
@@ -25,6 +26,7 @@ static const char usage_main[] =
     "commands:\n"
     "  run       run or resume a job          (prs run --help)\n"
     "  status    show a job, running or not   (prs status --help)\n"
+    "  report    write OUT/logs/report.html   (prs report --help)\n"
     "  help      this text\n"
     "  version   print the version\n"
     "\n"
@@ -177,6 +179,14 @@ static int parse_int(const char *opt, const char *text, int64_t min, int64_t max
         return bad(opt, text, why);
     }
     return 0;
+}
+
+/* OUT/logs/report.html, for the job the run just ended; a report that cannot be
+ * written is said, never changes the job's exit code. */
+static void write_report(const char *out_dir, unsigned refresh_s) {
+    char err[PATH_MAX + 256];
+    if (prs_htmlreport_write(out_dir, refresh_s, err, sizeof(err)) != 0)
+        fprintf(stderr, "prs: report not written: %s\n", err);
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -381,9 +391,41 @@ static int cmd_run(int argc, char **argv) {
     if (c.output_action == PRS_OUTPUT_APPEND_ROW && report.total_batches) {
         fprintf(stderr, "prs: results: %s/%s\n", c.output_dir, c.append_row_file_name);
     }
-    if (report.total_batches) fprintf(stderr, "prs: logs:    %s/logs/overview.txt\n", c.output_dir);
+    if (report.total_batches) {
+        fprintf(stderr, "prs: logs:    %s/logs/overview.txt\n", c.output_dir);
+        write_report(c.output_dir, 0);
+    }
     free(init_argv);
     return code;
+}
+
+static const char usage_report[] =
+    "usage: prs report OUT\n"
+    "\n"
+    "Writes OUT/logs/report.html: one self-contained page (no script, nothing fetched) with\n"
+    "the job's state, progress, throughput and a timeline per worker, batch durations, the\n"
+    "error groups with their files, restarts, and CPU and memory use, from the files prs\n"
+    "already wrote under OUT/logs/. Works for any job: finished, running or resumable.\n"
+    "`prs run` writes it at the end of every run.\n"
+    "exit code: 0; 2 for bad usage or when OUT holds no job logs; 70 if it cannot be written\n";
+
+static int cmd_report(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "--help")) {
+        fputs(usage_report, stdout);
+        return 0;
+    }
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "prs report: expected one argument, OUT\n\n%s", usage_report);
+        return PRS_EXIT_USAGE;
+    }
+    char err[PATH_MAX + 256];
+    int rc = prs_htmlreport_write(argv[1], 0, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "prs report: %s\n", err);
+        return rc == -ENOENT ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL;
+    }
+    printf("%s/logs/report.html\n", argv[1]);
+    return 0;
 }
 
 static const char usage_status[] =
@@ -434,6 +476,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "status")) return cmd_status(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage_main, stdout);
         return 0;
