@@ -1,8 +1,8 @@
 /* The job report: jobstats' aggregation (bucket counts add up to the job's totals, bad and
  * partial rows), the page's size bound for a million tries, and `prs report` on a real job
  * with seeded failures, crashes and a timeout. */
-#include "htmlreport.h"
-#include "jobstats.h"
+#include "../tools/htmlreport.h"
+#include "../tools/jobstats.h"
 #include "util.h"
 
 #include <criterion/criterion.h>

@@ -45,7 +45,9 @@ static void esc(FILE *f, const char *s) {
 
 /* A duration as people read it: "850 ms", "12.5 s", "3:05", "1:02:03". */
 static void fmt_duration(char *buf, size_t size, double s) {
-    if (s < 0.001) {
+    if (s <= 0) {
+        snprintf(buf, size, "0 s");
+    } else if (s < 0.001) {
         snprintf(buf, size, "%.3g us", s * 1e6);
     } else if (s < 1) {
         snprintf(buf, size, "%.3g ms", s * 1000);
@@ -106,7 +108,7 @@ static void value_axis(FILE *f, double max, const char *unit) {
     char a[32];
     fmt_count(a, sizeof(a), max);
     fprintf(f, "<line class=ax x1=%.0f y1=%.0f x2=%.0f y2=%.0f />", L, T, L, T + PH);
-    fprintf(f, "<text class=vl x=%.0f y=%.0f>%s %s</text>", L - 4, T + 10, a, unit);
+    fprintf(f, "<text x=%.0f y=%.0f>%s %s</text>", L + 4, T + 10, a, unit);
     fprintf(f, "<text class=vl x=%.0f y=%.0f>0</text>", L - 4, T + PH);
 }
 
