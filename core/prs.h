@@ -78,6 +78,13 @@ typedef struct prs_job_config {
     uint32_t io_mode;          /* 0 auto (default), 1 io_uring, 2 sync; default from PRS_IO */
     uint32_t input_format;     /* 0 files (default), 1 csv, 2 tsv, 3 jsonl, 4 lines */
     uint64_t mini_batch_bytes; /* tabular formats: bytes per mini-batch (default 1 MiB) */
+    /* prs_supervise calls supervisor_tick(supervisor_tick_arg) in the supervising process,
+     * never in the runtime, about every supervisor_tick_ms while a runtime life runs (0 or
+     * NULL: never). It must return quickly and must not fork; the CLI rewrites
+     * logs/report.html from it. */
+    void (*supervisor_tick)(void *arg);
+    void *supervisor_tick_arg;
+    uint32_t supervisor_tick_ms;
 } prs_job_config;
 
 typedef struct prs_job_report {

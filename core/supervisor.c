@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,30 @@ static volatile sig_atomic_t supervisor_last_signal;
 static void supervisor_on_signal(int sig) {
     supervisor_signals++;
     supervisor_last_signal = sig;
+}
+
+static volatile sig_atomic_t supervisor_ticks;
+
+static void supervisor_on_tick(int sig) {
+    (void)sig;
+    supervisor_ticks++;
+}
+
+/* Arms (period_ms > 0) or disarms (0) the SIGALRM that interrupts the supervisor's waitpid
+ * for config->supervisor_tick. No SA_RESTART: waitpid returns EINTR on each tick. */
+static void tick_timer(const prs_job_config *config, uint32_t period_ms) {
+    if (!config->supervisor_tick || !config->supervisor_tick_ms) return;
+    if (period_ms) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = supervisor_on_tick;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGALRM, &sa, NULL);
+    }
+    struct timeval tv = {.tv_sec = period_ms / 1000, .tv_usec = (period_ms % 1000) * 1000};
+    struct itimerval it = {.it_interval = tv, .it_value = tv};
+    setitimer(ITIMER_REAL, &it, NULL);
+    if (!period_ms) signal(SIGALRM, SIG_DFL);
 }
 
 static void child_on_signal(int sig) {
@@ -153,6 +178,8 @@ static int child_main(const prs_job_config *config, int report_fd, pid_t parent)
      * LeakSanitizer's tracer under ASan): tests/test_kill.sh kills only this one. Its
      * threads inherit it. */
     prctl(PR_SET_NAME, PRS_RUNTIME_PROCESS_NAME);
+    /* The supervisor's tick is not the runtime's: the entry script may use SIGALRM. */
+    signal(SIGALRM, SIG_DFL);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = child_on_signal;
@@ -210,13 +237,21 @@ int prs_supervise(const prs_job_config *config, prs_job_report *report) {
         int status = 0;
         int forwarded = 0;
         time_t started = time(NULL);
+        tick_timer(config, config->supervisor_tick_ms);
+        int ticked = supervisor_ticks;
         while (waitpid(child, &status, 0) < 0) {
             if (errno != EINTR) break;
+            if (ticked != supervisor_ticks) {
+                ticked = supervisor_ticks;
+                config->supervisor_tick(config->supervisor_tick_arg);
+            }
+            /* after the tick: a signal that came during it is forwarded now */
             while (forwarded < supervisor_signals) {
                 kill(child, SIGTERM);
                 forwarded++;
             }
         }
+        tick_timer(config, 0);
         driver_life(config, child, started, status);
         if (WIFSIGNALED(status) && config->output_dir) prs_symbolize_job(config->output_dir);
         prs_job_report got;

@@ -53,12 +53,14 @@ Test(report, buckets_add_up_to_the_totals) {
     static const char *const st[] = {"RUN_DONE", "RUN_DONE", "RUN_EXCEPTION", "RUN_TIMEOUT"};
     for (unsigned i = 0; i < 500; i++) {
         unsigned o = i % 7 == 0 ? 1 + i % 3 : 0, f = o == 1 ? 2 : o ? 3 : 0;
-        len += (size_t)row(csv + len, cap - len, i, i % 3, 10 + i * 0.2, 3 - PRS_MIN(f, 3u),
-                           PRS_MIN(f, 3u), 0.05 + (i % 13) * 0.01, st[o], "a, \"\"quoted\"\"\nline");
+        len +=
+            (size_t)row(csv + len, cap - len, i, i % 3, 10 + i * 0.2, 3 - PRS_MIN(f, 3u),
+                        PRS_MIN(f, 3u), 0.05 + (i % 13) * 0.01, st[o], "a, \"\"quoted\"\"\nline");
         ok += 3 - PRS_MIN(f, 3u);
         failed += PRS_MIN(f, 3u);
     }
-    len += (size_t)snprintf(csv + len, cap - len, "x,1,worker-0,not a time,1,1,0,1,1,1,RUN_DONE,,,\n");
+    len +=
+        (size_t)snprintf(csv + len, cap - len, "x,1,worker-0,not a time,1,1,0,1,1,1,RUN_DONE,,,\n");
     len += (size_t)snprintf(csv + len, cap - len, "501,1,worker-0 pid 7,2026-12-02T05:00:1");
     const char master[] = "2026-12-02T05:00:20.000Z batch 7 attempt 1 item -: the process "
                           "crashed in run() with signal 11; it will be retried\n"
@@ -78,7 +80,8 @@ Test(report, buckets_add_up_to_the_totals) {
                                         "state: RUNNING\n", 15, &s),
                  0);
     cr_assert_eq(s->tries, 500);
-    cr_assert_eq(s->malformed_rows, 1, "malformed %llu tries %llu", (unsigned long long)s->malformed_rows, (unsigned long long)s->tries);
+    cr_assert_eq(s->malformed_rows, 1, "malformed %llu tries %llu",
+                 (unsigned long long)s->malformed_rows, (unsigned long long)s->tries);
     cr_assert_eq(s->workers, 3);
     cr_assert_eq(s->items_ok, ok);
     cr_assert_eq(s->items_failed, failed);
@@ -182,9 +185,8 @@ Test(report, bad_out_and_symlinked_report) {
     tu_tmpdir(dir, sizeof(dir), "report-bad");
     cr_assert_eq(prs_htmlreport_write(dir, 0, err, sizeof(err)), -ENOENT);
     cr_assert(strstr(err, "/logs"), "%s", err);
-    cr_assert_eq(tu_sh("mkdir -p '%s/logs' && ln -s /tmp/elsewhere '%s/logs/report.html'", dir,
-                       dir),
-                 0);
+    cr_assert_eq(
+        tu_sh("mkdir -p '%s/logs' && ln -s /tmp/elsewhere '%s/logs/report.html'", dir, dir), 0);
     cr_assert_eq(prs_htmlreport_write(dir, 0, err, sizeof(err)), -ELOOP);
     cr_assert(strstr(err, "symlink"), "%s", err);
     tu_rmrf(dir);
@@ -227,5 +229,37 @@ Test(report, real_job, .timeout = 240) {
     free(overview);
     free(page);
     cr_assert_neq(tu_sh("%s report '%s/nowhere' 2>/dev/null", tu_prs(), dir), 0);
+    tu_rmrf(dir);
+}
+
+/* While the job runs, the supervisor rewrites the report every few seconds with a meta
+ * refresh and the RUNNING state; the one written at the end has neither. */
+Test(report, live_while_running, .timeout = 240) {
+    char dir[256], in[300], out[300];
+    tu_tmpdir(dir, sizeof(dir), "report-live");
+    snprintf(in, sizeof(in), "%s/in", dir);
+    snprintf(out, sizeof(out), "%s/out", dir);
+    tu_dataset(in, 300);
+    /* 300 one-file batches of 50 ms on 2 workers: about 7.5 s, past the 5 s tick */
+    int rc = tu_sh("%s run --quiet --entry-script build/examples/faulty.so --input '%s' --output "
+                   "'%s' --mini-batch-size 1 --workers 2 -- --slow-rate 1 --slow-ms 50 "
+                   "2>'%s/err.txt' & pid=$!; "
+                   "for i in $(seq 1 600); do grep -q http-equiv=refresh '%s/logs/report.html' "
+                   "2>/dev/null && cp '%s/logs/report.html' '%s/live.html' && break; sleep 0.1; "
+                   "done; wait $pid",
+                   tu_prs(), in, out, dir, out, out, dir);
+    cr_assert_eq(rc, 0, "prs run exit %d", rc);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/live.html", dir);
+    char *live = tu_read(path, NULL);
+    cr_assert_not_null(live, "no report with a refresh appeared while the job ran");
+    cr_assert(strstr(live, "RUNNING"));
+    snprintf(path, sizeof(path), "%s/logs/report.html", out);
+    char *end = tu_read(path, NULL);
+    cr_assert_not_null(end);
+    cr_assert_null(strstr(end, "http-equiv=refresh"));
+    cr_assert(strstr(end, "SUCCEEDED"));
+    free(live);
+    free(end);
     tu_rmrf(dir);
 }

@@ -26,19 +26,27 @@
 #define LANE_H 20.0
 #define MAX_LANE_LINES 10u /* throughput and CPU lines drawn; the rest summed as "others" */
 
-static const char *const outcome_fill[PRS_TRY_OUTCOMES] = {"url(#p-done)", "url(#p-items)",
-                                                           "url(#p-failed)", "url(#p-timeout)",
-                                                           "url(#p-crashed)"};
+static const char *const outcome_fill[PRS_TRY_OUTCOMES] = {
+    "url(#p-done)", "url(#p-items)", "url(#p-failed)", "url(#p-timeout)", "url(#p-crashed)"};
 static const char *const dash[4] = {"", "6 3", "2 2", "8 3 2 3"};
 
 static void esc(FILE *f, const char *s) {
     for (; *s; s++) {
         switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
@@ -85,8 +93,8 @@ static double vy(double v, double max) {
 }
 
 static void svg_begin(FILE *f, const char *id, const char *title, double height) {
-    fprintf(f, "<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-labelledby=\"%s-t\">", W,
-            height, id);
+    fprintf(f, "<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-labelledby=\"%s-t\">", W, height,
+            id);
     fprintf(f, "<title id=\"%s-t\">", id);
     esc(f, title);
     fputs("</title>", f);
@@ -100,8 +108,7 @@ static void time_axis(FILE *f, const prs_jobstats *s, double y1) {
         fmt_duration(d, sizeof(d), (s->t1_s - s->t0_s) * k / 4);
         fprintf(f, "<text class=tl x=%.1f y=%.1f>%s</text>", L + PW * k / 4, y1 + 16, d);
     }
-    fprintf(f, "<text class=tl x=%.1f y=%.1f>time since the first try</text>", L + PW / 2,
-            y1 + 30);
+    fprintf(f, "<text class=tl x=%.1f y=%.1f>time since the first try</text>", L + PW / 2, y1 + 30);
 }
 
 static void value_axis(FILE *f, double max, const char *unit) {
@@ -114,8 +121,7 @@ static void value_axis(FILE *f, double max, const char *unit) {
 
 /* One line over the buckets, named at its right end. */
 static void series(FILE *f, const double *v, double max, const char *name, unsigned style) {
-    fprintf(f, "<polyline class=s%u stroke-dasharray=\"%s\" points=\"", style % 4,
-            dash[style % 4]);
+    fprintf(f, "<polyline class=s%u stroke-dasharray=\"%s\" points=\"", style % 4, dash[style % 4]);
     for (uint32_t b = 0; b < PRS_JOBSTATS_BUCKETS; b++)
         fprintf(f, "%.1f,%.1f ", bx(b), vy(v[b], max));
     fputs("\" />", f);
@@ -265,10 +271,9 @@ static void chart_timeline(FILE *f, const prs_jobstats *s) {
     timeline_lanes(f, s, y0);
     for (size_t i = 0; i < s->events_len; i++) {
         const prs_jobstats_event *e = &s->events[i];
-        fprintf(f,
-                "<text class=mk x=%.1f y=%.1f>&#x25BC;<title>batch %llu %s</title></text>",
-                L + (e->time_s - s->t0_s) / span * PW, T + LANE_H - 3,
-                (unsigned long long)e->batch, prs_jobstats_outcome_name(e->outcome));
+        fprintf(f, "<text class=mk x=%.1f y=%.1f>&#x25BC;<title>batch %llu %s</title></text>",
+                L + (e->time_s - s->t0_s) / span * PW, T + LANE_H - 3, (unsigned long long)e->batch,
+                prs_jobstats_outcome_name(e->outcome));
     }
     for (size_t i = 1; i < s->lives_len; i++) {
         double x = L + PRS_MIN(PRS_MAX(s->lives[i].start_s - s->t0_s, 0), span) / span * PW;
@@ -284,14 +289,15 @@ static void chart_timeline(FILE *f, const prs_jobstats *s) {
             "<tr><td>timeouts reported</td><td>%llu</td></tr></table>",
             (unsigned long long)s->crashes, (unsigned long long)s->timeouts);
     if (!s->bars)
-        fprintf(f, "<p class=note>%llu tries: each cell is one worker over %.3g s, filled with "
-                   "the worst outcome that ended in it; fainter means less busy.</p>",
+        fprintf(f,
+                "<p class=note>%llu tries: each cell is one worker over %.3g s, filled with "
+                "the worst outcome that ended in it; fainter means less busy.</p>",
                 (unsigned long long)s->tries, s->bucket_s);
     fputs("</section>\n", f);
 }
 
-static void hist_bars(FILE *f, const uint64_t *h, uint32_t lo, uint32_t hi, double max,
-                      double off, const char *fill) {
+static void hist_bars(FILE *f, const uint64_t *h, uint32_t lo, uint32_t hi, double max, double off,
+                      const char *fill) {
     double bw = PW / (hi - lo + 1);
     for (uint32_t i = lo; i <= hi; i++) {
         double y = vy((double)h[i], max);
@@ -424,8 +430,9 @@ static void chart_resources(FILE *f, const prs_jobstats *s) {
     value_axis(f, max, "MiB");
     series(f, rss, max, "runtime RSS", 0);
     time_axis(f, s, T + PH);
-    fprintf(f, "</svg><table><tr><th>samples</th><td>%llu</td></tr><tr><th>peak RSS</th>"
-               "<td>%.1f MiB</td></tr></table></div></section>\n",
+    fprintf(f,
+            "</svg><table><tr><th>samples</th><td>%llu</td></tr><tr><th>peak RSS</th>"
+            "<td>%.1f MiB</td></tr></table></div></section>\n",
             (unsigned long long)s->perf_samples, max);
     free(cpu);
 }
@@ -473,8 +480,9 @@ int prs_htmlreport_render(const prs_jobstats *s, FILE *f, unsigned refresh_s) {
             style, patterns);
     fputs("<h1>prs job report</h1><p class=state>", f);
     esc(f, s->state[0] ? s->state : "NOT STARTED");
-    fprintf(f, ": %llu items succeeded, %llu failed, in %llu tries", (unsigned long long)s->items_ok,
-            (unsigned long long)s->items_failed, (unsigned long long)s->tries);
+    fprintf(f, ": %llu items succeeded, %llu failed, in %llu tries",
+            (unsigned long long)s->items_ok, (unsigned long long)s->items_failed,
+            (unsigned long long)s->tries);
     if (refresh_s) fprintf(f, " (this page reloads every %u s while the job runs)", refresh_s);
     fputs("</p><pre>", f);
     esc(f, s->overview);

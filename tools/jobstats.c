@@ -246,10 +246,14 @@ static void on_batch_row(void *ctx, const field *f, uint32_t n, bool is_header) 
     batch_pass *bp = ctx;
     prs_jobstats *s = bp->s;
     if (is_header) {
-        bp->c = (batch_cols){col_of(f, n, "Mini-batch Id"),      col_of(f, n, "Process"),
-                             col_of(f, n, "Process Start Time"), col_of(f, n, "Succeeded"),
-                             col_of(f, n, "Failed"),             col_of(f, n, "Elapsed Seconds"),
-                             col_of(f, n, "Run Method Seconds"), col_of(f, n, "Status")};
+        bp->c = (batch_cols){col_of(f, n, "Mini-batch Id"),
+                             col_of(f, n, "Process"),
+                             col_of(f, n, "Process Start Time"),
+                             col_of(f, n, "Succeeded"),
+                             col_of(f, n, "Failed"),
+                             col_of(f, n, "Elapsed Seconds"),
+                             col_of(f, n, "Run Method Seconds"),
+                             col_of(f, n, "Status")};
         return;
     }
     prs_jobstats_try t;
@@ -355,8 +359,7 @@ static void on_master_line(prs_jobstats *s, field line) {
         return;
     }
     if (s->events_len >= PRS_JOBSTATS_MAX_EVENTS) return;
-    s->events[s->events_len++] =
-        (prs_jobstats_event){.time_s = t, .batch = batch, .outcome = o};
+    s->events[s->events_len++] = (prs_jobstats_event){.time_s = t, .batch = batch, .outcome = o};
 }
 
 static void copy_text(char *dst, size_t size, const char *src, size_t len) {

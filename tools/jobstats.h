@@ -19,12 +19,12 @@
 
 #include "base.h"
 
-#define PRS_JOBSTATS_BUCKETS 120u    /* time buckets across the job's span */
+#define PRS_JOBSTATS_BUCKETS 120u /* time buckets across the job's span */
 #define PRS_JOBSTATS_MAX_WORKERS 256u
-#define PRS_JOBSTATS_MAX_BARS 2000u  /* one SVG bar per try up to this many tries */
-#define PRS_JOBSTATS_HIST_BINS 32u   /* duration bins: bin i holds [2^(i-20), 2^(i-19)) s */
-#define PRS_JOBSTATS_MAX_GROUPS 50u  /* error groups kept (the largest) */
-#define PRS_JOBSTATS_MAX_LIVES 1000u /* runtime lives kept (restarts) */
+#define PRS_JOBSTATS_MAX_BARS 2000u   /* one SVG bar per try up to this many tries */
+#define PRS_JOBSTATS_HIST_BINS 32u    /* duration bins: bin i holds [2^(i-20), 2^(i-19)) s */
+#define PRS_JOBSTATS_MAX_GROUPS 50u   /* error groups kept (the largest) */
+#define PRS_JOBSTATS_MAX_LIVES 1000u  /* runtime lives kept (restarts) */
 #define PRS_JOBSTATS_MAX_EVENTS 1000u /* crash / timeout markers kept */
 #define PRS_JOBSTATS_TEXT_BYTES 512u
 
@@ -69,12 +69,12 @@ typedef struct prs_jobstats_group { /* one group of user/error.txt */
 } prs_jobstats_group;
 
 typedef struct prs_jobstats {
-    char state[64];            /* overview.txt's "state:" word, "" if none yet */
-    char overview[4096];       /* overview.txt's first lines, verbatim */
-    double t0_s, t1_s;         /* span of the tries (and samples); t1_s > t0_s */
-    double bucket_s;           /* (t1_s - t0_s) / PRS_JOBSTATS_BUCKETS */
-    uint32_t workers;          /* lanes: highest worker index seen + 1 */
-    uint64_t tries;            /* CSV rows read */
+    char state[64];      /* overview.txt's "state:" word, "" if none yet */
+    char overview[4096]; /* overview.txt's first lines, verbatim */
+    double t0_s, t1_s;   /* span of the tries (and samples); t1_s > t0_s */
+    double bucket_s;     /* (t1_s - t0_s) / PRS_JOBSTATS_BUCKETS */
+    uint32_t workers;    /* lanes: highest worker index seen + 1 */
+    uint64_t tries;      /* CSV rows read */
     uint64_t items_ok, items_failed;
     uint64_t tries_by_outcome[PRS_TRY_OUTCOMES];
     uint64_t malformed_rows; /* CSV rows that could not be read (counted, not fatal) */
@@ -100,11 +100,11 @@ typedef struct prs_jobstats {
     uint64_t rss_max_bytes[PRS_JOBSTATS_BUCKETS];
     uint64_t perf_samples;
     prs_jobstats_life lives[PRS_JOBSTATS_MAX_LIVES];
-    size_t lives_len;  /* runtime lives kept; restarts = lives_len - 1 when > 0 */
+    size_t lives_len; /* runtime lives kept; restarts = lives_len - 1 when > 0 */
     uint64_t lives_total;
     prs_jobstats_event events[PRS_JOBSTATS_MAX_EVENTS];
     size_t events_len;
-    uint64_t crashes, timeouts; /* all of them, kept or not */
+    uint64_t crashes, timeouts;                         /* all of them, kept or not */
     prs_jobstats_group groups[PRS_JOBSTATS_MAX_GROUPS]; /* largest first */
     size_t groups_len;
     uint64_t errors_total;

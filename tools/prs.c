@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 #define PRS_VERSION "0.1.0"
 
@@ -669,6 +670,32 @@ static void write_report(const char *out_dir, unsigned refresh_s) {
         fprintf(stderr, "prs: report not written: %s\n", err);
 }
 
+#define LIVE_REPORT_PERIOD_S 5u
+
+typedef struct live_report {
+    const char *out_dir;
+    double next_s; /* CLOCK_MONOTONIC */
+} live_report;
+
+static double monotonic_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The supervisor's tick while the job runs: rewrites the report with a refresh, at most
+ * one tenth of the time (a million-batch job's logs take seconds to read), silently until
+ * OUT/logs exists. */
+static void on_supervisor_tick(void *arg) {
+    live_report *lr = arg;
+    double now = monotonic_s();
+    if (now < lr->next_s) return;
+    char err[PATH_MAX + 256];
+    prs_htmlreport_write(lr->out_dir, LIVE_REPORT_PERIOD_S, err, sizeof(err));
+    double took = monotonic_s() - now;
+    lr->next_s = now + PRS_MAX(LIVE_REPORT_PERIOD_S - 0.5, 10 * took);
+}
+
 static int run_job(run_ctx *r, const prs_jobspec *js, int argc, char **argv, int rest) {
     int n;
     char **init_argv = init_args(r, argc, argv, rest, js, &n);
@@ -693,6 +720,10 @@ static int run_job(run_ctx *r, const prs_jobspec *js, int argc, char **argv, int
         return code;
     }
     prs_job_report report;
+    live_report live = {.out_dir = r->c.output_dir};
+    r->c.supervisor_tick = on_supervisor_tick;
+    r->c.supervisor_tick_arg = &live;
+    r->c.supervisor_tick_ms = LIVE_REPORT_PERIOD_S * 1000;
     code = prs_supervise(&r->c, &report);
     fprintf(stderr, "prs: %s\n", report.message);
     /* A refused job (OUT holds another one, or bad usage): OUT's files are not this job's. */
