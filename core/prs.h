@@ -79,9 +79,9 @@ typedef struct prs_job_config {
     uint32_t input_format;     /* 0 files (default), 1 csv, 2 tsv, 3 jsonl, 4 lines */
     uint64_t mini_batch_bytes; /* tabular formats: bytes per mini-batch (default 1 MiB) */
     /* prs_supervise calls supervisor_tick(supervisor_tick_arg) in the supervising process,
-     * never in the runtime, about every supervisor_tick_ms while a runtime life runs (0 or
-     * NULL: never). It must return quickly and must not fork; the CLI rewrites
-     * logs/report.html from it. */
+     * never in the runtime, about every supervisor_tick_ms while a runtime life runs and
+     * no stop was asked (0 or NULL: never). It delays the supervisor's watch while it
+     * runs, so it must return quickly; the CLI rewrites logs/report.html from it. */
     void (*supervisor_tick)(void *arg);
     void *supervisor_tick_arg;
     uint32_t supervisor_tick_ms;
