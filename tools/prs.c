@@ -13,6 +13,7 @@
 #include "sched.h"
 #include "side.h"
 #include "status.h"
+#include "triage.h"
 #include "units.h"
 
 #include <limits.h>
@@ -34,6 +35,7 @@ static const char usage_main[] =
     "  run       run or resume a job          (prs run --help)\n"
     "  status    show a job, running or not   (prs status --help)\n"
     "  report    write OUT/logs/report.html   (prs report --help)\n"
+    "  why       the story of one item or mini-batch: tries, errors, stack, log lines\n"
     "  help      this text\n"
     "  version   print the version\n"
     "\n"
@@ -851,6 +853,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "status")) return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "why")) return prs_cmd_why(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage_main, stdout);
         return 0;
