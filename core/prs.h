@@ -78,6 +78,11 @@ typedef struct prs_job_config {
     uint32_t io_mode;          /* 0 auto (default), 1 io_uring, 2 sync; default from PRS_IO */
     uint32_t input_format;     /* 0 files (default), 1 csv, 2 tsv, 3 jsonl, 4 lines */
     uint64_t mini_batch_bytes; /* tabular formats: bytes per mini-batch (default 1 MiB) */
+    /* One shard of a job split into shard_count (0: not sharded; core/shard.h): this run
+     * creates and runs only the shard_index-th contiguous range of the job's mini-batches.
+     * Both, and the thresholds, are then part of the job's identity in output_dir. */
+    uint32_t shard_index;
+    uint32_t shard_count;
 } prs_job_config;
 
 typedef struct prs_job_report {

@@ -4,8 +4,10 @@
 #include "joblog.h"
 #include "prs.h"
 #include "records.h"
+#include "shard_cli.h"
 #include "side.h"
 #include "status.h"
+#include "submit.h"
 #include "units.h"
 
 #include <getopt.h>
@@ -25,6 +27,8 @@ static const char usage_main[] =
     "commands:\n"
     "  run       run or resume a job          (prs run --help)\n"
     "  status    show a job, running or not   (prs status --help)\n"
+    "  merge     assemble a job run as shards (prs merge --help)\n"
+    "  submit    run a job as shards on Slurm (prs submit --help)\n"
     "  help      this text\n"
     "  version   print the version\n"
     "\n"
@@ -86,6 +90,10 @@ static const char usage_run[] =
     "                             (default; PRS_IO in the environment changes it) probes\n"
     "                             io_uring; logs/sys/master.txt says which path runs, and why\n"
     "  --quiet                    no progress lines on stderr\n"
+    "  --shard K/N                run shard K (0..N-1) of the job split into N: the K-th\n"
+    "                             contiguous range of its mini-batches, as a complete job in\n"
+    "                             OUT/shards/K-of-N/ (prs merge OUT assembles them); auto/N\n"
+    "                             takes K from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX\n"
     "  --fresh                    discard the job state in OUT (and its output file) and\n"
     "                             start over; without it, OUT holding a different job is\n"
     "                             refused with what differs\n"
@@ -148,6 +156,7 @@ enum {
     OPT_ENV,
     OPT_FORMAT,
     OPT_IO,
+    OPT_SHARD,
 };
 
 static int bad(const char *opt, const char *value, const char *why) {
@@ -204,6 +213,7 @@ static int cmd_run(int argc, char **argv) {
         {"env", required_argument, NULL, OPT_ENV},
         {"input-format", required_argument, NULL, OPT_FORMAT},
         {"io", required_argument, NULL, OPT_IO},
+        {"shard", required_argument, NULL, OPT_SHARD},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -216,7 +226,8 @@ static int cmd_run(int argc, char **argv) {
     char why[PATH_MAX + 256];
     int64_t v;
     int rc, opt;
-    const char *mbs = NULL;
+    const char *mbs = NULL, *shard = NULL;
+    static char shard_dir[PATH_MAX + 64];
     enum prs_format format = PRS_FORMAT_FILES;
     opterr = 0;
     optind = 1;
@@ -335,6 +346,9 @@ static int cmd_run(int argc, char **argv) {
             if (prs_side_parse_env(optarg, why, sizeof(why))) return bad_msg(why);
             if ((rc = add_value("--env", optarg, envs, &c.env_count))) return rc;
             break;
+        case OPT_SHARD:
+            shard = optarg;
+            break;
         case OPT_HELP:
             fputs(usage_run, stdout);
             return 0;
@@ -366,6 +380,7 @@ static int cmd_run(int argc, char **argv) {
     if (!c.entry_script) return bad("--entry-script", NULL, "is required");
     if (!c.input) return bad("--input", NULL, "is required");
     if (!c.output_dir) return bad("--output", NULL, "is required");
+    if ((rc = prs_shard_cli_run_output(shard, &c, shard_dir, sizeof(shard_dir)))) return rc;
     /* argv for init: the script, then everything after "--". */
     int n = argc - optind;
     char **init_argv = calloc((size_t)n + 2, sizeof(char *));
@@ -419,6 +434,8 @@ static int cmd_status(int argc, char **argv) {
         fprintf(stderr, "prs status: OUT is required\n\n%s", usage_status);
         return PRS_EXIT_USAGE;
     }
+    int code = prs_shard_cli_status(out_dir);
+    if (code >= 0) return code;
     char err[PATH_MAX + 256];
     int rc = prs_status_print(out_dir, &opt, stdout, err, sizeof(err));
     if (rc == 0) return 0;
@@ -434,6 +451,8 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "status")) return cmd_status(argc - 1, argv + 1);
+    if (!strcmp(cmd, "merge")) return prs_shard_cli_merge(argc - 1, argv + 1);
+    if (!strcmp(cmd, "submit")) return prs_submit_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage_main, stdout);
         return 0;
