@@ -4,6 +4,9 @@
 #include "units.h"
 
 #include <string.h>
+/* The inline build of XXH3 (no call into the shared library), as sidedb.c uses it. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 static int shard_number(const char *text, size_t len, uint32_t max, uint32_t *out) {
     char buf[16];
@@ -112,4 +115,44 @@ int64_t prs_shard_failed_limit(int64_t allowed_failed_count, uint32_t allowed_fa
         if (limit < 0 || p < limit) limit = p;
     }
     return limit;
+}
+
+void prs_shard_count_begin(prs_shard_cut *cut, prs_shard s) {
+    PRS_ASSERT(s.count >= 1 && s.index < s.count);
+    *cut = (prs_shard_cut){.shard = s, .counting = true};
+}
+
+void prs_shard_count_item(prs_shard_cut *cut, const void *key, size_t len) {
+    PRS_ASSERT(cut->counting);
+    cut->fingerprint = XXH3_64bits_withSeed(key, len, cut->fingerprint);
+}
+
+void prs_shard_count_batch(prs_shard_cut *cut) {
+    PRS_ASSERT(cut->counting);
+    cut->batches++;
+    /* Batch boundaries are part of the print: the same names cut differently differ. */
+    cut->fingerprint = XXH3_64bits_withSeed("\n", 1, cut->fingerprint);
+}
+
+int prs_shard_build_begin(prs_shard_cut *cut) {
+    PRS_ASSERT(cut->counting);
+    cut->counting = false;
+    if (cut->batches < cut->shard.count) return -ERANGE;
+    prs_shard_range(cut->batches, cut->shard, &cut->first, &cut->end);
+    cut->next = 0;
+    return 0;
+}
+
+enum prs_shard_take prs_shard_build_batch(prs_shard_cut *cut) {
+    PRS_ASSERT(!cut->counting);
+    uint64_t b = cut->next++;
+    if (b < cut->first) return PRS_SHARD_SKIP;
+    return b < cut->end ? PRS_SHARD_TAKE : PRS_SHARD_PAST;
+}
+
+int prs_shard_record(const prs_shard_cut *cut, char *buf, size_t size) {
+    int n = snprintf(buf, size, "shard=%u/%u\njob_batches=%llu\ninput_xxh3=%016llx\n",
+                     cut->shard.index, cut->shard.count, (unsigned long long)cut->batches,
+                     (unsigned long long)cut->fingerprint);
+    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
 }

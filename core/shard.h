@@ -46,6 +46,33 @@ int prs_shard_dir_name(prs_shard s, char *buf, size_t size);
  * zeros, K < N <= PRS_SHARD_MAX). Returns 0, or -EINVAL for any other name. */
 int prs_shard_dir_parse(const char *name, prs_shard *out);
 
+/* Creating one shard: two walks of the same input in the same order. The first counts
+ * the job's batches (and fingerprints them: a shard whose input differs from another's is
+ * refused by prs merge); the second keeps only the shard's range and stops after it. */
+typedef struct prs_shard_cut {
+    prs_shard shard;
+    bool counting;        /* the first walk */
+    uint64_t batches;     /* counting: batches seen; building: the job's total */
+    uint64_t next;        /* building: the global number of the next batch */
+    uint64_t first, end;  /* building: this shard's range */
+    uint64_t fingerprint; /* XXH3-64 chained over every batch's items, in order */
+} prs_shard_cut;
+
+enum prs_shard_take { PRS_SHARD_SKIP = 0, PRS_SHARD_TAKE, PRS_SHARD_PAST };
+
+void prs_shard_count_begin(prs_shard_cut *cut, prs_shard s);
+/* Counting: an item (a path, or a tabular batch's file/offset/length) enters the print. */
+void prs_shard_count_item(prs_shard_cut *cut, const void *key, size_t len);
+void prs_shard_count_batch(prs_shard_cut *cut);
+/* Ends the count and fixes the range. -ERANGE when the job has fewer batches than shards
+ * (a shard would be empty): the caller says so. */
+int prs_shard_build_begin(prs_shard_cut *cut);
+/* Building: what to do with the job's next batch: take it, skip it (before the range), or
+ * stop walking (past it). */
+enum prs_shard_take prs_shard_build_batch(prs_shard_cut *cut);
+/* The record a shard stores beside its state: "shard=K/N\njob_batches=B\ninput_xxh3=X\n". */
+int prs_shard_record(const prs_shard_cut *cut, char *buf, size_t size);
+
 /* --allowed-failed-percent of the whole job as a count of failed batches one shard may
  * have on its own: the job fails when failed*100 > percent*job_batches, i.e. (failed being
  * a whole number) failed > floor(percent*job_batches/100). Combined with allowed_failed_count

@@ -128,3 +128,57 @@ Test(shard, failed_limit) {
         }
     }
 }
+
+/* Two walks: the count fixes the range, the build takes exactly it, then says stop. */
+Test(shard, cut_takes_the_range_once) {
+    for (uint32_t n = 1; n <= 64; n++) {
+        uint64_t taken_total = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            prs_shard_cut cut;
+            prs_shard_count_begin(&cut, (prs_shard){.index = k, .count = n});
+            for (int b = 0; b < 100; b++) {
+                prs_shard_count_item(&cut, &b, sizeof(b));
+                prs_shard_count_batch(&cut);
+            }
+            cr_assert_eq(prs_shard_build_begin(&cut), 0);
+            uint64_t taken = 0, expect = 0;
+            for (uint64_t b = 0; b < 100; b++) {
+                enum prs_shard_take t = prs_shard_build_batch(&cut);
+                if (t == PRS_SHARD_PAST) break;
+                if (t == PRS_SHARD_TAKE) {
+                    cr_assert_eq(prs_shard_owner(b, 100, n), k);
+                    taken++;
+                } else {
+                    cr_assert_lt(prs_shard_owner(b, 100, n), k, "skipped a batch after the range");
+                }
+                expect = b + 1;
+            }
+            cr_assert_eq(expect, cut.end, "N %u shard %u: walked past its range", n, k);
+            taken_total += taken;
+        }
+        cr_assert_eq(taken_total, 100, "N %u: %llu batches taken", n,
+                     (unsigned long long)taken_total);
+    }
+}
+
+Test(shard, cut_refuses_empty_shards_and_prints_the_input) {
+    prs_shard_cut a, b;
+    prs_shard_count_begin(&a, (prs_shard){.index = 0, .count = 4});
+    for (int i = 0; i < 3; i++)
+        prs_shard_count_batch(&a);
+    cr_assert_eq(prs_shard_build_begin(&a), -ERANGE);
+    /* The same names cut into batches differently give different prints. */
+    prs_shard_count_begin(&a, (prs_shard){.index = 0, .count = 1});
+    prs_shard_count_begin(&b, (prs_shard){.index = 0, .count = 1});
+    prs_shard_count_item(&a, "x", 1);
+    prs_shard_count_item(&a, "y", 1);
+    prs_shard_count_batch(&a);
+    prs_shard_count_item(&b, "x", 1);
+    prs_shard_count_batch(&b);
+    prs_shard_count_item(&b, "y", 1);
+    prs_shard_count_batch(&b);
+    cr_assert_neq(a.fingerprint, b.fingerprint);
+    char rec[128];
+    cr_assert_gt(prs_shard_record(&a, rec, sizeof(rec)), 0);
+    cr_assert(strstr(rec, "shard=0/1\njob_batches=1\ninput_xxh3="), "%s", rec);
+}
