@@ -4,9 +4,14 @@
 #                   slurmd -D in the background (every state dir, pid file, log, key and
 #                   socket inside DIR), exports SLURM_CONF, waits (bounded) until sinfo says
 #                   the node is idle. Returns non-zero with the reason on stderr.
-# slurm_stop        stops every daemon slurm_start started, by the pid it recorded (TERM,
-#                   then KILL after 5 s). Safe to call twice and from a trap.
+# slurm_stop        cancels this cluster's jobs and waits (bounded) for their step daemons,
+#                   then stops every daemon slurm_start started, by the pid it recorded
+#                   (TERM, then KILL after 5 s). Safe to call twice and from a trap.
 # Needs root (slurmd runs jobs as their submitter) and Debian's slurm-wlm and munge.
+# The daemons run in sessions of their own (setsid, which execs: $! is the daemon's pid),
+# so a signal to the test's process group (timeout(1) sends one) leaves them to the EXIT
+# trap, which cancels the jobs first: killed from under running jobs, they would leave
+# orphaned slurmstepd processes behind.
 # Ports: two free TCP ports picked at random, so a second cluster on the machine (or a
 # system one on 6817/6818) does not collide.
 
@@ -31,7 +36,7 @@ slurm_start() {
     chmod 700 "$dir/munge"
     dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none || return 1
     chmod 400 "$dir/munge/munge.key"
-    /usr/sbin/munged --foreground --force --key-file="$dir/munge/munge.key" \
+    setsid /usr/sbin/munged --foreground --force --key-file="$dir/munge/munge.key" \
         --socket="$dir/munge/munge.socket" --pid-file="$dir/munge/munged.pid" \
         --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munge.seed" \
         >"$dir/munge/munged.out" 2>&1 &
@@ -85,9 +90,9 @@ CONF
         cat "$dir/munge/munged.out" "$dir/munge/munged.log" >&2 2>/dev/null
         return 1
     }
-    /usr/sbin/slurmctld -D -i -f "$dir/slurm.conf" >"$dir/slurmctld.out" 2>&1 &
+    setsid /usr/sbin/slurmctld -D -i -f "$dir/slurm.conf" >"$dir/slurmctld.out" 2>&1 &
     slurm_pids+=($!)
-    /usr/sbin/slurmd -D -f "$dir/slurm.conf" -N "$host" >"$dir/slurmd.out" 2>&1 &
+    setsid /usr/sbin/slurmd -D -f "$dir/slurm.conf" -N "$host" >"$dir/slurmd.out" 2>&1 &
     slurm_pids+=($!)
     for i in $(seq 1 300); do
         if sinfo -h -N -o '%T' 2>/dev/null | grep -qx idle; then
@@ -100,8 +105,30 @@ CONF
     return 1
 }
 
+# Jobs first: a slurmstepd outlives a stopped slurmd (it runs detached) and would keep the
+# job's processes alive. Cancel every job of this cluster, then wait (bounded) until the
+# controller has none and every step daemon removed its socket (NODE_JOB.STEP) from the
+# spool dir.
+slurm_drain() {
+    local i
+    [ -n "${SLURM_CONF:-}" ] && [ -f "$SLURM_CONF" ] || return 0
+    local spool
+    spool=$(sed -n 's/^SlurmdSpoolDir=//p' "$SLURM_CONF")
+    timeout 10 scancel --full --quiet --user="$(id -un)" 2>/dev/null
+    for i in $(seq 1 150); do
+        if [ -z "$(timeout 5 squeue -h -o %i 2>/dev/null)" ] &&
+            ! compgen -G "$spool/$(hostname -s)_*.*" >/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "slurm_stop: jobs or step daemons still there after 15 s: $(squeue -h 2>&1)" \
+        "$(ls "$spool" 2>&1)" >&2
+}
+
 slurm_stop() {
     local pid i
+    ((${#slurm_pids[@]})) && slurm_drain
     for pid in "${slurm_pids[@]}"; do
         kill -TERM "$pid" 2>/dev/null
     done

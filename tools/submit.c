@@ -241,8 +241,11 @@ static int submit_jobs(const submit *s, const char *tasks) {
                s->shards - 1);
     printf("prs submit: merge:  job %llu (%s)\n", merge,
            tasks[0] ? "starts once every shard's task ended well" : "every shard had finished");
-    printf("watch:   squeue -j %llu%s%.0llu   prs status %s\n", merge, tasks[0] ? "," : "", job,
-           s->out);
+    if (tasks[0]) {
+        printf("watch:   squeue -j %llu,%llu   prs status %s\n", job, merge, s->out);
+    } else {
+        printf("watch:   squeue -j %llu   prs status %s\n", merge, s->out);
+    }
     printf("result:  %s/logs/overview.txt once job %llu ran (log: %s/merge-%llu.out)\n", s->out,
            merge, s->slurm_dir, merge);
     printf("resume:  prs submit --slurm --resume %s   (only the unfinished shards)\n", s->out);
