@@ -7,9 +7,12 @@
  *   backtrace_symbols_fd after backtrace was warmed up at install).
  * Callers must: install once per process before workers start; each worker enters with
  *   its scoreboard slot and a pointer to the batch it runs (NULL between batches).
- * The handler writes crash-<pid>-w<worker>-b<batch>.txt (batch, attempt, items, signal,
- *   faulting address, stack), marks the worker's scoreboard slot CRASHED, restores the
- *   default action and re-raises: the process dies as it would have, with evidence. */
+ * The handler writes crash-<pid>-w<worker>-b<batch>.txt (batch, attempt, the item run()
+ *   was on when known, signal, faulting address, backtrace_symbols' stack, then the raw
+ *   frame addresses and the process's memory map), marks the worker's scoreboard slot
+ *   CRASHED, restores the default action and re-raises: the process dies as it would
+ *   have, with evidence. Function, file and line come later, outside the handler
+ *   (libdw is not async-signal-safe): symbolize.h rewrites the file from the raw part. */
 #ifndef PRS_CRASH_H
 #define PRS_CRASH_H
 
@@ -21,5 +24,13 @@ int prs_crash_install(const char *error_dir);
 int prs_crash_thread_enter(int worker_id, prs_scoreboard_slot *slot);
 void prs_crash_thread_leave(void);
 void prs_crash_set_batch(const prs_batch *batch);
+/* Where the worker keeps the index of the item run() is on (prs_out's progress), read by
+ * the handler to name the faulting item; NULL: unknown. */
+void prs_crash_set_progress(const uint32_t *progress);
+
+/* The faulting item a crash file of (worker, batch, attempt) in error_dir names, into item.
+ * Not for the handler. 0, or -ENOENT when no such file names one. */
+int prs_crash_item_of(const char *error_dir, uint32_t worker, uint64_t batch, uint32_t attempt,
+                      char *item, size_t item_size);
 
 #endif

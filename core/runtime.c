@@ -826,11 +826,14 @@ static int job_repair(job *j) {
             c.failed_batches++;
             c.failed_items += rec.item_count;
         }
-        char line[768];
+        char line[768], edir[4200], item[512] = "-";
+        snprintf(edir, sizeof(edir), "%s/user/error/%s", prs_joblog_dir(j->log),
+                 prs_joblog_node(j->log));
+        prs_crash_item_of(edir, i, id, attempt, item, sizeof(item)); /* else "-": unknown */
         int len = snprintf(line, sizeof(line),
-                           "batch %llu attempt %u item -: the process crashed in run() with "
+                           "batch %llu attempt %u item %s: the process crashed in run() with "
                            "signal %d; %s; evidence in logs/user/error/%s/\n",
-                           (unsigned long long)id, attempt, sig,
+                           (unsigned long long)id, attempt, item, sig,
                            last ? "no tries left: the batch failed" : "it will be retried",
                            prs_joblog_node(j->log));
         len = PRS_MIN(len, (int)sizeof(line) - 1);
@@ -968,7 +971,8 @@ static void job_overview(job *j, const char *state) {
     }
     if (processed > 0 && c->succeeded_items == 0 && c->total_batches == processed) {
         snprintf(text + n, sizeof(text) - (size_t)n,
-                 "warning: no item succeeded: run() emitted no row for any item\n");
+                 "why it failed: no item succeeded (run() emitted no row for any item); "
+                 "ParallelRunStep fails such a job whatever the thresholds\n");
     }
     prs_joblog_sync(j->log);
     prs_joblog_overview(j->log, text);
@@ -1125,13 +1129,21 @@ static int job_complete(job *j, const prs_done_msg *m) {
             rc = job_buffer_rows(j, out->rows, out->rows_len);
             if (rc == 0) j->output_bytes += out->rows_len;
         }
-    } else if (v == PRS_VERDICT_FAILED) {
-        rec.state = PRS_BATCH_FAILED;
-        prs_joblog_master(j->log, "batch %llu failed after %u tries",
-                          (unsigned long long)fin.batch_id, fin.attempt);
     } else {
-        prs_joblog_master(j->log, "batch %llu try %u failed; it will be retried",
-                          (unsigned long long)fin.batch_id, fin.attempt);
+        /* Why: the try's first error line (the batch's own failure comes first). */
+        int why_len = 0;
+        const char *why =
+            out->errors_len ? memmem(out->errors, out->errors_len, " item -: ", 9) : NULL;
+        if (why) {
+            why += 9;
+            const char *nl = memchr(why, '\n', (size_t)(out->errors + out->errors_len - why));
+            why_len = nl ? (int)(nl - why) : 0;
+        }
+        if (v == PRS_VERDICT_FAILED) rec.state = PRS_BATCH_FAILED;
+        prs_joblog_master(
+            j->log, "batch %llu try %u failed%s%.*s%s; %s", (unsigned long long)fin.batch_id,
+            fin.attempt, why_len ? " (" : "", why_len, why_len ? why : "", why_len ? ")" : "",
+            v == PRS_VERDICT_FAILED ? "no tries left: the batch failed" : "it will be retried");
     }
     job_log_batch(j, m, out, outcome, rec.state == PRS_BATCH_DONE ? rec.succeeded : 0);
     prs_worker_release_out(w, m->out_index);
@@ -1679,8 +1691,12 @@ static int job_run(job *j) {
     if (code) return code;
     job_stop_workers(j); /* their last words (a late init failure) belong in the result */
     enum prs_job_state st = prs_sched_result(&j->sched);
-    code = job_result_code(j, st);
     const prs_sched_counts *c = &j->sched.counts;
+    /* ParallelRunStep fails a job in which no mini-batch item succeeded, whatever the
+     * thresholds allow. */
+    bool none_ok = st == PRS_JOB_SUCCEEDED && c->total_items > 0 && c->succeeded_items == 0;
+    if (none_ok) st = PRS_JOB_FAILED;
+    code = none_ok ? PRS_EXIT_THRESHOLD : job_result_code(j, st);
     int n =
         snprintf(j->report->message, sizeof(j->report->message),
                  "%s: %llu of %llu mini-batches succeeded, %llu failed; %llu of %llu items failed",
@@ -1688,8 +1704,10 @@ static int job_run(job *j) {
                  (unsigned long long)c->total_batches, (unsigned long long)c->failed_batches,
                  (unsigned long long)c->failed_items, (unsigned long long)c->total_items);
     if (st != PRS_JOB_SUCCEEDED) {
-        snprintf(j->report->message + n, sizeof(j->report->message) - (size_t)n, " (%s)",
-                 prs_sched_reason_text(j->sched.reason));
+        snprintf(j->report->message + n, sizeof(j->report->message) - (size_t)n, " (%s)%s",
+                 none_ok ? "no mini-batch item succeeded: the job fails whatever the thresholds"
+                         : prs_sched_reason_text(j->sched.reason),
+                 st == PRS_JOB_STOPPED ? "; run the same command again to resume" : "");
     }
     prs_joblog_master(j->log, "result: %s", j->report->message);
     char result[1100];

@@ -14,6 +14,7 @@
 #include "joblog.h"
 #include "prs.h"
 #include "scoreboard.h"
+#include "symbolize.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -217,12 +218,17 @@ int prs_supervise(const prs_job_config *config, prs_job_report *report) {
             }
         }
         driver_life(config, child, started, status);
+        if (WIFSIGNALED(status) && config->output_dir) prs_symbolize_job(config->output_dir);
         prs_job_report got;
         bool have = read(fds[0], &got, sizeof(got)) == (ssize_t)sizeof(got);
         close(fds[0]);
         if (have) *report = got;
         if (WIFEXITED(status) && WEXITSTATUS(status) != PRS_EXIT_RESTART) {
             code = WEXITSTATUS(status);
+            if (!have && code == PRS_EXIT_STOPPED) /* stopped at once: no report written */
+                snprintf(report->message, sizeof(report->message),
+                         "STOPPED (stopped at once; running mini-batches were not charged); run "
+                         "the same command again to resume");
             break;
         }
         char text[256];
@@ -234,8 +240,8 @@ int prs_supervise(const prs_job_config *config, prs_job_report *report) {
         }
         if (supervisor_signals > 0) {
             code = PRS_EXIT_STOPPED;
-            snprintf(report->message, sizeof(report->message), "stopped (%s); run again to resume",
-                     text);
+            snprintf(report->message, sizeof(report->message),
+                     "stopped (%s); run the same command again to resume", text);
             break;
         }
         no_progress =
