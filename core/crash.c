@@ -18,6 +18,7 @@
 #define CRASH_MAX_FRAMES 64
 
 static int crash_dir_fd = -1;
+static prs_scoreboard_file *crash_scoreboard;
 
 typedef struct crash_thread {
     int worker_id;
@@ -30,6 +31,7 @@ typedef struct crash_thread {
 /* initial-exec: no lazy TLS allocation can happen inside the handler. */
 static __thread crash_thread *crash_self __attribute__((tls_model("initial-exec")));
 static __thread volatile sig_atomic_t crash_in_handler __attribute__((tls_model("initial-exec")));
+static __thread bool crash_own __attribute__((tls_model("initial-exec")));
 
 /* The thread that writes the evidence and ends the process. Two workers can fault at
  * once: each marks its own slot (both batches crashed), the second then waits for the
@@ -138,10 +140,7 @@ static void crash_handler(int sig, siginfo_t *info, void *uctx) {
     crash_in_handler = 1;
     crash_thread *self = crash_self;
     const prs_batch *batch = self ? self->batch : NULL;
-    if (self && self->slot && batch) {
-        atomic_store_explicit(&self->slot->signal, sig, memory_order_relaxed);
-        atomic_store_explicit(&self->slot->state, PRS_SLOT_CRASHED, memory_order_release);
-    }
+    prs_crash_charge(self ? PRS_DEATH_SIGNAL : PRS_DEATH_THREAD, sig);
     int none = 0;
     if (!atomic_compare_exchange_strong(&crash_owner, &none, 1)) {
         for (;;)
@@ -210,7 +209,28 @@ static void crash_handler(int sig, siginfo_t *info, void *uctx) {
     crash_die(sig);
 }
 
-int prs_crash_install(const char *error_dir) {
+void prs_crash_own_thread(void) {
+    crash_own = true;
+}
+
+void prs_crash_charge(enum prs_death_cause cause, int value) {
+    crash_thread *self = crash_self;
+    if (self && self->slot && self->batch) {
+        atomic_store_explicit(&self->slot->cause, (int32_t)cause, memory_order_relaxed);
+        atomic_store_explicit(&self->slot->signal, value, memory_order_relaxed);
+        atomic_store_explicit(&self->slot->state, PRS_SLOT_CRASHED, memory_order_release);
+    } else if (!self && !crash_own) {
+        prs_scoreboard_charge_running(crash_scoreboard,
+                                      cause == PRS_DEATH_SIGNAL ? PRS_DEATH_THREAD : cause, value);
+    }
+}
+
+void prs_crash_charge_all(enum prs_death_cause cause, int value) {
+    prs_scoreboard_charge_running(crash_scoreboard, cause, value);
+}
+
+int prs_crash_install(const char *error_dir, prs_scoreboard_file *scoreboard) {
+    crash_scoreboard = scoreboard;
     int rc = prs_mkdir_p(error_dir);
     if (rc) return rc;
     int fd = open(error_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -29,6 +29,7 @@
 #include "scoreboard.h"
 #include "side.h"
 #include "sidedb.h"
+#include "supervisor.h"
 #include "worker.h"
 
 #include <fcntl.h>
@@ -777,7 +778,7 @@ static int job_open_state(job *j) {
     char crash_dir[PATH_MAX + 128];
     snprintf(crash_dir, sizeof(crash_dir), "%s/user/error/%s", prs_joblog_dir(j->log),
              prs_joblog_node(j->log));
-    rc = prs_crash_install(crash_dir);
+    rc = prs_crash_install(crash_dir, j->scoreboard);
     if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s: %s", crash_dir, strerror(-rc));
     return 0;
 }
@@ -818,7 +819,8 @@ static int job_repair(job *j) {
                               (unsigned long long)id, attempt);
             continue;
         }
-        int sig = atomic_load(&slot->signal);
+        char why[256];
+        prs_scoreboard_death_text(slot, why, sizeof(why));
         rec.attempts = attempt;
         bool last = attempt >= j->cfg->run_max_try;
         if (last) {
@@ -831,9 +833,9 @@ static int job_repair(job *j) {
                  prs_joblog_node(j->log));
         prs_crash_item_of(edir, i, id, attempt, item, sizeof(item)); /* else "-": unknown */
         int len = snprintf(line, sizeof(line),
-                           "batch %llu attempt %u item %s: the process crashed in run() with "
-                           "signal %d; %s; evidence in logs/user/error/%s/\n",
-                           (unsigned long long)id, attempt, item, sig,
+                           "batch %llu attempt %u item %s: %s; %s; evidence in "
+                           "logs/user/error/%s/\n",
+                           (unsigned long long)id, attempt, item, why,
                            last ? "no tries left: the batch failed" : "it will be retried",
                            prs_joblog_node(j->log));
         len = PRS_MIN(len, (int)sizeof(line) - 1);
@@ -991,6 +993,7 @@ static int job_commit(job *j, bool wait, const char *meta_key, const void *meta_
                       size_t meta_len) {
     int rc = job_write_rows(j);
     if (rc) return rc;
+    prs_joblog_flush_reports(j->log); /* a crash keeps the lines of committed tries */
     prs_queue_counts c;
     job_counts(j, &c);
     bool first_error = !meta_key && j->first_error_new;
@@ -1268,7 +1271,8 @@ static void job_abandon(job *j, int code) {
      * first (bounded: a stuck flusher does not hold the restart). */
     prs_joblog_sync(j->log);
     prs_joblog_flush(j->log, 2000);
-    _exit(code); /* threads stuck in user code cannot be joined: end the process */
+    /* threads stuck in user code cannot be joined: end the process */
+    prs_supervisor_exit(code, j->report);
 }
 
 /* The worker running batch id, or -1. */
@@ -1465,7 +1469,16 @@ static int job_start_workers(job *j) {
                            .failed_items = qc.failed_items};
     rc = prs_sched_init(&j->sched, &lim, &sc);
     if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: inconsistent counters");
-    j->workers = calloc(n, sizeof(*j->workers));
+    /* Nothing pending (all committed, the result not yet: a crash in prs_shutdown or in a
+     * late prs_init after the last commit): finish without starting a worker, whose init
+     * or shutdown could only crash again. */
+    bool idle = sc.done_batches + sc.failed_batches == sc.total_batches;
+    if (idle) {
+        prs_joblog_master(j->log, "nothing pending: the job finishes without starting workers");
+        prs_sched_store_exhausted(&j->sched);
+        n = 0;
+    }
+    j->workers = calloc(PRS_MAX(n, 1u), sizeof(*j->workers));
     j->rows_cap = JOB_ROWS_FLUSH_BYTES;
     j->rows = malloc(j->rows_cap);
     if (!j->rows || !j->workers) return job_fail(j, PRS_EXIT_INTERNAL, "out of memory");
@@ -1519,7 +1532,7 @@ static int job_start_workers(job *j) {
                                      .global = &j->global};
     /* Once per process, before any worker: what it builds every worker reads. */
     j->global.side = &j->side;
-    if (j->entry.global_init) {
+    if (j->entry.global_init && n > 0) {
         rc = j->entry.global_init(&j->global, j->cfg->argc, j->init_argv);
         if (rc) {
             return job_fail(j, PRS_EXIT_INIT_FAILED,
@@ -1529,6 +1542,7 @@ static int job_start_workers(job *j) {
         prs_joblog_master(j->log, "prs_global_init done");
     }
     /* More workers than CPUs is allowed: they are placed round-robin over the CPUs. */
+    if (n == 0) return 0;
     prs_joblog_master(j->log, "starting %u workers on %u CPUs%s", n, ncpu,
                       n > ncpu ? " (more workers than CPUs: placed round-robin)" : "");
     for (uint32_t i = 0; i < n; i++) {
@@ -1689,6 +1703,9 @@ static int job_run(job *j) {
                       (unsigned long long)j->sched.counts.total_batches);
     code = job_coordinate(j);
     if (code) return code;
+    /* Every batch's state reaches LMDB before any prs_shutdown runs: a crash there (or in a
+     * late prs_init) leaves a job with nothing pending, which the next life finishes. */
+    if (job_commit(j, true, NULL, NULL, 0) == 0) prs_committer_drain(j->committer);
     job_stop_workers(j); /* their last words (a late init failure) belong in the result */
     enum prs_job_state st = prs_sched_result(&j->sched);
     const prs_sched_counts *c = &j->sched.counts;

@@ -14,6 +14,7 @@
 #include "side.h"
 #include "status.h"
 #include "submit.h"
+#include "triage.h"
 #include "units.h"
 
 #include <limits.h>
@@ -35,6 +36,7 @@ static const char usage_main[] =
     "  status    show a job, running or not   (prs status --help)\n"
     "  merge     assemble a job run as shards (prs merge --help)\n"
     "  submit    run a job as shards on Slurm (prs submit --help)\n"
+    "  why       the story of one item or mini-batch: tries, errors, stack, log lines\n"
     "  help      this text\n"
     "  version   print the version\n"
     "\n"
@@ -804,6 +806,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "status")) return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "merge")) return prs_shard_cli_merge(argc - 1, argv + 1);
     if (!strcmp(cmd, "submit")) return prs_submit_cli(argc - 1, argv + 1);
+    if (!strcmp(cmd, "why")) return prs_cmd_why(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage_main, stdout);
         return 0;
