@@ -11,8 +11,10 @@
 #include "prs.h"
 #include "records.h"
 #include "sched.h"
+#include "shard_cli.h"
 #include "side.h"
 #include "status.h"
+#include "submit.h"
 #include "triage.h"
 #include "units.h"
 
@@ -32,6 +34,8 @@ static const char usage_main[] =
     "commands:\n"
     "  run       run or resume a job          (prs run --help)\n"
     "  status    show a job, running or not   (prs status --help)\n"
+    "  merge     assemble a job run as shards (prs merge --help)\n"
+    "  submit    run a job as shards on Slurm (prs submit --help)\n"
     "  report    write OUT/logs/report.html   (prs report --help)\n"
     "  why       the story of one item or mini-batch: tries, errors, stack, log lines\n"
     "  try       run init() and one mini-batch in the foreground, nothing committed\n"
@@ -73,6 +77,7 @@ typedef struct run_ctx {
     const char *mbs_who;
     const char *source_directory;
     const char *config;
+    const char *shard; /* --shard K/N as given (tools/shard_cli.c) */
     enum prs_format format;
     bool dry_run, help;
     run_given given[RUN_MAX_GIVEN]; /* every value set, in the order applied */
@@ -220,6 +225,12 @@ static int set_help(run_ctx *r, const run_opt *o, const char *who, const char *v
 static int set_dry_run(run_ctx *r, const run_opt *o, const char *who, const char *value) {
     (void)o, (void)who, (void)value;
     r->dry_run = true;
+    return 0;
+}
+
+static int set_shard(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o, (void)who;
+    r->shard = value; /* checked with --output, in prs_shard_cli_run_output */
     return 0;
 }
 
@@ -423,6 +434,13 @@ static const run_opt run_opts[] = {
      CFG(quiet),
      .def = "off",
      .help = "no progress lines on stderr (also -q)"},
+    {{"shard", NULL, 0, "K/N"},
+     set_shard,
+     .def = "(none)",
+     .help = "run shard K (0..N-1) of the job split into N: the K-th\n"
+             "contiguous range of its mini-batches, as a complete job in\n"
+             "OUT/shards/K-of-N/ (prs merge OUT assembles them); auto/N\n"
+             "takes K from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX"},
     {{"fresh", NULL, 0, NULL},
      set_true,
      CFG(fresh),
@@ -768,6 +786,10 @@ static int cmd_run(int argc, char **argv) {
                 r.config ? "is required (on the command line, or in the job YAML)" : "is required");
         goto free_spec;
     }
+    static char shard_dir[PATH_MAX + 64]; /* OUT/shards/K-of-N: --dry-run creates nothing */
+    if (!r.dry_run &&
+        (code = prs_shard_cli_run_output(r.shard, &r.c, shard_dir, sizeof(shard_dir))))
+        goto free_spec;
     code = run_job(&r, js_loaded ? &js : NULL, argc, argv, rest);
 free_spec:
     if (js_loaded) prs_jobspec_free(&js);
@@ -836,6 +858,8 @@ static int cmd_status(int argc, char **argv) {
         fprintf(stderr, "prs status: OUT is required\n\n%s", usage_status);
         return PRS_EXIT_USAGE;
     }
+    int code = prs_shard_cli_status(out_dir);
+    if (code >= 0) return code;
     char err[PATH_MAX + 256];
     int rc = prs_status_print(out_dir, &opt, stdout, err, sizeof(err));
     if (rc == 0) return 0;
@@ -851,6 +875,8 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "status")) return cmd_status(argc - 1, argv + 1);
+    if (!strcmp(cmd, "merge")) return prs_shard_cli_merge(argc - 1, argv + 1);
+    if (!strcmp(cmd, "submit")) return prs_submit_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "why")) return prs_cmd_why(argc - 1, argv + 1);
     if (!strcmp(cmd, "try")) return prs_cmd_try(argc - 1, argv + 1);
