@@ -41,7 +41,8 @@ typedef struct prs_entry_table {
 #define PRS_MAX_WORKERS 256u
 
 typedef struct prs_job_config {
-    const char *entry_script; /* shared object path; or NULL and set entry */
+    const char *entry_script; /* shared object path, or a Python script (*.py, run by a
+                               * host process per worker); or NULL and set entry */
     prs_entry_table entry;    /* used when entry_script is NULL */
     const char *input;        /* a directory, @FILE listing one path a line, or (tabular
                                * formats only) one input file */
@@ -78,6 +79,13 @@ typedef struct prs_job_config {
     uint32_t io_mode;          /* 0 auto (default), 1 io_uring, 2 sync; default from PRS_IO */
     uint32_t input_format;     /* 0 files (default), 1 csv, 2 tsv, 3 jsonl, 4 lines */
     uint64_t mini_batch_bytes; /* tabular formats: bytes per mini-batch (default 1 MiB) */
+    /* Python entry scripts (entry_script ending in .py; the protocol: prs_host.h). */
+    const char *python;     /* the interpreter (default /usr/bin/python3; a venv's works) */
+    const char *python_dir; /* prs's prs_host.py; NULL: $PRS_PYTHON_DIR, else beside the
+                             * binary (../core/python, ../share/prs/python) */
+    uint32_t row_format;    /* a DataFrame result's rows: 0 space-separated (default, as
+                             * ParallelRunStep), 1 csv, 2 tsv, 3 jsonl */
+    bool append_row_dataframe_header; /* write a DataFrame's header once, as line one */
 } prs_job_config;
 
 typedef struct prs_job_report {

@@ -39,14 +39,15 @@ static const char usage_main[] =
     "  70  internal error (the message says what failed)\n";
 
 static const char usage_run[] =
-    "usage: prs run --entry-script S.so --input DIR|@LIST --output OUT [options] [-- ARGS]\n"
+    "usage: prs run --entry-script S.so|S.py --input DIR|@LIST --output OUT [options] [-- ARGS]\n"
     "\n"
     "Splits the files under DIR (recursively, in sorted order), or listed in LIST (one path\n"
     "a line, or NUL-separated), into mini-batches and runs S.so's prs_run on each. ARGS\n"
     "after -- reach prs_init(ctx, argc, argv) with argv[0] = S.so.\n"
     "\n"
     "required:\n"
-    "  --entry-script PATH        the entry script: a shared object exporting prs_run\n"
+    "  --entry-script PATH        the entry script: a shared object exporting prs_run, or a\n"
+    "                             Python script (*.py) defining run(mini_batch)\n"
     "  --input DIR|@LIST          the dataset\n"
     "  --output OUT               output directory: results, logs/ and the job state (.prs/)\n"
     "\n"
@@ -89,6 +90,16 @@ static const char usage_run[] =
     "  --fresh                    discard the job state in OUT (and its output file) and\n"
     "                             start over; without it, OUT holding a different job is\n"
     "                             refused with what differs\n"
+    "\n"
+    "Python entry scripts (--entry-script S.py; ParallelRunStep's init/run/shutdown):\n"
+    "  --python PATH              the interpreter (default /usr/bin/python3; a virtualenv's\n"
+    "                             bin/python works). Each worker runs the script in its own\n"
+    "                             process, pinned to the worker's CPU; run() gets a list of\n"
+    "                             absolute paths (files) or a pandas DataFrame (tabular) and\n"
+    "                             returns a list (one row per element) or a DataFrame\n"
+    "  --row-format F             a DataFrame's rows: space (default: space-separated, as\n"
+    "                             ParallelRunStep), csv, tsv or jsonl\n"
+    "  --append-row-dataframe-header  write the DataFrame header once, as the first line\n"
     "\n"
     "side inputs, tables and environment (each may be repeated, up to 64 times):\n"
     "  --side-input NAME=PATH     a file or directory for the script: prs_side_path(ctx,\n"
@@ -148,6 +159,9 @@ enum {
     OPT_ENV,
     OPT_FORMAT,
     OPT_IO,
+    OPT_PYTHON,
+    OPT_ROW_FORMAT,
+    OPT_DF_HEADER,
 };
 
 static int bad(const char *opt, const char *value, const char *why) {
@@ -204,6 +218,9 @@ static int cmd_run(int argc, char **argv) {
         {"env", required_argument, NULL, OPT_ENV},
         {"input-format", required_argument, NULL, OPT_FORMAT},
         {"io", required_argument, NULL, OPT_IO},
+        {"python", required_argument, NULL, OPT_PYTHON},
+        {"row-format", required_argument, NULL, OPT_ROW_FORMAT},
+        {"append-row-dataframe-header", no_argument, NULL, OPT_DF_HEADER},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -304,6 +321,21 @@ static int cmd_run(int argc, char **argv) {
                 c.io_mode = 2;
             else
                 return bad("--io", optarg, "must be auto, uring or sync");
+            break;
+        case OPT_PYTHON:
+            c.python = optarg;
+            break;
+        case OPT_ROW_FORMAT: {
+            static const char *formats[] = {"space", "csv", "tsv", "jsonl"};
+            uint32_t f = 0;
+            while (f < 4 && strcmp(optarg, formats[f]) != 0)
+                f++;
+            if (f == 4) return bad("--row-format", optarg, "must be space, csv, tsv or jsonl");
+            c.row_format = f;
+            break;
+        }
+        case OPT_DF_HEADER:
+            c.append_row_dataframe_header = true;
             break;
         case OPT_PERF:
             if ((rc = parse_int("--perf-interval", optarg, 1, 86400, &v))) return rc;
