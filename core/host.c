@@ -68,9 +68,13 @@ static int host_adapter(const prs_job_config *cfg, char *path, size_t size) {
     exe[n] = 0;
     char *slash = strrchr(exe, '/');
     if (slash) *slash = 0;
+    char exe_dir_real[PATH_MAX];
     static const char *rel[] = {"../core/python", "../../core/python", "../share/prs/python"};
     for (size_t i = 0; i < PRS_ARRAY_LEN(rel); i++) {
-        snprintf(path, size, "%s/%s/prs_host.py", exe, rel[i]);
+        char cand[PATH_MAX + 32];
+        snprintf(cand, sizeof(cand), "%s/%s", exe, rel[i]);
+        if (!realpath(cand, exe_dir_real)) continue;
+        snprintf(path, size, "%s/prs_host.py", exe_dir_real);
         if (access(path, R_OK) == 0) return 0;
     }
     return -ENOENT;
@@ -456,7 +460,8 @@ static int host_lost(prs_host *h, prs_worker *w, const prs_batch *b, prs_out *ou
     snprintf(name, sizeof(name), "traceback-b%llu-a%u.txt", (unsigned long long)b->id, b->attempt);
     rel[0] = 0;
     if (n) write_traceback(h->log, name, msg, tail, n, rel, sizeof(rel));
-    prs_out_error(out, "-", "%s", msg);
+    /* A timeout has its error line from the coordinator already (one per try). */
+    if (rc != -ETIMEDOUT) prs_out_error(out, "-", "%s", msg);
     out->failure_said = true;
     host_log(h, (int)w->id, h->log, PRS_LOG_WARNING, "Python host pid %d: %s%s%s", h->proc.last_pid,
              msg, rel[0] ? "; its last stderr: " : "", rel);

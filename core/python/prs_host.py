@@ -127,12 +127,12 @@ class Host:
             spec.loader.exec_module(module)
         except BaseException as e:
             summary, tb = exception_text(e)
-            self.ch.error(ERR_IMPORT, "%s: cannot import it: %s" % (argv[0], summary), tb)
+            self.ch.error(ERR_IMPORT, "cannot import it: %s" % summary, tb)
             return False
         self.module = module
         self.run = getattr(module, "run", None)
         if not callable(self.run):
-            self.ch.error(ERR_NO_RUN, "%s defines no run(mini_batch) function" % argv[0])
+            self.ch.error(ERR_NO_RUN, "it defines no run(mini_batch) function")
             return False
         if conf.get("check") == "1":
             self.ch.send(READY)
@@ -171,7 +171,7 @@ class Host:
 
     def frame_rows(self, df):
         if self.row_format == "jsonl":
-            text = df.to_json(orient="records", lines=True)
+            text = df.to_json(orient="records", lines=True, double_precision=15)
             rows = text.split("\n") if text else []
             if rows and rows[-1] == "":
                 rows.pop()
