@@ -1,10 +1,14 @@
 /* joblog.c -- see joblog.h. */
 #include "joblog.h"
+#include "clock.h"
+#include "fs.h"
 
+#include "errgroup.h"
 #include "logfile.h"
 #include "logring.h"
 #include "prs.h"
 #include "prs_entry.h"
+#include "symbolize.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -32,16 +36,8 @@ enum { JL_DEST_MASTER = 1, JL_DEST_USER = 2, JL_DEST_CAPTURE = 3 };
 #define JL_LINE_MAX 4096u         /* a line is reassembled up to this; longer is cut */
 #define JL_FLUSHER_BATCH 1024u    /* records per pass before the files are looked at again */
 #define JL_IDLE_SLEEP_NS 1000000L /* the flusher's tick when the ring is empty */
-#define JL_GROUPS_MAX 256u        /* distinct messages in error.txt; the rest are "other" */
 #define JL_ERROR_FILES_MAX 10000u /* files in user/error/<node>/; past it, counted only */
 #define JL_ERROR_REWRITE_NS 1000000000ull
-
-typedef struct jl_group {
-    char message[256];
-    char example[512];
-    char file[96];
-    uint64_t count;
-} jl_group;
 
 typedef struct jl_assembly {
     uint64_t timestamp_ns;
@@ -76,9 +72,8 @@ struct prs_joblog {
     uint64_t error_seq;
     uint64_t first_seq; /* the lowest-numbered error file: the first error */
     char first_file[96];
-    uint64_t errors_total, errors_unfiled, errors_other;
-    jl_group *groups;
-    uint32_t groups_len;
+    uint64_t errors_unfiled;
+    prs_errgroups *groups;
     bool errors_dirty;
     uint64_t errors_written_ns;
 };
@@ -140,18 +135,6 @@ static void machine_identity(prs_joblog *jl) {
     prs_joblog_safe_name(jl->ip, sizeof(jl->ip), "127.0.0.1");
 }
 
-static int mkdir_p(char *path) {
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        int rc = mkdir(path, 0755);
-        *p = '/';
-        if (rc != 0 && errno != EEXIST) return -errno;
-    }
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) return -errno;
-    return 0;
-}
-
 /* Opens logs/<sub> for appending (its directories made): the node file and the report
  * as plain stdio files; master.txt and the user log (flushed = true) through jl->files,
  * which the flusher's writes follow onto io_uring. Both fully buffered: their writers
@@ -162,7 +145,7 @@ static FILE *open_append(prs_joblog *jl, const char *sub, bool flushed, char *er
     snprintf(path, sizeof(path), "%s/%s", jl->dir, sub);
     char *slash = strrchr(path, '/');
     *slash = 0;
-    int rc = mkdir_p(path);
+    int rc = prs_mkdir_p(path);
     *slash = '/';
     FILE *f = NULL;
     if (rc == 0) f = flushed ? prs_logfile_open(jl->files, path, 1u << 16) : fopen(path, "ae");
@@ -172,12 +155,6 @@ static FILE *open_append(prs_joblog *jl, const char *sub, bool flushed, char *er
     }
     if (!flushed) setvbuf(f, NULL, _IOFBF, 1u << 16);
     return f;
-}
-
-static uint64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* "2026-11-29T03:29:33.123Z " for a CLOCK_REALTIME time; the date part is cached per
@@ -289,9 +266,7 @@ static void flusher_report_drops(prs_joblog *jl) {
     uint64_t dropped = prs_logring_take_dropped(&jl->ring);
     if (dropped == 0) return;
     char ts[48];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    stamp_ns(jl, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec, ts, sizeof(ts));
+    stamp_ns(jl, prs_wall_ns(), ts, sizeof(ts));
     fprintf(jl->master, "%s prs: %llu log records dropped (--log-policy drop: the ring was full)\n",
             ts, (unsigned long long)dropped);
     fprintf(jl->user,
@@ -332,8 +307,8 @@ int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy
     int rc = prs_logring_init(&jl->ring, PRS_JOBLOG_RING_RECORDS,
                               policy == PRS_LOGRING_DROP ? PRS_LOGRING_DROP : PRS_LOGRING_WAIT);
     jl->assembly = calloc(PRS_JOBLOG_PRODUCERS, sizeof(*jl->assembly));
-    jl->groups = calloc(JL_GROUPS_MAX, sizeof(*jl->groups));
-    if (rc || !jl->assembly || !jl->groups) {
+    int grc = prs_errgroups_create(&jl->groups);
+    if (rc || !jl->assembly || grc) {
         snprintf(err, err_size, "log ring: %s", strerror(rc ? -rc : ENOMEM));
         prs_joblog_close(jl);
         return rc ? rc : -ENOMEM;
@@ -367,12 +342,14 @@ int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy
               jl->report);
     }
     snprintf(jl->error_dir, sizeof(jl->error_dir), "%s/user/error/%s", jl->dir, jl->node);
-    rc = mkdir_p(jl->error_dir);
+    rc = prs_mkdir_p(jl->error_dir);
     if (rc) {
         snprintf(err, err_size, "%s: %s", jl->error_dir, strerror(-rc));
         prs_joblog_close(jl);
         return rc;
     }
+    /* Crashes the supervisor did not symbolize (an embedded job, a killed supervisor). */
+    prs_symbolize_crash_dir(jl->error_dir, JL_ERROR_FILES_MAX);
     errors_load(jl);
     rc = -pthread_create(&jl->flusher, NULL, flusher_main, jl);
     if (rc) {
@@ -432,15 +409,15 @@ void prs_joblog_close(prs_joblog *jl) {
     prs_logfile_writer_destroy(jl->files);
     prs_logring_destroy(&jl->ring);
     free(jl->assembly);
-    free(jl->groups);
+    prs_errgroups_destroy(jl->groups);
     free(jl);
 }
 
 int prs_joblog_flush(prs_joblog *jl, uint32_t timeout_ms) {
     uint64_t target = atomic_load(&jl->ring.enqueue_pos);
-    uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000ull;
+    uint64_t deadline = prs_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
     while (atomic_load(&jl->flushed_pos) < target) {
-        if (mono_ns() > deadline) return -ETIMEDOUT;
+        if (prs_mono_ns() > deadline) return -ETIMEDOUT;
         struct timespec tick = {0, 200000};
         nanosleep(&tick, NULL);
     }
@@ -491,6 +468,23 @@ void prs_joblog_master(prs_joblog *jl, const char *fmt, ...) {
 
 bool prs_joblog_user_enabled(const prs_joblog *jl, int level) {
     return level >= jl->level;
+}
+
+static void user_line(prs_joblog *jl, int worker, int level, const char *line, int n) {
+    int lvl = PRS_MAX(PRS_MIN(level, JL_LEVEL_MASK), 0);
+    uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
+    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), line,
+              PRS_MIN((size_t)n, JL_LINE_MAX - 1));
+}
+
+void prs_joblog_user_batch(prs_joblog *jl, int worker, int level, uint64_t batch, uint32_t attempt,
+                           const char *fmt, va_list ap) {
+    if (level < jl->level) return;
+    char line[JL_LINE_MAX];
+    int p =
+        snprintf(line, sizeof(line), "[batch %llu try %u] ", (unsigned long long)batch, attempt);
+    int n = vsnprintf(line + p, sizeof(line) - (size_t)p, fmt, ap);
+    if (n >= 0) user_line(jl, worker, level, line, p + n);
 }
 
 void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_list ap) {
@@ -544,30 +538,6 @@ static void error_parse(const char *line, unsigned long long *batch, unsigned *a
     *message = colon + 2;
 }
 
-static jl_group *group_find(prs_joblog *jl, const char *message) {
-    for (uint32_t i = 0; i < jl->groups_len; i++) {
-        if (strncmp(jl->groups[i].message, message, sizeof(jl->groups[i].message) - 1) == 0)
-            return &jl->groups[i];
-    }
-    if (jl->groups_len == JL_GROUPS_MAX) return NULL;
-    jl_group *g = &jl->groups[jl->groups_len++];
-    snprintf(g->message, sizeof(g->message), "%s", message);
-    return g;
-}
-
-static void group_count(prs_joblog *jl, const char *line, const char *message, const char *file) {
-    jl->errors_total++;
-    jl_group *g = group_find(jl, message);
-    if (!g) {
-        jl->errors_other++;
-        return;
-    }
-    if (g->count++ == 0) {
-        snprintf(g->example, sizeof(g->example), "%s", line);
-        snprintf(g->file, sizeof(g->file), "%s", file);
-    }
-}
-
 /* The crash handler's evidence for a batch: crash-<pid>-w<w>-b<batch>.txt. */
 static bool crash_file_for(prs_joblog *jl, unsigned long long batch, char *name, size_t size) {
     DIR *d = opendir(jl->error_dir);
@@ -606,6 +576,8 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
     const char *message;
     error_parse(line, &batch, &attempt, item, sizeof(item), &message);
     name[0] = 0;
+    enum prs_err_kind kind = prs_errgroups_seen(jl->groups, batch, attempt, item, message);
+    if (kind == PRS_ERR_DUPLICATE) return; /* a redone batch said it already: filed once */
     if (jl->error_seq >= JL_ERROR_FILES_MAX) {
         jl->errors_unfiled++;
     } else {
@@ -617,19 +589,21 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
         } else {
             snprintf(fname, sizeof(fname), "error-%06llu.txt", (unsigned long long)jl->error_seq);
         }
+        /* Written whole, then renamed: a crash meanwhile leaves no half file behind. */
+        char tmp[4400];
         snprintf(path, sizeof(path), "%s/%s", jl->error_dir, fname);
-        FILE *f = fopen(path, "we");
+        snprintf(tmp, sizeof(tmp), "%s/.error.tmp", jl->error_dir);
+        FILE *f = fopen(tmp, "we");
         if (f) {
             char ts[48];
-            struct timespec now;
-            clock_gettime(CLOCK_REALTIME, &now);
-            stamp_plain((uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec, ts,
-                        sizeof(ts));
+            stamp_plain(prs_wall_ns(), ts, sizeof(ts));
             fprintf(f, "time: %s\nnode: %s\n", ts, jl->node);
             if (batch || item[0]) {
                 fprintf(f, "batch: %llu\nattempt: %u\nitem: %s\n", batch, attempt, item);
             }
             fprintf(f, "message: %s\n", message);
+            if (kind == PRS_ERR_REPEATED)
+                fputs("repeated: yes (the same error on an earlier try of this mini-batch)\n", f);
             char crash[256];
             if (batch && strstr(message, "crashed") &&
                 crash_file_for(jl, batch, crash, sizeof(crash))) {
@@ -641,57 +615,84 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
                     f,
                     "stack trace: none (the entry script reported this error; it did not crash)\n");
             }
-            fclose(f);
-            snprintf(name, name_size, "%s", fname);
-            if (!jl->first_file[0]) {
+            bool ok = fclose(f) == 0 && rename(tmp, path) == 0;
+            if (ok) snprintf(name, name_size, "%s", fname);
+            if (ok && !jl->first_file[0]) {
                 snprintf(jl->first_file, sizeof(jl->first_file), "%s", fname);
                 jl->first_seq = jl->error_seq;
             }
         }
     }
-    group_count(jl, line, message, name);
+    prs_errgroups_count(jl->groups, item, message, line, name, kind == PRS_ERR_REPEATED);
+    jl->errors_dirty = true;
 }
 
-/* A restarted runtime (or a resumed job) counts what the earlier lives filed. */
+/* One error file of an earlier life, counted again (and remembered: a redone try's
+ * errors are then recognised); an unreadable file is skipped. */
+static void error_reload(prs_joblog *jl, const char *fname, unsigned long long seq) {
+    char path[4600], buf[2048];
+    if (snprintf(path, sizeof(path), "%s/%s", jl->error_dir, fname) >= (int)sizeof(path)) return;
+    FILE *f = fopen(path, "re");
+    if (!f) return;
+    char message[2048] = "", item[2048] = "";
+    unsigned long long batch = 0;
+    unsigned attempt = 0;
+    while (fgets(buf, sizeof(buf), f)) {
+        buf[strcspn(buf, "\n")] = 0;
+        if (strncmp(buf, "message: ", 9) == 0) snprintf(message, sizeof(message), "%s", buf + 9);
+        if (strncmp(buf, "item: ", 6) == 0) snprintf(item, sizeof(item), "%s", buf + 6);
+        sscanf(buf, "batch: %llu", &batch);
+        sscanf(buf, "attempt: %u", &attempt);
+    }
+    fclose(f);
+    if (!message[0]) return; /* not an error file of ours */
+    char line[4200];
+    if (item[0]) {
+        snprintf(line, sizeof(line), "batch %llu attempt %u item %s: %s", batch, attempt, item,
+                 message);
+    } else {
+        snprintf(line, sizeof(line), "%s", message);
+    }
+    enum prs_err_kind kind = prs_errgroups_seen(jl->groups, batch, attempt, item, message);
+    prs_errgroups_count(jl->groups, item, message, line, fname, kind == PRS_ERR_REPEATED);
+    if (seq > jl->error_seq) jl->error_seq = seq;
+    if (!jl->first_file[0] || seq < jl->first_seq) {
+        snprintf(jl->first_file, sizeof(jl->first_file), "%.95s", fname);
+        jl->first_seq = seq;
+    }
+}
+
+typedef struct jl_seq_name {
+    unsigned long long seq;
+    char name[96];
+} jl_seq_name;
+
+static int by_seq(const void *a, const void *b) {
+    const jl_seq_name *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* A restarted runtime (or a resumed job) counts what the earlier lives filed, in the order
+ * they were filed (which try came first decides what is a repeat). */
 static void errors_load(prs_joblog *jl) {
     DIR *d = opendir(jl->error_dir);
     if (!d) return;
+    jl_seq_name *files = calloc(JL_ERROR_FILES_MAX, sizeof(*files));
+    size_t n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) && jl->error_seq < JL_ERROR_FILES_MAX) {
+    while (files && n < JL_ERROR_FILES_MAX && (e = readdir(d))) {
         unsigned long long seq;
-        if (sscanf(e->d_name, "error-%llu", &seq) != 1) continue;
-        char path[4600], buf[2048];
-        if (snprintf(path, sizeof(path), "%s/%s", jl->error_dir, e->d_name) >= (int)sizeof(path))
-            continue;
-        FILE *f = fopen(path, "re");
-        if (!f) continue;
-        char message[2048] = "", item[2048] = "";
-        unsigned long long batch = 0;
-        unsigned attempt = 0;
-        while (fgets(buf, sizeof(buf), f)) {
-            buf[strcspn(buf, "\n")] = 0;
-            if (strncmp(buf, "message: ", 9) == 0)
-                snprintf(message, sizeof(message), "%s", buf + 9);
-            if (strncmp(buf, "item: ", 6) == 0) snprintf(item, sizeof(item), "%s", buf + 6);
-            sscanf(buf, "batch: %llu", &batch);
-            sscanf(buf, "attempt: %u", &attempt);
-        }
-        fclose(f);
-        char line[4200];
-        if (item[0]) {
-            snprintf(line, sizeof(line), "batch %llu attempt %u item %s: %s", batch, attempt, item,
-                     message);
-        } else {
-            snprintf(line, sizeof(line), "%s", message);
-        }
-        group_count(jl, line, message, e->d_name);
-        if (seq > jl->error_seq) jl->error_seq = seq;
-        if (!jl->first_file[0] || seq < jl->first_seq) {
-            snprintf(jl->first_file, sizeof(jl->first_file), "%.95s", e->d_name);
-            jl->first_seq = seq;
-        }
+        if (sscanf(e->d_name, "error-%llu", &seq) != 1 || strlen(e->d_name) >= 96) continue;
+        files[n].seq = seq;
+        snprintf(files[n].name, sizeof(files[n].name), "%s", e->d_name);
+        n++;
     }
     closedir(d);
+    if (!files) return;
+    qsort(files, n, sizeof(*files), by_seq);
+    for (size_t i = 0; i < n; i++)
+        error_reload(jl, files[i].name, files[i].seq);
+    free(files);
 }
 
 static void errors_write(prs_joblog *jl) {
@@ -700,25 +701,10 @@ static void errors_write(prs_joblog *jl) {
     snprintf(path, sizeof(path), "%s/user/error.txt", jl->dir);
     FILE *f = fopen(tmp, "we");
     if (!f) return;
-    fprintf(f, "errors: %llu in %u distinct messages; one file per error in logs/user/error/%s/\n",
-            (unsigned long long)jl->errors_total, jl->groups_len, jl->node);
-    if (jl->errors_unfiled) {
-        fprintf(f, "(%llu errors past the first %u have no file of their own)\n",
-                (unsigned long long)jl->errors_unfiled, JL_ERROR_FILES_MAX);
-    }
-    for (uint32_t i = 0; i < jl->groups_len; i++) {
-        const jl_group *g = &jl->groups[i];
-        fprintf(f, "\n[%llu x] %s\n  first: %s\n", (unsigned long long)g->count, g->message,
-                g->example);
-        if (g->file[0]) fprintf(f, "  file: logs/user/error/%s/%s\n", jl->node, g->file);
-    }
-    if (jl->errors_other) {
-        fprintf(f, "\n[%llu x] (other messages, past %u distinct ones)\n",
-                (unsigned long long)jl->errors_other, JL_GROUPS_MAX);
-    }
+    prs_errgroups_write(jl->groups, f, jl->node, jl->errors_unfiled, JL_ERROR_FILES_MAX);
     if (fclose(f) != 0 || rename(tmp, path) != 0) return;
     jl->errors_dirty = false;
-    jl->errors_written_ns = mono_ns();
+    jl->errors_written_ns = prs_mono_ns();
 }
 
 void prs_joblog_errors(prs_joblog *jl, const char *text, size_t len) {
@@ -729,12 +715,11 @@ void prs_joblog_errors(prs_joblog *jl, const char *text, size_t len) {
         snprintf(line, sizeof(line), "%.*s", (int)PRS_MIN(n, sizeof(line) - 1), text);
         char name[96];
         error_file(jl, line, name, sizeof(name));
-        jl->errors_dirty = true;
         size_t step = nl ? n + 1 : n;
         text += step;
         len -= step;
     }
-    if (jl->errors_dirty && mono_ns() - jl->errors_written_ns >= JL_ERROR_REWRITE_NS)
+    if (jl->errors_dirty && prs_mono_ns() - jl->errors_written_ns >= JL_ERROR_REWRITE_NS)
         errors_write(jl);
 }
 
@@ -776,6 +761,11 @@ void prs_joblog_batch_done(prs_joblog *jl, const prs_joblog_batch *b) {
     csv_field(jl->report, b->error ? b->error : "", elen);
     fprintf(jl->report, ",\"items %llu..%llu\"\n", (unsigned long long)b->first_item,
             (unsigned long long)(b->first_item + b->total - (b->total ? 1 : 0)));
+}
+
+void prs_joblog_flush_reports(prs_joblog *jl) {
+    fflush(jl->node_file);
+    fflush(jl->report);
 }
 
 void prs_joblog_sync(prs_joblog *jl) {

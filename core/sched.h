@@ -3,8 +3,8 @@
  * Owns: the in-flight slot table, the retry queue, the job's counters and its verdict
  *   (thresholds: --error-threshold, --allowed-failed-count, --allowed-failed-percent,
  *   --run-max-try, init failures, stop requests).
- * May call: nothing but base.h. No syscalls, no clock reads, no threads, no allocation:
- *   time (now_ms) and events are inputs, so the coordinator drives it for real and
+ * May call: nothing but core/base (base.h, counts.h). No syscalls, no clock reads, no threads, no
+ * allocation: time (now_ms) and events are inputs, so the coordinator drives it for real and
  *   fuzz/sim drives it with a simulated clock and injected faults.
  * Callers must: serialise all calls on one prs_sched (the coordinator thread owns it);
  *   persist every verdict before acting on the next pick (the durable queue is theirs).
@@ -22,6 +22,7 @@
 #define PRS_SCHED_H
 
 #include "base.h"
+#include "counts.h"
 
 #include <stdbool.h>
 
@@ -75,15 +76,9 @@ typedef struct prs_sched_limits {
     uint32_t workers;                /* workers that will report init */
 } prs_sched_limits;
 
-/* What the store already holds (zero for a new job). */
-typedef struct prs_sched_counts {
-    uint64_t total_batches;
-    uint64_t total_items;
-    uint64_t done_batches;
-    uint64_t failed_batches;
-    uint64_t succeeded_items;
-    uint64_t failed_items;
-} prs_sched_counts;
+/* What the store already holds (zero for a new job): the job's one counts struct
+ * (core/base/counts.h; the scheduler leaves output_bytes alone). */
+typedef prs_counts prs_sched_counts;
 
 typedef struct prs_ticket {
     uint64_t batch_id;

@@ -1,5 +1,6 @@
 /* worker.c -- see worker.h. Also defines the entry-script API of prs_entry.h. */
 #include "worker.h"
+#include "clock.h"
 
 #include "crash.h"
 
@@ -43,6 +44,8 @@ int prs_emit(prs_out *out, const void *row, size_t len) {
     out->rows_len += len;
     if (!newline) out->rows[out->rows_len++] = '\n';
     out->row_count++;
+    if (out->row_count > out->progress)
+        out->progress = (uint32_t)PRS_MIN(out->row_count, UINT32_MAX);
     return 0;
 }
 
@@ -77,7 +80,42 @@ int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...) {
     va_start(ap, fmt);
     out_error_v(out, out->batch->items[index].name, fmt, ap);
     va_end(ap);
+    if (index + 1 > out->progress) out->progress = index + 1;
     return 0;
+}
+
+int prs_fail_batch(prs_out *out, const char *fmt, ...) {
+    if (out->fail_reason[0]) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out->fail_reason, sizeof(out->fail_reason), fmt, ap);
+    va_end(ap);
+    if (n <= 0) snprintf(out->fail_reason, sizeof(out->fail_reason), "(no reason given)");
+    for (char *p = out->fail_reason; *p; p++) {
+        if (*p == '\n') *p = ' '; /* one error, one line */
+    }
+    return -1;
+}
+
+/* The batch's own failure line goes first: it is the try's error (the CSV report and the
+ * overview show the first line). */
+static void out_batch_failed(prs_out *out, int run_rc) {
+    size_t before = out->errors_len;
+    if (out->fail_reason[0]) {
+        prs_out_error(out, "-", "the batch failed this try: %s", out->fail_reason);
+    } else {
+        prs_out_error(out, "-",
+                  "run() returned %d: the batch failed this try (no reason given: "
+                  "call prs_fail_batch)",
+                  run_rc);
+    }
+    size_t len = out->errors_len - before;
+    if (before == 0 || len == 0) return;
+    char line[1100];
+    if (len > sizeof(line)) return;
+    memcpy(line, out->errors + before, len);
+    memmove(out->errors + len, out->errors, before);
+    memcpy(out->errors, line, len);
 }
 
 void prs_log(prs_ctx *ctx, int level, const char *fmt, ...) {
@@ -85,7 +123,12 @@ void prs_log(prs_ctx *ctx, int level, const char *fmt, ...) {
     if (!prs_joblog_user_enabled(log, level)) return;
     va_list ap;
     va_start(ap, fmt);
-    prs_joblog_user(log, (int)ctx->worker->id, level, fmt, ap);
+    const prs_batch *b = ctx->worker->running;
+    if (b) {
+        prs_joblog_user_batch(log, (int)ctx->worker->id, level, b->id, b->attempt, fmt, ap);
+    } else {
+        prs_joblog_user(log, (int)ctx->worker->id, level, fmt, ap);
+    }
     va_end(ap);
 }
 
@@ -222,13 +265,9 @@ static prs_out *worker_take_out(prs_worker *w) {
     out->errors_len = 0;
     out->header_len = 0;
     out->failure_said = false;
+    out->progress = 0;
+    out->fail_reason[0] = 0;
     return out;
-}
-
-static uint64_t worker_clock_ns(clockid_t clock) {
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Grows a slot's per-item arrays to hold count paths. */
@@ -482,17 +521,19 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     prs_scoreboard_slot *slot = &w->shared->scoreboard->slot[w->id];
     atomic_store(&w->cancel, false);
     prs_scoreboard_begin(slot, m->batch_id, m->attempt, m->first_item, m->item_count);
+    prs_crash_set_progress(&out->progress);
     prs_crash_set_batch(&batch);
-    uint64_t run_start_ns = worker_clock_ns(CLOCK_MONOTONIC);
+    uint64_t run_start_ns = prs_clock_ns(CLOCK_MONOTONIC);
+    w->running = &batch;
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
-    done->run_ns = worker_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
+    w->running = NULL;
+    done->run_ns = prs_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
     worker_side_end(w);
     prs_crash_set_batch(NULL);
     prs_scoreboard_end(slot);
     done->timed_out = atomic_load(&w->cancel);
-    if (done->run_rc < 0 && !out->failure_said) {
-        prs_out_error(out, "-", "run() returned %d: the batch failed this try", done->run_rc);
-    }
+    if (out->fail_reason[0] && done->run_rc >= 0) done->run_rc = -1;
+    if (done->run_rc < 0 && !out->failure_said) out_batch_failed(out, done->run_rc);
 release:
     worker_release(w, s);
 }
@@ -509,17 +550,11 @@ static int worker_open_io(prs_worker *w) {
     return rc;
 }
 
-static uint64_t worker_unix_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void *worker_main(void *arg) {
     prs_worker *w = arg;
     const prs_workers_shared *sh = w->shared;
     w->tid = (int)syscall(SYS_gettid);
-    w->started_unix_ms = worker_unix_ms();
+    w->started_unix_ms = prs_wall_ms();
     worker_pin(w);
     worker_arena();
     /* Without its alternate stack a crash still leaves evidence, unless it overflowed. */
@@ -566,12 +601,12 @@ static void *worker_main(void *arg) {
                              .worker = w->id,
                              .batch = w->slot[s].m,
                              .out_index = w->out_current};
-        done.start_realtime_ns = worker_clock_ns(CLOCK_REALTIME);
-        uint64_t start_ns = worker_clock_ns(CLOCK_MONOTONIC);
-        uint64_t cpu_start_ns = worker_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+        done.start_realtime_ns = prs_clock_ns(CLOCK_REALTIME);
+        uint64_t start_ns = prs_clock_ns(CLOCK_MONOTONIC);
+        uint64_t cpu_start_ns = prs_clock_ns(CLOCK_THREAD_CPUTIME_ID);
         worker_batch(w, s, &done);
-        done.elapsed_ns = worker_clock_ns(CLOCK_MONOTONIC) - start_ns;
-        done.cpu_ns = worker_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start_ns;
+        done.elapsed_ns = prs_clock_ns(CLOCK_MONOTONIC) - start_ns;
+        done.cpu_ns = prs_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start_ns;
         done.tid = (int32_t)gettid();
         done.cpu = sched_getcpu();
         atomic_store(&w->out_busy[w->out_current], true);
@@ -590,7 +625,7 @@ static void *worker_main(void *arg) {
     prs_reader_destroy(w->io);
     w->io = NULL;
     if (crash_ready) prs_crash_thread_leave();
-    w->ended_unix_ms = worker_unix_ms();
+    w->ended_unix_ms = prs_wall_ms();
     return NULL;
 }
 
