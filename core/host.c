@@ -2,6 +2,7 @@
 #include "host.h"
 
 #include "hostproc.h"
+#include "le.h"
 #include "prs_host.h"
 #include "records.h"
 #include "worker.h"
@@ -140,14 +141,9 @@ static int req_kv(prs_host *h, const char *key, const char *fmt, ...) {
     return req_str(h, v);
 }
 
-static void le32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
 static int req_u32(prs_host *h, uint32_t v) {
     unsigned char b[4];
-    le32(b, v);
+    prs_le32_put(b, v);
     return req_add(h, b, 4);
 }
 
@@ -170,10 +166,9 @@ static int req_init(prs_host *h, const prs_job_config *cfg, int worker, bool che
 static int req_batch(prs_host *h, const prs_batch *b, bool files) {
     h->req_len = 0;
     unsigned char head[16];
-    for (int i = 0; i < 8; i++)
-        head[i] = (unsigned char)(b->id >> (8 * i));
-    le32(head + 8, b->attempt);
-    le32(head + 12, b->count);
+    prs_le64_put(head, b->id);
+    prs_le32_put(head + 8, b->attempt);
+    prs_le32_put(head + 12, b->count);
     int rc = req_add(h, head, sizeof(head));
     if (files) {
         for (uint32_t i = 0; i < b->count && rc == 0; i++) {
@@ -202,11 +197,6 @@ static int host_send(prs_host *h, uint32_t type, const atomic_bool *cancel, uint
 }
 
 /* ---- answers -------------------------------------------------------------------------- */
-
-static uint32_t rd32(const char *p) {
-    const unsigned char *u = (const unsigned char *)p;
-    return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
-}
 
 /* The error directory of the job's logs, or "" without a log. */
 static void error_dir(prs_joblog *log, char *dir, size_t size) {
@@ -244,14 +234,29 @@ static void host_log(prs_host *h, int worker, prs_joblog *log, int level, const 
     va_end(ap);
 }
 
+static void log_batch(prs_joblog *log, int worker, int level, const prs_batch *b, const char *fmt,
+                      ...) __attribute__((format(printf, 5, 6)));
+static void log_batch(prs_joblog *log, int worker, int level, const prs_batch *b, const char *fmt,
+                      ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    prs_joblog_user_batch(log, worker, level, b->id, b->attempt, fmt, ap);
+    va_end(ap);
+}
+
 /* A LOG frame: level, then the line. */
-static void on_log(prs_hostproc *hp, const char *p, uint32_t len) {
+/* Inside run() (b set) the line carries "[batch B try A]", as prs_log's do. */
+static void on_log(prs_hostproc *hp, const prs_batch *b, const char *p, uint32_t len) {
     if (len < 4 || !hp->log) return;
-    int level = (int)rd32(p);
+    int level = (int)prs_le32_get(p);
     if (!prs_joblog_user_enabled(hp->log, level)) return;
     char text[PRS_HOSTPROC_LINE_MAX];
     snprintf(text, sizeof(text), "%.*s", (int)(len - 4), p + 4);
-    host_log(NULL, hp->worker, hp->log, level, "%s", text);
+    if (b) {
+        log_batch(hp->log, hp->worker, level, b, "%s", text);
+    } else {
+        host_log(NULL, hp->worker, hp->log, level, "%s", text);
+    }
 }
 
 /* An ERROR frame: kind, then "message\ntraceback". */
@@ -270,7 +275,7 @@ static uint32_t on_error(const char *p, uint32_t len, const char **msg, size_t *
     *msg_len = nl ? (size_t)(nl - text) : (size_t)(end - text);
     *tb = nl ? nl + 1 : end;
     *tb_len = (size_t)(end - *tb);
-    return rd32(p);
+    return prs_le32_get(p);
 }
 
 /* Waits for READY after INIT. 0, or the error kind with h->message (and the traceback
@@ -292,7 +297,7 @@ static int host_await_ready(prs_host *h, const atomic_bool *cancel, uint32_t kil
         }
         if (type == PRS_HOST_READY) return 0;
         if (type == PRS_HOST_LOG) {
-            on_log(&h->proc, p, len);
+            on_log(&h->proc, NULL, p, len);
             continue;
         }
         if (type != PRS_HOST_ERROR) continue; /* nothing else belongs here: ignored */
@@ -412,11 +417,11 @@ static uint32_t host_kill_ms(const prs_job_config *cfg) {
 
 static int on_rows(prs_out *out, const char *p, uint32_t len) {
     if (len < 4) return -EPROTO;
-    uint32_t n = rd32(p);
+    uint32_t n = prs_le32_get(p);
     size_t off = 4;
     for (uint32_t i = 0; i < n; i++) {
         if (len - off < 4) return -EPROTO;
-        uint32_t row = rd32(p + off);
+        uint32_t row = prs_le32_get(p + off);
         off += 4;
         if (len - off < row) return -EPROTO;
         if (prs_emit(out, p + off, row)) return -ENOMEM;
@@ -503,9 +508,9 @@ int prs_host_entry_run(prs_ctx *ctx, const prs_batch *b, prs_out *out) {
         rc = prs_hostproc_recv(&h->proc, cancel, kill_ms, &type, &p, &len);
         if (rc) break;
         if (type == PRS_HOST_LOG) {
-            on_log(&h->proc, p, len);
+            on_log(&h->proc, b, p, len);
         } else if (type == PRS_HOST_FAIL_ITEM && len >= 4) {
-            prs_fail_item(out, rd32(p), "%.*s", (int)(len - 4), p + 4);
+            prs_fail_item(out, prs_le32_get(p), "%.*s", (int)(len - 4), p + 4);
         } else if (type == PRS_HOST_HEADER) {
             rc = on_header(out, p, len);
         } else if (type == PRS_HOST_ROWS) {
@@ -531,7 +536,7 @@ void prs_host_entry_shutdown(prs_ctx *ctx) {
             const char *p;
             rc = prs_hostproc_recv(&h->proc, &host_deadline, HOST_SHUTDOWN_MS, &type, &p, &len);
             if (rc || type == PRS_HOST_BYE) break;
-            if (type == PRS_HOST_LOG) on_log(&h->proc, p, len);
+            if (type == PRS_HOST_LOG) on_log(&h->proc, NULL, p, len);
             if (type != PRS_HOST_ERROR) continue;
             const char *msg, *tb;
             size_t ml, tl;

@@ -1,6 +1,7 @@
 /* hostproc.c -- see hostproc.h. */
 #include "hostproc.h"
 
+#include "le.h"
 #include "prs_host.h"
 
 #include <fcntl.h>
@@ -148,9 +149,8 @@ static int resp_read(prs_hostproc *hp) {
 static int frame_ready(prs_hostproc *hp, uint32_t *type, uint32_t *len) {
     size_t have = hp->rlen - hp->roff;
     if (have < PRS_HOST_FRAME_HEAD_BYTES) return 0;
-    const unsigned char *h = (const unsigned char *)hp->rbuf + hp->roff;
-    *type = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
-    *len = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+    *type = prs_le32_get(hp->rbuf + hp->roff);
+    *len = prs_le32_get(hp->rbuf + hp->roff + 4);
     if (*len > PRS_HOST_FRAME_MAX) return -EPROTO;
     size_t want = PRS_HOST_FRAME_HEAD_BYTES + (size_t)*len;
     if (have >= want) return 1;
@@ -230,10 +230,8 @@ int prs_hostproc_send(prs_hostproc *hp, uint32_t type, const struct iovec *iov, 
         total += iov[i].iov_len;
     if (total > PRS_HOST_FRAME_MAX || iovcnt > 15) return -EINVAL;
     unsigned char head[PRS_HOST_FRAME_HEAD_BYTES];
-    for (int i = 0; i < 4; i++) {
-        head[i] = (unsigned char)(type >> (8 * i));
-        head[4 + i] = (unsigned char)(total >> (8 * i));
-    }
+    prs_le32_put(head, type);
+    prs_le32_put(head + 4, (uint32_t)total);
     struct iovec v[16] = {{.iov_base = head, .iov_len = sizeof(head)}};
     memcpy(v + 1, iov, (size_t)iovcnt * sizeof(*iov));
     int cnt = iovcnt + 1, first = 0;

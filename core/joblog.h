@@ -75,9 +75,8 @@ void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_
 bool prs_joblog_user_enabled(const prs_joblog *jl, int level);
 /* The same, for a line logged inside run(): prefixed "[batch B try A] " (prs why finds the
  * lines of a try by it). */
-void prs_joblog_user_batch(prs_joblog *jl, int worker, int level, uint64_t batch,
-                           uint32_t attempt, const char *fmt, va_list ap)
-    __attribute__((format(printf, 6, 0)));
+void prs_joblog_user_batch(prs_joblog *jl, int worker, int level, uint64_t batch, uint32_t attempt,
+                           const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 /* Error lines, already formatted "batch B attempt A item I: message\n" (or any other
  * '\n'-terminated line): each becomes one file in user/error/<node>/ and is counted
  * under its message in user/error.txt. */

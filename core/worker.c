@@ -105,9 +105,9 @@ static void out_batch_failed(prs_out *out, int run_rc) {
         prs_out_error(out, "-", "the batch failed this try: %s", out->fail_reason);
     } else {
         prs_out_error(out, "-",
-                  "run() returned %d: the batch failed this try (no reason given: "
-                  "call prs_fail_batch)",
-                  run_rc);
+                      "run() returned %d: the batch failed this try (no reason given: "
+                      "call prs_fail_batch)",
+                      run_rc);
     }
     size_t len = out->errors_len - before;
     if (before == 0 || len == 0) return;

@@ -83,7 +83,7 @@ Test(python, exception_in_run_is_retried_counted_and_grouped, .timeout = 120) {
     assert_contains(ov, "succeeded 10, failed 10");
     free(ov);
     char *errs = e2e_out_file(&r, "logs/user/error.txt");
-    assert_contains(errs, "errors: 4 in 1 distinct messages");
+    assert_contains(errs, "errors: 4 in 1 group");
     assert_contains(errs, "[4 x] run() raised ValueError: faults: bad input");
     free(errs);
     char *files = e2e_error_files(&r);
@@ -157,7 +157,7 @@ Test(python, run_past_timeout_kills_only_the_host, .timeout = 120) {
                  0);
     e2e_assert_rows_once(&r, 8, NULL);
     char *errs = e2e_out_file(&r, "logs/user/error.txt");
-    assert_contains(errs, "[1 x] run() passed --run-invocation-timeout (2000 ms)");
+    assert_contains(errs, "[1 x] run() passed --run-invocation-timeout (<N> ms)");
     free(errs);
     char *log = user_log(&r);
     assert_contains(log, "prs killed the Python host 250 ms after the cancel");
@@ -175,7 +175,7 @@ Test(python, sys_exit_and_bad_returns_fail_the_try_with_what_was_returned, .time
                  0);
     e2e_assert_rows_once(&r, 12, NULL);
     char *errs = e2e_out_file(&r, "logs/user/error.txt");
-    assert_contains(errs, "[1 x] run() called sys.exit(3)");
+    assert_contains(errs, "[1 x] run() called sys.exit(<N>)");
     assert_contains(errs, "[1 x] run() returned None: it must return a list");
     assert_contains(errs, "[1 x] run() returned a dict: it must return a list");
     free(errs);
