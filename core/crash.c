@@ -229,13 +229,24 @@ void prs_crash_charge_all(enum prs_death_cause cause, int value) {
     prs_scoreboard_charge_running(crash_scoreboard, cause, value);
 }
 
+/* The host's actions, put back by prs_crash_release. One job of a process at a time holds
+ * the handlers: crash_reserved says one does (from prs_crash_reserve to prs_crash_release),
+ * crash_active that they are installed (the holder's coordinator thread only). */
+static struct sigaction crash_saved[PRS_ARRAY_LEN(crash_signals)];
+static atomic_bool crash_reserved;
+static bool crash_active;
+
+int prs_crash_reserve(void) {
+    return atomic_exchange(&crash_reserved, true) ? -EBUSY : 0;
+}
+
 int prs_crash_install(const char *error_dir, prs_scoreboard_file *scoreboard) {
-    crash_scoreboard = scoreboard;
+    PRS_ASSERT(atomic_load(&crash_reserved) && !crash_active);
     int rc = prs_mkdir_p(error_dir);
     if (rc) return rc;
     int fd = open(error_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -errno;
-    if (crash_dir_fd >= 0) close(crash_dir_fd);
+    crash_scoreboard = scoreboard;
     crash_dir_fd = fd;
     /* backtrace() loads libgcc on first use, which is not signal-safe: do it now. */
     void *warm[2];
@@ -246,9 +257,32 @@ int prs_crash_install(const char *error_dir, prs_scoreboard_file *scoreboard) {
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < PRS_ARRAY_LEN(crash_signals); i++) {
-        if (sigaction(crash_signals[i], &sa, NULL) != 0) return -errno;
+        if (sigaction(crash_signals[i], &sa, &crash_saved[i]) != 0) {
+            rc = -errno;
+            while (i-- > 0)
+                sigaction(crash_signals[i], &crash_saved[i], NULL);
+            goto close_dir;
+        }
     }
+    crash_active = true;
     return 0;
+close_dir:
+    close(crash_dir_fd);
+    crash_dir_fd = -1;
+    crash_scoreboard = NULL;
+    return rc;
+}
+
+void prs_crash_release(void) {
+    if (crash_active) {
+        for (size_t i = 0; i < PRS_ARRAY_LEN(crash_signals); i++)
+            sigaction(crash_signals[i], &crash_saved[i], NULL);
+        close(crash_dir_fd);
+        crash_dir_fd = -1;
+        crash_scoreboard = NULL;
+        crash_active = false;
+    }
+    atomic_store(&crash_reserved, false);
 }
 
 int prs_crash_thread_enter(int worker_id, prs_scoreboard_slot *slot) {

@@ -6,7 +6,8 @@
  * May call: only async-signal-safe functions inside the handler (open, write, close,
  *   backtrace_symbols_fd after backtrace was warmed up at install); at install, also
  *   core/base (fs.h: the error directory is made) and sigaction/sigaltstack.
- * Callers must: install once per process before workers start; each worker enters with
+ * Callers must: reserve, then install before workers start (one job of a process at a
+ *   time: the handlers are the process's), release after they stopped; each worker enters with
  *   its scoreboard slot and a pointer to the batch it runs (NULL between batches).
  * The handler writes crash-<pid>-w<worker>-b<batch>.txt (batch, attempt, the item run()
  *   was on when known, signal, faulting address, backtrace_symbols' stack, then the raw
@@ -25,8 +26,17 @@
 #include "prs_entry.h"
 #include "scoreboard.h"
 
-/* scoreboard: where deaths outside a worker are charged (may be NULL: never). */
+/* Claims the handlers for the calling job: 0, or -EBUSY while another job of this process
+ * holds them. Any thread; a job that asks for them, before it touches OUT. */
+int prs_crash_reserve(void);
+/* Installs them (reserved first). scoreboard: where deaths outside a worker are charged
+ * (may be NULL: never). The process's previous actions are kept for prs_crash_release.
+ * Returns 0, or the -errno of making or opening error_dir or of sigaction (nothing is
+ * installed then). */
 int prs_crash_install(const char *error_dir, prs_scoreboard_file *scoreboard);
+/* Puts back the actions prs_crash_install replaced (if it did) and ends the reservation.
+ * The holder's coordinator thread, after its workers stopped. */
+void prs_crash_release(void);
 /* The calling thread is prs's own (the runtime's main thread): a death in it is not the
  * batches' fault. */
 void prs_crash_own_thread(void);

@@ -389,7 +389,8 @@ int prs_host_entry_init(prs_ctx *ctx, int argc, char **argv) {
     /* Said where the user looks first: the user log, stderr (the traceback's last line). */
     host_log(h, (int)w->id, log, PRS_LOG_ERROR, "worker %u: %s%s%s%s", w->id, h->message,
              tb[0] ? " (traceback: " : "", tb, tb[0] ? ")" : "");
-    fprintf(stderr, "prs: worker %u: %s\n", w->id, h->message);
+    /* On stderr only in prs's own runtime process: an embedder's stderr is its own. */
+    if (w->shared->config->supervised) fprintf(stderr, "prs: worker %u: %s\n", w->id, h->message);
     prs_hostproc_free(&h->proc);
     free(h->req);
     free(h);

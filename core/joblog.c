@@ -55,6 +55,10 @@ struct prs_joblog {
     prs_logfile_writer *files; /* master and user: their flushes, via io_uring when asked */
     FILE *master;
     FILE *user;
+    /* The host's copy of master.txt (prs_job_config.log_fn): set before the first master
+     * line is pushed, read by the flusher only (the ring orders the two). */
+    prs_log_line_fn sink;
+    void *sink_arg;
     FILE *node_file; /* sys/node/<node>.txt: the coordinator's */
     FILE *report;    /* sys/job_report/processed_mini-batches.csv: the coordinator's */
     /* The flusher's own state. */
@@ -223,6 +227,7 @@ static void emit_line(prs_joblog *jl, uint32_t producer, int tag, uint64_t ts_ns
         n = put_u32(head, n, producer);
         n = put_str(head, n, ": ");
     }
+    if (dest == JL_DEST_MASTER && jl->sink) jl->sink(jl->sink_arg, level, text, len);
     /* Only the flusher writes these FILEs while it runs: no stdio lock needed. */
     fwrite_unlocked(head, 1, n, f);
     fwrite_unlocked(text, 1, len, f);
@@ -267,8 +272,12 @@ static void flusher_report_drops(prs_joblog *jl) {
     if (dropped == 0) return;
     char ts[48];
     stamp_ns(jl, prs_wall_ns(), ts, sizeof(ts));
-    fprintf(jl->master, "%s prs: %llu log records dropped (--log-policy drop: the ring was full)\n",
-            ts, (unsigned long long)dropped);
+    char line[128];
+    int n = snprintf(line, sizeof(line),
+                     "prs: %llu log records dropped (--log-policy drop: the ring was full)",
+                     (unsigned long long)dropped);
+    fprintf(jl->master, "%s %s\n", ts, line);
+    if (jl->sink) jl->sink(jl->sink_arg, PRS_LOG_WARNING, line, (size_t)PRS_MAX(n, 0));
     fprintf(jl->user,
             "%s WARNING prs: %llu log records dropped (--log-policy drop: the ring was full)\n", ts,
             (unsigned long long)dropped);
@@ -453,6 +462,11 @@ static void push_line(prs_joblog *jl, uint32_t producer, int tag, const char *te
         len -= n;
         flags = 0;
     } while (len > 0);
+}
+
+void prs_joblog_set_sink(prs_joblog *jl, prs_log_line_fn fn, void *arg) {
+    jl->sink = fn;
+    jl->sink_arg = arg;
 }
 
 void prs_joblog_master(prs_joblog *jl, const char *fmt, ...) {

@@ -22,6 +22,7 @@
 #define PRS_JOBLOG_H
 
 #include "base.h"
+#include "prs.h"
 
 #include <stdarg.h>
 
@@ -69,6 +70,9 @@ const char *prs_joblog_dir(const prs_joblog *jl);
 const char *prs_joblog_first_error_file(const prs_joblog *jl);
 
 void prs_joblog_master(prs_joblog *jl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Every master.txt line also goes to fn(arg, level, text, len) (NULL: none), called from
+ * the flusher thread. The coordinator, right after open, before any master line. */
+void prs_joblog_set_sink(prs_joblog *jl, prs_log_line_fn fn, void *arg);
 /* Entry-script logger; dropped below the job's --logging-level. */
 void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));

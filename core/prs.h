@@ -55,6 +55,18 @@ typedef struct prs_entry_table {
 
 #define PRS_MAX_WORKERS 256u
 
+/* A log line for the host (prs_job_config.log_fn): level is PRS_LOG_*, line is not
+ * NUL-terminated and has no newline. Called from prs's log flusher thread, one line at a
+ * time, while prs_job_run (or, in the child, prs_supervise) runs; it must return quickly
+ * and must not call into prs. */
+typedef void (*prs_log_line_fn)(void *arg, int level, const char *line, size_t len);
+
+/* prs_job_config.handlers. PRS_HANDLE_CRASHES: handlers for SIGSEGV, SIGBUS, SIGFPE,
+ * SIGILL and SIGABRT that write a crash file for the batch that crashed, then let the
+ * process die (what prs_supervise's runtime child uses to charge that batch one try). At
+ * most one job of a process holds them at a time: a second is refused (PRS_EXIT_USAGE). */
+#define PRS_HANDLE_CRASHES 1u
+
 typedef struct prs_job_config {
     const char *entry_script; /* shared object path, or a Python script (*.py, run by a
                                * host process per worker); or NULL and set entry */
@@ -75,7 +87,7 @@ typedef struct prs_job_config {
     int log_policy; /* ring full: 0 = wait (default, bounded back-off), 1 = drop and count */
     uint32_t perf_interval_s; /* logs/sys/perf sample period, >= 1 (default 10) */
     bool durable;             /* sync output and queue on commit (default true) */
-    bool quiet;               /* no progress lines on stderr */
+    bool quiet;      /* no progress lines on stderr (default true: only the CLI draws them) */
     bool fresh;      /* discard OUT's job state and output file first, instead of resuming */
     bool supervised; /* set by prs_supervise: a hung run() ends the process for a restart */
     int argc;        /* arguments for init(): argv[0] is the script */
@@ -113,10 +125,18 @@ typedef struct prs_job_config {
     uint32_t row_format;    /* a DataFrame result's rows: 0 space-separated (default, as
                              * ParallelRunStep), 1 csv, 2 tsv, 3 jsonl */
     bool append_row_dataframe_header; /* write a DataFrame's header once, as line one */
+    /* Each line prs writes to OUT/logs/sys/master.txt (the coordinator's log: the job's
+     * configuration, creation, restarts, retries, the result) is also handed to
+     * log_fn(log_arg, ...), without its time stamp (NULL: not). */
+    prs_log_line_fn log_fn;
+    void *log_arg;
+    /* Process-wide handlers the job installs while it runs and restores on return:
+     * PRS_HANDLE_* bits (0, the default: none; the host's own stay in place). */
+    uint64_t handlers;
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[14];
+    uint64_t reserved[11];
 } prs_job_config;
 
 typedef struct prs_job_report {

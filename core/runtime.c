@@ -98,8 +98,10 @@ typedef struct job {
     prs_committer *committer;
     prs_scoreboard_file *scoreboard;
     char state_dir[PATH_MAX + 16];
-    unsigned stop_seen;                  /* stop requests acted on */
-    uint64_t stop_ns;                    /* when the first was */
+    unsigned stop_seen;  /* stop requests acted on */
+    unsigned stop_base;  /* requests before this job began: another job's, not this one's */
+    bool crash_reserved; /* this job holds the process's crash handlers */
+    uint64_t stop_ns;    /* when the first was */
     uint64_t cancelled[PRS_MAX_WORKERS]; /* batch id + 1 whose cancel was sent, per worker */
     uint64_t last_flush_ns;
     char *rows; /* rows of done batches not yet written to the output */
@@ -137,6 +139,7 @@ void prs_job_config_defaults(prs_job_config *c) {
     c->logging_level = PRS_LOG_INFO;
     c->perf_interval_s = 10;
     c->durable = true;
+    c->quiet = true; /* an embedder's stderr is its own; the CLI turns progress on */
     c->mini_batch_bytes = 1u << 20;
     /* PRS_IO=auto|uring|sync sets the default, so a whole test suite can run on either
      * path without touching each command line. */
@@ -760,6 +763,7 @@ static int job_open_state(job *j) {
     rc = prs_joblog_open(&j->log, j->out_dir, j->cfg->logging_level, j->cfg->log_policy, err,
                          sizeof(err));
     if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s", err);
+    prs_joblog_set_sink(j->log, j->cfg->log_fn, j->cfg->log_arg);
     if (j->cfg->fresh)
         prs_joblog_master(j->log, "--fresh: the previous job state and output were discarded");
     if (j->cfg->supervised) {
@@ -778,8 +782,10 @@ static int job_open_state(job *j) {
     char crash_dir[PATH_MAX + 128];
     snprintf(crash_dir, sizeof(crash_dir), "%s/user/error/%s", prs_joblog_dir(j->log),
              prs_joblog_node(j->log));
-    rc = prs_crash_install(crash_dir, j->scoreboard);
-    if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s: %s", crash_dir, strerror(-rc));
+    if (j->crash_reserved) {
+        rc = prs_crash_install(crash_dir, j->scoreboard);
+        if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s: %s", crash_dir, strerror(-rc));
+    }
     return 0;
 }
 
@@ -1296,7 +1302,7 @@ static int job_worker_of(const job *j, uint64_t id) {
 /* Stop requests and run() deadlines, once per tick. */
 static void job_watch(job *j) {
     uint64_t t = now_ns();
-    unsigned req = atomic_load(&job_stop_requests);
+    unsigned req = atomic_load(&job_stop_requests) - j->stop_base;
     if (req > j->stop_seen) {
         if (j->stop_seen == 0) {
             prs_sched_stop(&j->sched);
@@ -1761,6 +1767,18 @@ static int job_run(job *j) {
     return code;
 }
 
+/* The process-wide handlers the host asked for (prs_job_config.handlers), claimed before
+ * OUT is touched: one job of a process holds them at a time. */
+static int job_reserve_handlers(job *j) {
+    if (!(j->cfg->handlers & PRS_HANDLE_CRASHES)) return 0;
+    if (prs_crash_reserve() != 0)
+        return job_fail(j, PRS_EXIT_USAGE,
+                        "PRS_HANDLE_CRASHES: another job of this process holds the crash "
+                        "handlers (one job at a time may; run this one without them)");
+    j->crash_reserved = true;
+    return 0;
+}
+
 int prs_job_run(const prs_job_config *config, prs_job_report *report) {
     prs_job_report local;
     job *j = calloc(1, sizeof(*j));
@@ -1772,9 +1790,13 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
     j->root_fd = -1;
     j->out.fd = -1;
     j->started_ns = now_ns();
-    int code = job_run(j);
+    /* A supervised runtime is a new process: a stop that came before the job began is its. */
+    j->stop_base = config->supervised ? 0 : atomic_load(&job_stop_requests);
+    int code = job_reserve_handlers(j);
+    if (code == 0) code = job_run(j);
     job_stop_workers(j);
     if (j->global_ready && j->entry.global_shutdown) j->entry.global_shutdown(&j->global);
+    if (j->crash_reserved) prs_crash_release(); /* the host's handlers back */
     if (j->committer) {
         prs_committer_drain(j->committer); /* what was handed over lands before the exit */
         prs_committer_stop(j->committer);

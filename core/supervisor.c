@@ -232,6 +232,8 @@ static _Noreturn void child_main(const prs_job_config *config, int report_fd, pi
     sigaction(SIGTERM, &sa, NULL);
     prs_job_config c = *config;
     c.supervised = true;
+    /* This process is the runtime's own: its crash handlers charge the batch that crashed. */
+    c.handlers |= PRS_HANDLE_CRASHES;
     prs_job_report report;
     int code = prs_job_run(&c, &report);
     prs_supervisor_exit(code, &report);

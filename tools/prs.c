@@ -789,6 +789,7 @@ static int cmd_run(int argc, char **argv) {
     static prs_jobspec js;
     memset(&r, 0, sizeof(r));
     prs_job_config_defaults(&r.c);
+    r.c.quiet = false; /* the library is quiet by default; the CLI draws progress */
     r.c.side_inputs = r.side_inputs;
     r.c.side_tables = r.side_tables;
     r.c.env = r.envs;

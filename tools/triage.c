@@ -419,6 +419,7 @@ static int try_run(try_opts *o, int argc, char **argv) {
     o->c.run_max_try = 1;
     o->c.quiet = true;
     o->c.durable = false;
+    o->c.handlers = PRS_HANDLE_CRASHES; /* the crash file and its stack are the report */
     char **init_argv = calloc((size_t)(argc - o->rest) + 2, sizeof(char *));
     if (!init_argv) {
         code = PRS_EXIT_INTERNAL;
