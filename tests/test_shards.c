@@ -294,3 +294,25 @@ Test(shards, submit_shows_sbatch_failing_or_missing) {
     free(out);
     cr_assert_eq(submit(&r, "--slurm --shards 2 -- --output x --shard 0/2", log, sizeof(log)), 2);
 }
+
+/* Tabular input: a shard's batches are byte ranges of the file; the same rule holds. */
+Test(shards, tabular_merge_equals_a_single_machine_run) {
+    e2e_run r, single;
+    e2e_setup(&r, "shards-tab", 0);
+    e2e_setup(&single, "shards-tab-single", 0);
+    snprintf(r.in, sizeof(r.in), "%s/lines.txt", r.dir);
+    snprintf(single.in, sizeof(single.in), "%s", r.in);
+    cr_assert_eq(tu_sh("seq 1 20000 > '%s'", r.in), 0);
+    const char *opts = "--input-format lines --mini-batch-size 4KB --workers 1";
+    for (unsigned k = 0; k < 4; k++)
+        cr_assert_eq(run_shard(&r, k, 4, opts, "--fail-item :77"), 0, "shard %u", k);
+    cr_assert_eq(e2e_prs(&single, "faulty", opts, "--fail-item :77"), 0);
+    char msg[600];
+    cr_assert_eq(merge(&r, msg, sizeof(msg)), 0, "%s", tu_read(msg, NULL));
+    char *merged = e2e_out_file(&r, "parallel_run_step.txt");
+    char *want = e2e_out_file(&single, "parallel_run_step.txt");
+    cr_assert(merged && want && strcmp(merged, want) == 0, "tabular merge differs");
+    char *ov = read_rel(&r, "logs/overview.txt");
+    cr_assert(strstr(ov, "items: total 20000, succeeded 19889, failed 111"), "%s", ov);
+    free(merged), free(want), free(ov);
+}
