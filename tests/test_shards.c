@@ -253,7 +253,7 @@ Test(shards, submit_passes_array_and_dependency) {
      * submits shards 1 and 2 and cancels the old merge job. */
     cr_assert_eq(submit(&r, args, log, sizeof(log)), 2);
     cr_assert_eq(run_shard(&r, 0, 3, "--workers 1", "--fail-item \"it's\""), 0);
-    snprintf(args, sizeof(args), "--slurm --resume '%s'", r.out);
+    snprintf(args, sizeof(args), "--slurm --resume '%s' --sbatch-arg=--qos=low", r.out);
     cr_assert_eq(submit(&r, args, log, sizeof(log)), 0, "%s", tu_read(log, NULL));
     free(out);
     out = tu_read(log, NULL);
@@ -261,7 +261,7 @@ Test(shards, submit_passes_array_and_dependency) {
     cr_assert(strstr(out, "cancelled the previous merge job 42"), "%s", out);
     free(calls);
     calls = tu_read(p, NULL);
-    cr_assert(strstr(calls, "--parsable --array=1,2 "), "%s", calls);
+    cr_assert(strstr(calls, "--parsable --array=1,2 --qos=low "), "%s", calls);
     cr_assert(strstr(calls, "--parsable --dependency=afterok:43 "), "%s", calls);
     free(out), free(calls), free(script);
 }
