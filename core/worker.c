@@ -471,6 +471,16 @@ static void worker_release(prs_worker *w, unsigned s) {
     sl->map = NULL;
 }
 
+/* The runtime's pid: a process the script forked that returns into prs is not it. */
+static pid_t worker_runtime_pid;
+
+/* A child the script forked, returning from its prs_run/init/shutdown into prs: it must
+ * not go on as a copy of this worker (the scoreboard, the io_uring ring and the log ring
+ * are shared with the runtime). It ends here, touching nothing. */
+static void worker_not_forked(void) {
+    if (getpid() != worker_runtime_pid) _exit(0);
+}
+
 /* Runs the batch prepared in slot s; fills done. A failure to prepare it is an internal
  * error: the batch fails this try with a message, and the coordinator sees it like any
  * failed try. */
@@ -515,6 +525,7 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     prs_crash_set_batch(&batch);
     uint64_t run_start_ns = prs_clock_ns(CLOCK_MONOTONIC);
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
+    worker_not_forked();
     done->run_ns = prs_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
     worker_side_end(w);
     prs_crash_set_batch(NULL);
@@ -554,6 +565,7 @@ static void *worker_main(void *arg) {
         init.run_rc = io_rc;
     } else if (sh->entry->init) {
         int rc = sh->entry->init(&w->ctx, sh->argc, sh->argv);
+        worker_not_forked();
         worker_side_end(w);
         init.init_ok = rc == 0;
         init.run_rc = rc;
@@ -606,6 +618,7 @@ static void *worker_main(void *arg) {
     }
     if (init.init_ok && sh->entry->shutdown) {
         sh->entry->shutdown(&w->ctx);
+        worker_not_forked();
         worker_side_end(w);
     }
     for (unsigned i = 0; i < PRS_READER_SLOTS; i++)
@@ -619,6 +632,7 @@ static void *worker_main(void *arg) {
 
 int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared) {
     memset(w, 0, sizeof(*w));
+    worker_runtime_pid = getpid();
     w->id = id;
     w->cpu = cpu;
     w->shared = shared;
