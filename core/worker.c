@@ -399,7 +399,9 @@ static int worker_items_files(prs_worker *w, unsigned s, prs_out *out, prs_done_
     for (uint32_t i = 0; i < (uint32_t)n; i++) {
         if (ri[i].error) {
             /* Not handed to run(): it produces no row, so it counts as a failed item. */
-            out_error(out, sl->paths[i], "cannot read input file: %s", strerror(-ri[i].error));
+            out_error(out, sl->paths[i], "cannot read input file: %s",
+                      ri[i].error == -ESPIPE ? "not a regular file (a FIFO, socket or device)"
+                                             : strerror(-ri[i].error));
             done->unreadable++;
             continue;
         }

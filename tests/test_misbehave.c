@@ -275,3 +275,35 @@ Test(misbehave, a_forked_child_returning_into_prs_ends_there, .timeout = 120) {
         tu_rmrf(r.dir);
     }
 }
+
+/* A FIFO named in an @LIST (both I/O paths) is a failed item, never a blocked worker; a
+ * FIFO as a side table is refused (exit 2), never waited on. */
+Test(misbehave, fifo_in_a_list_or_as_side_table_never_blocks, .timeout = 120) {
+    static const char *io[] = {"--io sync", "--io auto"};
+    for (size_t m = 0; m < PRS_ARRAY_LEN(io); m++) {
+        e2e_run r;
+        e2e_setup(&r, "mb-fifo", MB_FILES);
+        char list[280], fifo[280];
+        snprintf(list, sizeof(list), "%s/list.txt", r.dir);
+        snprintf(fifo, sizeof(fifo), "%s/a.fifo", r.dir);
+        cr_assert_eq(tu_sh("mkfifo '%s' && (cd '%s' && ls -d \"$PWD\"/f*.txt '%s') > '%s'", fifo,
+                           r.in, fifo, list),
+                     0);
+        snprintf(r.in, sizeof(r.in), "@%s", list);
+        char opts[400];
+        snprintf(opts, sizeof(opts), "--workers 2 --mini-batch-size 3 %s", io[m]);
+        int code = mb_run(&r, "exit_run", opts, "", 30);
+        cr_assert_eq(code, 0, "%s: prs exited %d (124: blocked on the FIFO):\n%s", io[m], code,
+                     mb_stderr(&r));
+        char *errors = e2e_error_files(&r);
+        cr_assert(strstr(errors, "not a regular file"), "%s: %s", io[m], errors);
+        free(errors);
+        char *ov = mb_file(&r, "logs/overview.txt");
+        cr_assert_eq(tu_field(ov, "items: total 21, succeeded 20, failed "), 1, "%s", ov);
+        free(ov);
+        snprintf(opts, sizeof(opts), "--fresh --side-table t=%s", fifo);
+        code = mb_run(&r, "exit_run", opts, "", 30);
+        cr_assert_eq(code, 2, "a FIFO side table: prs exited %d:\n%s", code, mb_stderr(&r));
+        tu_rmrf(r.dir);
+    }
+}
