@@ -16,6 +16,7 @@
 #include "committer.h"
 #include "crash.h"
 #include "entry.h"
+#include "fs.h"
 #include "joblog.h"
 #include "outfile.h"
 #include "perf.h"
@@ -633,9 +634,14 @@ static int job_open_state(job *j) {
     if (rc)
         return job_fail(j, PRS_EXIT_USAGE, "--output %s: cannot use it as the output directory: %s",
                         j->cfg->output_dir, strerror(-rc));
+    char link[PATH_MAX];
+    if (prs_symlink_below(j->out_dir, state, link, sizeof(link)))
+        return job_fail(j, PRS_EXIT_USAGE,
+                        "--output %s: %s is a symlink: prs keeps the job's state only inside OUT",
+                        j->cfg->output_dir, link);
     char lock[PATH_MAX + 32];
     snprintf(lock, sizeof(lock), "%s/lock", state);
-    j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (j->lock_fd < 0) return job_fail(j, PRS_EXIT_USAGE, "%s: %s", lock, strerror(errno));
     /* A runtime whose supervisor was just killed dies of PR_SET_PDEATHSIG a moment later;
      * give it that moment before calling OUT busy. */

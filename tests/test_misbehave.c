@@ -307,3 +307,31 @@ Test(misbehave, fifo_in_a_list_or_as_side_table_never_blocks, .timeout = 120) {
         tu_rmrf(r.dir);
     }
 }
+
+/* ---- 6. never through a symlink ---------------------------------------------------- */
+
+/* Symlinks planted in OUT (at log files, the output, OUT/logs, OUT/.prs) never carry a
+ * write outside OUT: the targets stay empty. */
+Test(misbehave, symlinks_in_out_never_carry_writes_outside, .timeout = 120) {
+    static const char *links[] = {"logs/sys/master.txt", "logs/70_driver_log.txt",
+                                  "logs/sys/processes.csv", "parallel_run_step.txt"};
+    static const char *dirs[] = {"logs", ".prs", "logs/sys"};
+    for (size_t i = 0; i < PRS_ARRAY_LEN(links) + PRS_ARRAY_LEN(dirs); i++) {
+        e2e_run r;
+        e2e_setup(&r, "mb-link", MB_FILES);
+        bool dir = i >= PRS_ARRAY_LEN(links);
+        const char *name = dir ? dirs[i - PRS_ARRAY_LEN(links)] : links[i];
+        cr_assert_eq(tu_sh("mkdir -p '%s/outside' '%s/%s' && rmdir '%s/%s' && %s '%s/outside%s' "
+                           "&& ln -s '%s/outside%s' '%s/%s'",
+                           r.dir, r.out, name, r.out, name, dir ? "true" : "touch", r.dir,
+                           dir ? "" : "/file", r.dir, dir ? "" : "/file", r.out, name),
+                     0);
+        int code = mb_run(&r, "exit_run", "--workers 2", "", 60);
+        cr_assert(code != 124 && code != 137, "%s: prs hung", name);
+        cr_assert_eq(
+            tu_sh("test -z \"$(ls -A '%s/outside')\" || test ! -s '%s/outside/file'", r.dir, r.dir),
+            0, "%s (a symlink): prs wrote outside OUT (exit %d):\n%s", name, code, mb_stderr(&r));
+        if (dir) cr_assert_eq(code, 2, "%s (a symlink): exit %d", name, code);
+        tu_rmrf(r.dir);
+    }
+}
