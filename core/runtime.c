@@ -238,6 +238,12 @@ static int job_validate(job *j) {
                         "side inputs, side tables or env: a count without values");
     if (c->env_count > PRS_SIDE_MAX)
         return job_fail(j, PRS_EXIT_USAGE, "--env: at most %u", PRS_SIDE_MAX);
+    /* Before OUT is made: a job walking its own state, logs and rows as input. */
+    if (c->input[0] != '@' && prs_scan_within(c->input, c->output_dir))
+        return job_fail(j, PRS_EXIT_USAGE,
+                        "--output %s is inside --input %s: the job would read its own output, "
+                        "state and logs as input; choose an output directory outside the input",
+                        c->output_dir, c->input);
     for (uint32_t i = 0; i < c->env_count; i++) {
         char err[512];
         if (prs_side_parse_env(c->env[i], err, sizeof(err)))
@@ -546,7 +552,15 @@ static int job_create_once(job *j) {
     } else if (j->cfg->input[0] == '@') {
         rc = prs_scan_list(j->cfg->input + 1, build_item, &jb, j->err, sizeof(j->err));
     } else {
-        rc = prs_scan_dir(j->cfg->input, build_item, &jb, j->err, sizeof(j->err));
+        prs_scan_skipped sk = {0};
+        rc = prs_scan_dir_counted(j->cfg->input, build_item, &jb, &sk, j->err, sizeof(j->err));
+        if (rc == 0 && sk.dir_links + sk.special + sk.broken > 0)
+            prs_joblog_master(j->log,
+                              "--input %s: not items: %llu symlinks to directories or other "
+                              "non-files (not followed), %llu FIFOs, sockets or devices, %llu "
+                              "dangling or looping symlinks",
+                              j->cfg->input, (unsigned long long)sk.dir_links,
+                              (unsigned long long)sk.special, (unsigned long long)sk.broken);
     }
     if (rc == 0 && jb.batch_len) rc = prs_queue_build_batch(&jb.b, jb.batch_first, jb.batch_len);
     if (rc == 0 && jb.b.next_item == 0) {

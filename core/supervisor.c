@@ -383,9 +383,9 @@ static void death_text(pid_t child, const life_end *end, unsigned charged, char 
                  strsignal(WTERMSIG(st)));
     } else if (WIFEXITED(st)) {
         snprintf(buf, size,
-                 "the entry script called exit(%d) (or _exit): the runtime (pid %d) ended "
-                 "without its own report; %s",
-                 WEXITSTATUS(st), (int)child,
+                 "the runtime (pid %d) ended with exit status %d without its own report: the "
+                 "entry script called exit(%d) or _exit(%d) (or closed prs's descriptors); %s",
+                 (int)child, WEXITSTATUS(st), WEXITSTATUS(st), WEXITSTATUS(st),
                  charged ? "the batch(es) in hand were charged a try"
                          : "no batch was in hand (in prs_init, prs_shutdown or a constructor?)");
     } else {

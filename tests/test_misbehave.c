@@ -335,3 +335,38 @@ Test(misbehave, symlinks_in_out_never_carry_writes_outside, .timeout = 120) {
         tu_rmrf(r.dir);
     }
 }
+
+/* Links, FIFOs and dangling links inside --input are not items, and master.txt says how
+ * many of each were left out. */
+Test(misbehave, skipped_input_entries_are_counted_in_master, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-skip", MB_FILES);
+    cr_assert_eq(tu_sh("cd '%s' && mkdir sub && mkfifo a.fifo && ln -s sub dirlink && "
+                       "ln -s nowhere dangling && ln -s loop loop",
+                       r.in),
+                 0);
+    int code = mb_run(&r, "exit_run", "--workers 2", "", 30);
+    cr_assert_eq(code, 0, "prs exited %d:\n%s", code, mb_stderr(&r));
+    e2e_assert_rows_once(&r, MB_FILES, NULL);
+    char *master = mb_file(&r, "logs/sys/master.txt");
+    cr_assert(strstr(master, "not items: 1 symlinks to directories or other non-files (not "
+                             "followed), 1 FIFOs, sockets or devices, 2 dangling or looping"),
+              "%s", master);
+    free(master);
+    tu_rmrf(r.dir);
+}
+
+/* ---- 5. OUT inside the input ------------------------------------------------------- */
+
+Test(misbehave, output_inside_the_input_is_refused, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-inside", MB_FILES);
+    snprintf(r.out, sizeof(r.out), "%s/in/sub/out", r.dir);
+    int code = mb_run(&r, "exit_run", "", "", 30);
+    cr_assert_eq(code, 2, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char *err = mb_stderr(&r);
+    cr_assert(strstr(err, "is inside --input"), "%s", err);
+    free(err);
+    cr_assert_neq(tu_sh("test -e '%s/in/sub'", r.dir), 0, "OUT was made inside the input");
+    tu_rmrf(r.dir);
+}
