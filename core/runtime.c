@@ -910,6 +910,7 @@ static int job_commit(job *j, bool wait, const char *meta_key, const void *meta_
                       size_t meta_len) {
     int rc = job_write_rows(j);
     if (rc) return rc;
+    prs_joblog_flush_reports(j->log); /* a crash keeps the lines of committed tries */
     prs_queue_counts c;
     job_counts(j, &c);
     bool first_error = !meta_key && j->first_error_new;

@@ -125,7 +125,12 @@ void prs_log(prs_ctx *ctx, int level, const char *fmt, ...) {
     if (!prs_joblog_user_enabled(log, level)) return;
     va_list ap;
     va_start(ap, fmt);
-    prs_joblog_user(log, (int)ctx->worker->id, level, fmt, ap);
+    const prs_batch *b = ctx->worker->running;
+    if (b) {
+        prs_joblog_user_batch(log, (int)ctx->worker->id, level, b->id, b->attempt, fmt, ap);
+    } else {
+        prs_joblog_user(log, (int)ctx->worker->id, level, fmt, ap);
+    }
     va_end(ap);
 }
 
@@ -526,8 +531,10 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     prs_crash_set_progress(&out->progress);
     prs_crash_set_batch(&batch);
     uint64_t run_start_ns = prs_clock_ns(CLOCK_MONOTONIC);
+    w->running = &batch;
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
     worker_not_forked();
+    w->running = NULL;
     done->run_ns = prs_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
     worker_side_end(w);
     prs_crash_set_batch(NULL);
