@@ -479,13 +479,13 @@ static void worker_release(prs_worker *w, unsigned s) {
 }
 
 /* The runtime's pid: a process the script forked that returns into prs is not it. */
-static pid_t worker_runtime_pid;
+static _Atomic pid_t worker_runtime_pid;
 
 /* A child the script forked, returning from its prs_run/init/shutdown into prs: it must
  * not go on as a copy of this worker (the scoreboard, the io_uring ring and the log ring
  * are shared with the runtime). It ends here, touching nothing. */
 static void worker_not_forked(void) {
-    if (getpid() != worker_runtime_pid) _exit(0);
+    if (getpid() != atomic_load_explicit(&worker_runtime_pid, memory_order_relaxed)) _exit(0);
 }
 
 /* Runs the batch prepared in slot s; fills done. A failure to prepare it is an internal
@@ -641,7 +641,7 @@ static void *worker_main(void *arg) {
 
 int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared) {
     memset(w, 0, sizeof(*w));
-    worker_runtime_pid = getpid();
+    atomic_store_explicit(&worker_runtime_pid, getpid(), memory_order_relaxed);
     w->id = id;
     w->cpu = cpu;
     w->shared = shared;
