@@ -93,10 +93,22 @@ typedef struct prs_job_config {
     uint32_t io_mode;          /* 0 auto (default), 1 io_uring, 2 sync; default from PRS_IO */
     uint32_t input_format;     /* 0 files (default), 1 csv, 2 tsv, 3 jsonl, 4 lines */
     uint64_t mini_batch_bytes; /* tabular formats: bytes per mini-batch (default 1 MiB) */
+    /* One shard of a job split into shard_count (0: not sharded; core/shard.h): this run
+     * creates and runs only the shard_index-th contiguous range of the job's mini-batches.
+     * Both, and the thresholds, are then part of the job's identity in output_dir. */
+    uint32_t shard_index;
+    uint32_t shard_count;
+    /* prs_supervise calls supervisor_tick(supervisor_tick_arg) in the supervising process,
+     * never in the runtime, about every supervisor_tick_ms while a runtime life runs and
+     * no stop was asked (0 or NULL: never). It delays the supervisor's watch while it
+     * runs, so it must return quickly; the CLI rewrites logs/report.html from it. */
+    void (*supervisor_tick)(void *arg);
+    void *supervisor_tick_arg;
+    uint64_t supervisor_tick_ms;
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[21];
+    uint64_t reserved[17];
 } prs_job_config;
 
 typedef struct prs_job_report {
