@@ -1150,7 +1150,14 @@ static int job_complete(job *j, const prs_done_msg *m) {
         rec.state = PRS_BATCH_DONE;
         rec.attempts = fin.attempt - 1; /* tries spent failing before this one */
         rec.succeeded = (uint32_t)PRS_MIN(out->row_count, (uint64_t)fin.item_count);
-        if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && out->rows_len) {
+        if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && out->header_len &&
+            j->output_bytes == 0) {
+            /* A DataFrame header (--append-row-dataframe-header): once, as line one. */
+            rc = job_buffer_rows(j, out->header, out->header_len);
+            if (rc == 0) rc = job_buffer_rows(j, "\n", 1);
+            if (rc == 0) j->output_bytes += out->header_len + 1;
+        }
+        if (rc == 0 && j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && out->rows_len) {
             rc = job_buffer_rows(j, out->rows, out->rows_len);
             if (rc == 0) j->output_bytes += out->rows_len;
         }
@@ -1551,7 +1558,8 @@ static int job_start_workers(job *j) {
                                      .argv = j->init_argv,
                                      .side = &j->side,
                                      .sidedb = j->sidedb,
-                                     .global = &j->global};
+                                     .global = &j->global,
+                                     .entry_ready = j->lib.ready};
     /* Once per process, before any worker: what it builds every worker reads. */
     j->global.side = &j->side;
     if (j->entry.global_init && n > 0) {
@@ -1716,6 +1724,11 @@ static int job_run(job *j) {
         char err[1024];
         rc = prs_outfile_open(&j->out, j->output_path, qc.output_bytes, err, sizeof(err));
         if (rc) return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL, "%s", err);
+    }
+    {
+        char err[2048]; /* a Python script is imported once, with the log open */
+        if ((code = prs_entry_check(&j->lib, j->cfg, j->log, err, sizeof(err))))
+            return job_fail(j, code, "%s", err);
     }
     if ((code = job_start_workers(j))) return code;
     prs_joblog_master(j->log, "running: %llu of %llu mini-batches left",
