@@ -18,11 +18,12 @@ typedef struct capture_stream {
     int saved_fd;  /* the original, restored at stop */
     int read_fd;   /* the pipe's read end; -1 once at EOF */
     size_t len;
-    char line[PRS_CAPTURE_LINE_MAX];
+    char line[PRS_CAPTURE_LINE_MAX + 1]; /* + its newline */
 } capture_stream;
 
 struct prs_capture {
     prs_joblog *log;
+    _Atomic(prs_progress *) progress; /* copies of stderr lines go through it, once set */
     pthread_t reader;
     atomic_bool stopping; /* the reader drains what is there and ends */
     capture_stream s[2];
@@ -31,10 +32,16 @@ struct prs_capture {
 static void stream_line(prs_capture *cap, capture_stream *st) {
     prs_joblog_capture(cap->log, st->name, st->line, st->len);
     if (st->target_fd == STDERR_FILENO) {
-        /* The user still sees the script's stderr where they expect it. */
-        ssize_t ignored = write(st->saved_fd, st->line, st->len);
-        ignored = write(st->saved_fd, "\n", 1);
-        (void)ignored;
+        /* The user still sees the script's stderr where they expect it (one write: the
+         * line and its newline; above the progress bar when one is drawn). */
+        st->line[st->len] = '\n';
+        prs_progress *p = atomic_load(&cap->progress);
+        if (p) {
+            prs_progress_write_above(p, st->line, st->len + 1);
+        } else {
+            ssize_t ignored = write(st->saved_fd, st->line, st->len + 1);
+            (void)ignored;
+        }
     }
     st->len = 0;
 }
@@ -45,7 +52,7 @@ static void stream_bytes(prs_capture *cap, capture_stream *st, const char *buf, 
             stream_line(cap, st);
             continue;
         }
-        if (st->len == sizeof(st->line)) stream_line(cap, st); /* cut, never lost */
+        if (st->len == PRS_CAPTURE_LINE_MAX) stream_line(cap, st); /* cut, never lost */
         st->line[st->len++] = buf[i];
     }
 }
@@ -162,6 +169,10 @@ void prs_capture_stop(prs_capture *cap) {
         close(cap->s[i].saved_fd);
     }
     free(cap);
+}
+
+void prs_capture_set_progress(prs_capture *cap, prs_progress *p) {
+    if (cap) atomic_store(&cap->progress, p);
 }
 
 int prs_capture_stderr_fd(const prs_capture *cap) {

@@ -1253,6 +1253,7 @@ static void job_progress_draw(job *j, bool force) {
     if (j->cfg->quiet) return;
     if (!j->progress_ready) {
         prs_progress_init(&j->progress, prs_capture_stderr_fd(j->capture));
+        prs_capture_set_progress(j->capture, &j->progress); /* script stderr above the bar */
         j->progress_ready = true;
     }
     const prs_sched_counts *c = &j->sched.counts;
