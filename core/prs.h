@@ -56,7 +56,8 @@ typedef struct prs_entry_table {
 #define PRS_MAX_WORKERS 256u
 
 typedef struct prs_job_config {
-    const char *entry_script; /* shared object path; or NULL and set entry */
+    const char *entry_script; /* shared object path, or a Python script (*.py, run by a
+                               * host process per worker); or NULL and set entry */
     prs_entry_table entry;    /* used when entry_script is NULL */
     const char *input;        /* a directory, @FILE listing one path a line, or (tabular
                                * formats only) one input file */
@@ -105,10 +106,17 @@ typedef struct prs_job_config {
     void (*supervisor_tick)(void *arg);
     void *supervisor_tick_arg;
     uint64_t supervisor_tick_ms;
+    /* Python entry scripts (entry_script ending in .py; the protocol: prs_host.h). */
+    const char *python;     /* the interpreter (default /usr/bin/python3; a venv's works) */
+    const char *python_dir; /* prs's prs_host.py; NULL: $PRS_PYTHON_DIR, else beside the
+                             * binary (../core/python, ../share/prs/python) */
+    uint32_t row_format;    /* a DataFrame result's rows: 0 space-separated (default, as
+                             * ParallelRunStep), 1 csv, 2 tsv, 3 jsonl */
+    bool append_row_dataframe_header; /* write a DataFrame's header once, as line one */
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[17];
+    uint64_t reserved[14];
 } prs_job_config;
 
 typedef struct prs_job_report {

@@ -16,6 +16,7 @@
 #include "committer.h"
 #include "crash.h"
 #include "entry.h"
+#include "fs.h"
 #include "joblog.h"
 #include "outfile.h"
 #include "perf.h"
@@ -238,6 +239,12 @@ static int job_validate(job *j) {
                         "side inputs, side tables or env: a count without values");
     if (c->env_count > PRS_SIDE_MAX)
         return job_fail(j, PRS_EXIT_USAGE, "--env: at most %u", PRS_SIDE_MAX);
+    /* Before OUT is made: a job walking its own state, logs and rows as input. */
+    if (c->input[0] != '@' && prs_scan_within(c->input, c->output_dir))
+        return job_fail(j, PRS_EXIT_USAGE,
+                        "--output %s is inside --input %s: the job would read its own output, "
+                        "state and logs as input; choose an output directory outside the input",
+                        c->output_dir, c->input);
     for (uint32_t i = 0; i < c->env_count; i++) {
         char err[512];
         if (prs_side_parse_env(c->env[i], err, sizeof(err)))
@@ -592,14 +599,15 @@ static int job_create_tabular(job *j, job_builder *jb) {
 }
 
 /* One walk of the input through the builder. */
-static int job_walk(job *j, job_builder *jb) {
+/* *skipped: what a directory walk left out (added to). */
+static int job_walk(job *j, job_builder *jb, prs_scan_skipped *skipped) {
     int rc;
     if (j->cfg->input_format != PRS_FORMAT_FILES) {
         rc = job_create_tabular(j, jb);
     } else if (j->cfg->input[0] == '@') {
         rc = prs_scan_list(j->cfg->input + 1, build_item, jb, j->err, sizeof(j->err));
     } else {
-        rc = prs_scan_dir(j->cfg->input, build_item, jb, j->err, sizeof(j->err));
+        rc = prs_scan_dir_counted(j->cfg->input, build_item, jb, skipped, j->err, sizeof(j->err));
     }
     return rc == JOB_SHARD_STOP ? 0 : rc;
 }
@@ -608,7 +616,8 @@ static int job_walk(job *j, job_builder *jb) {
 static int job_shard_count(job *j, job_builder *jb) {
     prs_shard s = {.index = j->cfg->shard_index, .count = j->cfg->shard_count};
     prs_shard_count_begin(&jb->cut, s);
-    int rc = job_walk(j, jb);
+    prs_scan_skipped counted_later = {0};
+    int rc = job_walk(j, jb, &counted_later);
     if (rc) return rc;
     if (jb->global_len) prs_shard_count_batch(&jb->cut); /* the last, shorter batch */
     jb->global_len = 0;
@@ -634,7 +643,15 @@ static int job_create_once(job *j) {
     uint64_t t0 = now_ns();
     j->err[0] = 0;
     if (j->cfg->shard_count) rc = job_shard_count(j, &jb);
-    if (rc == 0) rc = job_walk(j, &jb);
+    prs_scan_skipped sk = {0};
+    if (rc == 0) rc = job_walk(j, &jb, &sk);
+    if (rc == 0 && sk.dir_links + sk.special + sk.broken > 0)
+        prs_joblog_master(j->log,
+                          "--input %s: not items: %llu symlinks to directories or other "
+                          "non-files (not followed), %llu FIFOs, sockets or devices, %llu "
+                          "dangling or looping symlinks",
+                          j->cfg->input, (unsigned long long)sk.dir_links,
+                          (unsigned long long)sk.special, (unsigned long long)sk.broken);
     if (rc == 0 && jb.cut.shard.count) {
         char rec[256];
         int n = prs_shard_record(&jb.cut, rec, sizeof(rec));
@@ -735,9 +752,14 @@ static int job_open_state(job *j) {
     if (rc)
         return job_fail(j, PRS_EXIT_USAGE, "--output %s: cannot use it as the output directory: %s",
                         j->cfg->output_dir, strerror(-rc));
+    char link[PATH_MAX];
+    if (prs_symlink_below(j->out_dir, state, link, sizeof(link)))
+        return job_fail(j, PRS_EXIT_USAGE,
+                        "--output %s: %s is a symlink: prs keeps the job's state only inside OUT",
+                        j->cfg->output_dir, link);
     char lock[PATH_MAX + 32];
     snprintf(lock, sizeof(lock), "%s/lock", state);
-    j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (j->lock_fd < 0) return job_fail(j, PRS_EXIT_USAGE, "%s: %s", lock, strerror(errno));
     /* A runtime whose supervisor was just killed dies of PR_SET_PDEATHSIG a moment later;
      * give it that moment before calling OUT busy. */
@@ -1127,7 +1149,14 @@ static int job_complete(job *j, const prs_done_msg *m) {
         rec.state = PRS_BATCH_DONE;
         rec.attempts = fin.attempt - 1; /* tries spent failing before this one */
         rec.succeeded = (uint32_t)PRS_MIN(out->row_count, (uint64_t)fin.item_count);
-        if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && out->rows_len) {
+        if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && out->header_len &&
+            j->output_bytes == 0) {
+            /* A DataFrame header (--append-row-dataframe-header): once, as line one. */
+            rc = job_buffer_rows(j, out->header, out->header_len);
+            if (rc == 0) rc = job_buffer_rows(j, "\n", 1);
+            if (rc == 0) j->output_bytes += out->header_len + 1;
+        }
+        if (rc == 0 && j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && out->rows_len) {
             rc = job_buffer_rows(j, out->rows, out->rows_len);
             if (rc == 0) j->output_bytes += out->rows_len;
         }
@@ -1223,6 +1252,7 @@ static void job_progress_draw(job *j, bool force) {
     if (j->cfg->quiet) return;
     if (!j->progress_ready) {
         prs_progress_init(&j->progress, prs_capture_stderr_fd(j->capture));
+        prs_capture_set_progress(j->capture, &j->progress); /* script stderr above the bar */
         j->progress_ready = true;
     }
     const prs_sched_counts *c = &j->sched.counts;
@@ -1528,7 +1558,8 @@ static int job_start_workers(job *j) {
                                      .argv = j->init_argv,
                                      .side = &j->side,
                                      .sidedb = j->sidedb,
-                                     .global = &j->global};
+                                     .global = &j->global,
+                                     .entry_ready = j->lib.ready};
     /* Once per process, before any worker: what it builds every worker reads. */
     j->global.side = &j->side;
     if (j->entry.global_init && n > 0) {
@@ -1693,6 +1724,11 @@ static int job_run(job *j) {
         char err[1024];
         rc = prs_outfile_open(&j->out, j->output_path, qc.output_bytes, err, sizeof(err));
         if (rc) return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL, "%s", err);
+    }
+    {
+        char err[2048]; /* a Python script is imported once, with the log open */
+        if ((code = prs_entry_check(&j->lib, j->cfg, j->log, err, sizeof(err))))
+            return job_fail(j, code, "%s", err);
     }
     if ((code = job_start_workers(j))) return code;
     prs_joblog_master(j->log, "running: %llu of %llu mini-batches left",

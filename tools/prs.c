@@ -38,6 +38,7 @@ static const char usage_main[] =
     "  submit    run a job as shards on Slurm (prs submit --help)\n"
     "  report    write OUT/logs/report.html   (prs report --help)\n"
     "  why       the story of one item or mini-batch: tries, errors, stack, log lines\n"
+    "  try       run init() and one mini-batch in the foreground, nothing committed\n"
     "  help      this text\n"
     "  version   print the version\n"
     "\n"
@@ -182,6 +183,10 @@ static int set_io(run_ctx *r, const run_opt *o, const char *who, const char *val
     return set_choice(r, o, who, value, "auto|uring|sync", sizeof(uint32_t));
 }
 
+static int set_row_format(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    return set_choice(r, o, who, value, "space|csv|tsv|jsonl", sizeof(uint32_t));
+}
+
 static int set_log_policy(run_ctx *r, const run_opt *o, const char *who, const char *value) {
     return set_choice(r, o, who, value, "wait|drop", sizeof(uint32_t));
 }
@@ -295,7 +300,8 @@ static const run_opt run_opts[] = {
      set_str,
      CFG(entry_script),
      .section = "required",
-     .help = "the entry script: a shared object exporting prs_run"},
+     .help = "the entry script: a shared object exporting prs_run, or a\n"
+             "Python script (*.py) defining run(mini_batch)"},
     {{"input", "input_data", 0, "DIR|@LIST"}, set_str, CFG(input), .help = "the dataset"},
     {{"output", NULL, 0, "OUT"},
      set_str,
@@ -448,6 +454,27 @@ static const run_opt run_opts[] = {
              "start over; without it, OUT holding a different job is\n"
              "refused with what differs"},
     {{"help", NULL, 'h', NULL}, set_help, .help = "this text"},
+    {{"python", NULL, 0, "PATH"},
+     set_str,
+     CFG(python),
+     .def = "/usr/bin/python3",
+     .section = "Python entry scripts (--entry-script S.py: ParallelRunStep's init/run/shutdown)",
+     .help = "the interpreter (default /usr/bin/python3; a virtualenv's\n"
+             "bin/python works). Each worker runs the script in its own\n"
+             "process, pinned to the worker's CPU; run() gets a list of\n"
+             "absolute paths (files) or a pandas DataFrame (tabular) and\n"
+             "returns a list (one row per element) or a DataFrame"},
+    {{"row-format", NULL, 0, "space|csv|tsv|jsonl"},
+     set_row_format,
+     CFG(row_format),
+     .def = "space",
+     .help = "a returned DataFrame's rows: space-separated values, as\n"
+             "ParallelRunStep writes them (default), or csv, tsv, jsonl"},
+    {{"append-row-dataframe-header", NULL, 0, NULL},
+     set_true,
+     CFG(append_row_dataframe_header),
+     .def = "off",
+     .help = "write a returned DataFrame's header once, as line one"},
     {{"side-input", NULL, 0, "NAME=PATH"},
      set_side_input,
      .repeat = true,
@@ -878,6 +905,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "submit")) return prs_submit_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "why")) return prs_cmd_why(argc - 1, argv + 1);
+    if (!strcmp(cmd, "try")) return prs_cmd_try(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage_main, stdout);
         return 0;
