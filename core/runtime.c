@@ -1099,6 +1099,7 @@ static void job_log_batch(job *j, const prs_done_msg *m, const prs_out *out,
     if (j->perf_workers) {
         j->perf_workers[m->worker].tid = m->tid;
         j->perf_workers[m->worker].batches_done++;
+        j->perf_workers[m->worker].input_bytes += m->input_bytes;
     }
 }
 
