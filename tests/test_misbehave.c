@@ -402,3 +402,17 @@ Test(misbehave, modes_do_not_follow_a_permissive_umask, .timeout = 60) {
     free(bad);
     tu_rmrf(r.dir);
 }
+
+/* prs_emit(out, p, SIZE_MAX) is refused (-ENOMEM) instead of wrapping its size check. */
+Test(misbehave, emit_of_an_impossible_length_is_refused, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-emit", MB_FILES);
+    int code = mb_run(&r, "emit_huge", "--workers 2", "", 30);
+    cr_assert_eq(code, 0, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char *rows = mb_file(&r, "parallel_run_step.txt");
+    char want[64];
+    snprintf(want, sizeof(want), "\t%d %d\n", -ENOMEM, -ENOMEM);
+    cr_assert_eq(e2e_count(rows, want), MB_FILES, "%s", rows);
+    free(rows);
+    tu_rmrf(r.dir);
+}
