@@ -416,3 +416,34 @@ Test(misbehave, emit_of_an_impossible_length_is_refused, .timeout = 60) {
     free(rows);
     tu_rmrf(r.dir);
 }
+
+/* ---- 8. exit codes and messages ----------------------------------------------------- */
+
+/* --input @DIR: an input error (3) that says what @ takes, not an internal error. */
+Test(misbehave, list_input_that_is_a_directory_is_an_input_error, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-atdir", MB_FILES);
+    char dir[280];
+    snprintf(dir, sizeof(dir), "%s", r.dir);
+    snprintf(r.in, sizeof(r.in), "@%s/in", dir);
+    int code = mb_run(&r, "exit_run", "", "", 30);
+    cr_assert_eq(code, 3, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char *err = mb_stderr(&r);
+    cr_assert(strstr(err, "is a directory"), "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
+
+/* A constructor that crashes before OUT exists: a crash loop that does not send the user
+ * to an OUT/logs/ that was never made. */
+Test(misbehave, constructor_crash_does_not_point_into_a_missing_out, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-ctor", MB_FILES);
+    int code = mb_run(&r, "crash_ctor", "", "", 30);
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char *err = mb_stderr(&r);
+    cr_assert(!strstr(err, "see logs/user/error/") && strstr(err, "before OUT/logs was created"),
+              "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
