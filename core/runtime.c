@@ -474,12 +474,12 @@ typedef struct tab_builder {
     uint64_t files;
 } tab_builder;
 
-/* A shard's tabular batch (one range of one file): 1 to build it, 0 when counted or
- * skipped, JOB_SHARD_STOP past the shard's range. */
-static int tab_shard_batch(tab_builder *tb) {
+/* A shard's tabular batch (one range of one file): taken (built as usual), skipped or
+ * counted (nothing built), or past the shard's range (the walk stops). */
+static enum prs_shard_take tab_shard_batch(tab_builder *tb) {
     prs_shard_cut *cut = &tb->jb->cut;
-    if (!cut->shard.count) return 1;
-    int take = 0;
+    if (!cut->shard.count) return PRS_SHARD_TAKE;
+    enum prs_shard_take take = PRS_SHARD_SKIP;
     if (cut->counting) {
         char key[PRS_QUEUE_MAX_ITEM_BYTES + 64];
         int n = snprintf(key, sizeof(key), "%s\t%llu\t%llu", tb->ref.path,
@@ -487,17 +487,16 @@ static int tab_shard_batch(tab_builder *tb) {
         prs_shard_count_item(cut, key, (size_t)PRS_MIN(n, (int)sizeof(key)));
         prs_shard_count_batch(cut);
     } else {
-        enum prs_shard_take t = prs_shard_build_batch(cut);
-        take = t == PRS_SHARD_TAKE ? 1 : t == PRS_SHARD_PAST ? JOB_SHARD_STOP : 0;
+        take = prs_shard_build_batch(cut);
     }
-    if (take != 1) tb->ref.records = 0;
+    if (take != PRS_SHARD_TAKE) tb->ref.records = 0;
     return take;
 }
 
 static int tab_close_batch(tab_builder *tb) {
     if (tb->ref.records == 0) return 0;
-    int take = tab_shard_batch(tb);
-    if (take != 1) return take;
+    enum prs_shard_take take = tab_shard_batch(tb);
+    if (take != PRS_SHARD_TAKE) return take == PRS_SHARD_PAST ? JOB_SHARD_STOP : 0;
     unsigned char rec[PRS_QUEUE_MAX_ITEM_BYTES];
     size_t len;
     job *j = tb->jb->j;
@@ -1100,6 +1099,7 @@ static void job_log_batch(job *j, const prs_done_msg *m, const prs_out *out,
     if (j->perf_workers) {
         j->perf_workers[m->worker].tid = m->tid;
         j->perf_workers[m->worker].batches_done++;
+        j->perf_workers[m->worker].input_bytes += m->input_bytes;
     }
 }
 
