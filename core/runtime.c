@@ -1728,7 +1728,8 @@ static int job_run(job *j) {
     }
     {
         char err[2048]; /* a Python script is imported once, with the log open */
-        if ((code = prs_entry_check(&j->lib, j->cfg, j->log, err, sizeof(err))))
+        if ((code = prs_entry_check(&j->lib, j->cfg, j->cfg->argc, j->init_argv, j->log, err,
+                                    sizeof(err))))
             return job_fail(j, code, "%s", err);
     }
     if ((code = job_start_workers(j))) return code;
