@@ -680,7 +680,7 @@ static int job_create_once(job *j) {
     if (rc) {
         prs_queue_build_abort(&jb.b);
         bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
-                     rc == -ENAMETOOLONG || rc == -EILSEQ;
+                     rc == -ENAMETOOLONG || rc == -EILSEQ || rc == -EISDIR;
         return job_fail(j, input ? PRS_EXIT_INPUT : PRS_EXIT_INTERNAL, "%s",
                         j->err[0] ? j->err : strerror(-rc));
     }
