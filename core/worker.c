@@ -642,3 +642,65 @@ void prs_worker_release_out(prs_worker *w, uint32_t out_index) {
     pthread_cond_signal(&w->out_freed);
     pthread_mutex_unlock(&w->out_lock);
 }
+
+/* ---- the set of a job's workers ------------------------------------------------------- */
+
+struct prs_workers {
+    uint32_t count, started;
+    prs_worker w[];
+};
+
+uint32_t prs_workers_cpus(int *cpu_ids, uint32_t cap) {
+    PRS_ASSERT(cap >= 1);
+    cpu_set_t set;
+    uint32_t n = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        for (int c = 0; c < CPU_SETSIZE && n < cap; c++) {
+            if (CPU_ISSET(c, &set)) cpu_ids[n++] = c;
+        }
+    }
+    if (n == 0) {
+        cpu_ids[0] = -1;
+        n = 1;
+    }
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
+    if (f) {
+        char quota[32];
+        unsigned long long period;
+        if (fscanf(f, "%31s %llu", quota, &period) == 2 && strcmp(quota, "max") != 0 && period) {
+            unsigned long long q = strtoull(quota, NULL, 10);
+            uint32_t limit = (uint32_t)PRS_MAX(1ull, (q + period - 1) / period);
+            n = PRS_MIN(n, limit);
+        }
+        fclose(f);
+    }
+    return n;
+}
+
+int prs_workers_start(prs_workers **out, uint32_t count, const int *cpus, uint32_t ncpu,
+                      const prs_workers_shared *shared) {
+    PRS_ASSERT(count >= 1 && count <= PRS_MAX_WORKERS && ncpu >= 1);
+    prs_workers *ws = calloc(1, sizeof(*ws) + count * sizeof(ws->w[0]));
+    *out = ws;
+    if (!ws) return -ENOMEM;
+    ws->count = count;
+    for (uint32_t i = 0; i < count; i++) {
+        int rc = prs_worker_start(&ws->w[i], i, cpus[i % ncpu], shared);
+        if (rc) return rc;
+        ws->started++;
+    }
+    return 0;
+}
+
+uint32_t prs_workers_started(const prs_workers *ws) {
+    return ws ? ws->started : 0;
+}
+
+prs_worker *prs_workers_get(prs_workers *ws, uint32_t index) {
+    PRS_ASSERT(ws && index < ws->started);
+    return &ws->w[index];
+}
+
+void prs_workers_free(prs_workers *ws) {
+    free(ws);
+}

@@ -150,6 +150,9 @@ void prs_queue_reader_end(prs_queue_reader *r);
 int prs_queue_reader_pending(prs_queue_reader *r, uint64_t *cursor, uint64_t *ids,
                              prs_batch_rec *recs, size_t cap);
 int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec);
+/* One batch record in a read transaction of its own (begin, batch, end): for a reader
+ * that holds no transaction. The errors of begin and batch (-ENOENT: no such batch). */
+int prs_queue_reader_get(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec);
 /* Zero-copy view of item records [first, first+count): views[i]/sizes[i]. */
 int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count, const void **views,
                            size_t *sizes);
