@@ -18,7 +18,7 @@
 
 #include "config.h"
 #include "coord.h"
-#include "entry.h"
+#include "script.h"
 #include "jobcreate.h"
 #include "jobreport.h"
 #include "jobstate.h"
@@ -41,7 +41,7 @@ typedef struct job {
     prs_jobreport rep;
     prs_jobstate st;
     prs_coord coord;
-    prs_entry_lib lib;
+    prs_script_lib lib;
     prs_entry_table entry;
     char config_text[PRS_CONFIG_TEXT_BYTES];
     int root_fd;
@@ -108,7 +108,7 @@ static int job_load_entry(job *j) {
         return 0;
     }
     char err[1024];
-    int rc = prs_entry_load(&j->lib, j->cfg->entry_script, err, sizeof(err));
+    int rc = prs_script_load(&j->lib, j->cfg->entry_script, err, sizeof(err));
     if (rc) return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE, "%s", err);
     j->entry = j->lib.table;
     return 0;
@@ -354,7 +354,7 @@ static void job_close(job *j, int code) {
     free(j->init_argv);
     prs_jobstate_close(&j->st);
     if (j->root_fd >= 0) close(j->root_fd);
-    prs_entry_unload(&j->lib);
+    prs_script_unload(&j->lib);
 }
 
 int prs_job_run(const prs_job_config *config, prs_job_report *report) {

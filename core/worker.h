@@ -26,6 +26,7 @@
 #include "sidedb.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 
 struct prs_out {
@@ -156,6 +157,14 @@ typedef struct prs_worker {
 int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared);
 void prs_worker_join(prs_worker *w);
 void prs_worker_release_out(prs_worker *w, uint32_t out_index);
+
+/* Defined in prs_entry.c beside prs_emit, used by the worker too, on its thread: grows *buf
+ * (doubling) to hold need bytes (0 or -ENOMEM, *buf unchanged), and appends "batch B attempt A item
+ * ITEM: message\n" to out's error lines (newlines in the message become spaces; dropped when out of
+ * memory). */
+int prs_entry_grow(char **buf, size_t *cap, size_t need);
+void prs_entry_out_error_v(prs_out *out, const char *item, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* The workers of one job, started together (prs_workers_start) and freed together once
  * each is joined. Coordinator thread only. */
