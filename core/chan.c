@@ -1,5 +1,6 @@
 /* chan.c -- see chan.h. */
 #include "chan.h"
+#include "clock.h"
 
 #include <string.h>
 #include <time.h>
@@ -60,14 +61,7 @@ void prs_chan_pop(prs_chan *c, void *msg) {
 }
 
 uint32_t prs_chan_pop_many(prs_chan *c, void *msgs, uint32_t cap, uint64_t timeout_ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(timeout_ms / 1000);
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = prs_mono_deadline(timeout_ms);
     pthread_mutex_lock(&c->lock);
     while (c->len < c->wake_len) {
         if (pthread_cond_timedwait(&c->not_empty, &c->lock, &until) == ETIMEDOUT) break;

@@ -1,6 +1,8 @@
 /* coord.c -- see coord.h. */
 #include "coord.h"
 
+#include "clock.h"
+
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,19 +28,9 @@ void prs_coord_request_stop(void) {
     atomic_fetch_add(&coord_stop_requests, 1);
 }
 
-static uint64_t now_ns(void) {
-    return prs_jobreport_now_ns();
-}
-
 void prs_coord_counts(const prs_coord *c, prs_queue_counts *out) {
-    const prs_sched_counts *s = &c->sched.counts;
-    *out = (prs_queue_counts){.total_batches = s->total_batches,
-                              .total_items = s->total_items,
-                              .done_batches = s->done_batches,
-                              .failed_batches = s->failed_batches,
-                              .succeeded_items = s->succeeded_items,
-                              .failed_items = s->failed_items,
-                              .output_bytes = c->output_bytes};
+    *out = c->sched.counts; /* one counts type (core/base/counts.h) */
+    out->output_bytes = c->output_bytes;
 }
 
 void prs_coord_restore_first_error(prs_coord *c, prs_queue *q) {
@@ -85,7 +77,7 @@ static int commit(prs_coord *c, bool wait, const char *meta_key, const void *met
     rc = prs_committer_flush(c->committer, &counts, meta_key, meta_val, meta_len, wait);
     if (rc == 0) {
         atomic_fetch_add(&c->d.scoreboard->progress, 1);
-        c->last_flush_ns = now_ns();
+        c->last_flush_ns = prs_mono_ns();
         if (first_error) c->first_error_new = false;
     }
     return rc;
@@ -95,7 +87,7 @@ static int maybe_commit(prs_coord *c) {
     uint32_t pending = prs_committer_pending(c->committer);
     if (pending == 0) return 0;
     bool full = pending == COORD_GROUP_CAP;
-    if (!full && now_ns() - c->last_flush_ns < COORD_COMMIT_EVERY_NS) return 0;
+    if (!full && prs_mono_ns() - c->last_flush_ns < COORD_COMMIT_EVERY_NS) return 0;
     int rc = commit(c, full, NULL, NULL, 0);
     return rc == -EBUSY ? 0 : rc; /* busy: keep filling this group */
 }
@@ -259,7 +251,7 @@ static int dispatch(prs_coord *c) {
             if (rc) return rc;
         }
         m.first_item = rec.first_item;
-        prs_sched_start(&c->sched, &t, now_ns() / 1000000u);
+        prs_sched_start(&c->sched, &t, prs_mono_ns() / 1000000u);
         m.batch_id = t.batch_id;
         m.attempt = t.attempt;
         m.item_count = t.item_count;
@@ -384,7 +376,7 @@ static void watch_hung(prs_coord *c, uint64_t t, uint64_t timeout_ms) {
 
 /* Stop requests and run() deadlines, once per tick. */
 static void watch(prs_coord *c) {
-    uint64_t t = now_ns();
+    uint64_t t = prs_mono_ns();
     watch_stop(c, t);
     uint64_t timeout_ms = c->d.cfg->run_invocation_timeout_ms;
     if (timeout_ms == 0) return;
@@ -479,13 +471,7 @@ int prs_coord_init(prs_coord *c, const prs_coord_deps *d, uint32_t workers) {
         return prs_jobreport_fail(d->rep, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s",
                                   strerror(-rc));
     c->output_bytes = qc.output_bytes;
-    prs_sched_counts sc = {.total_batches = qc.total_batches,
-                           .total_items = qc.total_items,
-                           .done_batches = qc.done_batches,
-                           .failed_batches = qc.failed_batches,
-                           .succeeded_items = qc.succeeded_items,
-                           .failed_items = qc.failed_items};
-    rc = prs_sched_init(&c->sched, &lim, &sc);
+    rc = prs_sched_init(&c->sched, &lim, &qc);
     if (rc)
         return prs_jobreport_fail(d->rep, PRS_EXIT_INTERNAL, "job state: inconsistent counters");
     c->rows_cap = COORD_ROWS_FLUSH_BYTES;

@@ -1,5 +1,6 @@
 /* crash.c -- see crash.h. */
 #include "crash.h"
+#include "fs.h"
 
 #include <execinfo.h>
 #include <fcntl.h>
@@ -160,16 +161,9 @@ static void crash_handler(int sig, siginfo_t *info, void *uctx) {
 }
 
 int prs_crash_install(const char *error_dir) {
-    char path[4200];
-    snprintf(path, sizeof(path), "%s", error_dir);
-    for (char *p = path + 1; *p; p++) { /* mkdir -p */
-        if (*p != '/') continue;
-        *p = 0;
-        mkdir(path, 0755);
-        *p = '/';
-    }
-    mkdir(path, 0755);
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = prs_mkdir_p(error_dir);
+    if (rc) return rc;
+    int fd = open(error_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -errno;
     if (crash_dir_fd >= 0) close(crash_dir_fd);
     crash_dir_fd = fd;

@@ -1,6 +1,7 @@
 /* jobcreate.c -- see jobcreate.h. */
 #include "jobcreate.h"
 
+#include "clock.h"
 #include "records.h"
 #include "scan.h"
 
@@ -146,7 +147,7 @@ static int create_walk(creator *cr) {
 
 static void create_log(const creator *cr, prs_joblog *log, uint64_t t0) {
     const prs_job_config *c = cr->cfg;
-    double s = (double)(prs_jobreport_now_ns() - t0) / 1e9;
+    double s = (double)(prs_mono_ns() - t0) / 1e9;
     if (c->input_format != PRS_FORMAT_FILES) {
         prs_joblog_master(log,
                           "created %llu mini-batches of up to %llu bytes from %llu %s records in "
@@ -169,7 +170,7 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
     if (rc)
         return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "queue: cannot start job creation: %s",
                                   strerror(-rc));
-    uint64_t t0 = prs_jobreport_now_ns();
+    uint64_t t0 = prs_mono_ns();
     rc = create_walk(cr);
     if (rc == 0 && cr->batch_len)
         rc = prs_queue_build_batch(&cr->b, cr->batch_first, cr->batch_len);

@@ -1,5 +1,7 @@
 /* joblog.c -- see joblog.h. */
 #include "joblog.h"
+#include "clock.h"
+#include "fs.h"
 
 #include "logfile.h"
 #include "logring.h"
@@ -140,18 +142,6 @@ static void machine_identity(prs_joblog *jl) {
     prs_joblog_safe_name(jl->ip, sizeof(jl->ip), "127.0.0.1");
 }
 
-static int mkdir_p(char *path) {
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        int rc = mkdir(path, 0755);
-        *p = '/';
-        if (rc != 0 && errno != EEXIST) return -errno;
-    }
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) return -errno;
-    return 0;
-}
-
 /* Opens logs/<sub> for appending (its directories made): the node file and the report
  * as plain stdio files; master.txt and the user log (flushed = true) through jl->files,
  * which the flusher's writes follow onto io_uring. Both fully buffered: their writers
@@ -162,7 +152,7 @@ static FILE *open_append(prs_joblog *jl, const char *sub, bool flushed, char *er
     snprintf(path, sizeof(path), "%s/%s", jl->dir, sub);
     char *slash = strrchr(path, '/');
     *slash = 0;
-    int rc = mkdir_p(path);
+    int rc = prs_mkdir_p(path);
     *slash = '/';
     FILE *f = NULL;
     if (rc == 0) f = flushed ? prs_logfile_open(jl->files, path, 1u << 16) : fopen(path, "ae");
@@ -172,12 +162,6 @@ static FILE *open_append(prs_joblog *jl, const char *sub, bool flushed, char *er
     }
     if (!flushed) setvbuf(f, NULL, _IOFBF, 1u << 16);
     return f;
-}
-
-static uint64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* "2026-11-29T03:29:33.123Z " for a CLOCK_REALTIME time; the date part is cached per
@@ -289,9 +273,7 @@ static void flusher_report_drops(prs_joblog *jl) {
     uint64_t dropped = prs_logring_take_dropped(&jl->ring);
     if (dropped == 0) return;
     char ts[48];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    stamp_ns(jl, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec, ts, sizeof(ts));
+    stamp_ns(jl, prs_wall_ns(), ts, sizeof(ts));
     fprintf(jl->master, "%s prs: %llu log records dropped (--log-policy drop: the ring was full)\n",
             ts, (unsigned long long)dropped);
     fprintf(jl->user,
@@ -367,7 +349,7 @@ int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy
               jl->report);
     }
     snprintf(jl->error_dir, sizeof(jl->error_dir), "%s/user/error/%s", jl->dir, jl->node);
-    rc = mkdir_p(jl->error_dir);
+    rc = prs_mkdir_p(jl->error_dir);
     if (rc) {
         snprintf(err, err_size, "%s: %s", jl->error_dir, strerror(-rc));
         prs_joblog_close(jl);
@@ -438,9 +420,9 @@ void prs_joblog_close(prs_joblog *jl) {
 
 int prs_joblog_flush(prs_joblog *jl, uint32_t timeout_ms) {
     uint64_t target = atomic_load(&jl->ring.enqueue_pos);
-    uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000ull;
+    uint64_t deadline = prs_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
     while (atomic_load(&jl->flushed_pos) < target) {
-        if (mono_ns() > deadline) return -ETIMEDOUT;
+        if (prs_mono_ns() > deadline) return -ETIMEDOUT;
         struct timespec tick = {0, 200000};
         nanosleep(&tick, NULL);
     }
@@ -600,10 +582,7 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
         FILE *f = fopen(path, "we");
         if (f) {
             char ts[48];
-            struct timespec now;
-            clock_gettime(CLOCK_REALTIME, &now);
-            stamp_plain((uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec, ts,
-                        sizeof(ts));
+            stamp_plain(prs_wall_ns(), ts, sizeof(ts));
             fprintf(f, "time: %s\nnode: %s\n", ts, jl->node);
             if (batch || item[0]) {
                 fprintf(f, "batch: %llu\nattempt: %u\nitem: %s\n", batch, attempt, item);
@@ -695,7 +674,7 @@ static void errors_write(prs_joblog *jl) {
     }
     if (fclose(f) != 0 || rename(tmp, path) != 0) return;
     jl->errors_dirty = false;
-    jl->errors_written_ns = mono_ns();
+    jl->errors_written_ns = prs_mono_ns();
 }
 
 void prs_joblog_errors(prs_joblog *jl, const char *text, size_t len) {
@@ -711,7 +690,7 @@ void prs_joblog_errors(prs_joblog *jl, const char *text, size_t len) {
         text += step;
         len -= step;
     }
-    if (jl->errors_dirty && mono_ns() - jl->errors_written_ns >= JL_ERROR_REWRITE_NS)
+    if (jl->errors_dirty && prs_mono_ns() - jl->errors_written_ns >= JL_ERROR_REWRITE_NS)
         errors_write(jl);
 }
 

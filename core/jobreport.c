@@ -1,25 +1,20 @@
 /* jobreport.c -- see jobreport.h. */
 #include "jobreport.h"
 
+#include "clock.h"
+
 #include <stdarg.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define JOBREPORT_OVERVIEW_EVERY_NS 1000000000ull
-
-uint64_t prs_jobreport_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void prs_jobreport_init(prs_jobreport *r, const prs_job_config *cfg, prs_job_report *report) {
     memset(r, 0, sizeof(*r));
     r->cfg = cfg;
     r->report = report;
     memset(report, 0, sizeof(*report));
-    r->started_ns = prs_jobreport_now_ns();
+    r->started_ns = prs_mono_ns();
 }
 
 static void progress_draw(prs_jobreport *r, const prs_sched *s, bool force) {
@@ -30,12 +25,12 @@ static void progress_draw(prs_jobreport *r, const prs_sched *s, bool force) {
     }
     const prs_sched_counts *c = &s->counts;
     prs_progress_counts pc = {.total_batches = c->total_batches,
-                              .finished_batches = c->done_batches + c->failed_batches,
+                              .finished_batches = prs_counts_finished_batches(c),
                               .failed_batches = c->failed_batches,
                               .total_items = c->total_items,
-                              .finished_items = c->succeeded_items + c->failed_items,
+                              .finished_items = prs_counts_finished_items(c),
                               .failed_items = c->failed_items};
-    uint64_t t = prs_jobreport_now_ns();
+    uint64_t t = prs_mono_ns();
     prs_progress_tick(&r->progress, &pc, t, t - r->started_ns, force);
 }
 
@@ -111,7 +106,7 @@ void prs_jobreport_overview(prs_jobreport *r, const prs_sched *s, uint64_t outpu
                             const char *first_error, const char *state) {
     const prs_sched_counts *c = &s->counts;
     char text[4096];
-    uint64_t processed = c->done_batches + c->failed_batches;
+    uint64_t processed = prs_counts_finished_batches(c);
     int n = snprintf(text, sizeof(text),
                      "prs job overview\n"
                      "state: %s\n"
@@ -124,7 +119,7 @@ void prs_jobreport_overview(prs_jobreport *r, const prs_sched *s, uint64_t outpu
                      (unsigned long long)(c->total_batches - processed),
                      (unsigned long long)c->total_items, (unsigned long long)c->succeeded_items,
                      (unsigned long long)c->failed_items,
-                     (double)(prs_jobreport_now_ns() - r->started_ns) / 1e9);
+                     (double)(prs_mono_ns() - r->started_ns) / 1e9);
     if (r->cfg->output_action == PRS_OUTPUT_APPEND_ROW) {
         n += snprintf(text + n, sizeof(text) - (size_t)n, "output: %s (%llu bytes)\n",
                       r->output_path, (unsigned long long)output_bytes);
@@ -151,7 +146,7 @@ void prs_jobreport_overview(prs_jobreport *r, const prs_sched *s, uint64_t outpu
 void prs_jobreport_progress(prs_jobreport *r, const prs_sched *s, uint64_t output_bytes,
                             const char *first_error, bool force) {
     progress_draw(r, s, force); /* a terminal's bar moves more often than overview.txt */
-    uint64_t t = prs_jobreport_now_ns();
+    uint64_t t = prs_mono_ns();
     if (!force && t - r->last_overview_ns < JOBREPORT_OVERVIEW_EVERY_NS) return;
     r->last_overview_ns = t;
     prs_jobreport_overview(r, s, output_bytes, first_error, prs_sched_state_text(s->state));

@@ -44,9 +44,6 @@ typedef struct prs_jobreport {
     bool perf_live;      /* the workers run: their threads can be sampled */
 } prs_jobreport;
 
-/* Monotonic clock, nanoseconds. */
-uint64_t prs_jobreport_now_ns(void);
-
 void prs_jobreport_init(prs_jobreport *r, const prs_job_config *cfg, prs_job_report *report);
 /* Ends the progress output (drawing a terminal's bar one last time from s) and closes the
  * perf sampler. */

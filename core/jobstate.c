@@ -4,6 +4,7 @@
 #include "config.h"
 #include "committer.h"
 #include "crash.h"
+#include "fs.h"
 
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -15,19 +16,6 @@
 
 #define LOCK_WAIT_TRIES 30u          /* OUT busy: retry its lock this often, */
 #define LOCK_WAIT_STEP_NS 100000000L /* this far apart, before giving up */
-
-static int mkdir_p(const char *path) {
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) return -ENAMETOOLONG;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -errno;
-    return 0;
-}
 
 /* --fresh, under the lock: the queue, the scoreboard and the output file go; the logs
  * stay (a new job appends to them, saying it started fresh). */
@@ -52,11 +40,11 @@ static int discard_state(prs_jobstate *st, const prs_job_config *cfg, prs_jobrep
 
 /* OUT and OUT/.prs exist and OUT is writable; then the exclusive lock. */
 static int lock_out(prs_jobstate *st, const prs_job_config *cfg, prs_jobreport *rep) {
-    int rc = mkdir_p(cfg->output_dir);
+    int rc = prs_mkdir_p(cfg->output_dir);
     if (rc == 0 && !realpath(cfg->output_dir, st->out_dir)) rc = -errno;
     if (rc == 0) {
         snprintf(st->state_dir, sizeof(st->state_dir), "%s/.prs", st->out_dir);
-        rc = mkdir_p(st->state_dir);
+        rc = prs_mkdir_p(st->state_dir);
     }
     if (rc == 0 && access(st->out_dir, W_OK) != 0) rc = -errno;
     if (rc)

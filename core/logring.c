@@ -1,5 +1,6 @@
 /* logring.c -- see logring.h for the contract and the design. */
 #include "logring.h"
+#include "clock.h"
 
 #include <sched.h>
 #include <string.h>
@@ -93,12 +94,6 @@ int prs_logring_set_policy(prs_logring *r, enum prs_logring_policy policy) {
     return 0;
 }
 
-static uint64_t now_realtime_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Claims the next position (*pos_out). Returns its slot, or NULL when the record is
  * dropped (and already counted). */
 static struct prs_logring_slot *claim(prs_logring *r, uint64_t *pos_out) {
@@ -152,7 +147,7 @@ static size_t keep_before_marker(const char *text) {
 
 int prs_logring_push(prs_logring *r, uint32_t producer_id, int level, const char *msg, size_t len) {
     if (!msg && len > 0) return -EINVAL;
-    uint64_t t_ns = now_realtime_ns();
+    uint64_t t_ns = prs_wall_ns();
     uint64_t pos;
     struct prs_logring_slot *s = claim(r, &pos);
     if (!s) return -EAGAIN;
@@ -178,7 +173,7 @@ int prs_logring_push(prs_logring *r, uint32_t producer_id, int level, const char
 
 int prs_logring_vpushf(prs_logring *r, uint32_t producer_id, int level, const char *fmt,
                        va_list ap) {
-    uint64_t t_ns = now_realtime_ns();
+    uint64_t t_ns = prs_wall_ns();
     uint64_t pos;
     struct prs_logring_slot *s = claim(r, &pos);
     if (!s) return -EAGAIN;

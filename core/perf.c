@@ -1,5 +1,6 @@
 /* perf.c -- see perf.h. */
 #include "perf.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -18,12 +19,6 @@ struct prs_perf {
     uint32_t workers;
     uint64_t *last_cpu; /* per worker */
 };
-
-static uint64_t clock_ns(clockid_t c) {
-    struct timespec ts;
-    if (clock_gettime(c, &ts) != 0) return 0;
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int prs_perf_open(prs_perf **out, const char *logs_dir, uint32_t interval_s, uint32_t workers) {
     prs_perf *p = calloc(1, sizeof(*p));
@@ -90,7 +85,7 @@ static uint64_t jemalloc_stat(const char *name) {
 }
 
 void prs_perf_tick(prs_perf *p, const prs_perf_worker *w, uint32_t n, bool force) {
-    uint64_t now = clock_ns(CLOCK_MONOTONIC);
+    uint64_t now = prs_clock_ns(CLOCK_MONOTONIC);
     if (!force && p->last_ns && now - p->last_ns < p->interval_ns) return;
     uint64_t span = p->last_ns ? now - p->last_ns : 0;
     time_t t = time(NULL);
@@ -103,7 +98,7 @@ void prs_perf_tick(prs_perf *p, const prs_perf_worker *w, uint32_t n, bool force
     n = PRS_MIN(n, p->workers);
     for (uint32_t i = 0; i < n; i++) {
         clockid_t cid;
-        uint64_t cpu = pthread_getcpuclockid(w[i].thread, &cid) == 0 ? clock_ns(cid) : 0;
+        uint64_t cpu = pthread_getcpuclockid(w[i].thread, &cid) == 0 ? prs_clock_ns(cid) : 0;
         double pct = span ? 100.0 * (double)(cpu - p->last_cpu[i]) / (double)span : 0.0;
         p->last_cpu[i] = cpu;
         batches += w[i].batches_done;
@@ -111,7 +106,7 @@ void prs_perf_tick(prs_perf *p, const prs_perf_worker *w, uint32_t n, bool force
                 (unsigned long long)(w[i].tid ? bytes_read(w[i].tid) : 0),
                 (unsigned long long)w[i].batches_done);
     }
-    uint64_t proc = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    uint64_t proc = prs_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
     double pct = span ? 100.0 * (double)(proc - p->last_proc_cpu) / (double)span : 0.0;
     p->last_proc_cpu = proc;
     if (mallctl) { /* refresh jemalloc's cached statistics */

@@ -314,7 +314,7 @@ static int job_run(job *j) {
     if ((code = job_start(j))) return code;
     const prs_sched_counts *c = &j->coord.sched.counts;
     prs_joblog_master(j->st.log, "running: %llu of %llu mini-batches left",
-                      (unsigned long long)(c->total_batches - c->done_batches - c->failed_batches),
+                      (unsigned long long)(c->total_batches - prs_counts_finished_batches(c)),
                       (unsigned long long)c->total_batches);
     if ((code = prs_coord_run(&j->coord))) return code;
     prs_coord_stop_workers(&j->coord); /* their last words (a late init failure) count */

@@ -22,6 +22,7 @@
 #define PRS_SCHED_H
 
 #include "base.h"
+#include "counts.h"
 
 #include <stdbool.h>
 
@@ -75,15 +76,9 @@ typedef struct prs_sched_limits {
     uint32_t workers;                /* workers that will report init */
 } prs_sched_limits;
 
-/* What the store already holds (zero for a new job). */
-typedef struct prs_sched_counts {
-    uint64_t total_batches;
-    uint64_t total_items;
-    uint64_t done_batches;
-    uint64_t failed_batches;
-    uint64_t succeeded_items;
-    uint64_t failed_items;
-} prs_sched_counts;
+/* What the store already holds (zero for a new job): the job's one counts struct
+ * (core/base/counts.h; the scheduler leaves output_bytes alone). */
+typedef prs_counts prs_sched_counts;
 
 typedef struct prs_ticket {
     uint64_t batch_id;

@@ -1,5 +1,6 @@
 /* scoreboard.c -- see scoreboard.h. */
 #include "scoreboard.h"
+#include "clock.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -63,19 +64,15 @@ void prs_scoreboard_close(prs_scoreboard_file *sb) {
 
 void prs_scoreboard_begin(prs_scoreboard_slot *s, uint64_t batch_id, uint32_t attempt,
                           uint64_t first_item, uint32_t item_count) {
-    struct timespec wall, mono;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    clock_gettime(CLOCK_MONOTONIC, &mono);
+    uint64_t wall_ms = prs_wall_ms(), mono_ns = prs_mono_ns();
     memory_order r = memory_order_relaxed;
     atomic_store_explicit(&s->batch_id, batch_id, r);
     atomic_store_explicit(&s->attempt, attempt, r);
     atomic_store_explicit(&s->first_item, first_item, r);
     atomic_store_explicit(&s->item_count, item_count, r);
     atomic_store_explicit(&s->signal, 0, r);
-    atomic_store_explicit(&s->started_unix_ms,
-                          (uint64_t)wall.tv_sec * 1000u + (uint64_t)wall.tv_nsec / 1000000u, r);
-    atomic_store_explicit(&s->started_mono_ns,
-                          (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec, r);
+    atomic_store_explicit(&s->started_unix_ms, wall_ms, r);
+    atomic_store_explicit(&s->started_mono_ns, mono_ns, r);
     /* A slot belongs to one worker thread: its tid is asked once, not once per batch. */
     if (atomic_load_explicit(&s->tid, r) == 0)
         atomic_store_explicit(&s->tid, (int32_t)syscall(SYS_gettid), r);

@@ -1,5 +1,6 @@
 /* status.c -- see status.h. */
 #include "status.h"
+#include "clock.h"
 
 #include "queue.h"
 #include "scoreboard.h"
@@ -86,14 +87,8 @@ static void print_batch(void *arg, uint64_t id, const prs_batch_rec *rec) {
     st->listed++;
 }
 
-static uint64_t now_unix_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void print_workers(status *st, const prs_scoreboard_file *sb) {
-    uint64_t now = now_unix_ms();
+    uint64_t now = prs_wall_ms();
     bool first = true;
     for (uint32_t i = 0; sb && i < PRS_MAX_WORKERS; i++) {
         const prs_scoreboard_slot *s = &sb->slot[i];

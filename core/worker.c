@@ -1,5 +1,6 @@
 /* worker.c -- see worker.h. The entry-script API of prs_entry.h is in prs_entry.c. */
 #include "worker.h"
+#include "clock.h"
 
 #include "crash.h"
 
@@ -81,12 +82,6 @@ static prs_out *worker_take_out(prs_worker *w) {
     out->row_count = 0;
     out->errors_len = 0;
     return out;
-}
-
-static uint64_t worker_clock_ns(clockid_t clock) {
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Grows a slot's per-item arrays to hold count paths. */
@@ -336,9 +331,9 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     atomic_store(&w->cancel, false);
     prs_scoreboard_begin(slot, m->batch_id, m->attempt, m->first_item, m->item_count);
     prs_crash_set_batch(&batch);
-    uint64_t run_start_ns = worker_clock_ns(CLOCK_MONOTONIC);
+    uint64_t run_start_ns = prs_clock_ns(CLOCK_MONOTONIC);
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
-    done->run_ns = worker_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
+    done->run_ns = prs_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
     worker_side_end(w);
     prs_crash_set_batch(NULL);
     prs_scoreboard_end(slot);
@@ -362,17 +357,11 @@ static int worker_open_io(prs_worker *w) {
     return rc;
 }
 
-static uint64_t worker_unix_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void *worker_main(void *arg) {
     prs_worker *w = arg;
     const prs_workers_shared *sh = w->shared;
     w->tid = (int)syscall(SYS_gettid);
-    w->started_unix_ms = worker_unix_ms();
+    w->started_unix_ms = prs_wall_ms();
     worker_pin(w);
     worker_arena();
     /* Without its alternate stack a crash still leaves evidence, unless it overflowed. */
@@ -419,12 +408,12 @@ static void *worker_main(void *arg) {
                              .worker = w->id,
                              .batch = w->slot[s].m,
                              .out_index = w->out_current};
-        done.start_realtime_ns = worker_clock_ns(CLOCK_REALTIME);
-        uint64_t start_ns = worker_clock_ns(CLOCK_MONOTONIC);
-        uint64_t cpu_start_ns = worker_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+        done.start_realtime_ns = prs_clock_ns(CLOCK_REALTIME);
+        uint64_t start_ns = prs_clock_ns(CLOCK_MONOTONIC);
+        uint64_t cpu_start_ns = prs_clock_ns(CLOCK_THREAD_CPUTIME_ID);
         worker_batch(w, s, &done);
-        done.elapsed_ns = worker_clock_ns(CLOCK_MONOTONIC) - start_ns;
-        done.cpu_ns = worker_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start_ns;
+        done.elapsed_ns = prs_clock_ns(CLOCK_MONOTONIC) - start_ns;
+        done.cpu_ns = prs_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start_ns;
         done.tid = (int32_t)gettid();
         done.cpu = sched_getcpu();
         atomic_store(&w->out_busy[w->out_current], true);
@@ -443,7 +432,7 @@ static void *worker_main(void *arg) {
     prs_reader_destroy(w->io);
     w->io = NULL;
     if (crash_ready) prs_crash_thread_leave();
-    w->ended_unix_ms = worker_unix_ms();
+    w->ended_unix_ms = prs_wall_ms();
     return NULL;
 }
 

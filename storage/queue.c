@@ -1,5 +1,7 @@
 /* queue.c -- see queue.h. */
 #include "queue.h"
+#include "le.h"
+#include "mdb_err.h"
 
 #include <limits.h>
 #include <lmdb.h>
@@ -26,55 +28,24 @@ struct prs_queue_reader {
     bool active;
 };
 
-static int mdb_err(int rc) {
-    /* LMDB returns errno values or its own negative MDB_* codes; map the latter. */
-    if (rc == 0) return 0;
-    if (rc > 0) return -rc;
-    if (rc == MDB_NOTFOUND) return -ENOENT;
-    if (rc == MDB_MAP_FULL) return PRS_QUEUE_EMAPFULL;
-    if (rc == MDB_CORRUPTED || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) return -EBADMSG;
-    return -EIO;
-}
-
 /* ---- record encodings -------------------------------------------------------------------- */
 
-static void put_u32(uint8_t *p, uint32_t v) {
-    for (unsigned i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-    for (unsigned i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (unsigned i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-static uint64_t get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (unsigned i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 void prs_queue_batch_encode(const prs_batch_rec *rec, uint8_t out[PRS_QUEUE_BATCH_BYTES]) {
-    put_u32(out, rec->state);
-    put_u32(out + 4, rec->attempts);
-    put_u64(out + 8, rec->first_item);
-    put_u32(out + 16, rec->item_count);
-    put_u32(out + 20, rec->succeeded);
+    prs_le32_put(out, rec->state);
+    prs_le32_put(out + 4, rec->attempts);
+    prs_le64_put(out + 8, rec->first_item);
+    prs_le32_put(out + 16, rec->item_count);
+    prs_le32_put(out + 20, rec->succeeded);
 }
 
 int prs_queue_batch_decode(const void *buf, size_t len, prs_batch_rec *rec) {
     if (len != PRS_QUEUE_BATCH_BYTES) return -EINVAL;
     const uint8_t *p = buf;
-    prs_batch_rec r = {.state = get_u32(p),
-                       .attempts = get_u32(p + 4),
-                       .first_item = get_u64(p + 8),
-                       .item_count = get_u32(p + 16),
-                       .succeeded = get_u32(p + 20)};
+    prs_batch_rec r = {.state = prs_le32_get(p),
+                       .attempts = prs_le32_get(p + 4),
+                       .first_item = prs_le64_get(p + 8),
+                       .item_count = prs_le32_get(p + 16),
+                       .succeeded = prs_le32_get(p + 20)};
     if (r.state > PRS_BATCH_FAILED) return -EINVAL;
     if (r.attempts > PRS_QUEUE_MAX_ATTEMPTS) return -EINVAL;
     if (r.state == PRS_BATCH_FAILED && r.attempts == 0) return -EINVAL; /* failed untried */
@@ -89,19 +60,19 @@ void prs_queue_counts_encode(const prs_queue_counts *c, uint8_t out[PRS_QUEUE_CO
     const uint64_t v[7] = {c->total_batches,   c->total_items,  c->done_batches, c->failed_batches,
                            c->succeeded_items, c->failed_items, c->output_bytes};
     for (unsigned i = 0; i < 7; i++)
-        put_u64(out + 8 * i, v[i]);
+        prs_le64_put(out + 8 * i, v[i]);
 }
 
 int prs_queue_counts_decode(const void *buf, size_t len, prs_queue_counts *c) {
     if (len != PRS_QUEUE_COUNTS_BYTES) return -EINVAL;
     const uint8_t *p = buf;
-    prs_queue_counts r = {.total_batches = get_u64(p),
-                          .total_items = get_u64(p + 8),
-                          .done_batches = get_u64(p + 16),
-                          .failed_batches = get_u64(p + 24),
-                          .succeeded_items = get_u64(p + 32),
-                          .failed_items = get_u64(p + 40),
-                          .output_bytes = get_u64(p + 48)};
+    prs_queue_counts r = {.total_batches = prs_le64_get(p),
+                          .total_items = prs_le64_get(p + 8),
+                          .done_batches = prs_le64_get(p + 16),
+                          .failed_batches = prs_le64_get(p + 24),
+                          .succeeded_items = prs_le64_get(p + 32),
+                          .failed_items = prs_le64_get(p + 40),
+                          .output_bytes = prs_le64_get(p + 48)};
     /* Written as sums that cannot wrap: each part is checked against the total first. */
     if (r.total_batches > r.total_items) return -EINVAL; /* every batch holds an item */
     if (r.done_batches > r.total_batches || r.failed_batches > r.total_batches - r.done_batches)
@@ -191,7 +162,7 @@ fail_env:
     mdb_env_close(q->env);
 fail_alloc:
     free(q);
-    return rc ? mdb_err(rc) : -ENOMEM;
+    return rc ? prs_mdb_err(rc) : -ENOMEM;
 }
 
 int prs_queue_open(prs_queue **out, const char *dir, enum prs_durability durability, char *err,
@@ -206,12 +177,12 @@ int prs_queue_open_readonly(prs_queue **out, const char *dir, char *err, size_t 
 int prs_queue_grow(prs_queue *q, size_t *map_bytes) {
     MDB_envinfo info;
     int rc = mdb_env_info(q->env, &info);
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     uint64_t bytes = (uint64_t)info.me_mapsize;
     if (bytes >= QUEUE_MAP_MAX_BYTES) return -ENOSPC;
     bytes = PRS_MIN(2 * bytes, QUEUE_MAP_MAX_BYTES);
     rc = mdb_env_set_mapsize(q->env, (size_t)bytes);
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     *map_bytes = (size_t)bytes;
     return 0;
 }
@@ -225,7 +196,7 @@ void prs_queue_close(prs_queue *q) {
 int prs_queue_meta_get(prs_queue *q, const char *key, void *buf, size_t cap, size_t *len) {
     MDB_txn *txn;
     int rc = mdb_txn_begin(q->env, NULL, MDB_RDONLY, &txn);
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     MDB_val k = {strlen(key), (void *)(uintptr_t)key}, v;
     rc = mdb_get(txn, q->meta, &k, &v);
     if (rc == 0) {
@@ -237,7 +208,7 @@ int prs_queue_meta_get(prs_queue *q, const char *key, void *buf, size_t cap, siz
         }
     }
     mdb_txn_abort(txn);
-    return mdb_err(rc);
+    return prs_mdb_err(rc);
 }
 
 bool prs_queue_created(prs_queue *q) {
@@ -257,7 +228,7 @@ int prs_queue_counts_get(prs_queue *q, prs_queue_counts *counts) {
 
 static int meta_put(MDB_txn *txn, MDB_dbi dbi, const char *key, const void *val, size_t len) {
     MDB_val k = {strlen(key), (void *)(uintptr_t)key}, v = {len, (void *)(uintptr_t)val};
-    return mdb_err(mdb_put(txn, dbi, &k, &v, 0));
+    return prs_mdb_err(mdb_put(txn, dbi, &k, &v, 0));
 }
 
 int prs_queue_build_begin(prs_queue *q, prs_queue_builder *b) {
@@ -265,12 +236,12 @@ int prs_queue_build_begin(prs_queue *q, prs_queue_builder *b) {
     b->q = q;
     MDB_txn *txn;
     int rc = mdb_txn_begin(q->env, NULL, 0, &txn);
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     /* Empty, not delete: a half-built job from a crashed creation starts over. */
     if ((rc = mdb_drop(txn, q->meta, 0)) || (rc = mdb_drop(txn, q->items, 0)) ||
         (rc = mdb_drop(txn, q->batches, 0))) {
         mdb_txn_abort(txn);
-        return mdb_err(rc);
+        return prs_mdb_err(rc);
     }
     b->txn = txn;
     return 0;
@@ -280,11 +251,11 @@ static int build_maybe_commit(prs_queue_builder *b) {
     if (++b->uncommitted < QUEUE_BUILD_COMMIT_EVERY) return 0;
     int rc = mdb_txn_commit(b->txn);
     b->txn = NULL;
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     b->uncommitted = 0;
     MDB_txn *txn;
     rc = mdb_txn_begin(b->q->env, NULL, 0, &txn);
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     b->txn = txn;
     return 0;
 }
@@ -295,7 +266,7 @@ int prs_queue_build_item(prs_queue_builder *b, const void *rec, size_t size_byte
     uint64_t id = b->next_item;
     MDB_val k = {sizeof(id), &id}, v = {size_bytes, (void *)(uintptr_t)rec};
     int rc = mdb_put(b->txn, b->q->items, &k, &v, MDB_APPEND);
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     b->next_item++;
     return build_maybe_commit(b);
 }
@@ -308,7 +279,7 @@ static int build_put_batch(prs_queue_builder *b, uint64_t first_item, uint32_t c
     prs_queue_batch_encode(&rec, enc);
     MDB_val k = {sizeof(id), &id}, v = {sizeof(enc), enc};
     int rc = mdb_put(b->txn, b->q->batches, &k, &v, MDB_APPEND);
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     b->next_batch++;
     return 0;
 }
@@ -394,7 +365,7 @@ int prs_queue_build_end(prs_queue_builder *b) {
     }
     rc = mdb_txn_commit(b->txn);
     b->txn = NULL;
-    return mdb_err(rc);
+    return prs_mdb_err(rc);
 }
 
 void prs_queue_build_abort(prs_queue_builder *b) {
@@ -412,7 +383,7 @@ int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count
     prs_queue_counts check_counts;
     if (prs_queue_counts_decode(counts_enc, sizeof(counts_enc), &check_counts)) return -EINVAL;
     MDB_txn *txn;
-    int err = mdb_err(mdb_txn_begin(q->env, NULL, 0, &txn));
+    int err = prs_mdb_err(mdb_txn_begin(q->env, NULL, 0, &txn));
     if (err) return err;
     for (size_t i = 0; i < count && err == 0; i++) {
         uint64_t id = updates[i].batch_id;
@@ -424,7 +395,7 @@ int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count
             break;
         }
         MDB_val k = {sizeof(id), &id}, v = {sizeof(enc), enc};
-        err = mdb_err(mdb_put(txn, q->batches, &k, &v, 0));
+        err = prs_mdb_err(mdb_put(txn, q->batches, &k, &v, 0));
     }
     if (err == 0) err = meta_put(txn, q->meta, "counts", counts_enc, sizeof(counts_enc));
     if (err == 0 && meta_key) err = meta_put(txn, q->meta, meta_key, meta_val, meta_len);
@@ -432,7 +403,7 @@ int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count
         mdb_txn_abort(txn);
         return err;
     }
-    return mdb_err(mdb_txn_commit(txn));
+    return prs_mdb_err(mdb_txn_commit(txn));
 }
 
 int prs_queue_reader_open(prs_queue *q, prs_queue_reader **out) {
@@ -450,7 +421,7 @@ fail_txn:
     mdb_txn_abort(r->txn);
 fail_alloc:
     free(r);
-    return mdb_err(rc);
+    return prs_mdb_err(rc);
 }
 
 void prs_queue_reader_close(prs_queue_reader *r) {
@@ -463,11 +434,11 @@ void prs_queue_reader_close(prs_queue_reader *r) {
 int prs_queue_reader_begin(prs_queue_reader *r) {
     PRS_ASSERT(!r->active);
     int rc = mdb_txn_renew(r->txn);
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     rc = mdb_cursor_renew(r->txn, r->items_cur);
     if (rc) {
         mdb_txn_reset(r->txn);
-        return mdb_err(rc);
+        return prs_mdb_err(rc);
     }
     r->active = true;
     return 0;
@@ -484,7 +455,7 @@ int prs_queue_reader_pending(prs_queue_reader *r, uint64_t *cursor, uint64_t *id
     PRS_ASSERT(r->active);
     MDB_cursor *cur;
     int rc = mdb_cursor_open(r->txn, r->q->batches, &cur);
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     uint64_t key = *cursor;
     MDB_val k = {sizeof(key), &key}, v;
     size_t n = 0;
@@ -509,7 +480,7 @@ int prs_queue_reader_pending(prs_queue_reader *r, uint64_t *cursor, uint64_t *id
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    if (rc && rc != MDB_NOTFOUND) return mdb_err(rc);
+    if (rc && rc != MDB_NOTFOUND) return prs_mdb_err(rc);
     if (rc == MDB_NOTFOUND && n == 0) return 0;
     if (n == 0) return -EAGAIN; /* window full of finished batches: call again */
     return (int)n;
@@ -519,7 +490,7 @@ int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec
     PRS_ASSERT(r->active);
     MDB_val k = {sizeof(batch_id), &batch_id}, v;
     int rc = mdb_get(r->txn, r->q->batches, &k, &v);
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     return stored_batch(&v, rec);
 }
 
@@ -538,7 +509,7 @@ int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count, 
     MDB_val k = {sizeof(key), &key}, v;
     int rc = mdb_cursor_get(r->items_cur, &k, &v, MDB_SET_KEY);
     for (uint32_t i = 0; i < count; i++) {
-        if (rc) return rc == MDB_NOTFOUND ? -EBADMSG : mdb_err(rc);
+        if (rc) return rc == MDB_NOTFOUND ? -EBADMSG : prs_mdb_err(rc);
         uint64_t id;
         memcpy(&id, k.mv_data, sizeof(id));
         if (id != first + i) return -EBADMSG;
@@ -554,7 +525,7 @@ int prs_queue_scan_batches(prs_queue *q, uint32_t state, size_t limit,
                            void *arg) {
     MDB_txn *txn;
     int rc = mdb_txn_begin(q->env, NULL, MDB_RDONLY, &txn);
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     MDB_cursor *cur;
     rc = mdb_cursor_open(txn, q->batches, &cur);
     if (rc) goto end_txn;
@@ -579,5 +550,5 @@ int prs_queue_scan_batches(prs_queue *q, uint32_t state, size_t limit,
     mdb_cursor_close(cur);
 end_txn:
     mdb_txn_abort(txn);
-    return mdb_err(rc);
+    return prs_mdb_err(rc);
 }

@@ -17,6 +17,7 @@
 #define PRS_QUEUE_H
 
 #include "base.h"
+#include "counts.h"
 
 #include <stdbool.h>
 
@@ -37,16 +38,9 @@ typedef struct prs_batch_rec {
     uint32_t succeeded; /* items with a row, once done */
 } prs_batch_rec;
 
-/* Job-wide counters, committed with every group of batch changes. */
-typedef struct prs_queue_counts {
-    uint64_t total_batches;
-    uint64_t total_items;
-    uint64_t done_batches;
-    uint64_t failed_batches;
-    uint64_t succeeded_items;
-    uint64_t failed_items;
-    uint64_t output_bytes; /* committed length of the append_row output file */
-} prs_queue_counts;
+/* Job-wide counters, committed with every group of batch changes: the job's one counts
+ * struct (core/base/counts.h), output_bytes included. */
+typedef prs_counts prs_queue_counts;
 
 /* ---- record encodings: pure functions, no LMDB, safe from any thread --------------------
  * Every record in data.mdb goes through these. Fixed little-endian layouts (the same bytes as
@@ -84,9 +78,10 @@ typedef struct prs_batch_update {
 typedef struct prs_queue prs_queue;
 typedef struct prs_queue_reader prs_queue_reader;
 
-/* Any call that writes may return this: LMDB's map is full (MDB_MAP_FULL). The write
- * did not happen. prs_queue_grow with no transaction open in this process, or closing and
- * reopening (which opens a map twice the file's size), makes room. */
+/* Any call that writes may return this: LMDB's map is full (MDB_MAP_FULL, mapped to
+ * -EFBIG by core/base/mdb_err.h, as for every environment). The write did not happen.
+ * prs_queue_grow with no transaction open in this process, or closing and reopening (which opens a
+ * map twice the file's size), makes room. */
 #define PRS_QUEUE_EMAPFULL (-EFBIG)
 
 #define PRS_QUEUE_MAX_ITEM_BYTES 4096u /* a path or a tabular item reference */

@@ -1,5 +1,7 @@
 /* sidedb.c -- see sidedb.h. */
 #include "sidedb.h"
+#include "clock.h"
+#include "mdb_err.h"
 
 #include <fcntl.h>
 #include <lmdb.h>
@@ -84,22 +86,6 @@ struct prs_sidedb_reader {
     side_view views[SIDE_MAX_TABLES];
 };
 
-static int mdb_err(int rc) {
-    if (rc == 0) return 0;
-    if (rc > 0) return -rc;
-    if (rc == MDB_NOTFOUND) return -ENOENT;
-    if (rc == MDB_MAP_FULL) return -ENOSPC;
-    if (rc == MDB_BAD_VALSIZE) return -EFBIG;
-    if (rc == MDB_CORRUPTED || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) return -EBADMSG;
-    return -EIO;
-}
-
-static uint64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int prs_sidedb_open(prs_sidedb **out, const char *dir, uint32_t max_tables, char *err,
                     size_t err_size) {
     if (max_tables > SIDE_MAX_TABLES) {
@@ -124,7 +110,7 @@ close_env:
     mdb_env_close(db->env);
 free_db:
     free(db);
-    return rc ? mdb_err(rc) : -ENOMEM;
+    return rc ? prs_mdb_err(rc) : -ENOMEM;
 }
 
 void prs_sidedb_close(prs_sidedb *db) {
@@ -564,7 +550,7 @@ static int side_put(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t size, voi
     MDB_val k = {strlen(key), (void *)(uintptr_t)key}, v = {size, NULL};
     int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
     if (rc == 0) *data = v.mv_data;
-    return mdb_err(rc);
+    return prs_mdb_err(rc);
 }
 
 /* Commits what was written and starts the next write transaction: LMDB keeps a write
@@ -573,8 +559,8 @@ static int side_put(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t size, voi
 static int side_step(prs_sidedb *db, MDB_txn **txn) {
     int rc = mdb_txn_commit(*txn);
     *txn = NULL;
-    if (rc) return mdb_err(rc);
-    return mdb_err(mdb_txn_begin(db->env, NULL, 0, txn));
+    if (rc) return prs_mdb_err(rc);
+    return prs_mdb_err(mdb_txn_begin(db->env, NULL, 0, txn));
 }
 
 static int side_reserve(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t size, void **data) {
@@ -723,7 +709,7 @@ static int side_store(prs_sidedb *db, MDB_txn **txn, MDB_dbi dbi, side_load *l, 
         if ((rc = side_step(db, txn))) goto free_order;
     }
     void *header;
-    rc = side_put(*txn, dbi, "header", l->header_len, &header);
+    rc = side_reserve(*txn, dbi, "header", l->header_len, &header);
     if (rc) goto free_order;
     if (l->header_len) memcpy(header, l->header, l->header_len);
     meta->rows = l->rows_len - dups;
@@ -749,13 +735,13 @@ static int side_table_open(prs_sidedb *db, const char *name, MDB_txn *txn, MDB_d
     char dbname[PRS_SIDE_NAME_MAX + 8];
     snprintf(dbname, sizeof(dbname), "t:%s", name);
     (void)db;
-    return mdb_err(mdb_dbi_open(txn, dbname, MDB_CREATE, dbi));
+    return prs_mdb_err(mdb_dbi_open(txn, dbname, MDB_CREATE, dbi));
 }
 
 int prs_sidedb_ensure(prs_sidedb *db, const prs_sidedb_spec *spec, prs_sidedb_load_info *info,
                       char *err, size_t err_size) {
     memset(info, 0, sizeof(*info));
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = prs_mono_ns();
     if (db->count >= SIDE_MAX_TABLES) {
         snprintf(err, err_size, "--side-table %s: at most %u side tables", spec->name,
                  SIDE_MAX_TABLES);
@@ -802,7 +788,7 @@ int prs_sidedb_ensure(prs_sidedb *db, const prs_sidedb_spec *spec, prs_sidedb_lo
         memcpy(meta.key, spec->key, meta.key_len);
     }
     MDB_txn *txn;
-    rc = mdb_err(mdb_txn_begin(db->env, NULL, 0, &txn));
+    rc = prs_mdb_err(mdb_txn_begin(db->env, NULL, 0, &txn));
     if (rc) goto unmap;
     MDB_dbi dbi;
     rc = side_table_open(db, spec->name, txn, &dbi);
@@ -817,7 +803,7 @@ int prs_sidedb_ensure(prs_sidedb *db, const prs_sidedb_spec *spec, prs_sidedb_lo
             old.content_hash == meta.content_hash) {
             /* Committed, not aborted: an aborted transaction would close the dbi handle
              * the readers need. Nothing was written, so nothing is synced. */
-            rc = mdb_err(mdb_txn_commit(txn));
+            rc = prs_mdb_err(mdb_txn_commit(txn));
             txn = NULL;
             if (rc) {
                 snprintf(err, err_size, "--side-table %s=%s: %s", spec->name, spec->path,
@@ -847,7 +833,7 @@ int prs_sidedb_ensure(prs_sidedb *db, const prs_sidedb_spec *spec, prs_sidedb_lo
         }
     }
     /* Not loaded yet (or a load cut short: its meta, written last, is missing). */
-    if ((rc = mdb_err(mdb_drop(txn, dbi, 0)))) goto abort_txn;
+    if ((rc = prs_mdb_err(mdb_drop(txn, dbi, 0)))) goto abort_txn;
     rc = side_parse(&l);
     if (rc) goto free_load;
     for (size_t i = 0; i < l.rows_len; i++) {
@@ -864,7 +850,7 @@ int prs_sidedb_ensure(prs_sidedb *db, const prs_sidedb_spec *spec, prs_sidedb_lo
                  strerror(-rc));
     }
     if (rc) goto free_load;
-    rc = mdb_err(mdb_txn_commit(txn));
+    rc = prs_mdb_err(mdb_txn_commit(txn));
     txn = NULL;
     if (rc) {
         snprintf(err, err_size, "--side-table %s=%s: cannot commit the load: %s", spec->name,
@@ -881,7 +867,7 @@ register_table:
     snprintf(db->tables[db->count].name, sizeof(db->tables[0].name), "%s", spec->name);
     db->tables[db->count].dbi = dbi;
     db->count++;
-    info->load_ns = mono_ns() - t0;
+    info->load_ns = prs_mono_ns() - t0;
     rc = 0;
     goto unmap;
 free_load:
@@ -905,7 +891,7 @@ int prs_sidedb_reader_open(prs_sidedb *db, prs_sidedb_reader **out) {
     int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &r->txn);
     if (rc) {
         free(r);
-        return mdb_err(rc);
+        return prs_mdb_err(rc);
     }
     mdb_txn_reset(r->txn); /* renewed by begin */
     *out = r;
@@ -925,7 +911,7 @@ void prs_sidedb_reader_close(prs_sidedb_reader *r) {
 static int view_get(MDB_txn *txn, MDB_dbi dbi, const char *key, const void **data, size_t *len) {
     MDB_val k = {strlen(key), (void *)(uintptr_t)key}, v;
     int rc = mdb_get(txn, dbi, &k, &v);
-    if (rc) return mdb_err(rc);
+    if (rc) return prs_mdb_err(rc);
     *data = v.mv_data;
     *len = v.mv_size;
     return 0;
@@ -933,7 +919,7 @@ static int view_get(MDB_txn *txn, MDB_dbi dbi, const char *key, const void **dat
 
 int prs_sidedb_reader_begin(prs_sidedb_reader *r) {
     if (r->active) return 0;
-    int rc = mdb_err(mdb_txn_renew(r->txn));
+    int rc = prs_mdb_err(mdb_txn_renew(r->txn));
     if (rc) return rc;
     /* A few gets per snapshot, not per lookup: the views stay put until end. */
     for (uint32_t t = 0; t < r->db->count && rc == 0; t++) {

@@ -4,6 +4,7 @@
  * (0: flat), names zero-padded so sorted order is numeric order. The same arguments
  * always give the same bytes (splitmix64, no libc rand). */
 #include "base.h"
+#include "fs.h"
 #include "units.h"
 
 #include <fcntl.h>
@@ -54,16 +55,9 @@ int main(int argc, char **argv) {
     if (files < 0) return usage("--files is required");
     if (min_bytes > max_bytes || max_bytes > (1u << 30))
         return usage("need min-bytes <= max-bytes <= 1GB");
-    char parent[4096];
-    snprintf(parent, sizeof(parent), "%s", dir);
-    for (char *p = parent + 1; *p; p++) { /* mkdir -p */
-        if (*p != '/') continue;
-        *p = 0;
-        mkdir(parent, 0755);
-        *p = '/';
-    }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "gen: %s: %s\n", dir, strerror(errno));
+    int rc = prs_mkdir_p(dir);
+    if (rc) {
+        fprintf(stderr, "gen: %s: %s\n", dir, strerror(-rc));
         return 1;
     }
     static const char *words[] = {"alpha", "beta",  "gamma", "delta", "score", "batch",

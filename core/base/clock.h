@@ -1,0 +1,43 @@
+/* clock.h -- the clocks prs reads, as integers.
+ *
+ * Owns: nothing. Header only.
+ * May call: clock_gettime (libc). Callers: any thread; every call is independent.
+ *
+ * Monotonic time measures durations and deadlines (it never jumps); wall time
+ * (CLOCK_REALTIME) is only for stamps a person reads or compares across processes. */
+#ifndef PRS_CLOCK_H
+#define PRS_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Nanoseconds on clock; 0 when the clock cannot be read (an unknown clock id, such as a
+ * thread's CPU clock after the thread ended): callers treat 0 as "no reading". */
+static inline uint64_t prs_clock_ns(clockid_t clock) {
+    struct timespec ts;
+    if (clock_gettime(clock, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t prs_mono_ns(void) {
+    return prs_clock_ns(CLOCK_MONOTONIC);
+}
+
+/* Since the Unix epoch. */
+static inline uint64_t prs_wall_ns(void) {
+    return prs_clock_ns(CLOCK_REALTIME);
+}
+
+static inline uint64_t prs_wall_ms(void) {
+    return prs_wall_ns() / 1000000u;
+}
+
+/* The CLOCK_MONOTONIC time timeout_ms from now, as pthread_cond_timedwait wants it (its
+ * condition variable set to CLOCK_MONOTONIC). */
+static inline struct timespec prs_mono_deadline(uint64_t timeout_ms) {
+    uint64_t ns = prs_mono_ns() + timeout_ms * 1000000ull;
+    return (struct timespec){.tv_sec = (time_t)(ns / 1000000000ull),
+                             .tv_nsec = (long)(ns % 1000000000ull)};
+}
+
+#endif
