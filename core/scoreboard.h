@@ -8,7 +8,7 @@
  * Callers must: write a slot only from its worker; publish with prs_scoreboard_begin /
  *   _end (release stores), so a reader that sees RUNNING sees the fields it describes.
  *
- * What a death charges (decided on the next start, see runtime.c):
+ * What a death charges (decided on the next start, see jobstate.c, prs_jobstate_repair):
  *   CRASHED slots (a fatal signal in that worker's run()) spend that batch's try;
  *   RUNNING slots (the process died from outside: kill -9, OOM, power) spend nothing:
  *   those batches go back to pending untouched. */

@@ -57,7 +57,7 @@ typedef prs_counts prs_queue_counts;
  * such a record, read back, to -EBADMSG (a corrupt state file), and refuses to write one. */
 #define PRS_QUEUE_BATCH_BYTES 24u
 #define PRS_QUEUE_COUNTS_BYTES 56u
-#define PRS_QUEUE_MAX_ATTEMPTS 100u /* = PRS_SCHED_MAX_TRY (checked in core/runtime.c) */
+#define PRS_QUEUE_MAX_ATTEMPTS 100u /* = PRS_SCHED_MAX_TRY (checked in core/coord.c) */
 
 void prs_queue_batch_encode(const prs_batch_rec *rec, uint8_t out[PRS_QUEUE_BATCH_BYTES]);
 int prs_queue_batch_decode(const void *buf, size_t len, prs_batch_rec *rec);
