@@ -2,6 +2,7 @@
 #include "coord.h"
 
 #include "clock.h"
+#include "supervisor.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -128,6 +129,23 @@ static void note_init_failure(prs_coord *c, const prs_done_msg *m) {
 
 /* ---- completions ----------------------------------------------------------------------- */
 
+/* "batch B try A failed (why); ..." in master.txt. Why: the try's first error line (the
+ * batch's own failure comes first). */
+static void log_failed_try(prs_coord *c, const prs_out *out, enum prs_verdict v,
+                           const prs_ticket *fin) {
+    int why_len = 0;
+    const char *why = out->errors_len ? memmem(out->errors, out->errors_len, " item -: ", 9) : NULL;
+    if (why) {
+        why += 9;
+        const char *nl = memchr(why, '\n', (size_t)(out->errors + out->errors_len - why));
+        why_len = nl ? (int)(nl - why) : 0;
+    }
+    prs_joblog_master(
+        c->d.log, "batch %llu try %u failed%s%.*s%s; %s", (unsigned long long)fin->batch_id,
+        fin->attempt, why_len ? " (" : "", why_len, why_len ? why : "", why_len ? ")" : "",
+        v == PRS_VERDICT_FAILED ? "no tries left: the batch failed" : "it will be retried");
+}
+
 /* The store's record of a finished try, and the rows of a DONE batch into the buffer.
  * Returns 0 or the error of writing the output. */
 static int record_verdict(prs_coord *c, const prs_done_msg *m, const prs_out *out,
@@ -145,13 +163,9 @@ static int record_verdict(prs_coord *c, const prs_done_msg *m, const prs_out *ou
             if (rc) return rc;
             c->output_bytes += out->rows_len;
         }
-    } else if (v == PRS_VERDICT_FAILED) {
-        rec->state = PRS_BATCH_FAILED;
-        prs_joblog_master(c->d.log, "batch %llu failed after %u tries",
-                          (unsigned long long)fin->batch_id, fin->attempt);
     } else {
-        prs_joblog_master(c->d.log, "batch %llu try %u failed; it will be retried",
-                          (unsigned long long)fin->batch_id, fin->attempt);
+        if (v == PRS_VERDICT_FAILED) rec->state = PRS_BATCH_FAILED;
+        log_failed_try(c, out, v, fin);
     }
     return 0;
 }
@@ -284,7 +298,8 @@ __attribute__((noreturn)) static void abandon(prs_coord *c, int code) {
      * first (bounded: a stuck flusher does not hold the restart). */
     prs_joblog_sync(c->d.log);
     prs_joblog_flush(c->d.log, 2000);
-    _exit(code); /* threads stuck in user code cannot be joined: end the process */
+    /* threads stuck in user code cannot be joined: end the process */
+    prs_supervisor_exit(code, c->d.rep->report);
 }
 
 /* ---- watching: stop requests and deadlines ---------------------------------------------- */
@@ -539,6 +554,17 @@ void prs_coord_stop_workers(prs_coord *c) {
     /* A worker that finished init after the job drained still said so: keep its error. */
     while (prs_chan_pop_many(&c->done, &m, 1, 0) == 1)
         drop_completion(c, &m);
+}
+
+bool prs_coord_nothing_pending(prs_coord *c) {
+    if (prs_counts_finished_batches(&c->sched.counts) != c->sched.counts.total_batches)
+        return false;
+    prs_sched_store_exhausted(&c->sched);
+    return true;
+}
+
+void prs_coord_flush(prs_coord *c) {
+    if (commit(c, true, NULL, NULL, 0) == 0) prs_committer_drain(c->committer);
 }
 
 int prs_coord_finish(prs_coord *c, int code, enum prs_job_state st) {

@@ -90,6 +90,17 @@ int prs_coord_init(prs_coord *c, const prs_coord_deps *d, uint32_t workers);
  * PRS_EXIT_INTERNAL. */
 int prs_coord_run(prs_coord *c);
 
+/* Nothing pending (all committed, the result not yet: a crash in prs_shutdown or in a
+ * late prs_init after the last commit): marks the store exhausted and returns true, and
+ * the caller starts no worker, whose init or shutdown could only crash again. After
+ * prs_coord_init. */
+bool prs_coord_nothing_pending(prs_coord *c);
+
+/* Hands over the group being filled and waits until it is committed (errors are the
+ * committer's sticky ones, seen again by prs_coord_finish): every batch's state reaches
+ * LMDB before any prs_shutdown runs, so a crash there leaves nothing pending. */
+void prs_coord_flush(prs_coord *c);
+
 /* Stops and joins the workers, writing their rows of logs/processes.csv; completions
  * arriving meanwhile are dropped (their batches stay pending). Idempotent. */
 void prs_coord_stop_workers(prs_coord *c);

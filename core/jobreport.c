@@ -137,7 +137,8 @@ void prs_jobreport_overview(prs_jobreport *r, const prs_sched *s, uint64_t outpu
     }
     if (processed > 0 && c->succeeded_items == 0 && c->total_batches == processed) {
         snprintf(text + n, sizeof(text) - (size_t)n,
-                 "warning: no item succeeded: run() emitted no row for any item\n");
+                 "why it failed: no item succeeded (run() emitted no row for any item); "
+                 "ParallelRunStep fails such a job whatever the thresholds\n");
     }
     prs_joblog_sync(r->log);
     prs_joblog_overview(r->log, text);
@@ -202,7 +203,8 @@ void prs_jobreport_batch(prs_jobreport *r, const prs_done_msg *m, const prs_out 
     }
 }
 
-void prs_jobreport_result(prs_jobreport *r, const prs_sched *s, enum prs_job_state st) {
+void prs_jobreport_result(prs_jobreport *r, const prs_sched *s, enum prs_job_state st,
+                          bool none_ok) {
     const prs_sched_counts *c = &s->counts;
     char *msg = r->report->message;
     size_t size = sizeof(r->report->message);
@@ -213,6 +215,9 @@ void prs_jobreport_result(prs_jobreport *r, const prs_sched *s, enum prs_job_sta
                      (unsigned long long)c->total_batches, (unsigned long long)c->failed_batches,
                      (unsigned long long)c->failed_items, (unsigned long long)c->total_items);
     if (st != PRS_JOB_SUCCEEDED && n >= 0 && (size_t)n < size)
-        snprintf(msg + n, size - (size_t)n, " (%s)", prs_sched_reason_text(s->reason));
+        snprintf(msg + n, size - (size_t)n, " (%s)%s",
+                 none_ok ? "no mini-batch item succeeded: the job fails whatever the thresholds"
+                         : prs_sched_reason_text(s->reason),
+                 st == PRS_JOB_STOPPED ? "; run the same command again to resume" : "");
     prs_joblog_master(r->log, "result: %s", msg);
 }

@@ -85,7 +85,9 @@ void prs_jobreport_batch(prs_jobreport *r, const prs_done_msg *m, const prs_out 
                          enum prs_outcome outcome, uint32_t succeeded);
 
 /* The job's result message ("SUCCEEDED: 3 of 3 mini-batches succeeded, ...") into the
- * report and master.txt, from the final state st and the counts and reason of s. */
-void prs_jobreport_result(prs_jobreport *r, const prs_sched *s, enum prs_job_state st);
+ * report and master.txt, from the final state st and the counts and reason of s; none_ok:
+ * st is FAILED because no item succeeded (which the message says instead of s's reason). */
+void prs_jobreport_result(prs_jobreport *r, const prs_sched *s, enum prs_job_state st,
+                          bool none_ok);
 
 #endif

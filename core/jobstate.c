@@ -103,7 +103,7 @@ int prs_jobstate_open(prs_jobstate *st, const prs_job_config *cfg, prs_jobreport
     char crash_dir[PATH_MAX + 128];
     snprintf(crash_dir, sizeof(crash_dir), "%s/user/error/%s", prs_joblog_dir(st->log),
              prs_joblog_node(st->log));
-    rc = prs_crash_install(crash_dir);
+    rc = prs_crash_install(crash_dir, st->scoreboard);
     if (rc) return prs_jobreport_fail(rep, PRS_EXIT_USAGE, "%s: %s", crash_dir, strerror(-rc));
     return 0;
 }
@@ -121,8 +121,9 @@ void prs_jobstate_close(prs_jobstate *st) {
 
 /* The repair of one scoreboard slot: true (and *up set) when its batch is charged. */
 static bool repair_slot(prs_jobstate *st, const prs_job_config *cfg, prs_jobreport *rep,
-                        prs_queue_reader *r, const prs_scoreboard_slot *slot, prs_queue_counts *c,
-                        char *first, size_t first_size, prs_batch_update *up) {
+                        prs_queue_reader *r, uint32_t index, prs_queue_counts *c, char *first,
+                        size_t first_size, prs_batch_update *up) {
+    const prs_scoreboard_slot *slot = &st->scoreboard->slot[index];
     uint32_t state = atomic_load(&slot->state);
     if (state == PRS_SLOT_IDLE) return false;
     uint64_t id = atomic_load(&slot->batch_id);
@@ -137,7 +138,8 @@ static bool repair_slot(prs_jobstate *st, const prs_job_config *cfg, prs_jobrepo
                           (unsigned long long)id, attempt);
         return false;
     }
-    int sig = atomic_load(&slot->signal);
+    char why[256];
+    prs_scoreboard_death_text(slot, why, sizeof(why));
     rec.attempts = attempt;
     bool last = attempt >= cfg->run_max_try;
     if (last) {
@@ -145,10 +147,14 @@ static bool repair_slot(prs_jobstate *st, const prs_job_config *cfg, prs_jobrepo
         c->failed_batches++;
         c->failed_items += rec.item_count;
     }
+    char edir[4200], item[512] = "-";
+    snprintf(edir, sizeof(edir), "%s/user/error/%s", prs_joblog_dir(st->log),
+             prs_joblog_node(st->log));
+    prs_crash_item_of(edir, index, id, attempt, item, sizeof(item)); /* else "-": unknown */
     prs_jobreport_error_line(rep, true, first, first_size,
-                             "batch %llu attempt %u item -: the process crashed in run() with "
-                             "signal %d; %s; evidence in logs/user/error/%s/",
-                             (unsigned long long)id, attempt, sig,
+                             "batch %llu attempt %u item %s: %s; %s; evidence in "
+                             "logs/user/error/%s/",
+                             (unsigned long long)id, attempt, item, why,
                              last ? "no tries left: the batch failed" : "it will be retried",
                              prs_joblog_node(st->log));
     *up = (prs_batch_update){.batch_id = id, .rec = rec};
@@ -172,9 +178,7 @@ int prs_jobstate_repair(prs_jobstate *st, const prs_job_config *cfg, prs_jobrepo
     rc = prs_queue_reader_open(st->queue, &r);
     if (rc) return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "queue reader: %s", strerror(-rc));
     for (uint32_t i = 0; i < PRS_MAX_WORKERS; i++) {
-        if (repair_slot(st, cfg, rep, r, &st->scoreboard->slot[i], &c, first, sizeof(first),
-                        &ups[n]))
-            n++;
+        if (repair_slot(st, cfg, rep, r, i, &c, first, sizeof(first), &ups[n])) n++;
     }
     prs_queue_reader_close(r);
     if (n > 0) {

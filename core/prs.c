@@ -245,6 +245,10 @@ static int job_start(job *j) {
     };
     int code = prs_coord_init(&j->coord, &deps, n);
     if (code) return code;
+    if (prs_coord_nothing_pending(&j->coord)) {
+        prs_joblog_master(j->st.log, "nothing pending: the job finishes without starting workers");
+        n = 0;
+    }
     enum prs_io_mode io = PRS_IO_SYNC;
     if ((code = job_probe_io(j, &io))) return code;
     j->shared = (prs_workers_shared){.config = j->cfg,
@@ -263,6 +267,7 @@ static int job_start(job *j) {
                                      .side = &j->side,
                                      .sidedb = j->sidedb,
                                      .global = &j->global};
+    if (n == 0) return 0;
     if ((code = job_global_init(j))) return code;
     /* More workers than CPUs is allowed: they are placed round-robin over the CPUs. */
     prs_joblog_master(j->st.log, "starting %u workers on %u CPUs%s", n, ncpu,
@@ -317,10 +322,15 @@ static int job_run(job *j) {
                       (unsigned long long)(c->total_batches - prs_counts_finished_batches(c)),
                       (unsigned long long)c->total_batches);
     if ((code = prs_coord_run(&j->coord))) return code;
+    prs_coord_flush(&j->coord);
     prs_coord_stop_workers(&j->coord); /* their last words (a late init failure) count */
     enum prs_job_state st = prs_sched_result(&j->coord.sched);
-    code = job_result_code(j, st);
-    prs_jobreport_result(&j->rep, &j->coord.sched, st);
+    /* ParallelRunStep fails a job in which no mini-batch item succeeded, whatever the
+     * thresholds allow. */
+    bool none_ok = st == PRS_JOB_SUCCEEDED && c->total_items > 0 && c->succeeded_items == 0;
+    if (none_ok) st = PRS_JOB_FAILED;
+    code = none_ok ? PRS_EXIT_THRESHOLD : job_result_code(j, st);
+    prs_jobreport_result(&j->rep, &j->coord.sched, st, none_ok);
     int failed = prs_coord_finish(&j->coord, code, st);
     if (failed) return failed;
     prs_jobreport_overview(&j->rep, &j->coord.sched, j->coord.output_bytes, j->coord.first_error,

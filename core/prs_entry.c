@@ -56,6 +56,8 @@ int prs_emit(prs_out *out, const void *row, size_t len) {
     out->rows_len += len;
     if (!newline) out->rows[out->rows_len++] = '\n';
     out->row_count++;
+    if (out->row_count > out->progress)
+        out->progress = (uint32_t)PRS_MIN(out->row_count, UINT32_MAX);
     return 0;
 }
 
@@ -65,7 +67,21 @@ int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...) {
     va_start(ap, fmt);
     prs_entry_out_error_v(out, out->batch->items[index].name, fmt, ap);
     va_end(ap);
+    if (index + 1 > out->progress) out->progress = index + 1;
     return 0;
+}
+
+int prs_fail_batch(prs_out *out, const char *fmt, ...) {
+    if (out->fail_reason[0]) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out->fail_reason, sizeof(out->fail_reason), fmt, ap);
+    va_end(ap);
+    if (n <= 0) snprintf(out->fail_reason, sizeof(out->fail_reason), "(no reason given)");
+    for (char *p = out->fail_reason; *p; p++) {
+        if (*p == '\n') *p = ' '; /* one error, one line */
+    }
+    return -1;
 }
 
 void prs_log(prs_ctx *ctx, int level, const char *fmt, ...) {

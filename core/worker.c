@@ -28,6 +28,27 @@ static void out_error(prs_out *out, const char *item, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* The batch's own failure line goes first: it is the try's error (the CSV report and the
+ * overview show the first line). */
+static void out_batch_failed(prs_out *out, int run_rc) {
+    size_t before = out->errors_len;
+    if (out->fail_reason[0]) {
+        out_error(out, "-", "the batch failed this try: %s", out->fail_reason);
+    } else {
+        out_error(out, "-",
+                  "run() returned %d: the batch failed this try (no reason given: "
+                  "call prs_fail_batch)",
+                  run_rc);
+    }
+    size_t len = out->errors_len - before;
+    if (before == 0 || len == 0) return;
+    char line[1100];
+    if (len > sizeof(line)) return;
+    memcpy(line, out->errors + before, len);
+    memmove(out->errors + len, out->errors, before);
+    memcpy(out->errors, line, len);
+}
+
 /* Views handed out during a callback die with it: the snapshot ends here. */
 static void worker_side_end(prs_worker *w) {
     if (w->side_reader) prs_sidedb_reader_end(w->side_reader);
@@ -81,6 +102,8 @@ static prs_out *worker_take_out(prs_worker *w) {
     out->rows_len = 0;
     out->row_count = 0;
     out->errors_len = 0;
+    out->progress = 0;
+    out->fail_reason[0] = 0;
     return out;
 }
 
@@ -330,6 +353,7 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     prs_scoreboard_slot *slot = &w->shared->scoreboard->slot[w->id];
     atomic_store(&w->cancel, false);
     prs_scoreboard_begin(slot, m->batch_id, m->attempt, m->first_item, m->item_count);
+    prs_crash_set_progress(&out->progress);
     prs_crash_set_batch(&batch);
     uint64_t run_start_ns = prs_clock_ns(CLOCK_MONOTONIC);
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
@@ -338,9 +362,8 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     prs_crash_set_batch(NULL);
     prs_scoreboard_end(slot);
     done->timed_out = atomic_load(&w->cancel);
-    if (done->run_rc < 0) {
-        out_error(out, "-", "run() returned %d: the batch failed this try", done->run_rc);
-    }
+    if (out->fail_reason[0] && done->run_rc >= 0) done->run_rc = -1;
+    if (done->run_rc < 0) out_batch_failed(out, done->run_rc);
 release:
     worker_release(w, s);
 }
