@@ -67,6 +67,7 @@ static int commit(prs_coord *c, bool wait, const char *meta_key, const void *met
                   size_t meta_len) {
     int rc = write_rows(c);
     if (rc) return rc;
+    prs_joblog_flush_reports(c->d.log); /* a crash keeps the lines of committed tries */
     prs_queue_counts counts;
     prs_coord_counts(c, &counts);
     bool first_error = !meta_key && c->first_error_new;

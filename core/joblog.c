@@ -470,6 +470,23 @@ bool prs_joblog_user_enabled(const prs_joblog *jl, int level) {
     return level >= jl->level;
 }
 
+static void user_line(prs_joblog *jl, int worker, int level, const char *line, int n) {
+    int lvl = PRS_MAX(PRS_MIN(level, JL_LEVEL_MASK), 0);
+    uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
+    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), line,
+              PRS_MIN((size_t)n, JL_LINE_MAX - 1));
+}
+
+void prs_joblog_user_batch(prs_joblog *jl, int worker, int level, uint64_t batch, uint32_t attempt,
+                           const char *fmt, va_list ap) {
+    if (level < jl->level) return;
+    char line[JL_LINE_MAX];
+    int p =
+        snprintf(line, sizeof(line), "[batch %llu try %u] ", (unsigned long long)batch, attempt);
+    int n = vsnprintf(line + p, sizeof(line) - (size_t)p, fmt, ap);
+    if (n >= 0) user_line(jl, worker, level, line, p + n);
+}
+
 void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_list ap) {
     if (level < jl->level) return;
     char line[JL_LINE_MAX];
@@ -721,6 +738,11 @@ void prs_joblog_batch_done(prs_joblog *jl, const prs_joblog_batch *b) {
     csv_field(jl->report, b->error ? b->error : "", elen);
     fprintf(jl->report, ",\"items %llu..%llu\"\n", (unsigned long long)b->first_item,
             (unsigned long long)(b->first_item + b->total - (b->total ? 1 : 0)));
+}
+
+void prs_joblog_flush_reports(prs_joblog *jl) {
+    fflush(jl->node_file);
+    fflush(jl->report);
 }
 
 void prs_joblog_sync(prs_joblog *jl) {

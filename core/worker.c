@@ -356,7 +356,9 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     prs_crash_set_progress(&out->progress);
     prs_crash_set_batch(&batch);
     uint64_t run_start_ns = prs_clock_ns(CLOCK_MONOTONIC);
+    w->running = &batch;
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
+    w->running = NULL;
     done->run_ns = prs_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
     worker_side_end(w);
     prs_crash_set_batch(NULL);

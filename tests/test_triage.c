@@ -11,6 +11,17 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+/* `prs why OUT WHAT` into r->dir/why.txt; its exit code. */
+static int why_run(const e2e_run *r, const char *what) {
+    return tu_sh("%s why '%s' '%s' > '%s/why.txt' 2>&1", tu_prs(), r->out, what, r->dir);
+}
+
+static char *why_text(const e2e_run *r) {
+    char p[512];
+    snprintf(p, sizeof(p), "%s/why.txt", r->dir);
+    return tu_read(p, NULL);
+}
+
 Test(triage, errors_grouped_by_shape_and_ordered_by_count, .timeout = 120) {
     e2e_run r;
     e2e_setup(&r, "triage", 30);
@@ -152,12 +163,64 @@ Test(triage, interrupted_job_says_how_to_resume, .timeout = 120) {
                    "2>'%s' & pid=$!; "
                    "for i in $(seq 100); do grep -q 'running:' '%s/logs/sys/master.txt' "
                    "2>/dev/null && break; sleep 0.1; done; "
+                   "%s why '%s' 0 > '%s/why.txt' 2>&1; echo \"why: $?\" >> '%s/why.txt'; "
                    "kill -INT $pid; wait $pid",
-                   tu_prs(), r.in, r.out, r.err, r.out);
+                   tu_prs(), r.in, r.out, r.err, r.out, tu_prs(), r.out, r.dir, r.dir);
     cr_assert_eq(rc, 5);
+    /* prs why beside the running job: it only reads. */
+    char *why = why_text(&r);
+    cr_assert(strstr(why, "mini-batch 0: 2 items") && strstr(why, "why: 0\n"), "%s", why);
+    free(why);
     char *err = tu_read(r.err, NULL);
     cr_assert(strstr(err, "prs: STOPPED") && strstr(err, "run the same command again to resume"),
               "%s", err);
     free(err);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, why_tells_a_failure_a_crash_a_timeout_and_a_success, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 30);
+    cr_assert_eq(e2e_prs(&r, "faulty",
+                         "--mini-batch-size 5 --workers 1 --run-max-try 1 "
+                         "--run-invocation-timeout 1",
+                         "--crash-item f0012 --fail-item f0002 --slow-item f0017 --log-each"),
+                 0);
+    static const struct {
+        const char *what;
+        const char *expect[6];
+    } cases[] = {
+        {"f0002.txt",
+         {"item f0002.txt is in mini-batch 0\n", "try 1: worker 0, started ", "RUN_DONE",
+          "try 1, item f0002.txt: faulty: fails items matching 'f0002'",
+          "INFO worker-0: [batch 0 try 1] item f0002.txt", "next:\n"}},
+        {"f0012.txt",
+         {"state: FAILED after 1 try", "item f0012.txt: the process crashed", "  item: f0012.txt",
+          " prs_run+0x", "tools/examples/faulty.c:", "(the crash: stack with lines)"}},
+        {"f0017.txt",
+         {"mini-batch 3", "RUN_TIMEOUT", "--run-invocation-timeout (1000 ms)",
+          "[batch 3 try 1] item f0017.txt", "prs try --entry-script ", "--item 'f0017.txt'"}},
+        {"5",
+         {"mini-batch 5: 5 items (f0025.txt .. f0029.txt)", "state: done, 5 of 5 items",
+          "RUN_DONE, 5 of 5 items succeeded", "errors (logs/user/error/):\n  none",
+          "[batch 5 try 1] item f0029.txt", "--batch 5"}},
+    };
+    for (size_t c = 0; c < PRS_ARRAY_LEN(cases); c++) {
+        cr_assert_eq(why_run(&r, cases[c].what), 0, "prs why %s", cases[c].what);
+        char *t = why_text(&r);
+        for (size_t k = 0; k < 6; k++)
+            cr_assert(strstr(t, cases[c].expect[k]), "prs why %s lacks '%s':\n%s", cases[c].what,
+                      cases[c].expect[k], t);
+        free(t);
+    }
+    /* A success's story holds no other batch's lines. */
+    cr_assert_eq(why_run(&r, "5"), 0);
+    char *t = why_text(&r);
+    cr_assert(!strstr(t, "[batch 4 ") && !strstr(t, "f0012"), "%s", t);
+    free(t);
+    cr_assert_eq(why_run(&r, "nope.txt"), 2);
+    t = why_text(&r);
+    cr_assert(strstr(t, "nope.txt: no such item or mini-batch"), "%s", t);
+    free(t);
     tu_rmrf(r.dir);
 }

@@ -12,6 +12,7 @@
 #include "sched.h"
 #include "side.h"
 #include "status.h"
+#include "triage.h"
 #include "units.h"
 
 #include <limits.h>
@@ -31,6 +32,7 @@ static const char usage_main[] =
     "commands:\n"
     "  run       run or resume a job          (prs run --help)\n"
     "  status    show a job, running or not   (prs status --help)\n"
+    "  why       the story of one item or mini-batch: tries, errors, stack, log lines\n"
     "  help      this text\n"
     "  version   print the version\n"
     "\n"
@@ -778,6 +780,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "status")) return cmd_status(argc - 1, argv + 1);
+    if (!strcmp(cmd, "why")) return prs_cmd_why(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage_main, stdout);
         return 0;
