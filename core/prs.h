@@ -16,6 +16,21 @@
 extern "C" {
 #endif
 
+/* The version of this header; the library's own is prs_version(). The ABI rule (README
+ * "ABI"): within SONAME libprs.so.0 no exported function is removed or changes meaning,
+ * and prs_job_config / prs_job_report keep their size (new fields take reserved space); a
+ * MINOR release may add functions and fields, a PATCH release changes no interface. */
+#define PRS_VERSION_MAJOR 0
+#define PRS_VERSION_MINOR 1
+#define PRS_VERSION_PATCH 0
+/* The sizes of prs_job_config and prs_job_report (LP64), fixed within libprs.so.0. */
+#define PRS_JOB_CONFIG_BYTES 384u
+#define PRS_JOB_REPORT_BYTES 1152u
+
+/* "MAJOR.MINOR.PATCH" of the library in use (a host may run against a newer libprs.so.0
+ * than the header it was built with). Any thread; static storage. */
+PRS_API const char *prs_version(void);
+
 enum prs_exit {
     PRS_EXIT_OK = 0,          /* the job succeeded (failed items within thresholds) */
     PRS_EXIT_THRESHOLD = 1,   /* a failure threshold was exceeded: the job failed */
@@ -78,6 +93,10 @@ typedef struct prs_job_config {
     uint32_t io_mode;          /* 0 auto (default), 1 io_uring, 2 sync; default from PRS_IO */
     uint32_t input_format;     /* 0 files (default), 1 csv, 2 tsv, 3 jsonl, 4 lines */
     uint64_t mini_batch_bytes; /* tabular formats: bytes per mini-batch (default 1 MiB) */
+    /* New fields go above this line and take their size out of reserved, so that the size
+     * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
+     * (what prs_job_config_defaults leaves) must mean "as before". */
+    uint64_t reserved[21];
 } prs_job_config;
 
 typedef struct prs_job_report {
@@ -85,25 +104,27 @@ typedef struct prs_job_report {
     uint64_t total_items, succeeded_items, failed_items;
     uint64_t output_bytes;
     char message[1024]; /* the result in one line; on failure what failed and where */
+    /* New fields go above this line, out of reserved: the size stays PRS_JOB_REPORT_BYTES. */
+    uint64_t reserved[9];
 } prs_job_report;
 
-void prs_job_config_defaults(prs_job_config *config);
+PRS_API void prs_job_config_defaults(prs_job_config *config);
 
 /* Runs or resumes the job in this process. report may be NULL. Returns a PRS_EXIT_* code.
  * A run() past its timeout is asked to stop (prs_cancelled) and, if it does not, waited
  * for: a thread cannot be killed. prs_supervise adds the restart that ends such a hang. */
-int prs_job_run(const prs_job_config *config, prs_job_report *report);
+PRS_API int prs_job_run(const prs_job_config *config, prs_job_report *report);
 
 /* Runs the job in a child process and restarts it after a crash or a hung run(), until
  * it ends (or keeps dying without progress: PRS_EXIT_CRASH_LOOP). Forwards SIGINT and
  * SIGTERM to the child: the first stops the job gracefully, the second at once; either
  * way it is resumable. Returns a PRS_EXIT_* code. */
-int prs_supervise(const prs_job_config *config, prs_job_report *report);
+PRS_API int prs_supervise(const prs_job_config *config, prs_job_report *report);
 
 /* Asks running jobs of this process to stop: async-signal-safe. The first request stops
  * handing out batches and lets running ones finish (up to a grace period); the second
  * stops at once. */
-void prs_job_request_stop(void);
+PRS_API void prs_job_request_stop(void);
 
 #ifdef __cplusplus
 }

@@ -2,8 +2,9 @@
  *
  * Owns: the dlopen handle. May call: libdl, libc.
  * The script's undefined prs_* symbols (prs_emit, prs_log, ...) resolve against the
- * host: the prs binary exports them (-rdynamic); an embedder that loads scripts by
- * path must export them too, or pass a table instead. */
+ * host: the prs binary exports them (-rdynamic; only the PRS_API ones are visible), a
+ * host linking libprs.so.0 finds them there, and a host linking libprs.a exports them with
+ * libprs-static.pc's -Wl,--export-dynamic-symbol flags (README "Embedding"). */
 #ifndef PRS_SCRIPT_H
 #define PRS_SCRIPT_H
 

@@ -19,8 +19,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#define PRS_VERSION "0.1.0"
-
 static const char usage_main[] =
     "usage: prs <command> [options]\n"
     "\n"
@@ -786,7 +784,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        puts("prs " PRS_VERSION);
+        printf("prs %s\n", prs_version());
         return 0;
     }
     fprintf(stderr, "prs: unknown command '%s'\n\n%s", cmd, usage_main);
