@@ -86,6 +86,15 @@ int prs_config_text(const prs_job_config *c, const char *input_path, const char 
         n += snprintf(buf + n, size - (size_t)n, "side_table.%s=%s,key=%s,format=%s\n", t->name,
                       t->path, t->key[0] ? t->key : "(first)", prs_side_format_name(t->format));
     }
+    /* A shard: its place in the split, and the thresholds prs merge applies to the whole
+     * job (every shard must agree on them). */
+    if (c->shard_count && n >= 0 && (size_t)n < size) {
+        n += snprintf(buf + n, size - (size_t)n,
+                      "shard=%u/%u\nerror_threshold=%lld\nallowed_failed_count=%lld\n"
+                      "allowed_failed_percent=%u\n",
+                      c->shard_index, c->shard_count, (long long)c->error_threshold,
+                      (long long)c->allowed_failed_count, c->allowed_failed_percent);
+    }
     if (n < 0 || (size_t)n >= size) return -ENAMETOOLONG;
     return 0;
 }

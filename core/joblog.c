@@ -498,6 +498,17 @@ void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_
               PRS_MIN((size_t)n, sizeof(line) - 1));
 }
 
+void prs_joblog_user_stream(prs_joblog *jl, int worker, const char *stream, const char *line,
+                            size_t len) {
+    char text[JL_LINE_MAX];
+    int n = snprintf(text, sizeof(text), "%s: %.*s", stream, (int)PRS_MIN(len, sizeof(text)), line);
+    if (n < 0) return;
+    int lvl = strcmp(stream, "stderr") == 0 ? PRS_LOG_WARNING : PRS_LOG_INFO;
+    uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
+    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), text,
+              PRS_MIN((size_t)n, sizeof(text) - 1));
+}
+
 void prs_joblog_capture(prs_joblog *jl, const char *stream, const char *line, size_t len) {
     bool err = strcmp(stream, "stderr") == 0;
     uint32_t producer = PRS_MAX_WORKERS + (err ? 2u : 1u);
@@ -548,6 +559,16 @@ static bool crash_file_for(prs_joblog *jl, unsigned long long batch, char *name,
     return found;
 }
 
+/* A hosted script's (Python's) traceback for that try: traceback-b<batch>-a<attempt>.txt,
+ * written by the worker before it reported the error (see host.c). */
+static bool traceback_file_for(prs_joblog *jl, unsigned long long batch, unsigned attempt,
+                               char *name, size_t size) {
+    char path[4600];
+    snprintf(name, size, "traceback-b%llu-a%u.txt", batch, attempt);
+    snprintf(path, sizeof(path), "%s/%s", jl->error_dir, name);
+    return access(path, F_OK) == 0;
+}
+
 static void error_file(prs_joblog *jl, const char *line, char *name, size_t name_size) {
     unsigned long long batch;
     unsigned attempt;
@@ -586,6 +607,8 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
             char crash[256];
             if (batch && strstr(message, "crashed") &&
                 crash_file_for(jl, batch, crash, sizeof(crash))) {
+                fprintf(f, "stack trace: logs/user/error/%s/%s\n", jl->node, crash);
+            } else if (batch && traceback_file_for(jl, batch, attempt, crash, sizeof(crash))) {
                 fprintf(f, "stack trace: logs/user/error/%s/%s\n", jl->node, crash);
             } else {
                 fprintf(

@@ -55,6 +55,11 @@ int prs_joblog_flush(prs_joblog *jl, uint32_t timeout_ms);
 uint64_t prs_joblog_dropped(const prs_joblog *jl);
 /* Captured output of the entry script: one line, tagged with its stream. Any thread. */
 void prs_joblog_capture(prs_joblog *jl, const char *stream, const char *line, size_t len);
+/* A line a worker's host process wrote on stream ("stdout"/"stderr"), into the user log
+ * tagged with the worker, whatever --logging-level: it is output, not a log record. The
+ * calling thread must be that worker's (it is the line's producer in the ring). */
+void prs_joblog_user_stream(prs_joblog *jl, int worker, const char *stream, const char *line,
+                            size_t len);
 void prs_joblog_close(prs_joblog *jl);
 
 const char *prs_joblog_node(const prs_joblog *jl);

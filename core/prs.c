@@ -266,7 +266,8 @@ static int job_start(job *j) {
                                      .argv = j->init_argv,
                                      .side = &j->side,
                                      .sidedb = j->sidedb,
-                                     .global = &j->global};
+                                     .global = &j->global,
+                                     .entry_ready = j->lib.ready};
     if (n == 0) return 0;
     if ((code = job_global_init(j))) return code;
     /* More workers than CPUs is allowed: they are placed round-robin over the CPUs. */
@@ -310,7 +311,11 @@ static int job_open(job *j) {
     if ((code = prs_jobstate_repair(&j->st, j->cfg, &j->rep))) return code;
     if (j->root_fd < 0 && (code = job_open_root(j))) return code;
     prs_coord_restore_first_error(&j->coord, j->st.queue);
-    return job_open_output(j);
+    if ((code = job_open_output(j))) return code;
+    char err2[2048]; /* a Python script is imported once, with the log open */
+    if ((code = prs_script_check(&j->lib, j->cfg, j->st.log, err2, sizeof(err2))))
+        return prs_jobreport_fail(&j->rep, code, "%s", err2);
+    return 0;
 }
 
 static int job_run(job *j) {

@@ -56,7 +56,8 @@ typedef struct prs_entry_table {
 #define PRS_MAX_WORKERS 256u
 
 typedef struct prs_job_config {
-    const char *entry_script; /* shared object path; or NULL and set entry */
+    const char *entry_script; /* shared object path, or a Python script (*.py, run by a
+                               * host process per worker); or NULL and set entry */
     prs_entry_table entry;    /* used when entry_script is NULL */
     const char *input;        /* a directory, @FILE listing one path a line, or (tabular
                                * formats only) one input file */
@@ -93,10 +94,29 @@ typedef struct prs_job_config {
     uint32_t io_mode;          /* 0 auto (default), 1 io_uring, 2 sync; default from PRS_IO */
     uint32_t input_format;     /* 0 files (default), 1 csv, 2 tsv, 3 jsonl, 4 lines */
     uint64_t mini_batch_bytes; /* tabular formats: bytes per mini-batch (default 1 MiB) */
+    /* One shard of a job split into shard_count (0: not sharded; core/shard.h): this run
+     * creates and runs only the shard_index-th contiguous range of the job's mini-batches.
+     * Both, and the thresholds, are then part of the job's identity in output_dir. */
+    uint32_t shard_index;
+    uint32_t shard_count;
+    /* prs_supervise calls supervisor_tick(supervisor_tick_arg) in the supervising process,
+     * never in the runtime, about every supervisor_tick_ms while a runtime life runs and
+     * no stop was asked (0 or NULL: never). It delays the supervisor's watch while it
+     * runs, so it must return quickly; the CLI rewrites logs/report.html from it. */
+    void (*supervisor_tick)(void *arg);
+    void *supervisor_tick_arg;
+    uint64_t supervisor_tick_ms;
+    /* Python entry scripts (entry_script ending in .py; the protocol: prs_host.h). */
+    const char *python;     /* the interpreter (default /usr/bin/python3; a venv's works) */
+    const char *python_dir; /* prs's prs_host.py; NULL: $PRS_PYTHON_DIR, else beside the
+                             * binary (../core/python, ../share/prs/python) */
+    uint32_t row_format;    /* a DataFrame result's rows: 0 space-separated (default, as
+                             * ParallelRunStep), 1 csv, 2 tsv, 3 jsonl */
+    bool append_row_dataframe_header; /* write a DataFrame's header once, as line one */
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[21];
+    uint64_t reserved[14];
 } prs_job_config;
 
 typedef struct prs_job_report {

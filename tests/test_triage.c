@@ -224,3 +224,87 @@ Test(triage, why_tells_a_failure_a_crash_a_timeout_and_a_success, .timeout = 120
     free(t);
     tu_rmrf(r.dir);
 }
+
+/* `prs try` on the dataset of r; stdout to r->dir/try.out, stderr to r->err. */
+static int try_run(const e2e_run *r, const char *opts, const char *args) {
+    return tu_sh("TMPDIR='%s' %s try --entry-script build/examples/faulty.so --input '%s' "
+                 "--mini-batch-size 5 %s -- %s > '%s/try.out' 2>'%s' </dev/null",
+                 r->dir, tu_prs(), r->in, opts, args, r->dir, r->err);
+}
+
+static char *try_out(const e2e_run *r) {
+    char p[512];
+    snprintf(p, sizeof(p), "%s/try.out", r->dir);
+    return tu_read(p, NULL);
+}
+
+Test(triage, try_runs_one_good_batch_in_the_foreground, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 20);
+    cr_assert_eq(try_run(&r, "--item f0012.txt", "--log-each"), 0);
+    char *rows = try_out(&r), *err = tu_read(r.err, NULL);
+    cr_assert_str_eq(rows, "f0010.txt\tok\nf0011.txt\tok\nf0012.txt\tok\nf0013.txt\tok\n"
+                           "f0014.txt\tok\n");
+    cr_assert(strstr(err, "prs try: mini-batch 2 (5 items: f0010.txt .. f0014.txt)"), "%s", err);
+    cr_assert(strstr(err, "log: ") && strstr(err, "INFO worker-0: ") &&
+                  strstr(err, "item f0013.txt"),
+              "%s", err);
+    cr_assert(strstr(err, "the mini-batch succeeded"), "%s", err);
+    free(rows);
+    free(err);
+    /* Nothing committed, nothing left: no OUT, no scratch directory. */
+    cr_assert_eq(tu_sh("test ! -e '%s' && ! ls -d '%s'/prs-try-* 2>/dev/null", r.out, r.dir), 0);
+    /* The first batch by default, --batch by id; one past the end is a usage error. */
+    cr_assert_eq(try_run(&r, "", ""), 0);
+    rows = try_out(&r);
+    cr_assert(strncmp(rows, "f0000.txt\tok\n", 13) == 0, "%s", rows);
+    free(rows);
+    cr_assert_eq(try_run(&r, "--batch 3", ""), 0);
+    rows = try_out(&r);
+    cr_assert(strncmp(rows, "f0015.txt\tok\n", 13) == 0, "%s", rows);
+    free(rows);
+    cr_assert_eq(try_run(&r, "--batch 4", ""), 2);
+    err = tu_read(r.err, NULL);
+    cr_assert(strstr(err, "no such mini-batch: this input makes 0..3"), "%s", err);
+    free(err);
+    cr_assert_eq(try_run(&r, "--item nope.txt", ""), 2);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, try_shows_a_failing_and_a_crashing_batch, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 20);
+    cr_assert_eq(try_run(&r, "--batch 2", "--fail-item f0011"), 1);
+    char *err = tu_read(r.err, NULL), *rows = try_out(&r);
+    cr_assert(strstr(err, "error: item f0011.txt: faulty: fails items matching 'f0011'"), "%s",
+              err);
+    cr_assert(!strstr(rows, "f0011.txt") && strstr(rows, "f0012.txt\tok"), "%s", rows);
+    free(err);
+    free(rows);
+    cr_assert_eq(try_run(&r, "--batch 2", "--fail-batch f0013"), 1);
+    err = tu_read(r.err, NULL);
+    cr_assert(strstr(err, "the batch failed this try: faulty: the batch holds f0013.txt"), "%s",
+              err);
+    free(err);
+    cr_assert_eq(try_run(&r, "--batch 2", "--crash-item f0012"), 1);
+    err = tu_read(r.err, NULL);
+    cr_assert(strstr(err, "crash: item: f0012.txt") && strstr(err, "tools/examples/faulty.c:") &&
+                  strstr(err, "the mini-batch crashed"),
+              "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, try_under_gdb_stops_at_the_fault, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 10);
+    /* gdb reads its commands from /dev/null: it runs, stops at the fault, prints the stack,
+     * quits. */
+    try_run(&r, "--batch 0 --gdb", "--crash-item f0003");
+    char *out = try_out(&r);
+    cr_assert(strstr(out, "received signal SIGSEGV") && strstr(out, "prs_run (") &&
+                  strstr(out, "tools/examples/faulty.c:"),
+              "%s", out);
+    free(out);
+    tu_rmrf(r.dir);
+}

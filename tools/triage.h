@@ -8,5 +8,6 @@
 
 /* argv[0] is the command's name. Return the process's exit code. */
 int prs_cmd_why(int argc, char **argv);
+int prs_cmd_try(int argc, char **argv);
 
 #endif
