@@ -26,9 +26,10 @@ typedef struct creator {
     uint32_t batch_len;
     prs_batcher bat; /* tabular: the batch being filled, as a byte range of one file */
     prs_tab_ref ref;
-    prs_shard_cut cut;        /* a shard (cut.shard.count > 0): which batches are its own */
-    uint32_t global_len;      /* a shard: items of the job's current batch walked so far */
-    enum prs_shard_take take; /* a shard: what to do with the job's current batch */
+    prs_scan_skipped *skipped; /* what a directory walk left out (added to) */
+    prs_shard_cut cut;         /* a shard (cut.shard.count > 0): which batches are its own */
+    uint32_t global_len;       /* a shard: items of the job's current batch walked so far */
+    enum prs_shard_take take;  /* a shard: what to do with the job's current batch */
     char err[2048];
 } creator;
 
@@ -195,7 +196,8 @@ static int create_walk_input(creator *cr) {
         if (!realpath(in, real)) return -errno;
         return tab_file(cr, real, strlen(real));
     }
-    return prs_scan_dir(in, fn, cr, cr->err, sizeof(cr->err));
+    if (tabular) return prs_scan_dir(in, fn, cr, cr->err, sizeof(cr->err));
+    return prs_scan_dir_counted(in, fn, cr, cr->skipped, cr->err, sizeof(cr->err));
 }
 
 /* One walk of the input through the builder. */
@@ -208,7 +210,10 @@ static int create_walk(creator *cr) {
 static int shard_count(creator *cr) {
     prs_shard s = {.index = cr->cfg->shard_index, .count = cr->cfg->shard_count};
     prs_shard_count_begin(&cr->cut, s);
+    prs_scan_skipped counted_later = {0}, *skipped = cr->skipped;
+    cr->skipped = &counted_later;
     int rc = create_walk(cr);
+    cr->skipped = skipped;
     if (rc) return rc;
     if (cr->global_len) prs_shard_count_batch(&cr->cut); /* the last, shorter batch */
     cr->global_len = 0;
@@ -262,8 +267,17 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
         return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "queue: cannot start job creation: %s",
                                   strerror(-rc));
     uint64_t t0 = prs_mono_ns();
+    prs_scan_skipped sk = {0};
+    cr->skipped = &sk;
     if (cr->cfg->shard_count) rc = shard_count(cr);
     if (rc == 0) rc = create_walk(cr);
+    if (rc == 0 && sk.dir_links + sk.special + sk.broken > 0)
+        prs_joblog_master(rep->log,
+                          "--input %s: not items: %llu symlinks to directories or other "
+                          "non-files (not followed), %llu FIFOs, sockets or devices, %llu "
+                          "dangling or looping symlinks",
+                          cr->cfg->input, (unsigned long long)sk.dir_links,
+                          (unsigned long long)sk.special, (unsigned long long)sk.broken);
     if (rc == 0 && cr->cut.shard.count) rc = shard_record(cr, rep->log);
     if (rc == 0 && cr->batch_len)
         rc = prs_queue_build_batch(&cr->b, cr->batch_first, cr->batch_len);

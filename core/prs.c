@@ -25,6 +25,7 @@
 #include "outfile.h"
 #include "reader.h"
 #include "records.h"
+#include "scan.h"
 #include "side.h"
 #include "sidedb.h"
 #include "worker.h"
@@ -297,8 +298,16 @@ static int job_result_code(const job *j, enum prs_job_state st) {
  * the output file. */
 static int job_open(job *j) {
     char err[1024];
-    if (prs_config_validate(j->cfg, err, sizeof(err)))
+    const prs_job_config *c = j->cfg;
+    if (prs_config_validate(c, err, sizeof(err)))
         return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE, "%s", err);
+    /* Before OUT is made: a job walking its own state, logs and rows as input. */
+    if (c->input[0] != '@' && prs_scan_within(c->input, c->output_dir))
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE,
+                                  "--output %s is inside --input %s: the job would read its own "
+                                  "output, state and logs as input; choose an output directory "
+                                  "outside the input",
+                                  c->output_dir, c->input);
     int code;
     if ((code = job_side_config(j))) return code;
     if ((code = job_load_entry(j))) return code;
