@@ -26,7 +26,9 @@ typedef struct prs_capture prs_capture;
 
 /* Returns 0 or negative errno (nothing is redirected then). */
 int prs_capture_start(prs_capture **out, prs_joblog *log);
-/* Restores fds 1 and 2, drains the pipes into the log and joins the reader. NULL ok. */
+/* Restores fds 1 and 2, drains what is in the pipes into the log and joins the reader.
+ * Bounded: a process the script started that still holds the pipes is not waited for,
+ * and a stream whose descriptor the script closed ends there. NULL ok. */
 void prs_capture_stop(prs_capture *cap);
 /* From now on the copies of stderr lines go through p (a progress bar on the terminal is
  * cleared before each and redrawn after). Any thread; p must outlive the capture. */

@@ -124,7 +124,11 @@ typedef struct prs_job_config {
                              * binary (../core/python, ../share/prs/python) */
     uint32_t row_format;    /* a DataFrame result's rows: 0 space-separated (default, as
                              * ParallelRunStep), 1 csv, 2 tsv, 3 jsonl */
-    bool append_row_dataframe_header; /* write a DataFrame's header once, as line one */
+    bool append_row_dataframe_header;   /* write a DataFrame's header once, as line one */
+    uint32_t gpus;                      /* host processes get CUDA_VISIBLE_DEVICES = worker
+                                         * mod gpus (0: as detected, none without) */
+    uint64_t worker_memory_limit_bytes; /* a host's address space at most (RLIMIT_AS); 0:
+                                         * none. Past it the host is ended, the try fails */
     /* Each line prs writes to OUT/logs/sys/master.txt (the coordinator's log: the job's
      * configuration, creation, restarts, retries, the result) is also handed to
      * log_fn(log_arg, ...), without its time stamp (NULL: not). */
@@ -134,9 +138,9 @@ typedef struct prs_job_config {
      * PRS_HANDLE_* bits (0, the default: none; the host's own stay in place). */
     uint64_t handlers;
     /* New fields go above this line and take their size out of reserved, so that the size
-     * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
+     * stays PRS_JOB_CONFIG_BYTES (the ABI: core/prs.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[11];
+    uint64_t reserved[9];
 } prs_job_config;
 
 typedef struct prs_job_report {

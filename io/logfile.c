@@ -143,7 +143,7 @@ FILE *prs_logfile_open(prs_logfile_writer *w, const char *path, size_t buffer_by
     logfile_stream *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->w = w;
-    s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (s->fd < 0) goto free_stream;
     cookie_io_functions_t io = {.write = logfile_write, .close = logfile_close};
     FILE *f = fopencookie(s, "a", io);

@@ -277,7 +277,7 @@ static void dispatch_sized(prs_reader *r, bslot *s, uint32_t i) {
     PRS_ASSERT(it->stage == ST_QUEUED);
     const char *path = item_path(s, i);
     if (it->fd < 0) {
-        int fd = openat(r->root_fd, path, O_RDONLY | O_CLOEXEC);
+        int fd = openat(r->root_fd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
             finish(r, s, i, NULL, 0, -errno);
             return;
@@ -295,7 +295,7 @@ static void dispatch_sized(prs_reader *r, bslot *s, uint32_t i) {
         return;
     }
     if (!S_ISREG(st.st_mode)) {
-        finish(r, s, i, NULL, 0, -EINVAL);
+        finish(r, s, i, NULL, 0, -ESPIPE); /* a FIFO, socket or device: not read */
         return;
     }
     uint64_t size = (uint64_t)st.st_size;
@@ -427,7 +427,9 @@ static ssize_t pread_retry(int fd, void *buf, size_t len) {
 
 static void sync_item(prs_reader *r, bslot *s, uint32_t i) {
     item_st *it = &s->st[i];
-    int fd = openat(r->root_fd, item_path(s, i), O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO among the items must not block the worker in open (pread then
+     * fails with ESPIPE); for a regular file it changes nothing. */
+    int fd = openat(r->root_fd, item_path(s, i), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         finish(r, s, i, NULL, 0, -errno);
         return;
@@ -485,8 +487,20 @@ static struct io_uring_sqe *sqe_for(prs_reader *r) {
     return sqe;
 }
 
+/* Items of a list (paths from AT_FDCWD) were never typed by a directory walk: a FIFO
+ * there would block the ring's open for ever (O_NONBLOCK cannot be used: io_uring would
+ * then fail reads of uncached regular files with EAGAIN). False if the item is done. */
+static bool list_item_is_regular(prs_reader *r, bslot *s, uint32_t i) {
+    struct stat st;
+    if (r->root_fd != AT_FDCWD || fstatat(AT_FDCWD, item_path(s, i), &st, 0) != 0) return true;
+    if (S_ISREG(st.st_mode)) return true;
+    finish(r, s, i, NULL, 0, S_ISDIR(st.st_mode) ? -EISDIR : -ESPIPE);
+    return false;
+}
+
 static void start_chain(prs_reader *r, bslot *s, unsigned sidx, uint32_t i) {
     item_st *it = &s->st[i];
+    if (!list_item_is_regular(r, s, i)) return;
     it->buf = pool_alloc(&s->pool, s->chunk_bytes, 4096);
     if (!it->buf) {
         finish(r, s, i, NULL, 0, -ENOMEM);
