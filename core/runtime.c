@@ -35,6 +35,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -56,6 +57,7 @@ _Static_assert(PRS_QUEUE_MAX_ATTEMPTS == PRS_SCHED_MAX_TRY, "queue and sched try
 #define JOB_COMMIT_EVERY_NS 50000000ull  /* a group is handed over at least this often */
 #define JOB_ROWS_FLUSH_BYTES (1u << 20)  /* rows are written in chunks of about this size */
 #define JOB_STOP_GRACE_NS 10000000000ull /* after a stop request, running batches get this */
+#define JOB_SHUTDOWN_BOUND_MS 60000u     /* prs_shutdown with no --run-invocation-timeout */
 #define JOB_MAP_GROW_TRIES 24u           /* doublings of the queue map while creating */
 #define LOCK_WAIT_TRIES 30u              /* OUT busy: retry its lock this often, */
 #define LOCK_WAIT_STEP_NS 100000000L     /* this far apart, before giving up */
@@ -108,6 +110,7 @@ typedef struct job {
     char first_error[768];
     bool first_error_new;
     bool workers_stopped;
+    bool workers_hung; /* a worker did not end by the shutdown bound: never freed */
     uint64_t started_ns, last_overview_ns, last_progress_ns;
     uint64_t output_bytes;
     prs_side_config side;
@@ -1601,6 +1604,47 @@ static void job_drop_completion(job *j, const prs_done_msg *m) {
         job_note_init_failure(j, m);
 }
 
+/* How long prs_shutdown (every worker's, together) and prs_global_shutdown may take:
+ * --run-invocation-timeout, or JOB_SHUTDOWN_BOUND_MS without one. */
+static uint64_t job_shutdown_bound_ms(const job *j) {
+    uint64_t t = j->cfg->run_invocation_timeout_ms;
+    return t ? t : JOB_SHUTDOWN_BOUND_MS;
+}
+
+static struct timespec job_shutdown_deadline(const job *j) {
+    struct timespec by;
+    clock_gettime(CLOCK_REALTIME, &by);
+    uint64_t ns = (uint64_t)by.tv_nsec + job_shutdown_bound_ms(j) % 1000u * 1000000u;
+    by.tv_sec += (time_t)(job_shutdown_bound_ms(j) / 1000u + ns / 1000000000u);
+    by.tv_nsec = (long)(ns % 1000000000u);
+    return by;
+}
+
+static void *job_global_shutdown_main(void *arg) {
+    job *j = arg;
+    j->entry.global_shutdown(&j->global);
+    return NULL;
+}
+
+/* prs_global_shutdown, bounded like the workers' shutdown; false if it did not return
+ * (its thread runs on: the runtime ends without it). Skipped if a worker hung: it may
+ * still use what the global holds. */
+static bool job_global_shutdown(job *j) {
+    if (!j->global_ready || !j->entry.global_shutdown || j->workers_hung) return !j->workers_hung;
+    pthread_t t;
+    if (pthread_create(&t, NULL, job_global_shutdown_main, j) != 0) {
+        j->entry.global_shutdown(&j->global); /* no thread to bound it with */
+        return true;
+    }
+    struct timespec by = job_shutdown_deadline(j);
+    if (pthread_timedjoin_np(t, NULL, &by) == 0) return true;
+    prs_joblog_master(j->log,
+                      "prs_global_shutdown did not return within %llu ms: the runtime ends "
+                      "without it; what is committed is final",
+                      (unsigned long long)job_shutdown_bound_ms(j));
+    return false;
+}
+
 static void job_stop_workers(job *j) {
     if (j->workers_stopped || !j->workers_started) return;
     if (j->perf) prs_perf_tick(j->perf, j->perf_workers, j->workers_started, true); /* last one */
@@ -1619,10 +1663,19 @@ static void job_stop_workers(job *j) {
      * so it can hand its buffer over, then join. Their results are not committed: those
      * batches stay pending, which is what a stop means. */
     prs_done_msg m;
+    struct timespec by = job_shutdown_deadline(j);
     for (uint32_t i = 0; i < j->workers_started; i++) {
         while (prs_chan_pop_many(&j->done, &m, 1, 0) == 1)
             job_drop_completion(j, &m);
-        prs_worker_join(&j->workers[i]);
+        if (prs_worker_join_by(&j->workers[i], &by) != 0) {
+            j->workers_hung = true;
+            prs_joblog_master(j->log,
+                              "worker %u did not end within %llu ms of the stop (a prs_shutdown "
+                              "or prs_init that does not return?): the runtime ends without it; "
+                              "what is committed is final",
+                              i, (unsigned long long)job_shutdown_bound_ms(j));
+            continue;
+        }
         const prs_worker *w = &j->workers[i];
         char logs[PATH_MAX + 16], role[32];
         snprintf(logs, sizeof(logs), "%s/logs", j->out_dir);
@@ -1797,7 +1850,14 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
     j->started_ns = now_ns();
     int code = job_run(j);
     job_stop_workers(j);
-    if (j->global_ready && j->entry.global_shutdown) j->entry.global_shutdown(&j->global);
+    if (!job_global_shutdown(j) && j->cfg->supervised) {
+        /* Threads stuck in the script hold what cleanup would free: end here, as the
+         * result (committed above) says. */
+        if (j->queue) job_report_counts(j);
+        prs_joblog_sync(j->log);
+        prs_joblog_flush(j->log, 2000);
+        prs_supervisor_exit(code, j->report);
+    }
     if (j->committer) {
         prs_committer_drain(j->committer); /* what was handed over lands before the exit */
         prs_committer_stop(j->committer);
@@ -1822,7 +1882,7 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
     prs_joblog_close(j->log);
     if (j->root_fd >= 0) close(j->root_fd);
     if (j->lock_fd >= 0) close(j->lock_fd);
-    free(j->workers);
+    if (!j->workers_hung) free(j->workers); /* else a thread still uses its worker */
     free(j->rows);
     prs_entry_unload(&j->lib);
     free(j);
