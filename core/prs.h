@@ -113,10 +113,14 @@ typedef struct prs_job_config {
     uint32_t row_format;    /* a DataFrame result's rows: 0 space-separated (default, as
                              * ParallelRunStep), 1 csv, 2 tsv, 3 jsonl */
     bool append_row_dataframe_header; /* write a DataFrame's header once, as line one */
+    /* When this run of the job began (Unix ms; prs_supervise sets it for every runtime
+     * life): overview.txt's elapsed counts from it, across restarts. 0: this process's
+     * start. */
+    uint64_t run_started_unix_ms;
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[14];
+    uint64_t reserved[13];
 } prs_job_config;
 
 typedef struct prs_job_report {

@@ -13,6 +13,7 @@
 #include "prs.h"
 
 #include "capture.h"
+#include "clock.h"
 #include "committer.h"
 #include "crash.h"
 #include "entry.h"
@@ -961,6 +962,14 @@ static int job_overview_first_failure(job *j, char *buf, size_t size) {
     return n < 0 ? 0 : (int)PRS_MIN((size_t)n, size ? size - 1 : 0);
 }
 
+/* Since this run began: across the runtime's lives when supervised. */
+static double job_elapsed_s(const job *j) {
+    uint64_t now_ms = prs_wall_ms();
+    if (j->cfg->run_started_unix_ms && now_ms >= j->cfg->run_started_unix_ms)
+        return (double)(now_ms - j->cfg->run_started_unix_ms) / 1e3;
+    return (double)(now_ns() - j->started_ns) / 1e9;
+}
+
 static void job_overview(job *j, const char *state) {
     const prs_sched_counts *c = &j->sched.counts;
     char text[4096];
@@ -976,7 +985,7 @@ static void job_overview(job *j, const char *state) {
                      (unsigned long long)c->done_batches, (unsigned long long)c->failed_batches,
                      (unsigned long long)(c->total_batches - processed),
                      (unsigned long long)c->total_items, (unsigned long long)c->succeeded_items,
-                     (unsigned long long)c->failed_items, (double)(now_ns() - j->started_ns) / 1e9);
+                     (unsigned long long)c->failed_items, job_elapsed_s(j));
     if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW) {
         n += snprintf(text + n, sizeof(text) - (size_t)n, "output: %s (%llu bytes)\n",
                       j->output_path, (unsigned long long)j->output_bytes);
