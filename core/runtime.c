@@ -681,7 +681,7 @@ static int job_create_once(job *j) {
     if (rc) {
         prs_queue_build_abort(&jb.b);
         bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
-                     rc == -ENAMETOOLONG || rc == -EILSEQ;
+                     rc == -ENAMETOOLONG || rc == -EILSEQ || rc == -EISDIR;
         return job_fail(j, input ? PRS_EXIT_INPUT : PRS_EXIT_INTERNAL, "%s",
                         j->err[0] ? j->err : strerror(-rc));
     }
@@ -1737,7 +1737,8 @@ static int job_run(job *j) {
     }
     {
         char err[2048]; /* a Python script is imported once, with the log open */
-        if ((code = prs_entry_check(&j->lib, j->cfg, j->log, err, sizeof(err))))
+        if ((code = prs_entry_check(&j->lib, j->cfg, j->cfg->argc, j->init_argv, j->log, err,
+                                    sizeof(err))))
             return job_fail(j, code, "%s", err);
     }
     if ((code = job_start_workers(j))) return code;
