@@ -1,10 +1,14 @@
 /* side.h -- side inputs, side tables and --env: option parsing and argument substitution.
  *
  * Owns: the parsed, resolved side configuration of one job (names, absolute paths, table
- *   specs), in fixed arrays: nothing here allocates but the substituted argv.
- * May call: storage/sidedb (for the spec type), libc. Pure apart from realpath/stat.
+ *   specs), in fixed arrays: nothing here allocates but the substituted argv; and the
+ *   reading of a side table's file: prs_side_scan splits it with io/records (the same
+ *   splitter, field rules and BOM handling as a tabular --input) and io/fields, and
+ *   prs_side_load feeds the (key, row) pairs to storage/sidedb, which parses nothing.
+ * May call: io/records, io/fields, storage/sidedb, libxxhash, libc.
  * Callers: tools/prs.c (early validation, so a bad value exits 2 before anything runs) and
- *   the runtime (which resolves, loads and hands the result to the workers).
+ *   the runtime (which resolves, loads and hands the result to the workers). Parsing and
+ *   scanning are pure and any thread; prs_side_load is sidedb's loading thread.
  *
  * Grammar (errors name the option and the value):
  *   --side-input NAME=PATH                      a file or directory, by name
@@ -17,9 +21,17 @@
 #define PRS_SIDE_H
 
 #include "base.h"
+#include "fields.h"
+#include "records.h"
 #include "sidedb.h"
 
 #include <limits.h>
+
+#define PRS_SIDE_NAME_MAX PRS_SIDEDB_NAME_MAX /* table and side-input names, bytes */
+#define PRS_SIDE_KEY_MAX PRS_SIDEDB_KEY_MAX   /* key column names, bytes */
+
+/* The values are stored in a side table's load (its source's format code): keep them. */
+enum prs_side_format { PRS_SIDE_CSV = 0, PRS_SIDE_TSV, PRS_SIDE_JSONL };
 
 #define PRS_SIDE_MAX 64u /* side inputs, side tables, --env each */
 
@@ -61,5 +73,37 @@ const char *prs_side_input_path(const prs_side_config *sc, const char *name);
 char **prs_side_substitute(const prs_side_config *sc, int argc, char *const *argv);
 
 const char *prs_side_format_name(enum prs_side_format f);
+/* The splitter's format for a side table's (PRS_FORMAT_CSV, _TSV, _JSONL). */
+enum prs_format prs_side_format_records(enum prs_side_format f);
+
+/* One row of a side table as prs_side_scan hands it on: its key (unescaped; the bytes are
+ * valid during the call only) and the record's bytes as they are in buf. A non-zero
+ * return stops the scan, which returns it. */
+typedef int (*prs_side_row_fn)(void *arg, const char *key, size_t key_len, const char *row,
+                               size_t row_len);
+
+/* Reads table t's bytes [buf, buf + len): the records the splitter gives (a BOM, blank
+ * lines and CRLF as records.h says), the header row of csv/tsv (*header, *header_len: a
+ * view into buf, or 0 bytes; jsonl has none) and each record's key -- the column t->key
+ * of the header (or the first column), a jsonl record's member t->key (or its first
+ * member; {} has an empty key): a string unescaped, another value's text as it is -- to
+ * fn, rows whose key is empty included. Returns 0; -EINVAL with err naming the option,
+ * the file, the line and what is wrong: a malformed record (the splitter's message), a
+ * key column not in the header, a row without the key; -ENOMEM; -EFBIG for a record over
+ * PRS_SIDEDB_MAX_RECORD_BYTES; or what fn returned. Pure: any thread. */
+int prs_side_scan(const prs_side_table *t, const char *buf, size_t len, prs_side_row_fn fn,
+                  void *arg, const char **header, size_t *header_len, char *err, size_t err_size);
+
+/* Loads table t into db (or keeps an earlier load of the same content: a touched mtime
+ * alone is not a change): opens and maps t->path, scans it (prs_side_scan) into a sidedb
+ * load. Returns 0 with info filled (load_ns: the whole call); -ESTALE: the table was
+ * loaded from different content (err says what differs: the caller refuses, a resumed
+ * job must not mix tables); -EINVAL: bad content or a missing key column (err names
+ * file, line, column), or not a regular file; -EISDIR; -ENOENT/-EACCES...: the file
+ * cannot be read; -EFBIG: too big (a record over ~500 MiB, over ~3G rows, or the 256 GiB
+ * map full); -ENOMEM, -ENOSPC, -EIO, -EBADMSG: from sidedb (err says which step). err
+ * always starts "--side-table NAME=PATH: ". On sidedb's loading thread. */
+int prs_side_load(prs_sidedb *db, const prs_side_table *t, prs_sidedb_load_info *info, char *err,
+                  size_t err_size);
 
 #endif
