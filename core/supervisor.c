@@ -10,7 +10,7 @@
  * It also writes the controller's files of the logs/ layout, once OUT/logs exists (the
  * runtime creates it after checking OUT): logs/70_driver_log.txt (the configuration and
  * every life of the runtime) and logs/sys/processes.csv (one row per runtime life; the runtime adds
- * one per worker thread). */
+ * one per worker thread). The runtime child is named "prs-runtime" (PR_SET_NAME). */
 #include "joblog.h"
 #include "prs.h"
 #include "scoreboard.h"
@@ -26,6 +26,8 @@
 
 #define SUPERVISOR_MAX_RESTARTS 10000u
 #define SUPERVISOR_NO_PROGRESS_DEATHS 3u
+/* The runtime child's process name (ps, /proc/PID/comm; at most 15 bytes). */
+#define PRS_RUNTIME_PROCESS_NAME "prs-runtime"
 
 static volatile sig_atomic_t supervisor_signals;
 static volatile sig_atomic_t supervisor_last_signal;
@@ -146,6 +148,10 @@ static int child_main(const prs_job_config *config, int report_fd, pid_t parent)
      * holding OUT's lock. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(PRS_EXIT_STOPPED);
+    /* A name that tells the runtime apart from the supervisor's other children (e.g.
+     * LeakSanitizer's tracer under ASan): tests/test_kill.sh kills only this one. Its
+     * threads inherit it. */
+    prctl(PR_SET_NAME, PRS_RUNTIME_PROCESS_NAME);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = child_on_signal;

@@ -6,7 +6,7 @@
 # A job over 20,000 files (mini-batches of 7, 2 workers, a script that sleeps a little per
 # item so the job lasts long enough to be killed often, and writes 1000 extra rows per
 # batch so that rows not yet committed are in the output file when most kills land). Two interrupted runs, each on its
-# own OUT: one kills the RUNTIME (the supervisor's child) at 30+ moments, one kills the
+# own OUT: one kills the RUNTIME (the supervisor's child named prs-runtime) at 30+ moments, one kills the
 # SUPERVISOR (`prs run` itself; the runtime dies with it) at 30+ moments; each kill is
 # followed by the same `prs run` again. A kill "lands" when the process was alive and died
 # of it. Afterwards both outputs must equal, as a multiset of rows, the output of an
@@ -66,8 +66,13 @@ kill_runtime() { # out; prints the kills landed
             sup=$!
             continue
         fi
-        victim=$(pgrep -P "$sup" | head -1)
-        [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null && landed=$((landed + 1))
+        # Only the runtime: the supervisor's child named prs-runtime (core/supervisor.c sets
+        # it), never another child such as LeakSanitizer's tracer of an exiting ASan
+        # supervisor (killing that left the supervisor spinning forever). The name is read
+        # again just before the kill: a child not yet renamed is left alone this time.
+        victim=$(pgrep -P "$sup" -x prs-runtime | head -1)
+        [ -n "$victim" ] && [ "$(cat "/proc/$victim/comm" 2>/dev/null)" = prs-runtime ] &&
+            kill -9 "$victim" 2>/dev/null && landed=$((landed + 1))
     done
     wait "$sup"; code=$?
     [ "$code" -eq 0 ] || [ "$code" -eq 6 ] || fail "runtime: prs run exited $code"
