@@ -280,12 +280,8 @@ static int job_side_load(job *j) {
     if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "side tables: %s", err);
     for (uint32_t i = 0; i < j->side.table_count; i++) {
         const prs_side_table *t = &j->side.tables[i];
-        prs_sidedb_spec spec = {.name = t->name,
-                                .path = t->path,
-                                .key = t->key[0] ? t->key : NULL,
-                                .format = t->format};
         prs_sidedb_load_info info;
-        rc = prs_sidedb_ensure(j->sidedb, &spec, &info, err, sizeof(err));
+        rc = prs_side_load(j->sidedb, t, &info, err, sizeof(err));
         if (rc) {
             int code = rc == -ESTALE || rc == -EINVAL || rc == -EFBIG ? PRS_EXIT_USAGE
                        : rc == -ENOMEM || rc == -ENOSPC || rc == -EIO ? PRS_EXIT_INTERNAL
