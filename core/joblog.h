@@ -6,7 +6,8 @@
  *   message: count and first example, rewritten atomically), user/error/<node>/ (one
  *   file per error); a lock-free log ring (logring.h) and ONE flusher thread that
  *   drains it into master.txt and the user log.
- * May call: libc, pthreads, logring.
+ * May call: libc, pthreads, core/logring (the ring), io/logfile (master.txt and the user
+ *   log are written through it), core/base (clock.h, fs.h).
  * Callers must: call master/error/overview from the coordinator thread only (a master
  *   line longer than one ring record is pushed as several records, which must not
  *   interleave with another master writer); user() may be called from any worker

@@ -3,7 +3,7 @@
  * Owns: nothing durable. Opens OUT/.prs read-only (LMDB MDB_RDONLY, the scoreboard mapped
  *   PROT_READ) and prints what it finds; it never writes to OUT and never takes the job's
  *   lock, so it is safe beside a running job (it sees the last committed group).
- * May call: storage/queue (read-only), core/scoreboard, libc.
+ * May call: storage/queue (read-only), core/scoreboard, core/base (clock.h), libc.
  * Callers must: nothing; each call is self-contained.
  *
  * What it shows: whether a runtime holds the job (running), the committed counts, the

@@ -2,8 +2,9 @@
  *
  * Owns: one pinned thread per worker, its jemalloc arena, its queue reader, its batch
  *   scratch (item array, file bytes) and two output buffers.
- * May call: entry-script callbacks, storage/queue readers, io/reader (file items), io/records
- *   (tabular items), joblog user(), the channels.
+ * May call: entry-script callbacks, storage/queue readers, storage/sidedb readers (side
+ *   tables), io/reader (file items), io/records (tabular items), core/crash (its handler's
+ *   per-thread state), core/scoreboard (its slot), joblog user(), the channels, core/base.
  * Callers (the coordinator) must: start workers after the job is created; send each a
  *   stop message; join them; hand an output buffer back with prs_worker_release_out
  *   once its rows are written.
