@@ -1,15 +1,21 @@
 /* prs.c -- the command line: a thin layer over prs_job_run (core/prs.h).
- * Parses options with getopt_long (libc's, well kept), validates values with units.h,
- * and maps everything to a prs_job_config. All behaviour lives in the library. */
+ * Matches options with tools/opts.c (ParallelRunConfig spellings, prefixes, suggestions),
+ * reads an Azure ML job YAML with tools/jobspec.c, validates values with units.h, and maps
+ * everything to a prs_job_config. All job behaviour lives in the library; --dry-run's
+ * preview of the cut is tools/dryrun.c. */
+#include "dryrun.h"
+#include "jobspec.h"
 #include "joblog.h"
+#include "opts.h"
 #include "prs.h"
 #include "records.h"
+#include "sched.h"
 #include "side.h"
 #include "status.h"
 #include "units.h"
 
-#include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #define PRS_VERSION "0.1.0"
@@ -38,73 +44,426 @@ static const char usage_main[] =
     "  6   the runtime kept crashing without progress (crash loop): resumable\n"
     "  70  internal error (the message says what failed)\n";
 
-static const char usage_run[] =
+/* ---- prs run: the option table ------------------------------------------------------------
+ * One row per option: its names (opts.h matches them: dashes or ParallelRunConfig's
+ * underscores, unique prefixes, the short letter), how its value is set, its default as
+ * --dry-run shows it, and its --help text. A job YAML (--config) sets options through the
+ * same rows, so a value is checked the same way wherever it comes from. To add an option:
+ * one row here (and a setter if none of the generic ones fits). */
+
+enum run_source { SRC_DEFAULT_V2 = 1, SRC_CONFIG, SRC_COMMAND_LINE };
+
+#define RUN_MAX_GIVEN 512u
+
+typedef struct run_given {
+    uint32_t row;
+    const char *value;
+    enum run_source source;
+    char who[320]; /* for messages: "--workers", "job.yml:7: max_concurrency_per_instance" */
+} run_given;
+
+typedef struct run_ctx {
+    prs_job_config c;
+    const char *side_inputs[PRS_SIDE_MAX], *side_tables[PRS_SIDE_MAX], *envs[PRS_SIDE_MAX];
+    const char *mbs; /* --mini-batch-size as given: its unit depends on --input-format */
+    const char *mbs_who;
+    const char *source_directory;
+    const char *config;
+    enum prs_format format;
+    bool dry_run, help;
+    run_given given[RUN_MAX_GIVEN]; /* every value set, in the order applied */
+    size_t given_count;
+} run_ctx;
+
+typedef struct run_opt run_opt;
+typedef int (*run_set_fn)(run_ctx *r, const run_opt *o, const char *who, const char *value);
+
+struct run_opt {
+    prs_opt o;           /* names (opts.h) */
+    run_set_fn set;      /* applies a value; its messages name who */
+    size_t field;        /* generic setters: where in prs_job_config */
+    int64_t min, max;    /* generic integer setters: the range */
+    bool repeat;         /* may be given several times: every value counts */
+    const char *def;     /* the default as --dry-run shows it */
+    const char *section; /* --help: a heading printed before this row */
+    const char *help;    /* --help text, lines split by '\n'; NULL: not listed */
+};
+
+static int bad(const char *who, const char *value, const char *why) {
+    fprintf(stderr, "prs run: %s%s%s: %s (see prs run --help)\n", who, value ? " " : "",
+            value ? value : "", why);
+    return PRS_EXIT_USAGE;
+}
+
+/* A message that already names the option and its value. */
+static int bad_msg(const char *who, const char *msg) {
+    fprintf(stderr, "prs run: %s: %s (see prs run --help)\n", who, msg);
+    return PRS_EXIT_USAGE;
+}
+
+static void *field_of(run_ctx *r, const run_opt *o) {
+    return (char *)&r->c + o->field;
+}
+
+static int parse_int(const char *who, const char *text, int64_t min, int64_t max, int64_t *v) {
+    int rc = prs_units_parse_int(text, min, max, v);
+    if (rc == -EINVAL) return bad(who, text, "not a whole number");
+    if (rc) {
+        char why[96];
+        snprintf(why, sizeof(why), "out of range %lld..%lld", (long long)min, (long long)max);
+        return bad(who, text, why);
+    }
+    return 0;
+}
+
+static int set_i64(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    int64_t v;
+    int rc = parse_int(who, value, o->min, o->max, &v);
+    if (rc == 0) *(int64_t *)field_of(r, o) = v;
+    return rc;
+}
+
+static int set_u32(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    int64_t v;
+    int rc = parse_int(who, value, o->min, o->max, &v);
+    if (rc == 0) *(uint32_t *)field_of(r, o) = (uint32_t)v;
+    return rc;
+}
+
+static int set_str(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)who;
+    *(const char **)field_of(r, o) = value;
+    return 0;
+}
+
+static int set_true(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)who, (void)value;
+    *(bool *)field_of(r, o) = true;
+    return 0;
+}
+
+/* value must be one of choices ("a|b|c"); its position goes to the uint32_t/int field. */
+static int set_choice(run_ctx *r, const run_opt *o, const char *who, const char *value,
+                      const char *choices, size_t size) {
+    uint32_t i = 0;
+    for (const char *p = choices; *p; i++) {
+        size_t l = strcspn(p, "|");
+        if (strlen(value) == l && !strncmp(p, value, l)) {
+            if (size == sizeof(bool))
+                *(bool *)field_of(r, o) = i == 0; /* durability: full|none */
+            else
+                *(uint32_t *)field_of(r, o) = i;
+            return 0;
+        }
+        p += l + (p[l] == '|');
+    }
+    char why[160];
+    snprintf(why, sizeof(why), "must be one of %s", choices);
+    return bad(who, value, why);
+}
+
+static int set_action(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    return set_choice(r, o, who, value, "append_row|summary_only", sizeof(uint32_t));
+}
+
+static int set_durability(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    return set_choice(r, o, who, value, "full|none", sizeof(bool));
+}
+
+static int set_io(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    return set_choice(r, o, who, value, "auto|uring|sync", sizeof(uint32_t));
+}
+
+static int set_log_policy(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    return set_choice(r, o, who, value, "wait|drop", sizeof(uint32_t));
+}
+
+static int set_mbs(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o;
+    r->mbs = value;
+    r->mbs_who = who;
+    return 0;
+}
+
+static int set_timeout(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    int64_t v;
+    int rc = parse_int(who, value, o->min, o->max, &v);
+    if (rc == 0) r->c.run_invocation_timeout_ms = (uint64_t)v * 1000u;
+    return rc;
+}
+
+static int set_level(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o;
+    if (prs_log_level_parse(value, &r->c.logging_level))
+        return bad(who, value, "must be DEBUG, INFO, WARNING, ERROR or CRITICAL");
+    return 0;
+}
+
+static int set_format(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o;
+    if (prs_format_parse(value, &r->format))
+        return bad(who, value, "must be files, csv, tsv, jsonl or lines");
+    r->c.input_format = (uint32_t)r->format;
+    return 0;
+}
+
+static int set_help(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o, (void)who, (void)value;
+    r->help = true;
+    return 0;
+}
+
+static int set_dry_run(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o, (void)who, (void)value;
+    r->dry_run = true;
+    return 0;
+}
+
+static int set_config(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o;
+    if (r->config && strcmp(r->config, value)) return bad(who, value, "given twice");
+    r->config = value;
+    return 0;
+}
+
+static int set_source_dir(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o, (void)who;
+    r->source_directory = value;
+    return 0;
+}
+
+/* Appends a repeatable option's value; bounded like the library's limits. */
+static int add_value(const char *who, const char *value, const char **list, uint32_t *count) {
+    if (*count >= PRS_SIDE_MAX) return bad(who, value, "given too many times (at most 64)");
+    list[(*count)++] = value;
+    return 0;
+}
+
+static int set_side_input(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o;
+    char why[PATH_MAX + 256];
+    prs_side_input in;
+    if (prs_side_parse_input(value, &in, why, sizeof(why))) return bad_msg(who, why);
+    return add_value(who, value, r->side_inputs, &r->c.side_input_count);
+}
+
+static int set_side_table(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o;
+    char why[PATH_MAX + 256];
+    prs_side_table t;
+    if (prs_side_parse_table(value, &t, why, sizeof(why))) return bad_msg(who, why);
+    return add_value(who, value, r->side_tables, &r->c.side_table_count);
+}
+
+static int set_env(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o;
+    char why[PATH_MAX + 256];
+    if (prs_side_parse_env(value, why, sizeof(why))) return bad_msg(who, why);
+    return add_value(who, value, r->envs, &r->c.env_count);
+}
+
+/* ParallelRunConfig arguments that only mean something on Azure ML. */
+static int set_azure_only(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)r, (void)value;
+    if (!strcmp(o->o.name, "node-count"))
+        return bad(who, NULL,
+                   "prs run uses this machine; to spread a job over machines, prs submit runs "
+                   "it as shards");
+    return bad(who, NULL,
+               "an Azure ML setting with no meaning here (prs runs on this machine, in its "
+               "environment): remove it");
+}
+
+#define CFG(f) offsetof(prs_job_config, f)
+
+static const run_opt run_opts[] = {
+    {{"entry-script", NULL, 0, "PATH"},
+     set_str,
+     CFG(entry_script),
+     .section = "required",
+     .help = "the entry script: a shared object exporting prs_run"},
+    {{"input", "input_data", 0, "DIR|@LIST"}, set_str, CFG(input), .help = "the dataset"},
+    {{"output", NULL, 0, "OUT"},
+     set_str,
+     CFG(output_dir),
+     .help = "output directory: results, logs/ and the job state (.prs/)"},
+    {{"config", NULL, 0, "FILE"},
+     set_config,
+     .section = "Azure ML job files",
+     .help = "an Azure ML parallel job YAML (CLI v2, type: parallel);\n"
+             "its settings become these options (README \"Azure ML job\n"
+             "files\"), and options on the command line override them.\n"
+             "v2's defaults apply: --run-max-try 2, and summary_only\n"
+             "unless task.append_row_to is set"},
+    {{"dry-run", NULL, 'n', NULL},
+     set_dry_run,
+     .help = "create nothing, run nothing: print how the input would\n"
+             "be cut into mini-batches, and every option's value with\n"
+             "where it came from (default, job YAML, command line)"},
+    {{"mini-batch-size", NULL, 0, "N"},
+     set_mbs,
+     .def = "10 files; tabular: 1MB",
+     .section = "ParallelRunConfig options (same names, same defaults; the underscore spellings\n"
+                "--mini_batch_size ... work too)",
+     .help = "files per mini-batch (default 10); tabular formats: bytes\n"
+             "per mini-batch with units: 1024, 64KB, 1MB (default), 1GB"},
+    {{"workers", "process_count_per_node max_concurrency_per_instance jobs", 'j', "N"},
+     set_u32,
+     CFG(workers),
+     1,
+     PRS_MAX_WORKERS,
+     .def = "CPUs in the affinity mask and cgroup quota",
+     .help = "worker threads (default: CPUs in the affinity mask and the\n"
+             "cgroup quota); more than CPUs is allowed: placed round-robin.\n"
+             "Also -j N, --process_count_per_node and\n"
+             "--max_concurrency_per_instance"},
+    {{"output-action", NULL, 0, "A"},
+     set_action,
+     CFG(output_action),
+     .def = "append_row",
+     .help = "append_row (default): every emitted row becomes a line of\n"
+             "the output file; summary_only: rows are only counted"},
+    {{"append-row-file-name", NULL, 0, "F"},
+     set_str,
+     CFG(append_row_file_name),
+     .def = "parallel_run_step.txt",
+     .help = "output file name in OUT (default parallel_run_step.txt)"},
+    {{"error-threshold", NULL, 0, "N"},
+     set_i64,
+     CFG(error_threshold),
+     -1,
+     INT64_MAX / 4,
+     .def = "-1",
+     .help = "failed items tolerated over the job; -1 ignores (default -1)"},
+    {{"allowed-failed-count", NULL, 0, "N"},
+     set_i64,
+     CFG(allowed_failed_count),
+     -1,
+     INT64_MAX / 4,
+     .def = "-1",
+     .help = "failed mini-batches tolerated; -1 ignores (default -1)"},
+    {{"allowed-failed-percent", NULL, 0, "P"},
+     set_u32,
+     CFG(allowed_failed_percent),
+     0,
+     100,
+     .def = "100",
+     .help = "failed mini-batches tolerated, percent 0..100 (default 100)"},
+    {{"run-max-try", "max_retries", 0, "N"},
+     set_u32,
+     CFG(run_max_try),
+     1,
+     PRS_SCHED_MAX_TRY,
+     .def = "3",
+     .help = "tries of a failing mini-batch (default 3, at least 1; a job\n"
+             "YAML's retry_settings.max_retries, default 2, is the same count)"},
+    {{"run-invocation-timeout", NULL, 0, "S"},
+     set_timeout,
+     0,
+     0,
+     30 * 86400,
+     .def = "60",
+     .help = "seconds one prs_run may take (default 60; 0: no limit).\n"
+             "Past it prs_cancelled() turns true; a run() that still\n"
+             "does not return within a grace period (a quarter of the\n"
+             "timeout, 0.5..10 s) spends that try and the runtime is\n"
+             "restarted; other batches lose nothing"},
+    {{"logging-level", NULL, 0, "L"},
+     set_level,
+     .def = "INFO",
+     .help = "DEBUG, INFO (default), WARNING, ERROR, CRITICAL"},
+    {{"source-directory", NULL, 0, "DIR"},
+     set_source_dir,
+     .help = "a relative --entry-script is taken from DIR"},
+    {{"log-policy", NULL, 0, "wait|drop"},
+     set_log_policy,
+     CFG(log_policy),
+     .def = "wait",
+     .help = "log ring full: wait (default) or drop and count"},
+    {{"perf-interval", NULL, 0, "S"},
+     set_u32,
+     CFG(perf_interval_s),
+     1,
+     86400,
+     .def = "10",
+     .help = "seconds between logs/sys/perf samples (default 10)"},
+    {{"node-count", "compute_target", 0, "X"}, .set = set_azure_only},
+    {{"environment", NULL, 0, "X"}, .set = set_azure_only},
+    {{"durability", NULL, 0, "full|none"},
+     set_durability,
+     CFG(durable),
+     .def = "full",
+     .section = "prs options",
+     .help = "full (default): output and queue synced at every commit;\n"
+             "none: no syncs (a process crash loses nothing, a power cut\n"
+             "may lose the last seconds of progress, never consistency)"},
+    {{"input-format", NULL, 0, "F"},
+     set_format,
+     .def = "files",
+     .help = "files (default: one item per file), or csv, tsv, jsonl,\n"
+             "lines: --input is one file, a directory or @LIST of such\n"
+             "files; one item per record, named FILE:LINE; mini-batches\n"
+             "are cut on record boundaries; a CSV/TSV header row is\n"
+             "handed to every batch (batch->header); a malformed record\n"
+             "(unterminated quote, a JSON line that is not an object) is\n"
+             "a failed item"},
+    {{"io", NULL, 0, "auto|uring|sync"},
+     set_io,
+     CFG(io_mode),
+     .def = "auto (PRS_IO)",
+     .help = "how input files are read: io_uring, or pread/mmap; auto\n"
+             "(default; PRS_IO in the environment changes it) probes\n"
+             "io_uring; logs/sys/master.txt says which path runs, and why"},
+    {{"quiet", NULL, 'q', NULL},
+     set_true,
+     CFG(quiet),
+     .def = "off",
+     .help = "no progress lines on stderr (also -q)"},
+    {{"fresh", NULL, 0, NULL},
+     set_true,
+     CFG(fresh),
+     .def = "off",
+     .help = "discard the job state in OUT (and its output file) and\n"
+             "start over; without it, OUT holding a different job is\n"
+             "refused with what differs"},
+    {{"help", NULL, 'h', NULL}, set_help, .help = "this text"},
+    {{"side-input", NULL, 0, "NAME=PATH"},
+     set_side_input,
+     .repeat = true,
+     .section = "side inputs, tables and environment (each may be repeated, up to 64 times)",
+     .help = "a file or directory for the script: prs_side_path(ctx,\n"
+             "\"NAME\") gives its absolute path, and an argument after --\n"
+             "equal to NAME is replaced by that path"},
+    {{"side-table", NULL, 0, "NAME=FILE[,key=COLUMN][,format=csv|tsv|jsonl]"},
+     set_side_table,
+     .repeat = true,
+     .help = "a lookup table loaded once into OUT/.prs/side (LMDB) and\n"
+             "read zero-copy by every worker: prs_side_get(ctx, \"NAME\",\n"
+             "key, len, &row, &row_len). key: a header column (jsonl: a\n"
+             "field), default the first; format default by extension\n"
+             "(.tsv/.tab, .jsonl/.ndjson, else csv). Duplicate keys: the\n"
+             "first row wins (counted in logs/sys/master.txt); empty keys\n"
+             "are skipped (counted); a missing key column is an error.\n"
+             "A resumed job reuses the load; if FILE's content changed it\n"
+             "is refused (exit 2): restore it, or --fresh"},
+    {{"env", "environment_variables", 0, "K=V"},
+     set_env,
+     .repeat = true,
+     .help = "set in the environment before the entry script is loaded"},
+};
+
+static const char usage_run_head[] =
     "usage: prs run --entry-script S.so --input DIR|@LIST --output OUT [options] [-- ARGS]\n"
+    "       prs run --config job.yml [options] [-- ARGS]\n"
     "\n"
     "Splits the files under DIR (recursively, in sorted order), or listed in LIST (one path\n"
     "a line, or NUL-separated), into mini-batches and runs S.so's prs_run on each. ARGS\n"
-    "after -- reach prs_init(ctx, argc, argv) with argv[0] = S.so.\n"
-    "\n"
-    "required:\n"
-    "  --entry-script PATH        the entry script: a shared object exporting prs_run\n"
-    "  --input DIR|@LIST          the dataset\n"
-    "  --output OUT               output directory: results, logs/ and the job state (.prs/)\n"
-    "\n"
-    "ParallelRunConfig options (same names, same defaults):\n"
-    "  --mini-batch-size N        files per mini-batch (default 10); tabular formats: bytes\n"
-    "                             per mini-batch with units: 1024, 64KB, 1MB (default), 1GB\n"
-    "  --workers N                worker threads (default: CPUs in the affinity mask and the\n"
-    "                             cgroup quota); more than CPUs is allowed: placed round-robin\n"
-    "  --output-action A          append_row (default): every emitted row becomes a line of\n"
-    "                             the output file; summary_only: rows are only counted\n"
-    "  --append-row-file-name F   output file name in OUT (default parallel_run_step.txt)\n"
-    "  --error-threshold N        failed items tolerated over the job; -1 ignores (default -1)\n"
-    "  --allowed-failed-count N   failed mini-batches tolerated; -1 ignores (default -1)\n"
-    "  --allowed-failed-percent P failed mini-batches tolerated, percent 0..100 (default 100)\n"
-    "  --run-max-try N            tries of a failing mini-batch (default 3, at least 1)\n"
-    "  --run-invocation-timeout S seconds one prs_run may take (default 60; 0: no limit).\n"
-    "                             Past it prs_cancelled() turns true; a run() that still\n"
-    "                             does not return within a grace period (a quarter of the\n"
-    "                             timeout, 0.5..10 s) spends that try and the runtime is\n"
-    "                             restarted; other batches lose nothing\n"
-    "  --logging-level L          DEBUG, INFO (default), WARNING, ERROR, CRITICAL\n"
-    "  --log-policy wait|drop     log ring full: wait (default) or drop and count\n"
-    "  --perf-interval S          seconds between logs/sys/perf samples (default 10)\n"
-    "\n"
-    "prs options:\n"
-    "  --durability full|none     full (default): output and queue synced at every commit;\n"
-    "                             none: no syncs (a process crash loses nothing, a power cut\n"
-    "                             may lose the last seconds of progress, never consistency)\n"
-    "  --input-format F           files (default: one item per file), or csv, tsv, jsonl,\n"
-    "                             lines: --input is one file, a directory or @LIST of such\n"
-    "                             files; one item per record, named FILE:LINE; mini-batches\n"
-    "                             are cut on record boundaries; a CSV/TSV header row is\n"
-    "                             handed to every batch (batch->header); a malformed record\n"
-    "                             (unterminated quote, a JSON line that is not an object) is\n"
-    "                             a failed item\n"
-    "  --io auto|uring|sync       how input files are read: io_uring, or pread/mmap; auto\n"
-    "                             (default; PRS_IO in the environment changes it) probes\n"
-    "                             io_uring; logs/sys/master.txt says which path runs, and why\n"
-    "  --quiet                    no progress lines on stderr\n"
-    "  --fresh                    discard the job state in OUT (and its output file) and\n"
-    "                             start over; without it, OUT holding a different job is\n"
-    "                             refused with what differs\n"
-    "\n"
-    "side inputs, tables and environment (each may be repeated, up to 64 times):\n"
-    "  --side-input NAME=PATH     a file or directory for the script: prs_side_path(ctx,\n"
-    "                             \"NAME\") gives its absolute path, and an argument after --\n"
-    "                             equal to NAME is replaced by that path\n"
-    "  --side-table NAME=FILE[,key=COLUMN][,format=csv|tsv|jsonl]\n"
-    "                             a lookup table loaded once into OUT/.prs/side (LMDB) and\n"
-    "                             read zero-copy by every worker: prs_side_get(ctx, \"NAME\",\n"
-    "                             key, len, &row, &row_len). key: a header column (jsonl: a\n"
-    "                             field), default the first; format default by extension\n"
-    "                             (.tsv/.tab, .jsonl/.ndjson, else csv). Duplicate keys: the\n"
-    "                             first row wins (counted in logs/sys/master.txt); empty keys\n"
-    "                             are skipped (counted); a missing key column is an error.\n"
-    "                             A resumed job reuses the load; if FILE's content changed it\n"
-    "                             is refused (exit 2): restore it, or --fresh\n"
-    "  --env K=V                  set in the environment before the entry script is loaded\n"
+    "after -- reach prs_init(ctx, argc, argv) with argv[0] = S.so (they replace a job\n"
+    "YAML's task.program_arguments).\n"
+    "Options may be abbreviated to a unique prefix; a mistyped one is answered with the\n"
+    "nearest (\"did you mean --entry-script?\").\n";
+
+static const char usage_run_tail[] =
     "\n"
     "A failed item is an item without a row: a batch of N items that emits M rows has N-M\n"
     "failed items. A batch whose prs_run returns < 0 is retried up to --run-max-try times,\n"
@@ -123,266 +482,251 @@ static const char usage_run[] =
     "  logs/user/error.txt        every item and batch error\n"
     "  logs/user/<ip>/<node>.log.txt  the entry script's prs_log lines\n";
 
-enum {
-    OPT_ENTRY = 1000,
-    OPT_INPUT,
-    OPT_OUTPUT,
-    OPT_MBS,
-    OPT_WORKERS,
-    OPT_ACTION,
-    OPT_FILE,
-    OPT_ERRTH,
-    OPT_FCOUNT,
-    OPT_FPCT,
-    OPT_MAXTRY,
-    OPT_LEVEL,
-    OPT_DURABILITY,
-    OPT_QUIET,
-    OPT_HELP,
-    OPT_TIMEOUT,
-    OPT_FRESH,
-    OPT_LOG_POLICY,
-    OPT_PERF,
-    OPT_SIDE_INPUT,
-    OPT_SIDE_TABLE,
-    OPT_ENV,
-    OPT_FORMAT,
-    OPT_IO,
-};
-
-static int bad(const char *opt, const char *value, const char *why) {
-    fprintf(stderr, "prs run: %s %s: %s (see prs run --help)\n", opt, value ? value : "", why);
-    return PRS_EXIT_USAGE;
+static void usage_run(FILE *f) {
+    fputs(usage_run_head, f);
+    for (size_t i = 0; i < PRS_ARRAY_LEN(run_opts); i++) {
+        const run_opt *o = &run_opts[i];
+        if (o->section) fprintf(f, "\n%s:\n", o->section);
+        if (!o->help) continue;
+        char head[96];
+        int w = snprintf(head, sizeof(head), "  --%s%s%s", o->o.name, o->o.arg ? " " : "",
+                         o->o.arg ? o->o.arg : "");
+        const char *h = o->help;
+        size_t l = strcspn(h, "\n");
+        if (w > 28) {
+            fprintf(f, "%s\n%29s%.*s\n", head, "", (int)l, h);
+        } else {
+            fprintf(f, "%-29s%.*s\n", head, (int)l, h);
+        }
+        for (h += l; *h == '\n'; h += l) {
+            h++;
+            l = strcspn(h, "\n");
+            fprintf(f, "%29s%.*s\n", "", (int)l, h);
+        }
+    }
+    fputs(usage_run_tail, f);
 }
 
-/* Appends a repeatable option's value; bounded like the library's limits. */
-static int add_value(const char *opt, const char *value, const char **list, uint32_t *count) {
-    if (*count >= PRS_SIDE_MAX) return bad(opt, value, "given too many times (at most 64)");
-    list[(*count)++] = value;
-    return 0;
+/* ---- applying values ------------------------------------------------------------------- */
+
+static int apply(run_ctx *r, uint32_t row, const char *value, enum run_source src,
+                 const char *who) {
+    if (r->given_count >= RUN_MAX_GIVEN) return bad(who, value, "too many options");
+    run_given *g = &r->given[r->given_count++];
+    *g = (run_given){.row = row, .value = value, .source = src};
+    snprintf(g->who, sizeof(g->who), "%s", who);
+    return run_opts[row].set(r, &run_opts[row], g->who, value);
 }
 
-/* A message that already names the option and its value. */
-static int bad_msg(const char *msg) {
-    fprintf(stderr, "prs run: %s (see prs run --help)\n", msg);
-    return PRS_EXIT_USAGE;
-}
-
-static int parse_int(const char *opt, const char *text, int64_t min, int64_t max, int64_t *v) {
-    int rc = prs_units_parse_int(text, min, max, v);
-    if (rc == -EINVAL) return bad(opt, text, "not a whole number");
-    if (rc) {
-        char why[96];
-        snprintf(why, sizeof(why), "out of range %lld..%lld", (long long)min, (long long)max);
-        return bad(opt, text, why);
+static int apply_jobspec(run_ctx *r, const prs_jobspec *js) {
+    char who[PATH_MAX + 128], err[256];
+    for (size_t i = 0; i < js->count; i++) {
+        const prs_jobspec_setting *s = &js->settings[i];
+        snprintf(who, sizeof(who), "%s:%u: %s", js->path, s->line, s->key);
+        int row =
+            prs_opts_find(PRS_OPTS_TABLE(run_opts), s->option, strlen(s->option), err, sizeof(err));
+        if (row < 0 || strcmp(run_opts[row].o.name, s->option))
+            return bad(who, NULL, "not supported by this version of prs: remove it");
+        int rc = apply(r, (uint32_t)row, s->value, SRC_CONFIG, who);
+        if (rc) return rc;
     }
     return 0;
+}
+
+/* The mini-batch size in the unit --input-format calls for. */
+static int resolve_mbs(run_ctx *r) {
+    const char *mbs = r->mbs, *who = r->mbs_who;
+    if (!mbs) return 0;
+    uint64_t n;
+    int rc = prs_units_parse_size(mbs, &n);
+    if (r->format == PRS_FORMAT_FILES) {
+        if (rc == 0 && n != (uint64_t)atoll(mbs))
+            return bad(who, mbs, "a file dataset counts files: give a number");
+        if (rc) return bad(who, mbs, "not a number of files");
+        if (n < 1) return bad(who, mbs, "must be at least 1");
+        if (n > 1000000) return bad(who, mbs, "at most 1000000 files");
+        r->c.mini_batch_size = (uint32_t)n;
+        return 0;
+    }
+    if (rc) return bad(who, mbs, "not a size in bytes (1024, 64KB, 1MB, 1GB)");
+    if (n < 1) return bad(who, mbs, "must be at least 1 byte");
+    r->c.mini_batch_bytes = n;
+    return 0;
+}
+
+/* --source-directory: a relative entry script is taken from it. */
+static int resolve_entry(run_ctx *r, char *buf, size_t size) {
+    if (!r->source_directory || !r->c.entry_script || r->c.entry_script[0] == '/') return 0;
+    if (snprintf(buf, size, "%s/%s", r->source_directory, r->c.entry_script) >= (int)size)
+        return bad("--source-directory", r->source_directory, "path too long");
+    r->c.entry_script = buf;
+    return 0;
+}
+
+/* ---- --dry-run: every option's value and where it came from ----------------------------- */
+
+static const char *source_text(const run_given *g, char *buf, size_t size) {
+    switch (g->source) {
+    case SRC_DEFAULT_V2:
+        return "default (v2 job YAML)";
+    case SRC_CONFIG:
+        return g->who;
+    case SRC_COMMAND_LINE:
+        snprintf(buf, size, "command line (%s)", g->who);
+        return buf;
+    }
+    return "?";
+}
+
+static void print_options(const run_ctx *r, FILE *f) {
+    fprintf(f, "options (value, and where it came from):\n");
+    char buf[400];
+    for (uint32_t i = 0; i < PRS_ARRAY_LEN(run_opts); i++) {
+        const run_opt *o = &run_opts[i];
+        if (!o->help || o->set == set_help || o->set == set_dry_run) continue;
+        const run_given *last = NULL;
+        for (size_t k = 0; k < r->given_count; k++) {
+            const run_given *g = &r->given[k];
+            if (g->row != i) continue;
+            if (o->repeat)
+                fprintf(f, "  --%-24s %-28s %s\n", o->o.name, g->value,
+                        source_text(g, buf, sizeof(buf)));
+            last = g;
+        }
+        if (o->repeat) continue;
+        if (last)
+            fprintf(f, "  --%-24s %-28s %s\n", o->o.name, last->value ? last->value : "on",
+                    source_text(last, buf, sizeof(buf)));
+        else
+            fprintf(f, "  --%-24s %-28s default\n", o->o.name, o->def ? o->def : "(none)");
+    }
+}
+
+/* ---- prs run ----------------------------------------------------------------------------- */
+
+/* argv for init: the script, then the words after "--" (or the job YAML's arguments). */
+static char **init_args(const run_ctx *r, int argc, char **argv, int rest, const prs_jobspec *js,
+                        int *count) {
+    int n = rest >= 0 ? argc - rest : js ? js->argc : 0;
+    char **a = calloc((size_t)n + 2, sizeof(char *));
+    if (!a) return NULL;
+    a[0] = (char *)(uintptr_t)r->c.entry_script;
+    for (int i = 0; i < n; i++)
+        a[i + 1] = rest >= 0 ? argv[rest + i] : js->args[i];
+    *count = n + 1;
+    return a;
+}
+
+static int run_parse(run_ctx *r, int argc, char **argv, prs_jobspec *js, bool *js_loaded,
+                     int *rest) {
+    static prs_opt_hit hits[RUN_MAX_GIVEN];
+    size_t nhits;
+    char err[512];
+    int rc = prs_opts_parse(PRS_OPTS_TABLE(run_opts), argc, argv, hits, PRS_ARRAY_LEN(hits), &nhits,
+                            rest, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "prs run: %s (see prs run --help)\n", err);
+        return PRS_EXIT_USAGE;
+    }
+    /* --config and --help first: the file's values come before the command line's. */
+    for (size_t i = 0; i < nhits; i++) {
+        run_set_fn set = run_opts[hits[i].index].set;
+        if (set != set_config && set != set_help) continue;
+        if ((rc = apply(r, hits[i].index, hits[i].value, SRC_COMMAND_LINE, hits[i].spelled)))
+            return rc;
+    }
+    if (r->help) return 0;
+    if (r->config) {
+        char why[PATH_MAX + 512];
+        rc = prs_jobspec_load(js, r->config, why, sizeof(why));
+        *js_loaded = true;
+        if (rc) {
+            fprintf(stderr, "prs run: %s\n", why);
+            return rc == -EINVAL ? PRS_EXIT_USAGE : PRS_EXIT_INPUT;
+        }
+        /* v2's default: retry_settings.max_retries is 2. */
+        int row = prs_opts_find(PRS_OPTS_TABLE(run_opts), "run-max-try", 11, err, sizeof(err));
+        PRS_ASSERT(row >= 0);
+        if ((rc = apply(r, (uint32_t)row, "2", SRC_DEFAULT_V2, "default"))) return rc;
+        if ((rc = apply_jobspec(r, js))) return rc;
+    }
+    for (size_t i = 0; i < nhits; i++) {
+        run_set_fn set = run_opts[hits[i].index].set;
+        if (set == set_config || set == set_help) continue;
+        if ((rc = apply(r, hits[i].index, hits[i].value, SRC_COMMAND_LINE, hits[i].spelled)))
+            return rc;
+    }
+    return 0;
+}
+
+static int run_job(run_ctx *r, const prs_jobspec *js, int argc, char **argv, int rest) {
+    int n;
+    char **init_argv = init_args(r, argc, argv, rest, js, &n);
+    if (!init_argv) return PRS_EXIT_INTERNAL;
+    r->c.argc = n;
+    r->c.argv = init_argv;
+    int code;
+    if (r->dry_run) {
+        char err[PATH_MAX + 512];
+        code = prs_dryrun_print(&r->c, stdout, err, sizeof(err));
+        if (code) fprintf(stderr, "prs run --dry-run: %s\n", err);
+        print_options(r, stdout);
+        printf("init arguments (argv[1..]):");
+        for (int i = 1; i < n; i++)
+            printf(" '%s'", init_argv[i]);
+        printf("%s\n", n > 1 ? "" : " (none)");
+        if (js && js->instance_count)
+            printf("resources.instance_count %lld (%s:%u): shards, for prs submit; prs run uses "
+                   "this machine\n",
+                   (long long)js->instance_count, js->path, js->instance_count_line);
+        free(init_argv);
+        return code;
+    }
+    prs_job_report report;
+    code = prs_supervise(&r->c, &report);
+    fprintf(stderr, "prs: %s\n", report.message);
+    /* A refused job (OUT holds another one, or bad usage): OUT's files are not this job's. */
+    bool ours = code != PRS_EXIT_USAGE;
+    if (ours && r->c.output_action == PRS_OUTPUT_APPEND_ROW && report.total_batches) {
+        fprintf(stderr, "prs: results: %s/%s\n", r->c.output_dir, r->c.append_row_file_name);
+    }
+    if (ours && report.total_batches)
+        fprintf(stderr, "prs: logs:    %s/logs/overview.txt\n", r->c.output_dir);
+    free(init_argv);
+    return code;
 }
 
 static int cmd_run(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"entry-script", required_argument, NULL, OPT_ENTRY},
-        {"input", required_argument, NULL, OPT_INPUT},
-        {"output", required_argument, NULL, OPT_OUTPUT},
-        {"mini-batch-size", required_argument, NULL, OPT_MBS},
-        {"workers", required_argument, NULL, OPT_WORKERS},
-        {"output-action", required_argument, NULL, OPT_ACTION},
-        {"append-row-file-name", required_argument, NULL, OPT_FILE},
-        {"error-threshold", required_argument, NULL, OPT_ERRTH},
-        {"allowed-failed-count", required_argument, NULL, OPT_FCOUNT},
-        {"allowed-failed-percent", required_argument, NULL, OPT_FPCT},
-        {"run-max-try", required_argument, NULL, OPT_MAXTRY},
-        {"run-invocation-timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"logging-level", required_argument, NULL, OPT_LEVEL},
-        {"log-policy", required_argument, NULL, OPT_LOG_POLICY},
-        {"perf-interval", required_argument, NULL, OPT_PERF},
-        {"durability", required_argument, NULL, OPT_DURABILITY},
-        {"quiet", no_argument, NULL, OPT_QUIET},
-        {"fresh", no_argument, NULL, OPT_FRESH},
-        {"side-input", required_argument, NULL, OPT_SIDE_INPUT},
-        {"side-table", required_argument, NULL, OPT_SIDE_TABLE},
-        {"env", required_argument, NULL, OPT_ENV},
-        {"input-format", required_argument, NULL, OPT_FORMAT},
-        {"io", required_argument, NULL, OPT_IO},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    prs_job_config c;
-    prs_job_config_defaults(&c);
-    static const char *side_inputs[PRS_SIDE_MAX], *side_tables[PRS_SIDE_MAX], *envs[PRS_SIDE_MAX];
-    c.side_inputs = side_inputs;
-    c.side_tables = side_tables;
-    c.env = envs;
-    char why[PATH_MAX + 256];
-    int64_t v;
-    int rc, opt;
-    const char *mbs = NULL;
-    enum prs_format format = PRS_FORMAT_FILES;
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
-        const char *name = argv[optind - 1];
-        switch (opt) {
-        case OPT_ENTRY:
-            c.entry_script = optarg;
-            break;
-        case OPT_INPUT:
-            c.input = optarg;
-            break;
-        case OPT_OUTPUT:
-            c.output_dir = optarg;
-            break;
-        case OPT_MBS:
-            mbs = optarg;
-            break; /* its unit depends on --input-format */
-        case OPT_WORKERS:
-            if ((rc = parse_int("--workers", optarg, 1, PRS_MAX_WORKERS, &v))) return rc;
-            c.workers = (uint32_t)v;
-            break;
-        case OPT_ACTION:
-            if (!strcmp(optarg, "append_row"))
-                c.output_action = PRS_OUTPUT_APPEND_ROW;
-            else if (!strcmp(optarg, "summary_only"))
-                c.output_action = PRS_OUTPUT_SUMMARY_ONLY;
-            else
-                return bad("--output-action", optarg, "must be append_row or summary_only");
-            break;
-        case OPT_FILE:
-            c.append_row_file_name = optarg;
-            break;
-        case OPT_ERRTH:
-            if ((rc = parse_int("--error-threshold", optarg, -1, INT64_MAX / 4, &v))) return rc;
-            c.error_threshold = v;
-            break;
-        case OPT_FCOUNT:
-            if ((rc = parse_int("--allowed-failed-count", optarg, -1, INT64_MAX / 4, &v)))
-                return rc;
-            c.allowed_failed_count = v;
-            break;
-        case OPT_FPCT:
-            if ((rc = parse_int("--allowed-failed-percent", optarg, 0, 100, &v))) return rc;
-            c.allowed_failed_percent = (uint32_t)v;
-            break;
-        case OPT_MAXTRY:
-            if ((rc = parse_int("--run-max-try", optarg, 1, 100, &v))) return rc;
-            c.run_max_try = (uint32_t)v;
-            break;
-        case OPT_TIMEOUT:
-            if ((rc = parse_int("--run-invocation-timeout", optarg, 0, 30 * 86400, &v))) return rc;
-            c.run_invocation_timeout_ms = (uint64_t)v * 1000u;
-            break;
-        case OPT_LEVEL:
-            if (prs_log_level_parse(optarg, &c.logging_level))
-                return bad("--logging-level", optarg,
-                           "must be DEBUG, INFO, WARNING, ERROR or CRITICAL");
-            break;
-        case OPT_DURABILITY:
-            if (!strcmp(optarg, "full"))
-                c.durable = true;
-            else if (!strcmp(optarg, "none"))
-                c.durable = false;
-            else
-                return bad("--durability", optarg, "must be full or none");
-            break;
-        case OPT_QUIET:
-            c.quiet = true;
-            break;
-        case OPT_FRESH:
-            c.fresh = true;
-            break;
-        case OPT_FORMAT:
-            if (prs_format_parse(optarg, &format))
-                return bad("--input-format", optarg, "must be files, csv, tsv, jsonl or lines");
-            c.input_format = (uint32_t)format;
-            break;
-        case OPT_IO:
-            if (!strcmp(optarg, "auto"))
-                c.io_mode = 0;
-            else if (!strcmp(optarg, "uring"))
-                c.io_mode = 1;
-            else if (!strcmp(optarg, "sync"))
-                c.io_mode = 2;
-            else
-                return bad("--io", optarg, "must be auto, uring or sync");
-            break;
-        case OPT_PERF:
-            if ((rc = parse_int("--perf-interval", optarg, 1, 86400, &v))) return rc;
-            c.perf_interval_s = (uint32_t)v;
-            break;
-        case OPT_LOG_POLICY:
-            if (strcmp(optarg, "wait") == 0)
-                c.log_policy = 0;
-            else if (strcmp(optarg, "drop") == 0)
-                c.log_policy = 1;
-            else
-                return bad("--log-policy", optarg, "must be wait or drop");
-            break;
-        case OPT_SIDE_INPUT: {
-            prs_side_input in;
-            if (prs_side_parse_input(optarg, &in, why, sizeof(why))) return bad_msg(why);
-            if ((rc = add_value("--side-input", optarg, side_inputs, &c.side_input_count)))
-                return rc;
-            break;
-        }
-        case OPT_SIDE_TABLE: {
-            prs_side_table t;
-            if (prs_side_parse_table(optarg, &t, why, sizeof(why))) return bad_msg(why);
-            if ((rc = add_value("--side-table", optarg, side_tables, &c.side_table_count)))
-                return rc;
-            break;
-        }
-        case OPT_ENV:
-            if (prs_side_parse_env(optarg, why, sizeof(why))) return bad_msg(why);
-            if ((rc = add_value("--env", optarg, envs, &c.env_count))) return rc;
-            break;
-        case OPT_HELP:
-            fputs(usage_run, stdout);
-            return 0;
-        case ':':
-            return bad(name, NULL, "needs a value");
-        default:
-            return bad(name, NULL, "unknown option");
-        }
+    static run_ctx r;
+    static prs_jobspec js;
+    memset(&r, 0, sizeof(r));
+    prs_job_config_defaults(&r.c);
+    r.c.side_inputs = r.side_inputs;
+    r.c.side_tables = r.side_tables;
+    r.c.env = r.envs;
+    bool js_loaded = false;
+    int rest, code = run_parse(&r, argc, argv, &js, &js_loaded, &rest);
+    char entry[PATH_MAX * 2];
+    if (code) goto free_spec;
+    if (r.help) {
+        usage_run(stdout);
+        goto free_spec;
     }
-    if (optind < argc && strcmp(argv[optind - 1], "--") != 0) {
-        return bad(argv[optind], NULL, "unexpected argument (arguments for init go after --)");
+    if ((code = resolve_mbs(&r)) || (code = resolve_entry(&r, entry, sizeof(entry))))
+        goto free_spec;
+    const char *missing = !r.c.entry_script ? "--entry-script"
+                          : !r.c.input      ? "--input"
+                          : !r.c.output_dir ? "--output"
+                                            : NULL;
+    if (missing) {
+        code =
+            bad(missing, NULL,
+                r.config ? "is required (on the command line, or in the job YAML)" : "is required");
+        goto free_spec;
     }
-    if (mbs && format == PRS_FORMAT_FILES) {
-        uint64_t n;
-        rc = prs_units_parse_size(mbs, &n);
-        if (rc == 0 && n != (uint64_t)atoll(mbs))
-            return bad("--mini-batch-size", mbs, "a file dataset counts files: give a number");
-        if (rc) return bad("--mini-batch-size", mbs, "not a number of files");
-        if (n < 1) return bad("--mini-batch-size", mbs, "must be at least 1");
-        if (n > 1000000) return bad("--mini-batch-size", mbs, "at most 1000000 files");
-        c.mini_batch_size = (uint32_t)n;
-    } else if (mbs) {
-        uint64_t n;
-        if (prs_units_parse_size(mbs, &n))
-            return bad("--mini-batch-size", mbs, "not a size in bytes (1024, 64KB, 1MB, 1GB)");
-        if (n < 1) return bad("--mini-batch-size", mbs, "must be at least 1 byte");
-        c.mini_batch_bytes = n;
-    }
-    if (!c.entry_script) return bad("--entry-script", NULL, "is required");
-    if (!c.input) return bad("--input", NULL, "is required");
-    if (!c.output_dir) return bad("--output", NULL, "is required");
-    /* argv for init: the script, then everything after "--". */
-    int n = argc - optind;
-    char **init_argv = calloc((size_t)n + 2, sizeof(char *));
-    if (!init_argv) return PRS_EXIT_INTERNAL;
-    init_argv[0] = (char *)(uintptr_t)c.entry_script;
-    for (int i = 0; i < n; i++)
-        init_argv[i + 1] = argv[optind + i];
-    c.argc = n + 1;
-    c.argv = init_argv;
-    prs_job_report report;
-    int code = prs_supervise(&c, &report);
-    fprintf(stderr, "prs: %s\n", report.message);
-    if (c.output_action == PRS_OUTPUT_APPEND_ROW && report.total_batches) {
-        fprintf(stderr, "prs: results: %s/%s\n", c.output_dir, c.append_row_file_name);
-    }
-    if (report.total_batches) fprintf(stderr, "prs: logs:    %s/logs/overview.txt\n", c.output_dir);
-    free(init_argv);
+    code = run_job(&r, js_loaded ? &js : NULL, argc, argv, rest);
+free_spec:
+    if (js_loaded) prs_jobspec_free(&js);
     return code;
 }
 
