@@ -1,6 +1,8 @@
 /* entry.c -- see entry.h. */
 #include "entry.h"
 
+#include "host.h"
+
 #include <dlfcn.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +17,14 @@ int prs_entry_load(prs_entry_lib *lib, const char *path, char *err, size_t err_s
     if (!S_ISREG(st.st_mode)) {
         snprintf(err, err_size, "--entry-script %s: not a regular file", path);
         return -ENOEXEC;
+    }
+    if (prs_host_is_script(path)) {
+        lib->hosted = true;
+        lib->table = (prs_entry_table){.init = prs_host_entry_init,
+                                       .run = prs_host_entry_run,
+                                       .shutdown = prs_host_entry_shutdown};
+        lib->ready = prs_host_entry_ready;
+        return 0; /* imported by prs_entry_check, once the job's log is open */
     }
     /* dlopen searches the library path for names without a '/': make it the file given. */
     char local[4200];
@@ -52,4 +62,9 @@ int prs_entry_load(prs_entry_lib *lib, const char *path, char *err, size_t err_s
 void prs_entry_unload(prs_entry_lib *lib) {
     if (lib->handle) dlclose(lib->handle);
     lib->handle = NULL;
+}
+
+int prs_entry_check(const prs_entry_lib *lib, const prs_job_config *cfg, prs_joblog *log, char *err,
+                    size_t err_size) {
+    return lib->hosted ? prs_host_check(cfg, log, err, err_size) : 0;
 }

@@ -470,6 +470,23 @@ bool prs_joblog_user_enabled(const prs_joblog *jl, int level) {
     return level >= jl->level;
 }
 
+static void user_line(prs_joblog *jl, int worker, int level, const char *line, int n) {
+    int lvl = PRS_MAX(PRS_MIN(level, JL_LEVEL_MASK), 0);
+    uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
+    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), line,
+              PRS_MIN((size_t)n, JL_LINE_MAX - 1));
+}
+
+void prs_joblog_user_batch(prs_joblog *jl, int worker, int level, uint64_t batch, uint32_t attempt,
+                           const char *fmt, va_list ap) {
+    if (level < jl->level) return;
+    char line[JL_LINE_MAX];
+    int p =
+        snprintf(line, sizeof(line), "[batch %llu try %u] ", (unsigned long long)batch, attempt);
+    int n = vsnprintf(line + p, sizeof(line) - (size_t)p, fmt, ap);
+    if (n >= 0) user_line(jl, worker, level, line, p + n);
+}
+
 void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_list ap) {
     if (level < jl->level) return;
     char line[JL_LINE_MAX];
@@ -479,6 +496,17 @@ void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_
     uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
     push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), line,
               PRS_MIN((size_t)n, sizeof(line) - 1));
+}
+
+void prs_joblog_user_stream(prs_joblog *jl, int worker, const char *stream, const char *line,
+                            size_t len) {
+    char text[JL_LINE_MAX];
+    int n = snprintf(text, sizeof(text), "%s: %.*s", stream, (int)PRS_MIN(len, sizeof(text)), line);
+    if (n < 0) return;
+    int lvl = strcmp(stream, "stderr") == 0 ? PRS_LOG_WARNING : PRS_LOG_INFO;
+    uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
+    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), text,
+              PRS_MIN((size_t)n, sizeof(text) - 1));
 }
 
 void prs_joblog_capture(prs_joblog *jl, const char *stream, const char *line, size_t len) {
@@ -531,6 +559,16 @@ static bool crash_file_for(prs_joblog *jl, unsigned long long batch, char *name,
     return found;
 }
 
+/* A hosted script's (Python's) traceback for that try: traceback-b<batch>-a<attempt>.txt,
+ * written by the worker before it reported the error (see host.c). */
+static bool traceback_file_for(prs_joblog *jl, unsigned long long batch, unsigned attempt,
+                               char *name, size_t size) {
+    char path[4600];
+    snprintf(name, size, "traceback-b%llu-a%u.txt", batch, attempt);
+    snprintf(path, sizeof(path), "%s/%s", jl->error_dir, name);
+    return access(path, F_OK) == 0;
+}
+
 static void error_file(prs_joblog *jl, const char *line, char *name, size_t name_size) {
     unsigned long long batch;
     unsigned attempt;
@@ -569,6 +607,8 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
             char crash[256];
             if (batch && strstr(message, "crashed") &&
                 crash_file_for(jl, batch, crash, sizeof(crash))) {
+                fprintf(f, "stack trace: logs/user/error/%s/%s\n", jl->node, crash);
+            } else if (batch && traceback_file_for(jl, batch, attempt, crash, sizeof(crash))) {
                 fprintf(f, "stack trace: logs/user/error/%s/%s\n", jl->node, crash);
             } else {
                 fprintf(
@@ -721,6 +761,11 @@ void prs_joblog_batch_done(prs_joblog *jl, const prs_joblog_batch *b) {
     csv_field(jl->report, b->error ? b->error : "", elen);
     fprintf(jl->report, ",\"items %llu..%llu\"\n", (unsigned long long)b->first_item,
             (unsigned long long)(b->first_item + b->total - (b->total ? 1 : 0)));
+}
+
+void prs_joblog_flush_reports(prs_joblog *jl) {
+    fflush(jl->node_file);
+    fflush(jl->report);
 }
 
 void prs_joblog_sync(prs_joblog *jl) {

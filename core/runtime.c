@@ -25,6 +25,7 @@
 #include "records.h"
 #include "scan.h"
 #include "sched.h"
+#include "shard.h"
 #include "scoreboard.h"
 #include "side.h"
 #include "sidedb.h"
@@ -349,6 +350,15 @@ static int job_config_text(job *j) {
                       "side_table.%s=%s,key=%s,format=%s\n", t->name, t->path,
                       t->key[0] ? t->key : "(first)", prs_side_format_name(t->format));
     }
+    /* A shard: its place in the split, and the thresholds prs merge applies to the whole
+     * job (every shard must agree on them). */
+    if (c->shard_count && n >= 0 && (size_t)n < sizeof(j->config_text)) {
+        n += snprintf(j->config_text + n, sizeof(j->config_text) - (size_t)n,
+                      "shard=%u/%u\nerror_threshold=%lld\nallowed_failed_count=%lld\n"
+                      "allowed_failed_percent=%u\n",
+                      c->shard_index, c->shard_count, (long long)c->error_threshold,
+                      (long long)c->allowed_failed_count, c->allowed_failed_percent);
+    }
     if (n < 0 || (size_t)n >= sizeof(j->config_text))
         return job_fail(j, PRS_EXIT_USAGE, "the job's options are too long");
     return 0;
@@ -394,10 +404,40 @@ typedef struct job_builder {
     prs_queue_builder b;
     uint64_t batch_first;
     uint32_t batch_len;
+    prs_shard_cut cut;        /* a shard (cut.shard.count > 0): which batches are its own */
+    uint32_t global_len;      /* a shard: items of the job's current batch walked so far */
+    enum prs_shard_take take; /* a shard: what to do with the job's current batch */
 } job_builder;
+
+#define JOB_SHARD_STOP 1 /* a walk callback's "stop": the shard's range is behind the walk */
+
+/* A shard's file item: counted, skipped, or (*take) added as usual. The job's batches are
+ * every mini_batch_size items of the walk, so a shard's own items form whole batches. */
+static int shard_item(job_builder *jb, const char *path, size_t len, bool *take) {
+    uint32_t mbs = jb->j->cfg->mini_batch_size;
+    *take = false;
+    if (jb->cut.counting) {
+        prs_shard_count_item(&jb->cut, path, len);
+        if (++jb->global_len == mbs) {
+            prs_shard_count_batch(&jb->cut);
+            jb->global_len = 0;
+        }
+        return 0;
+    }
+    if (jb->global_len == 0) jb->take = prs_shard_build_batch(&jb->cut);
+    if (++jb->global_len == mbs) jb->global_len = 0;
+    if (jb->take == PRS_SHARD_PAST) return JOB_SHARD_STOP;
+    *take = jb->take == PRS_SHARD_TAKE;
+    return 0;
+}
 
 static int build_item(void *arg, const char *path, size_t len) {
     job_builder *jb = arg;
+    bool take = true;
+    if (jb->cut.shard.count) {
+        int stop = shard_item(jb, path, len, &take);
+        if (stop || !take) return stop;
+    }
     int rc = prs_queue_build_item(&jb->b, path, len + 1);
     if (rc) {
         snprintf(jb->j->err, sizeof(jb->j->err), "%s: cannot add to the queue: %s", path,
@@ -423,8 +463,30 @@ typedef struct tab_builder {
     uint64_t files;
 } tab_builder;
 
+/* A shard's tabular batch (one range of one file): 1 to build it, 0 when counted or
+ * skipped, JOB_SHARD_STOP past the shard's range. */
+static int tab_shard_batch(tab_builder *tb) {
+    prs_shard_cut *cut = &tb->jb->cut;
+    if (!cut->shard.count) return 1;
+    int take = 0;
+    if (cut->counting) {
+        char key[PRS_QUEUE_MAX_ITEM_BYTES + 64];
+        int n = snprintf(key, sizeof(key), "%s\t%llu\t%llu", tb->ref.path,
+                         (unsigned long long)tb->ref.offset, (unsigned long long)tb->ref.length);
+        prs_shard_count_item(cut, key, (size_t)PRS_MIN(n, (int)sizeof(key)));
+        prs_shard_count_batch(cut);
+    } else {
+        enum prs_shard_take t = prs_shard_build_batch(cut);
+        take = t == PRS_SHARD_TAKE ? 1 : t == PRS_SHARD_PAST ? JOB_SHARD_STOP : 0;
+    }
+    if (take != 1) tb->ref.records = 0;
+    return take;
+}
+
 static int tab_close_batch(tab_builder *tb) {
     if (tb->ref.records == 0) return 0;
+    int take = tab_shard_batch(tb);
+    if (take != 1) return take;
     unsigned char rec[PRS_QUEUE_MAX_ITEM_BYTES];
     size_t len;
     job *j = tb->jb->j;
@@ -526,6 +588,38 @@ static int job_create_tabular(job *j, job_builder *jb) {
     return prs_scan_dir(in, tab_file, &tb, j->err, sizeof(j->err));
 }
 
+/* One walk of the input through the builder. */
+static int job_walk(job *j, job_builder *jb) {
+    int rc;
+    if (j->cfg->input_format != PRS_FORMAT_FILES) {
+        rc = job_create_tabular(j, jb);
+    } else if (j->cfg->input[0] == '@') {
+        rc = prs_scan_list(j->cfg->input + 1, build_item, jb, j->err, sizeof(j->err));
+    } else {
+        rc = prs_scan_dir(j->cfg->input, build_item, jb, j->err, sizeof(j->err));
+    }
+    return rc == JOB_SHARD_STOP ? 0 : rc;
+}
+
+/* A shard's first walk: counts the job's batches and fixes the shard's range. */
+static int job_shard_count(job *j, job_builder *jb) {
+    prs_shard s = {.index = j->cfg->shard_index, .count = j->cfg->shard_count};
+    prs_shard_count_begin(&jb->cut, s);
+    int rc = job_walk(j, jb);
+    if (rc) return rc;
+    if (jb->global_len) prs_shard_count_batch(&jb->cut); /* the last, shorter batch */
+    jb->global_len = 0;
+    if (prs_shard_build_begin(&jb->cut) == -ERANGE) {
+        snprintf(j->err, sizeof(j->err),
+                 "--shard %u/%u: the job has only %llu mini-batches: split it into at most %llu "
+                 "shards (or use a smaller --mini-batch-size)",
+                 s.index, s.count, (unsigned long long)jb->cut.batches,
+                 (unsigned long long)jb->cut.batches);
+        return -ERANGE;
+    }
+    return 0;
+}
+
 /* One try at creating the job; PRS_QUEUE_EMAPFULL (nothing reported yet) when the queue's
  * map filled up, and the caller grows it and tries again. */
 static int job_create_once(job *j) {
@@ -536,12 +630,17 @@ static int job_create_once(job *j) {
                         strerror(-rc));
     uint64_t t0 = now_ns();
     j->err[0] = 0;
-    if (j->cfg->input_format != PRS_FORMAT_FILES) {
-        rc = job_create_tabular(j, &jb);
-    } else if (j->cfg->input[0] == '@') {
-        rc = prs_scan_list(j->cfg->input + 1, build_item, &jb, j->err, sizeof(j->err));
-    } else {
-        rc = prs_scan_dir(j->cfg->input, build_item, &jb, j->err, sizeof(j->err));
+    if (j->cfg->shard_count) rc = job_shard_count(j, &jb);
+    if (rc == 0) rc = job_walk(j, &jb);
+    if (rc == 0 && jb.cut.shard.count) {
+        char rec[256];
+        int n = prs_shard_record(&jb.cut, rec, sizeof(rec));
+        rc = n < 0 ? n : prs_queue_build_meta(&jb.b, "shard", rec, (size_t)n);
+        if (rc == 0)
+            prs_joblog_master(j->log, "shard %u of %u: the job's mini-batches %llu..%llu of %llu",
+                              jb.cut.shard.index, jb.cut.shard.count,
+                              (unsigned long long)jb.cut.first, (unsigned long long)jb.cut.end - 1,
+                              (unsigned long long)jb.cut.batches);
     }
     if (rc == 0 && jb.batch_len) rc = prs_queue_build_batch(&jb.b, jb.batch_first, jb.batch_len);
     if (rc == 0 && jb.b.next_item == 0) {
@@ -553,6 +652,10 @@ static int job_create_once(job *j) {
     if (rc == PRS_QUEUE_EMAPFULL) {
         prs_queue_build_abort(&jb.b);
         return rc;
+    }
+    if (rc == -ERANGE && jb.cut.shard.count) {
+        prs_queue_build_abort(&jb.b);
+        return job_fail(j, PRS_EXIT_USAGE, "%s", j->err);
     }
     if (rc) {
         prs_queue_build_abort(&jb.b);
@@ -886,6 +989,7 @@ static int job_commit(job *j, bool wait, const char *meta_key, const void *meta_
                       size_t meta_len) {
     int rc = job_write_rows(j);
     if (rc) return rc;
+    prs_joblog_flush_reports(j->log); /* a crash keeps the lines of committed tries */
     prs_queue_counts c;
     job_counts(j, &c);
     bool first_error = !meta_key && j->first_error_new;
@@ -1020,7 +1124,14 @@ static int job_complete(job *j, const prs_done_msg *m) {
         rec.state = PRS_BATCH_DONE;
         rec.attempts = fin.attempt - 1; /* tries spent failing before this one */
         rec.succeeded = (uint32_t)PRS_MIN(out->row_count, (uint64_t)fin.item_count);
-        if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && out->rows_len) {
+        if (j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && out->header_len &&
+            j->output_bytes == 0) {
+            /* A DataFrame header (--append-row-dataframe-header): once, as line one. */
+            rc = job_buffer_rows(j, out->header, out->header_len);
+            if (rc == 0) rc = job_buffer_rows(j, "\n", 1);
+            if (rc == 0) j->output_bytes += out->header_len + 1;
+        }
+        if (rc == 0 && j->cfg->output_action == PRS_OUTPUT_APPEND_ROW && out->rows_len) {
             rc = job_buffer_rows(j, out->rows, out->rows_len);
             if (rc == 0) j->output_bytes += out->rows_len;
         }
@@ -1308,6 +1419,30 @@ static int job_coordinate(job *j) {
               : 0;
 }
 
+/* A shard stops early only when its own counts already fail the whole job: the percent
+ * of the job's batches becomes a count of this shard's (core/shard.h). */
+static int job_shard_limits(job *j, prs_sched_limits *lim) {
+    if (!j->cfg->shard_count || lim->allowed_failed_percent >= 100) return 0;
+    char rec[256];
+    size_t len = 0;
+    int rc = prs_queue_meta_get(j->queue, "shard", rec, sizeof(rec) - 1, &len);
+    if (rc)
+        return job_fail(j, PRS_EXIT_USAGE, "%s/data.mdb: a shard without its shard record: %s",
+                        j->state_dir, strerror(-rc));
+    rec[len] = 0;
+    const char *jb = strstr(rec, "job_batches=");
+    uint64_t job_batches = jb ? strtoull(jb + 12, NULL, 10) : 0;
+    lim->allowed_failed_count =
+        prs_shard_failed_limit(lim->allowed_failed_count, lim->allowed_failed_percent, job_batches);
+    lim->allowed_failed_percent = 100;
+    prs_joblog_master(j->log,
+                      "shard: --allowed-failed-percent %u of the job's %llu mini-batches: this "
+                      "shard fails on its own past %lld failed mini-batches",
+                      j->cfg->allowed_failed_percent, (unsigned long long)job_batches,
+                      (long long)lim->allowed_failed_count);
+    return 0;
+}
+
 static int job_start_workers(job *j) {
     int cpus[CPU_SETSIZE];
     uint32_t ncpu = job_cpus(cpus, CPU_SETSIZE);
@@ -1322,8 +1457,10 @@ static int job_start_workers(job *j) {
                             .run_timeout_ms = j->cfg->run_invocation_timeout_ms,
                             .slots = slots,
                             .workers = n};
+    int rc = job_shard_limits(j, &lim);
+    if (rc) return rc;
     prs_queue_counts qc;
-    int rc = prs_queue_counts_get(j->queue, &qc);
+    rc = prs_queue_counts_get(j->queue, &qc);
     if (rc)
         return job_fail(j, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s", strerror(-rc));
     j->output_bytes = qc.output_bytes;
@@ -1395,7 +1532,8 @@ static int job_start_workers(job *j) {
                                      .argv = j->init_argv,
                                      .side = &j->side,
                                      .sidedb = j->sidedb,
-                                     .global = &j->global};
+                                     .global = &j->global,
+                                     .entry_ready = j->lib.ready};
     /* Once per process, before any worker: what it builds every worker reads. */
     j->global.side = &j->side;
     if (j->entry.global_init && n > 0) {
@@ -1560,6 +1698,11 @@ static int job_run(job *j) {
         char err[1024];
         rc = prs_outfile_open(&j->out, j->output_path, qc.output_bytes, err, sizeof(err));
         if (rc) return job_fail(j, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL, "%s", err);
+    }
+    {
+        char err[2048]; /* a Python script is imported once, with the log open */
+        if ((code = prs_entry_check(&j->lib, j->cfg, j->log, err, sizeof(err))))
+            return job_fail(j, code, "%s", err);
     }
     if ((code = job_start_workers(j))) return code;
     prs_joblog_master(j->log, "running: %llu of %llu mini-batches left",

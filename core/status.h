@@ -29,4 +29,8 @@ typedef struct prs_status_options {
 int prs_status_print(const char *out_dir, const prs_status_options *opt, FILE *f, char *err,
                      size_t err_size);
 
+/* True when a runtime holds the job in state_dir (OUT/.prs) now: probed with a shared
+ * flock on its lock file, which creates nothing. */
+bool prs_status_running(const char *state_dir);
+
 #endif

@@ -281,6 +281,7 @@ static void wait_life(const prs_job_config *c, pid_t child, life_end *end) {
     memset(end, 0, sizeof(*end));
     int forwarded = 0;
     uint64_t kill_at = 0, stopped_at = 0;
+    uint64_t tick_at = mono_ms() + c->supervisor_tick_ms;
     bool killed = false;
     for (;;) {
         int st = 0;
@@ -313,6 +314,11 @@ static void wait_life(const prs_job_config *c, pid_t child, life_end *end) {
         if (!killed && kill_at && now >= kill_at) {
             end->stop_killed = true;
             killed = kill(child, SIGKILL) == 0;
+        }
+        /* the caller's tick, not while stopping: a stop must stay within its bounds */
+        if (c->supervisor_tick && c->supervisor_tick_ms && !forwarded && now >= tick_at) {
+            c->supervisor_tick(c->supervisor_tick_arg);
+            tick_at = mono_ms() + c->supervisor_tick_ms;
         }
         nanosleep(&(struct timespec){.tv_nsec = SUPERVISOR_POLL_NS}, NULL);
     }
