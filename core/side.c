@@ -422,8 +422,8 @@ static int load_begin(prs_sidedb *db, const prs_side_table *t, const char *data,
     return rc;
 }
 
-int prs_side_load(prs_sidedb *db, const prs_side_table *t, prs_sidedb_load_info *info, char *err,
-                  size_t err_size) {
+int prs_side_table_load(prs_sidedb *db, const prs_side_table *t, prs_sidedb_load_info *info,
+                        char *err, size_t err_size) {
     memset(info, 0, sizeof(*info));
     uint64_t t0 = prs_mono_ns();
     int fd = open(t->path, O_RDONLY | O_CLOEXEC);

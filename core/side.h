@@ -4,11 +4,11 @@
  *   specs), in fixed arrays: nothing here allocates but the substituted argv; and the
  *   reading of a side table's file: prs_side_scan splits it with io/records (the same
  *   splitter, field rules and BOM handling as a tabular --input) and io/fields, and
- *   prs_side_load feeds the (key, row) pairs to storage/sidedb, which parses nothing.
+ *   prs_side_table_load feeds the (key, row) pairs to storage/sidedb, which parses nothing.
  * May call: io/records, io/fields, storage/sidedb, libxxhash, libc.
  * Callers: tools/prs.c (early validation, so a bad value exits 2 before anything runs) and
  *   the runtime (which resolves, loads and hands the result to the workers). Parsing and
- *   scanning are pure and any thread; prs_side_load is sidedb's loading thread.
+ *   scanning are pure and any thread; prs_side_table_load is sidedb's loading thread.
  *
  * Grammar (errors name the option and the value):
  *   --side-input NAME=PATH                      a file or directory, by name
@@ -103,7 +103,7 @@ int prs_side_scan(const prs_side_table *t, const char *buf, size_t len, prs_side
  * cannot be read; -EFBIG: too big (a record over ~500 MiB, over ~3G rows, or the 256 GiB
  * map full); -ENOMEM, -ENOSPC, -EIO, -EBADMSG: from sidedb (err says which step). err
  * always starts "--side-table NAME=PATH: ". On sidedb's loading thread. */
-int prs_side_load(prs_sidedb *db, const prs_side_table *t, prs_sidedb_load_info *info, char *err,
-                  size_t err_size);
+int prs_side_table_load(prs_sidedb *db, const prs_side_table *t, prs_sidedb_load_info *info,
+                        char *err, size_t err_size);
 
 #endif
