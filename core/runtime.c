@@ -283,7 +283,7 @@ static int job_side_load(job *j) {
     for (uint32_t i = 0; i < j->side.table_count; i++) {
         const prs_side_table *t = &j->side.tables[i];
         prs_sidedb_load_info info;
-        rc = prs_side_load(j->sidedb, t, &info, err, sizeof(err));
+        rc = prs_side_table_load(j->sidedb, t, &info, err, sizeof(err));
         if (rc) {
             int code = rc == -ESTALE || rc == -EINVAL || rc == -EFBIG ? PRS_EXIT_USAGE
                        : rc == -ENOMEM || rc == -ENOSPC || rc == -EIO ? PRS_EXIT_INTERNAL
