@@ -8,6 +8,7 @@
 #include "worker.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +19,11 @@
 #define HOST_EXIT_MS 2000u      /* after BYE (or a death seen on the pipes) */
 #define HOST_CHECK_MS 600000u   /* the job-start import check: a hung import fails it */
 #define HOST_ARGS_MAX 8u
+
+/* The host prs_host_check started, kept for worker 0 of that job. */
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static const void *spare_key;
+static struct prs_host *spare_host;
 
 /* A cancel that is on from the start: a wait with it is a plain deadline. */
 static const atomic_bool host_deadline = true;
@@ -345,7 +351,13 @@ static int host_start(prs_host *h, prs_worker *w, char *tb_rel, size_t tb_rel_si
     const prs_workers_shared *sh = w->shared;
     tb_rel[0] = 0;
     double t0 = host_seconds();
-    int rc = host_spawn(h, sh->log, (int)w->id, w->cpu, h->message, sizeof(h->message));
+    int rc = 0;
+    bool adopted = h->proc.pid != 0;
+    if (adopted) {
+        prs_hostproc_adopt(&h->proc, sh->log, (int)w->id, w->cpu); /* the checked host */
+    } else {
+        rc = host_spawn(h, sh->log, (int)w->id, w->cpu, h->message, sizeof(h->message));
+    }
     if (rc) return -1;
     rc = req_init(h, sh->config, (int)w->id, false);
     if (rc == 0) rc = host_send(h, PRS_HOST_INIT, NULL, 0);
@@ -363,8 +375,9 @@ static int host_start(prs_host *h, prs_worker *w, char *tb_rel, size_t tb_rel_si
         return -1;
     }
     host_log(h, (int)w->id, sh->log, PRS_LOG_INFO,
-             "Python host pid %d (%s) ready on CPU %d: import and init() took %.2f s",
-             (int)h->proc.pid, h->python, w->cpu, host_seconds() - t0);
+             "Python host pid %d (%s) ready on CPU %d: %s took %.2f s", (int)h->proc.pid, h->python,
+             w->cpu, adopted ? "init() (imported by the job-start check)" : "import and init()",
+             host_seconds() - t0);
     return 0;
 }
 
@@ -373,13 +386,23 @@ static int host_start(prs_host *h, prs_worker *w, char *tb_rel, size_t tb_rel_si
 int prs_host_entry_init(prs_ctx *ctx, int argc, char **argv) {
     prs_worker *w = ctx->worker;
     prs_joblog *log = w->shared->log;
-    prs_host *h = calloc(1, sizeof(*h));
+    prs_host *h = NULL;
+    if (w->id == 0) {
+        pthread_mutex_lock(&spare_lock);
+        if (spare_key == w->shared->config) {
+            h = spare_host;
+            spare_host = NULL;
+            spare_key = NULL;
+        }
+        pthread_mutex_unlock(&spare_lock);
+    }
+    if (!h) h = calloc(1, sizeof(*h));
     if (!h) return -1;
     h->argc = argc;
     h->argv = argv;
     h->log = log;
     char err[1024], tb[PATH_MAX];
-    if (host_paths(h, w->shared->config, err, sizeof(err)) != 0) {
+    if (!h->proc.pid && host_paths(h, w->shared->config, err, sizeof(err)) != 0) {
         snprintf(h->message, sizeof(h->message), "%s", err);
         tb[0] = 0;
     } else if (host_start(h, w, tb, sizeof(tb)) == 0) {
@@ -428,6 +451,20 @@ static int on_rows(prs_out *out, const char *p, uint32_t len) {
         off += row;
     }
     return off == len ? 0 : -EPROTO;
+}
+
+/* ROWS_TEXT: count, then count rows each ending in '\n' (kept: prs_emit adds none). */
+static int on_rows_text(prs_out *out, const char *p, uint32_t len) {
+    if (len < 4) return -EPROTO;
+    uint32_t n = prs_le32_get(p);
+    const char *q = p + 4, *end = p + len;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        if (!nl) return -EPROTO;
+        if (prs_emit(out, q, (size_t)(nl - q) + 1)) return -ENOMEM;
+        q = nl + 1;
+    }
+    return q == end ? 0 : -EPROTO;
 }
 
 static int on_header(prs_out *out, const char *p, uint32_t len) {
@@ -513,8 +550,9 @@ int prs_host_entry_run(prs_ctx *ctx, const prs_batch *b, prs_out *out) {
             prs_fail_item(out, prs_le32_get(p), "%.*s", (int)(len - 4), p + 4);
         } else if (type == PRS_HOST_HEADER) {
             rc = on_header(out, p, len);
-        } else if (type == PRS_HOST_ROWS) {
-            if ((rc = on_rows(out, p, len)) == 0) return 0;
+        } else if (type == PRS_HOST_ROWS || type == PRS_HOST_ROWS_TEXT) {
+            rc = type == PRS_HOST_ROWS ? on_rows(out, p, len) : on_rows_text(out, p, len);
+            if (rc == 0) return 0;
             prs_hostproc_end(&h->proc, 0);
             snprintf(h->proc.why, sizeof(h->proc.why), "its ROWS frame is malformed: killed");
             rc = -EPROTO;
@@ -559,7 +597,38 @@ void prs_host_entry_shutdown(prs_ctx *ctx) {
     prs_set_user(ctx, NULL);
 }
 
-int prs_host_check(const prs_job_config *cfg, prs_joblog *log, char *err, size_t err_size) {
+static void host_free(prs_host *h) {
+    prs_hostproc_end(&h->proc, HOST_EXIT_MS);
+    prs_hostproc_free(&h->proc);
+    free(h->req);
+    free(h);
+}
+
+void prs_host_spare_drop(const void *cfg) {
+    prs_host *h = NULL;
+    pthread_mutex_lock(&spare_lock);
+    if (spare_key == cfg) {
+        h = spare_host;
+        spare_host = NULL;
+        spare_key = NULL;
+    }
+    pthread_mutex_unlock(&spare_lock);
+    if (h) host_free(h);
+}
+
+/* Keeps a checked host for worker 0 (one job at a time: another's is ended). */
+static void spare_keep(const prs_job_config *cfg, prs_host *h) {
+    prs_host *old;
+    pthread_mutex_lock(&spare_lock);
+    old = spare_host;
+    spare_host = h;
+    spare_key = cfg;
+    pthread_mutex_unlock(&spare_lock);
+    if (old) host_free(old);
+}
+
+int prs_host_check(const prs_job_config *cfg, int argc, char **argv, prs_joblog *log, char *err,
+                   size_t err_size) {
     prs_host *h = calloc(1, sizeof(*h));
     if (!h) {
         snprintf(err, err_size, "out of memory");
@@ -567,15 +636,15 @@ int prs_host_check(const prs_job_config *cfg, prs_joblog *log, char *err, size_t
     }
     int code = 0;
     h->log = log;
-    h->argc = cfg->argc;
-    h->argv = cfg->argv;
+    h->argc = argc;
+    h->argv = argv;
     if (host_paths(h, cfg, err, err_size) != 0) {
         code = PRS_EXIT_USAGE;
         goto free_host;
     }
-    /* No output streaming (the workers' own imports log theirs); no pinning. */
+    /* As worker 0's host, which it becomes; its output streams once worker 0 takes it. */
     int rc = host_spawn(h, NULL, 0, -1, h->message, sizeof(h->message));
-    rc = rc ?: req_init(h, cfg, -1, true);
+    rc = rc ?: req_init(h, cfg, 0, true);
     rc = rc ?: host_send(h, PRS_HOST_INIT, &host_deadline, HOST_CHECK_MS);
     char rel[PATH_MAX] = "";
     if (rc == 0) {
@@ -584,12 +653,14 @@ int prs_host_check(const prs_job_config *cfg, prs_joblog *log, char *err, size_t
     } else if (h->proc.why[0]) {
         snprintf(h->message, sizeof(h->message), "the Python host %s", h->proc.why);
     }
-    prs_hostproc_end(&h->proc, HOST_EXIT_MS);
-    if (rc) {
-        snprintf(err, err_size, "--entry-script %s: %s%s%s%s", cfg->entry_script, h->message,
-                 rel[0] ? " (traceback: " : "", rel, rel[0] ? ")" : "");
-        code = PRS_EXIT_USAGE;
+    if (rc == 0) {
+        spare_keep(cfg, h);
+        return 0;
     }
+    prs_hostproc_end(&h->proc, HOST_EXIT_MS);
+    snprintf(err, err_size, "--entry-script %s: %s%s%s%s", cfg->entry_script, h->message,
+             rel[0] ? " (traceback: " : "", rel, rel[0] ? ")" : "");
+    code = PRS_EXIT_USAGE;
 free_host:
     prs_hostproc_free(&h->proc);
     free(h->req);

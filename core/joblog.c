@@ -147,8 +147,17 @@ static FILE *open_append(prs_joblog *jl, const char *sub, bool flushed, char *er
     *slash = 0;
     int rc = prs_mkdir_p(path);
     *slash = '/';
+    char out_dir[4200], link[4200];
+    snprintf(out_dir, sizeof(out_dir), "%s", jl->dir);
+    char *up = strrchr(out_dir, '/'); /* jl->dir is OUT/logs: OUT/logs itself is checked */
+    if (up) *up = 0;
+    if (rc == 0 && prs_symlink_below(out_dir, path, link, sizeof(link))) {
+        snprintf(err, err_size, "%s is a symlink: prs writes OUT's logs only inside OUT", link);
+        return NULL;
+    }
     FILE *f = NULL;
-    if (rc == 0) f = flushed ? prs_logfile_open(jl->files, path, 1u << 16) : fopen(path, "ae");
+    if (rc == 0)
+        f = flushed ? prs_logfile_open(jl->files, path, 1u << 16) : prs_fopen_nofollow(path, "a");
     if (!f) {
         snprintf(err, err_size, "%s: cannot open log file: %s", path, strerror(rc ? -rc : errno));
         return NULL;
@@ -377,7 +386,7 @@ void prs_joblog_process_row(const char *logs_dir, int pid, int tid, const char *
                             int signal) {
     char path[4200];
     snprintf(path, sizeof(path), "%s/sys/processes.csv", logs_dir);
-    FILE *f = fopen(path, "ae");
+    FILE *f = prs_fopen_nofollow(path, "a");
     if (!f) return;
     if (ftell(f) == 0) fputs("pid,tid,role,cpu,start,end,exit_code,signal\n", f);
     char t0[40], t1[40];
@@ -593,7 +602,7 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
         char tmp[4400];
         snprintf(path, sizeof(path), "%s/%s", jl->error_dir, fname);
         snprintf(tmp, sizeof(tmp), "%s/.error.tmp", jl->error_dir);
-        FILE *f = fopen(tmp, "we");
+        FILE *f = prs_fopen_nofollow(tmp, "w");
         if (f) {
             char ts[48];
             stamp_plain(prs_wall_ns(), ts, sizeof(ts));
@@ -699,7 +708,7 @@ static void errors_write(prs_joblog *jl) {
     char tmp[4200], path[4200];
     snprintf(tmp, sizeof(tmp), "%s/user/.error.txt.tmp", jl->dir);
     snprintf(path, sizeof(path), "%s/user/error.txt", jl->dir);
-    FILE *f = fopen(tmp, "we");
+    FILE *f = prs_fopen_nofollow(tmp, "w");
     if (!f) return;
     prs_errgroups_write(jl->groups, f, jl->node, jl->errors_unfiled, JL_ERROR_FILES_MAX);
     if (fclose(f) != 0 || rename(tmp, path) != 0) return;
@@ -778,7 +787,7 @@ int prs_joblog_overview(prs_joblog *jl, const char *text) {
     char tmp[4200], path[4200];
     snprintf(tmp, sizeof(tmp), "%s/.overview.txt.tmp", jl->dir);
     snprintf(path, sizeof(path), "%s/overview.txt", jl->dir);
-    FILE *f = fopen(tmp, "we");
+    FILE *f = prs_fopen_nofollow(tmp, "w");
     if (!f) return -errno;
     fputs(text, f);
     if (fclose(f) != 0) return -errno;

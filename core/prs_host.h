@@ -38,7 +38,8 @@
  *             tabular: uint32 header length, the header row (csv/tsv; empty for jsonl and
  *                      lines), then the count records, each followed by '\n' (a record
  *                      may hold newlines inside quotes: the host parses, not splits).
- *             Answer: ROWS or ERROR, after any LOG, FAIL_ITEM and HEADER frames.
+ *             Answer: ROWS (or ROWS_TEXT) or ERROR, after any LOG, FAIL_ITEM and HEADER
+ *             frames.
  *   SHUTDOWN  empty. The host calls the script's shutdown() if it has one, answers BYE
  *             (or ERROR) and exits 0. End of file on fd 3 means the same, without BYE.
  *
@@ -52,6 +53,9 @@
  *             once, as the output file's first line.
  *   ROWS      uint32 count, then count rows, each uint32 length + bytes (no newline):
  *             the batch succeeded; each row counts one succeeded item.
+ *   ROWS_TEXT the same answer, cheaper to build when no row holds a newline: uint32
+ *             count, then the count rows, each followed by '\n' (a count that does not
+ *             match the newlines is a protocol error).
  *   ERROR     uint32 kind (enum below), then a one-line message, '\n', and the
  *             traceback (may be empty). For BATCH the try fails: its rows are discarded
  *             and it is retried up to --run-max-try.
@@ -77,6 +81,7 @@ enum prs_host_frame {
     PRS_HOST_ROWS = 68,
     PRS_HOST_ERROR = 69,
     PRS_HOST_BYE = 70,
+    PRS_HOST_ROWS_TEXT = 71,
 };
 
 /* ERROR kinds: what failed. */

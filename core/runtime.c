@@ -16,6 +16,7 @@
 #include "committer.h"
 #include "crash.h"
 #include "entry.h"
+#include "fs.h"
 #include "joblog.h"
 #include "outfile.h"
 #include "perf.h"
@@ -238,6 +239,12 @@ static int job_validate(job *j) {
                         "side inputs, side tables or env: a count without values");
     if (c->env_count > PRS_SIDE_MAX)
         return job_fail(j, PRS_EXIT_USAGE, "--env: at most %u", PRS_SIDE_MAX);
+    /* Before OUT is made: a job walking its own state, logs and rows as input. */
+    if (c->input[0] != '@' && prs_scan_within(c->input, c->output_dir))
+        return job_fail(j, PRS_EXIT_USAGE,
+                        "--output %s is inside --input %s: the job would read its own output, "
+                        "state and logs as input; choose an output directory outside the input",
+                        c->output_dir, c->input);
     for (uint32_t i = 0; i < c->env_count; i++) {
         char err[512];
         if (prs_side_parse_env(c->env[i], err, sizeof(err)))
@@ -463,12 +470,12 @@ typedef struct tab_builder {
     uint64_t files;
 } tab_builder;
 
-/* A shard's tabular batch (one range of one file): 1 to build it, 0 when counted or
- * skipped, JOB_SHARD_STOP past the shard's range. */
-static int tab_shard_batch(tab_builder *tb) {
+/* A shard's tabular batch (one range of one file): taken (built as usual), skipped or
+ * counted (nothing built), or past the shard's range (the walk stops). */
+static enum prs_shard_take tab_shard_batch(tab_builder *tb) {
     prs_shard_cut *cut = &tb->jb->cut;
-    if (!cut->shard.count) return 1;
-    int take = 0;
+    if (!cut->shard.count) return PRS_SHARD_TAKE;
+    enum prs_shard_take take = PRS_SHARD_SKIP;
     if (cut->counting) {
         char key[PRS_QUEUE_MAX_ITEM_BYTES + 64];
         int n = snprintf(key, sizeof(key), "%s\t%llu\t%llu", tb->ref.path,
@@ -476,17 +483,16 @@ static int tab_shard_batch(tab_builder *tb) {
         prs_shard_count_item(cut, key, (size_t)PRS_MIN(n, (int)sizeof(key)));
         prs_shard_count_batch(cut);
     } else {
-        enum prs_shard_take t = prs_shard_build_batch(cut);
-        take = t == PRS_SHARD_TAKE ? 1 : t == PRS_SHARD_PAST ? JOB_SHARD_STOP : 0;
+        take = prs_shard_build_batch(cut);
     }
-    if (take != 1) tb->ref.records = 0;
+    if (take != PRS_SHARD_TAKE) tb->ref.records = 0;
     return take;
 }
 
 static int tab_close_batch(tab_builder *tb) {
     if (tb->ref.records == 0) return 0;
-    int take = tab_shard_batch(tb);
-    if (take != 1) return take;
+    enum prs_shard_take take = tab_shard_batch(tb);
+    if (take != PRS_SHARD_TAKE) return take == PRS_SHARD_PAST ? JOB_SHARD_STOP : 0;
     unsigned char rec[PRS_QUEUE_MAX_ITEM_BYTES];
     size_t len;
     job *j = tb->jb->j;
@@ -589,14 +595,15 @@ static int job_create_tabular(job *j, job_builder *jb) {
 }
 
 /* One walk of the input through the builder. */
-static int job_walk(job *j, job_builder *jb) {
+/* *skipped: what a directory walk left out (added to). */
+static int job_walk(job *j, job_builder *jb, prs_scan_skipped *skipped) {
     int rc;
     if (j->cfg->input_format != PRS_FORMAT_FILES) {
         rc = job_create_tabular(j, jb);
     } else if (j->cfg->input[0] == '@') {
         rc = prs_scan_list(j->cfg->input + 1, build_item, jb, j->err, sizeof(j->err));
     } else {
-        rc = prs_scan_dir(j->cfg->input, build_item, jb, j->err, sizeof(j->err));
+        rc = prs_scan_dir_counted(j->cfg->input, build_item, jb, skipped, j->err, sizeof(j->err));
     }
     return rc == JOB_SHARD_STOP ? 0 : rc;
 }
@@ -605,7 +612,8 @@ static int job_walk(job *j, job_builder *jb) {
 static int job_shard_count(job *j, job_builder *jb) {
     prs_shard s = {.index = j->cfg->shard_index, .count = j->cfg->shard_count};
     prs_shard_count_begin(&jb->cut, s);
-    int rc = job_walk(j, jb);
+    prs_scan_skipped counted_later = {0};
+    int rc = job_walk(j, jb, &counted_later);
     if (rc) return rc;
     if (jb->global_len) prs_shard_count_batch(&jb->cut); /* the last, shorter batch */
     jb->global_len = 0;
@@ -631,7 +639,15 @@ static int job_create_once(job *j) {
     uint64_t t0 = now_ns();
     j->err[0] = 0;
     if (j->cfg->shard_count) rc = job_shard_count(j, &jb);
-    if (rc == 0) rc = job_walk(j, &jb);
+    prs_scan_skipped sk = {0};
+    if (rc == 0) rc = job_walk(j, &jb, &sk);
+    if (rc == 0 && sk.dir_links + sk.special + sk.broken > 0)
+        prs_joblog_master(j->log,
+                          "--input %s: not items: %llu symlinks to directories or other "
+                          "non-files (not followed), %llu FIFOs, sockets or devices, %llu "
+                          "dangling or looping symlinks",
+                          j->cfg->input, (unsigned long long)sk.dir_links,
+                          (unsigned long long)sk.special, (unsigned long long)sk.broken);
     if (rc == 0 && jb.cut.shard.count) {
         char rec[256];
         int n = prs_shard_record(&jb.cut, rec, sizeof(rec));
@@ -660,7 +676,7 @@ static int job_create_once(job *j) {
     if (rc) {
         prs_queue_build_abort(&jb.b);
         bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
-                     rc == -ENAMETOOLONG || rc == -EILSEQ;
+                     rc == -ENAMETOOLONG || rc == -EILSEQ || rc == -EISDIR;
         return job_fail(j, input ? PRS_EXIT_INPUT : PRS_EXIT_INTERNAL, "%s",
                         j->err[0] ? j->err : strerror(-rc));
     }
@@ -732,9 +748,14 @@ static int job_open_state(job *j) {
     if (rc)
         return job_fail(j, PRS_EXIT_USAGE, "--output %s: cannot use it as the output directory: %s",
                         j->cfg->output_dir, strerror(-rc));
+    char link[PATH_MAX];
+    if (prs_symlink_below(j->out_dir, state, link, sizeof(link)))
+        return job_fail(j, PRS_EXIT_USAGE,
+                        "--output %s: %s is a symlink: prs keeps the job's state only inside OUT",
+                        j->cfg->output_dir, link);
     char lock[PATH_MAX + 32];
     snprintf(lock, sizeof(lock), "%s/lock", state);
-    j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (j->lock_fd < 0) return job_fail(j, PRS_EXIT_USAGE, "%s: %s", lock, strerror(errno));
     /* A runtime whose supervisor was just killed dies of PR_SET_PDEATHSIG a moment later;
      * give it that moment before calling OUT busy. */
@@ -1074,6 +1095,7 @@ static void job_log_batch(job *j, const prs_done_msg *m, const prs_out *out,
     if (j->perf_workers) {
         j->perf_workers[m->worker].tid = m->tid;
         j->perf_workers[m->worker].batches_done++;
+        j->perf_workers[m->worker].input_bytes += m->input_bytes;
     }
 }
 
@@ -1227,6 +1249,7 @@ static void job_progress_draw(job *j, bool force) {
     if (j->cfg->quiet) return;
     if (!j->progress_ready) {
         prs_progress_init(&j->progress, prs_capture_stderr_fd(j->capture));
+        prs_capture_set_progress(j->capture, &j->progress); /* script stderr above the bar */
         j->progress_ready = true;
     }
     const prs_sched_counts *c = &j->sched.counts;
@@ -1701,7 +1724,8 @@ static int job_run(job *j) {
     }
     {
         char err[2048]; /* a Python script is imported once, with the log open */
-        if ((code = prs_entry_check(&j->lib, j->cfg, j->log, err, sizeof(err))))
+        if ((code = prs_entry_check(&j->lib, j->cfg, j->cfg->argc, j->init_argv, j->log, err,
+                                    sizeof(err))))
             return job_fail(j, code, "%s", err);
     }
     if ((code = job_start_workers(j))) return code;

@@ -426,7 +426,8 @@ int prs_side_table_load(prs_sidedb *db, const prs_side_table *t, prs_sidedb_load
                         char *err, size_t err_size) {
     memset(info, 0, sizeof(*info));
     uint64_t t0 = prs_mono_ns();
-    int fd = open(t->path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO is refused below, not waited on in open. */
+    int fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         snprintf(err, err_size, "--side-table %s=%s: %s", t->name, t->path, strerror(e));

@@ -37,6 +37,8 @@ static int grow(char **buf, size_t *cap, size_t need) {
 }
 
 int prs_emit(prs_out *out, const void *row, size_t len) {
+    /* rows_len + len + 1 must not wrap (len = SIZE_MAX wraps to exactly rows_len). */
+    if (len >= SIZE_MAX - out->rows_len) return -ENOMEM;
     bool newline = len > 0 && ((const char *)row)[len - 1] == '\n';
     size_t need = out->rows_len + len + (newline ? 0 : 1);
     if (need < out->rows_len || grow(&out->rows, &out->rows_cap, need) != 0) return -ENOMEM;
@@ -408,12 +410,15 @@ static int worker_items_files(prs_worker *w, unsigned s, prs_out *out, prs_done_
     for (uint32_t i = 0; i < (uint32_t)n; i++) {
         if (ri[i].error) {
             /* Not handed to run(): it produces no row, so it counts as a failed item. */
-            prs_out_error(out, sl->paths[i], "cannot read input file: %s", strerror(-ri[i].error));
+            prs_out_error(out, sl->paths[i], "cannot read input file: %s",
+                          ri[i].error == -ESPIPE ? "not a regular file (a FIFO, socket or device)"
+                                                 : strerror(-ri[i].error));
             done->unreadable++;
             continue;
         }
         w->items[k++] =
             (prs_item){.name = sl->paths[i], .data = ri[i].data, .size = ri[i].size_bytes};
+        done->input_bytes += ri[i].size_bytes;
     }
     *count = k;
     return 0;
@@ -428,6 +433,7 @@ static int worker_items_tabular(prs_worker *w, unsigned s, prs_out *out, prs_don
     const char *buf = sl->map;
     int rc = prs_splitter_init_at(&sp, w->shared->format, buf, sl->map_len, sl->ref.offset,
                                   sl->ref.first_line);
+    done->input_bytes += sl->ref.length; /* the range the records are split from */
     if (rc) return rc;
     prs_record rec;
     uint32_t seen = 0, k = 0;
@@ -480,6 +486,16 @@ static void worker_release(prs_worker *w, unsigned s) {
     sl->map = NULL;
 }
 
+/* The runtime's pid: a process the script forked that returns into prs is not it. */
+static _Atomic pid_t worker_runtime_pid;
+
+/* A child the script forked, returning from its prs_run/init/shutdown into prs: it must
+ * not go on as a copy of this worker (the scoreboard, the io_uring ring and the log ring
+ * are shared with the runtime). It ends here, touching nothing. */
+static void worker_not_forked(void) {
+    if (getpid() != atomic_load_explicit(&worker_runtime_pid, memory_order_relaxed)) _exit(0);
+}
+
 /* Runs the batch prepared in slot s; fills done. A failure to prepare it is an internal
  * error: the batch fails this try with a message, and the coordinator sees it like any
  * failed try. */
@@ -530,6 +546,7 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     uint64_t run_start_ns = prs_clock_ns(CLOCK_MONOTONIC);
     w->running = &batch;
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
+    worker_not_forked();
     w->running = NULL;
     done->run_ns = prs_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
     worker_side_end(w);
@@ -570,6 +587,7 @@ static void *worker_main(void *arg) {
         init.run_rc = io_rc;
     } else if (sh->entry->init) {
         int rc = sh->entry->init(&w->ctx, sh->argc, sh->argv);
+        worker_not_forked();
         worker_side_end(w);
         init.init_ok = rc == 0;
         init.run_rc = rc;
@@ -622,6 +640,7 @@ static void *worker_main(void *arg) {
     }
     if (init.init_ok && sh->entry->shutdown) {
         sh->entry->shutdown(&w->ctx);
+        worker_not_forked();
         worker_side_end(w);
     }
     for (unsigned i = 0; i < PRS_READER_SLOTS; i++)
@@ -635,6 +654,7 @@ static void *worker_main(void *arg) {
 
 int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared) {
     memset(w, 0, sizeof(*w));
+    atomic_store_explicit(&worker_runtime_pid, getpid(), memory_order_relaxed);
     w->id = id;
     w->cpu = cpu;
     w->shared = shared;

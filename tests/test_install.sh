@@ -6,7 +6,8 @@
 #   tests/test_install.sh        (after `ninja release man`; exit 0 = pass)
 #
 # Checks: the installed files (prs, libprs.a, the libprs.so chain and its SONAME, headers
-# under include/prs/, libprs.pc and libprs-static.pc, man pages, bash completion, LICENSE);
+# under include/prs/, libprs.pc and libprs-static.pc, man pages, bash completion, LICENSE,
+# the Python adapter, which the installed prs finds);
 # libprs.so exports exactly core/libprs.map, which lists exactly the PRS_API functions of
 # prs.h and prs_entry.h; the host's prs_version() and PRS_VERSION_* agree; the job's rows;
 # and that the static host fails to load the script without libprs-static's exports (so
@@ -25,7 +26,8 @@ top=$dest$prefix
 for f in bin/prs lib/libprs.a lib/libprs.so.0 lib/libprs.so include/prs/prs.h \
     include/prs/prs_entry.h lib/pkgconfig/libprs.pc lib/pkgconfig/libprs-static.pc \
     share/man/man1/prs.1 share/man/man1/prs-run.1 share/man/man1/prs-status.1 \
-    share/man/man3/prs_entry.3 share/bash-completion/completions/prs share/doc/prs/LICENSE; do
+    share/man/man3/prs_entry.3 share/bash-completion/completions/prs share/doc/prs/LICENSE \
+    share/prs/python/prs_host.py share/prs/python/azureml_user/parallel_run.py; do
     [ -e "$top/$f" ] || fail "not installed: $prefix/$f"
 done
 for page in "$top"/share/man/man*/*; do
@@ -141,6 +143,13 @@ if out=$("$root/host/host-bare" "$root/host/script.so" "$root/in" "$root/out-bar
 fi
 grep -q "undefined symbol: prs_" <<<"$out" || grep -rqs "undefined symbol: prs_" "$root/out-bare" ||
     fail "the bare static host failed, but not for the missing symbols: $out"
+
+# The installed prs finds its Python adapter in the installed tree (no source tree, no
+# PRS_PYTHON_DIR): a Python entry script runs.
+env -u PRS_PYTHON_DIR "$top/bin/prs" run --quiet --entry-script tests/python/echo.py \
+    --input "$root/in" --output "$root/out-python" >"$root/python.log" 2>&1 ||
+    fail "installed prs with a Python script: $(tail -5 "$root/python.log")"
+[ "$(wc -l <"$root/out-python/parallel_run_step.txt")" -eq 7 ] || fail "installed prs, Python: not 7 rows"
 
 ver=$("$top/bin/prs" --version) || fail "installed prs --version"
 [ "$ver" = "prs $(sed -n 's/^version = //p' build.ninja)" ] || fail "installed prs --version: '$ver'"
