@@ -7,6 +7,7 @@
 #include "records.h"
 #include "worker.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -40,6 +41,7 @@ typedef struct prs_host {
     int argc;
     char **argv;
     uint32_t lives; /* hosts started for this worker */
+    int gpu;        /* its CUDA_VISIBLE_DEVICES, or -1 */
     char message[1024];
 } prs_host;
 
@@ -57,6 +59,19 @@ static double host_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* GPUs to share out: --gpus, else those the NVIDIA driver lists, else none. */
+static uint32_t host_gpus(const prs_job_config *cfg) {
+    if (cfg->gpus) return cfg->gpus;
+    DIR *d = opendir("/proc/driver/nvidia/gpus");
+    if (!d) return 0;
+    uint32_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 1024)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
 }
 
 /* ---- where things are ----------------------------------------------------------------- */
@@ -162,6 +177,8 @@ static int req_init(prs_host *h, const prs_job_config *cfg, int worker, bool che
     rc = rc ?: req_kv(h, "row_format", "%s", row_format_name(cfg->row_format));
     rc = rc ?: req_kv(h, "dataframe_header", "%d", cfg->append_row_dataframe_header ? 1 : 0);
     rc = rc ?: req_kv(h, "logging_level", "%d", cfg->logging_level);
+    rc =
+        rc ?: req_kv(h, "memory_limit", "%llu", (unsigned long long)cfg->worker_memory_limit_bytes);
     rc = rc ?: req_kv(h, "check", "%d", check ? 1 : 0);
     rc = rc ?: req_str(h, "--");
     for (int i = 0; i < h->argc && rc == 0; i++)
@@ -318,17 +335,21 @@ static int host_await_ready(prs_host *h, const atomic_bool *cancel, uint32_t kil
 
 /* ---- starting a host ------------------------------------------------------------------ */
 
-static int host_spawn(prs_host *h, prs_joblog *log, int worker, int cpu, char *err,
-                      size_t err_size) {
-    char w[32], parent[32];
+static int host_spawn(prs_host *h, const prs_job_config *cfg, prs_joblog *log, int worker, int cpu,
+                      char *err, size_t err_size) {
+    char w[32], parent[32], gpu[48];
     snprintf(w, sizeof(w), "PRS_HOST_WORKER=%d", worker);
     snprintf(parent, sizeof(parent), "PRS_HOST_PARENT=%d", (int)getpid());
-    const char *env[] = {w, parent};
+    uint32_t gpus = host_gpus(cfg);
+    h->gpu = gpus ? (int)((uint32_t)worker % gpus) : -1;
+    snprintf(gpu, sizeof(gpu), "CUDA_VISIBLE_DEVICES=%d", h->gpu);
+    const char *env[] = {w, parent, gpu};
     const char *argv[HOST_ARGS_MAX] = {h->python, h->adapter, NULL};
     prs_hostproc_spec spec = {.argv = argv,
                               .env = env,
-                              .env_count = PRS_ARRAY_LEN(env),
+                              .env_count = gpus ? 3u : 2u,
                               .cpu = cpu,
+                              .memory_limit_bytes = cfg->worker_memory_limit_bytes,
                               .worker = worker,
                               .log = log};
     int rc = prs_hostproc_spawn(&h->proc, &spec, err, err_size);
@@ -338,8 +359,11 @@ static int host_spawn(prs_host *h, prs_joblog *log, int worker, int cpu, char *e
 
 static void host_process_row(prs_host *h, prs_joblog *log, int worker, int cpu) {
     if (!log) return;
-    char role[32];
-    snprintf(role, sizeof(role), "host-%d", worker);
+    char role[48];
+    if (h->gpu >= 0)
+        snprintf(role, sizeof(role), "host-%d/gpu%d", worker, h->gpu);
+    else
+        snprintf(role, sizeof(role), "host-%d", worker);
     prs_joblog_process_row(prs_joblog_dir(log), (int)h->proc.last_pid, (int)h->proc.last_pid, role,
                            cpu, h->proc.started_unix_ms, h->proc.ended_unix_ms, h->proc.exit_code,
                            h->proc.signal);
@@ -356,7 +380,7 @@ static int host_start(prs_host *h, prs_worker *w, char *tb_rel, size_t tb_rel_si
     if (adopted) {
         prs_hostproc_adopt(&h->proc, sh->log, (int)w->id, w->cpu); /* the checked host */
     } else {
-        rc = host_spawn(h, sh->log, (int)w->id, w->cpu, h->message, sizeof(h->message));
+        rc = host_spawn(h, sh->config, sh->log, (int)w->id, w->cpu, h->message, sizeof(h->message));
     }
     if (rc) return -1;
     rc = req_init(h, sh->config, (int)w->id, false);
@@ -512,11 +536,14 @@ static int host_lost(prs_host *h, prs_worker *w, const prs_batch *b, prs_out *ou
 }
 
 /* An ERROR answer: the try fails with the script's message; the traceback gets a file. */
-static int host_run_error(prs_host *h, const prs_batch *b, prs_out *out, const char *p,
-                          uint32_t len) {
+static int host_run_error(prs_host *h, prs_worker *w, const prs_batch *b, prs_out *out,
+                          const char *p, uint32_t len) {
     const char *msg, *tb;
     size_t ml, tl;
-    on_error(p, len, &msg, &ml, &tb, &tl);
+    if (on_error(p, len, &msg, &ml, &tb, &tl) == PRS_HOST_ERR_MEMORY) {
+        prs_hostproc_end(&h->proc, HOST_EXIT_MS); /* it exits: a new one starts */
+        host_process_row(h, h->log, (int)w->id, w->cpu);
+    }
     char name[96], rel[PATH_MAX], head[1024];
     snprintf(name, sizeof(name), "traceback-b%llu-a%u.txt", (unsigned long long)b->id, b->attempt);
     snprintf(head, sizeof(head), "%.*s", (int)ml, msg);
@@ -557,7 +584,7 @@ int prs_host_entry_run(prs_ctx *ctx, const prs_batch *b, prs_out *out) {
             snprintf(h->proc.why, sizeof(h->proc.why), "its ROWS frame is malformed: killed");
             rc = -EPROTO;
         } else if (type == PRS_HOST_ERROR) {
-            return host_run_error(h, b, out, p, len);
+            return host_run_error(h, w, b, out, p, len);
         }
     }
     return host_lost(h, w, b, out, rc);
@@ -627,6 +654,23 @@ static void spare_keep(const prs_job_config *cfg, prs_host *h) {
     if (old) host_free(old);
 }
 
+/* What every host of the job gets, in master.txt (coordinator thread). */
+static void host_master_line(const prs_host *h, const prs_job_config *cfg, prs_joblog *log) {
+    if (!log) return;
+    uint32_t gpus = host_gpus(cfg);
+    char mem[96] = "none", gpu[96] = "none";
+    if (cfg->worker_memory_limit_bytes)
+        snprintf(mem, sizeof(mem), "%llu MB of address space each (RLIMIT_AS; no cgroup)",
+                 (unsigned long long)(cfg->worker_memory_limit_bytes >> 20));
+    if (gpus)
+        snprintf(gpu, sizeof(gpu), "%u (%s): worker W's host gets CUDA_VISIBLE_DEVICES=W mod %u",
+                 gpus, cfg->gpus ? "--gpus" : "detected", gpus);
+    prs_joblog_master(log,
+                      "Python entry script: one host process per worker, %s %s; memory limit: "
+                      "%s; GPUs: %s",
+                      h->python, h->adapter, mem, gpu);
+}
+
 int prs_host_check(const prs_job_config *cfg, int argc, char **argv, prs_joblog *log, char *err,
                    size_t err_size) {
     prs_host *h = calloc(1, sizeof(*h));
@@ -643,7 +687,7 @@ int prs_host_check(const prs_job_config *cfg, int argc, char **argv, prs_joblog 
         goto free_host;
     }
     /* As worker 0's host, which it becomes; its output streams once worker 0 takes it. */
-    int rc = host_spawn(h, NULL, 0, -1, h->message, sizeof(h->message));
+    int rc = host_spawn(h, cfg, NULL, 0, -1, h->message, sizeof(h->message));
     rc = rc ?: req_init(h, cfg, 0, true);
     rc = rc ?: host_send(h, PRS_HOST_INIT, &host_deadline, HOST_CHECK_MS);
     char rel[PATH_MAX] = "";
@@ -654,6 +698,7 @@ int prs_host_check(const prs_job_config *cfg, int argc, char **argv, prs_joblog 
         snprintf(h->message, sizeof(h->message), "the Python host %s", h->proc.why);
     }
     if (rc == 0) {
+        host_master_line(h, cfg, log);
         spare_keep(cfg, h);
         return 0;
     }

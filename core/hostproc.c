@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -480,6 +481,12 @@ int prs_hostproc_spawn(prs_hostproc *hp, const prs_hostproc_spec *spec, char *er
         goto close_pipes;
     }
     pin(pid, spec->cpu);
+    if (spec->memory_limit_bytes) {
+        /* Before the host reads INIT, so before the entry script is imported. */
+        struct rlimit lim = {.rlim_cur = spec->memory_limit_bytes,
+                             .rlim_max = spec->memory_limit_bytes};
+        prlimit(pid, RLIMIT_AS, &lim, NULL);
+    }
     hp->pid = pid;
     hp->last_pid = pid;
     hp->started_unix_ms = unix_ms();

@@ -5,10 +5,12 @@
  *   reading of a side table's file: prs_side_scan splits it with io/records (the same
  *   splitter, field rules and BOM handling as a tabular --input) and io/fields, and
  *   prs_side_table_load feeds the (key, row) pairs to storage/sidedb, which parses nothing.
- * May call: io/records, io/fields, storage/sidedb, libxxhash, libc.
+ * May call: io/records, io/fields, storage/sidedb, core/joblog (master.txt lines of a
+ *   load), libxxhash, libc. The parsers and the scan are pure (apart from realpath/stat)
+ *   and any thread; prs_side_apply_env, prs_side_table_load and prs_side_load act.
  * Callers: tools/prs.c (early validation, so a bad value exits 2 before anything runs) and
- *   the runtime (which resolves, loads and hands the result to the workers). Parsing and
- *   scanning are pure and any thread; prs_side_table_load is sidedb's loading thread.
+ *   the lifecycle (core/prs.c: it resolves, loads and hands the result to the workers),
+ *   on the thread that runs prs_job_run (sidedb's loading thread).
  *
  * Grammar (errors name the option and the value):
  *   --side-input NAME=PATH                      a file or directory, by name
@@ -22,6 +24,7 @@
 
 #include "base.h"
 #include "fields.h"
+#include "joblog.h"
 #include "records.h"
 #include "sidedb.h"
 
@@ -105,5 +108,20 @@ int prs_side_scan(const prs_side_table *t, const char *buf, size_t len, prs_side
  * always starts "--side-table NAME=PATH: ". On sidedb's loading thread. */
 int prs_side_table_load(prs_sidedb *db, const prs_side_table *t, prs_sidedb_load_info *info,
                         char *err, size_t err_size);
+
+/* setenv of each "K=V" (already parsed: prs_side_parse_env). 0, or -EINVAL with err
+ * naming the value (a name of 256 bytes or more, or setenv failed). Before any other
+ * thread of the process reads the environment (see prs.h). */
+int prs_side_apply_env(const char *const *env, uint32_t count, char *err, size_t err_size);
+
+/* Loads each side table of sc into state_dir/side (or checks that an earlier load still
+ * matches its file: a changed file is refused, since rows committed so far were computed
+ * with the old table) and says so in master.txt. Does nothing when *db is open already or
+ * there are no tables. Returns 0 or a PRS_EXIT_* code with err saying why: USAGE (the
+ * directory cannot be made; a table changed, or its key or format is wrong, or it is too
+ * large), INTERNAL (the store cannot be opened, memory, disk), INPUT (a table unreadable
+ * or malformed). *db is the open store (or NULL) in every case; prs_sidedb_close it. */
+int prs_side_load(const prs_side_config *sc, const char *state_dir, prs_joblog *log,
+                  prs_sidedb **db, char *err, size_t err_size);
 
 #endif

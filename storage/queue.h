@@ -72,7 +72,7 @@ typedef prs_counts prs_queue_counts;
  * such a record, read back, to -EBADMSG (a corrupt state file), and refuses to write one. */
 #define PRS_QUEUE_BATCH_BYTES 24u
 #define PRS_QUEUE_COUNTS_BYTES 56u
-#define PRS_QUEUE_MAX_ATTEMPTS 100u /* = PRS_SCHED_MAX_TRY (checked in core/runtime.c) */
+#define PRS_QUEUE_MAX_ATTEMPTS 100u /* = PRS_SCHED_MAX_TRY (checked in core/coord.c) */
 
 /* Encoders cannot fail; decoders return 0 or -EINVAL (the record is left unwritten). */
 void prs_queue_batch_encode(const prs_batch_rec *rec, uint8_t out[PRS_QUEUE_BATCH_BYTES]);
@@ -200,6 +200,9 @@ int prs_queue_reader_pending(prs_queue_reader *r, uint64_t *cursor, uint64_t *id
                              prs_batch_rec *recs, size_t cap);
 /* The batch's record. 0; -ENOENT: no such batch; -EBADMSG; an LMDB error. */
 int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec);
+/* The batch's record read in a snapshot of its own (begin, batch, end): for an inactive
+ * reader, left inactive. 0; -ENOENT: no such batch; -EBADMSG; an LMDB error. */
+int prs_queue_reader_get(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec);
 /* Zero-copy view of item records [first, first+count): views[i]/sizes[i], valid until
  * the reader's end. 0; -EBADMSG: an item of the range is missing (reported); an LMDB
  * error. */

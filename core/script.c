@@ -1,5 +1,5 @@
-/* entry.c -- see entry.h. */
-#include "entry.h"
+/* script.c -- see script.h. */
+#include "script.h"
 
 #include "host.h"
 
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int prs_entry_load(prs_entry_lib *lib, const char *path, char *err, size_t err_size) {
+int prs_script_load(prs_script_lib *lib, const char *path, char *err, size_t err_size) {
     memset(lib, 0, sizeof(*lib));
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -24,7 +24,7 @@ int prs_entry_load(prs_entry_lib *lib, const char *path, char *err, size_t err_s
                                        .run = prs_host_entry_run,
                                        .shutdown = prs_host_entry_shutdown};
         lib->ready = prs_host_entry_ready;
-        return 0; /* imported by prs_entry_check, once the job's log is open */
+        return 0; /* imported by prs_script_check, once the job's log is open */
     }
     /* dlopen searches the library path for names without a '/': make it the file given. */
     char local[4200];
@@ -59,15 +59,15 @@ int prs_entry_load(prs_entry_lib *lib, const char *path, char *err, size_t err_s
     return 0;
 }
 
-void prs_entry_unload(prs_entry_lib *lib) {
+void prs_script_unload(prs_script_lib *lib) {
     if (lib->host_key) prs_host_spare_drop(lib->host_key);
     lib->host_key = NULL;
     if (lib->handle) dlclose(lib->handle);
     lib->handle = NULL;
 }
 
-int prs_entry_check(prs_entry_lib *lib, const prs_job_config *cfg, int argc, char **argv,
-                    prs_joblog *log, char *err, size_t err_size) {
+int prs_script_check(prs_script_lib *lib, const prs_job_config *cfg, int argc, char **argv,
+                     prs_joblog *log, char *err, size_t err_size) {
     if (!lib->hosted) return 0;
     lib->host_key = cfg;
     return prs_host_check(cfg, argc, argv, log, err, err_size);
