@@ -2,12 +2,12 @@
  *
  * Owns: the parsed, resolved side configuration of one job (names, absolute paths, table
  *   specs), in fixed arrays: nothing here allocates but the substituted argv; and the
- *   reading of a side table's file: prs_side_scan splits it with io/records (the same
- *   splitter, field rules and BOM handling as a tabular --input) and io/fields, and
- *   prs_side_table_load feeds the (key, row) pairs to storage/sidedb, which parses nothing.
- * May call: io/records, io/fields, storage/sidedb, core/joblog (master.txt lines of a
- *   load), libxxhash, libc. The parsers and the scan are pure (apart from realpath/stat)
- *   and any thread; prs_side_apply_env, prs_side_table_load and prs_side_load act.
+ *   loading of side tables: prs_side_table_load maps a table's file, reads it with
+ *   core/sidescan (io/records' splitter: the same rules as a tabular --input) and feeds
+ *   the (key, row) pairs to storage/sidedb, which parses nothing.
+ * May call: core/sidescan, storage/sidedb, core/joblog (master.txt lines of a load),
+ *   libxxhash, libc. The parsers are pure (apart from realpath/stat) and any thread;
+ *   prs_side_apply_env, prs_side_table_load and prs_side_load act.
  * Callers: tools/prs.c (early validation, so a bad value exits 2 before anything runs) and
  *   the lifecycle (core/prs.c: it resolves, loads and hands the result to the workers),
  *   on the thread that runs prs_job_run (sidedb's loading thread).
@@ -23,9 +23,7 @@
 #define PRS_SIDE_H
 
 #include "base.h"
-#include "fields.h"
 #include "joblog.h"
-#include "records.h"
 #include "sidedb.h"
 
 #include <limits.h>
@@ -76,29 +74,8 @@ const char *prs_side_input_path(const prs_side_config *sc, const char *name);
 char **prs_side_substitute(const prs_side_config *sc, int argc, char *const *argv);
 
 const char *prs_side_format_name(enum prs_side_format f);
-/* The splitter's format for a side table's (PRS_FORMAT_CSV, _TSV, _JSONL). */
-enum prs_format prs_side_format_records(enum prs_side_format f);
-
-/* One row of a side table as prs_side_scan hands it on: its key (unescaped; the bytes are
- * valid during the call only) and the record's bytes as they are in buf. A non-zero
- * return stops the scan, which returns it. */
-typedef int (*prs_side_row_fn)(void *arg, const char *key, size_t key_len, const char *row,
-                               size_t row_len);
-
-/* Reads table t's bytes [buf, buf + len): the records the splitter gives (a BOM, blank
- * lines and CRLF as records.h says), the header row of csv/tsv (*header, *header_len: a
- * view into buf, or 0 bytes; jsonl has none) and each record's key -- the column t->key
- * of the header (or the first column), a jsonl record's member t->key (or its first
- * member; {} has an empty key): a string unescaped, another value's text as it is -- to
- * fn, rows whose key is empty included. Returns 0; -EINVAL with err naming the option,
- * the file, the line and what is wrong: a malformed record (the splitter's message), a
- * key column not in the header, a row without the key; -ENOMEM; -EFBIG for a record over
- * PRS_SIDEDB_MAX_RECORD_BYTES; or what fn returned. Pure: any thread. */
-int prs_side_scan(const prs_side_table *t, const char *buf, size_t len, prs_side_row_fn fn,
-                  void *arg, const char **header, size_t *header_len, char *err, size_t err_size);
-
 /* Loads table t into db (or keeps an earlier load of the same content: a touched mtime
- * alone is not a change): opens and maps t->path, scans it (prs_side_scan) into a sidedb
+ * alone is not a change): opens and maps t->path, scans it (sidescan.h) into a sidedb
  * load. Returns 0 with info filled (load_ns: the whole call); -ESTALE: the table was
  * loaded from different content (err says what differs: the caller refuses, a resumed
  * job must not mix tables); -EINVAL: bad content or a missing key column (err names

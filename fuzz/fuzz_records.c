@@ -22,6 +22,7 @@
 #include "fields.h"
 #include "records.h"
 #include "side.h"
+#include "sidescan.h"
 
 #include <string.h>
 

@@ -4,6 +4,7 @@
 #include "prs.h"
 #include "records.h"
 #include "side.h"
+#include "sidescan.h"
 
 #include <stdatomic.h>
 #include <string.h>
