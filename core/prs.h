@@ -121,10 +121,13 @@ typedef struct prs_job_config {
      * life): overview.txt's elapsed counts from it, across restarts. 0: this process's
      * start. */
     uint64_t run_started_unix_ms;
+    /* prs try: what the scratch job's batches are numbered from, so that the script (and
+     * its log and error lines) sees the real job's mini-batch id. 0 otherwise. */
+    uint64_t batch_id_base;
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[11];
+    uint64_t reserved[10];
 } prs_job_config;
 
 typedef struct prs_job_report {
