@@ -1,5 +1,6 @@
 /* host.c -- see host.h. */
 #include "host.h"
+#include "fs.h"
 
 #include "hostmsg.h"
 #include "hostproc.h"
@@ -149,7 +150,7 @@ static void write_traceback(prs_joblog *log, const char *name, const char *head,
     error_dir(log, dir, sizeof(dir));
     if (!dir[0]) return;
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "we");
+    FILE *f = prs_fopen_nofollow(path, "w");
     if (!f) return;
     fprintf(f, "%s\n\n%.*s", head, (int)len, text);
     if (len && text[len - 1] != '\n') fputc('\n', f);
