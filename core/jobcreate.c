@@ -20,6 +20,7 @@
 /* One builder run: the queue's builder, the batch being filled, and the error text. */
 typedef struct creator {
     const prs_job_config *cfg;
+    const char *state_dir; /* OUT/.prs, for messages */
     int root_fd;
     prs_queue_builder b;
     uint64_t batch_first; /* files: the first item of the batch being filled */
@@ -258,6 +259,18 @@ static void create_log(const creator *cr, prs_joblog *log, uint64_t t0) {
                       (unsigned long long)cr->b.next_item, s);
 }
 
+static bool disk_full(int rc) {
+    return rc == -ENOSPC || rc == -EDQUOT || rc == -EIO;
+}
+
+/* A full disk while the job is made: resumable (nothing was created), like one mid-run. */
+static int create_disk_full(const creator *cr, prs_jobreport *rep, int rc) {
+    return prs_jobreport_fail(rep, PRS_EXIT_STOPPED,
+                              "%s/data.mdb: cannot create the job: %s; free space and run the "
+                              "same command again",
+                              cr->state_dir, strerror(-rc));
+}
+
 /* One try at creating the job; PRS_QUEUE_EMAPFULL (nothing reported yet) when the queue's
  * map filled up, and the caller grows it and tries again. */
 static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_jobreport *rep) {
@@ -291,6 +304,7 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
         if (rc == PRS_QUEUE_EMAPFULL) return rc;
         if (rc == -ERANGE && cr->cut.shard.count)
             return prs_jobreport_fail(rep, PRS_EXIT_USAGE, "%s", cr->err);
+        if (disk_full(rc)) return create_disk_full(cr, rep, rc);
         bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
                      rc == -ENAMETOOLONG || rc == -EILSEQ || rc == -EISDIR;
         return prs_jobreport_fail(rep, input ? PRS_EXIT_INPUT : PRS_EXIT_INTERNAL, "%s",
@@ -298,6 +312,7 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
     }
     rc = prs_queue_build_end(&cr->b);
     if (rc == PRS_QUEUE_EMAPFULL) return rc;
+    if (disk_full(rc)) return create_disk_full(cr, rep, rc);
     if (rc)
         return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "queue: cannot commit the new job: %s",
                                   strerror(-rc));
@@ -311,7 +326,7 @@ int prs_jobcreate_run(prs_queue *q, const prs_job_config *cfg, int root_fd, cons
     if (!cr) return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "out of memory");
     int rc = -1;
     for (unsigned try = 0; try < CREATE_MAP_GROW_TRIES; try++) {
-        *cr = (creator){.cfg = cfg, .root_fd = root_fd};
+        *cr = (creator){.cfg = cfg, .state_dir = state_dir, .root_fd = root_fd};
         rc = create_once(cr, q, config_text, rep);
         if (rc != PRS_QUEUE_EMAPFULL) goto free_creator;
         size_t map_bytes = 0;
