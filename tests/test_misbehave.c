@@ -488,6 +488,8 @@ Test(misbehave, output_file_named_like_prs_directories_is_refused, .timeout = 60
 /* The job state cannot be mapped under `ulimit -v`: the message says so, and does not tell
  * the user to remove OUT/.prs (a plain rerun with more address space works). */
 Test(misbehave, address_space_limit_does_not_advise_removing_the_state, .timeout = 60) {
+    if (strstr(tu_prs(), "asan") || strstr(tu_prs(), "tsan"))
+        cr_skip_test("a sanitizer's shadow memory needs more address space than the limit");
     e2e_run r;
     e2e_setup(&r, "mb-ulimit", MB_FILES);
     int code =
