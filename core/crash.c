@@ -2,30 +2,36 @@
 #include "crash.h"
 #include "fs.h"
 
+#include <dirent.h>
 #include <execinfo.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define CRASH_ALT_STACK_BYTES (64u * 1024u)
-#define CRASH_MAX_ITEMS 64u
+#define CRASH_MAPS_MAX_BYTES (4u << 20) /* /proc/self/maps copied at most */
 #define CRASH_MAX_FRAMES 64
 
 static int crash_dir_fd = -1;
+static prs_scoreboard_file *crash_scoreboard;
 
 typedef struct crash_thread {
     int worker_id;
     prs_scoreboard_slot *slot;
     const prs_batch *batch;
+    const uint32_t *progress;
     void *alt_stack;
 } crash_thread;
 
 /* initial-exec: no lazy TLS allocation can happen inside the handler. */
 static __thread crash_thread *crash_self __attribute__((tls_model("initial-exec")));
 static __thread volatile sig_atomic_t crash_in_handler __attribute__((tls_model("initial-exec")));
+static __thread bool crash_own __attribute__((tls_model("initial-exec")));
 
 /* The thread that writes the evidence and ends the process. Two workers can fault at
  * once: each marks its own slot (both batches crashed), the second then waits for the
@@ -85,8 +91,48 @@ static void put_u64(sbuf *s, uint64_t v, unsigned base) {
         s->b[s->n++] = tmp[--i];
 }
 
+/* The faulting instruction, from the signal's context (0 where unknown). */
+static uint64_t crash_pc(const void *uctx) {
+    const ucontext_t *uc = uctx;
+#if defined(__x86_64__)
+    return (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uint64_t)uc->uc_mcontext.pc;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
+/* What the symbolizer needs, after the readable stack: the faulting pc, the frames'
+ * addresses and the memory map (which file is loaded where). read/write only. */
+static void crash_write_raw(int fd, const void *uctx, void *const *frames, int n) {
+    static sbuf s;
+    s.n = 0;
+    put(&s, "raw pc: 0x");
+    put_u64(&s, crash_pc(uctx), 16);
+    put(&s, "\nraw frames:");
+    for (int i = 0; i < n; i++) {
+        put(&s, " 0x");
+        put_u64(&s, (uint64_t)(uintptr_t)frames[i], 16);
+    }
+    put(&s, "\nmaps:\n");
+    ssize_t ignored = write(fd, s.b, s.n);
+    int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (maps >= 0) {
+        size_t copied = 0;
+        ssize_t got;
+        while (copied < CRASH_MAPS_MAX_BYTES && (got = read(maps, s.b, sizeof(s.b))) > 0) {
+            ignored = write(fd, s.b, (size_t)got);
+            copied += (size_t)got;
+        }
+        close(maps);
+    }
+    ignored = write(fd, "end of maps\n", 12);
+    (void)ignored;
+}
+
 static void crash_handler(int sig, siginfo_t *info, void *uctx) {
-    (void)uctx;
     if (crash_in_handler) { /* the handler itself faulted */
         crash_die(sig);
         return;
@@ -94,10 +140,7 @@ static void crash_handler(int sig, siginfo_t *info, void *uctx) {
     crash_in_handler = 1;
     crash_thread *self = crash_self;
     const prs_batch *batch = self ? self->batch : NULL;
-    if (self && self->slot && batch) {
-        atomic_store_explicit(&self->slot->signal, sig, memory_order_relaxed);
-        atomic_store_explicit(&self->slot->state, PRS_SLOT_CRASHED, memory_order_release);
-    }
+    prs_crash_charge(self ? PRS_DEATH_SIGNAL : PRS_DEATH_THREAD, sig);
     int none = 0;
     if (!atomic_compare_exchange_strong(&crash_owner, &none, 1)) {
         for (;;)
@@ -141,11 +184,16 @@ static void crash_handler(int sig, siginfo_t *info, void *uctx) {
         put_u64(&s, batch->attempt, 10);
         put(&s, ", items ");
         put_u64(&s, batch->count, 10);
-        put(&s, ":\n");
-        for (uint32_t i = 0; i < batch->count && i < CRASH_MAX_ITEMS; i++) {
-            put(&s, "  ");
-            put(&s, batch->items[i].name);
-            put(&s, "\n");
+        put(&s, "\n");
+        uint32_t at = self->progress ? *self->progress : UINT32_MAX;
+        if (at < batch->count) {
+            put(&s, "item: ");
+            put(&s, batch->items[at].name);
+            put(&s, "\nitem index: ");
+            put_u64(&s, at, 10);
+            put(&s, " (run() had emitted a row for, or failed, the items before it)\n");
+        } else {
+            put(&s, "item: unknown (run() had accounted for every item of the batch)\n");
         }
     } else {
         put(&s, "not inside prs_run (init, shutdown or prs itself)\n");
@@ -156,11 +204,33 @@ static void crash_handler(int sig, siginfo_t *info, void *uctx) {
     void *frames[CRASH_MAX_FRAMES];
     int n = backtrace(frames, CRASH_MAX_FRAMES);
     backtrace_symbols_fd(frames, n, fd);
+    crash_write_raw(fd, uctx, frames, n);
     if (fd != STDERR_FILENO) close(fd);
     crash_die(sig);
 }
 
-int prs_crash_install(const char *error_dir) {
+void prs_crash_own_thread(void) {
+    crash_own = true;
+}
+
+void prs_crash_charge(enum prs_death_cause cause, int value) {
+    crash_thread *self = crash_self;
+    if (self && self->slot && self->batch) {
+        atomic_store_explicit(&self->slot->cause, (int32_t)cause, memory_order_relaxed);
+        atomic_store_explicit(&self->slot->signal, value, memory_order_relaxed);
+        atomic_store_explicit(&self->slot->state, PRS_SLOT_CRASHED, memory_order_release);
+    } else if (!self && !crash_own) {
+        prs_scoreboard_charge_running(crash_scoreboard,
+                                      cause == PRS_DEATH_SIGNAL ? PRS_DEATH_THREAD : cause, value);
+    }
+}
+
+void prs_crash_charge_all(enum prs_death_cause cause, int value) {
+    prs_scoreboard_charge_running(crash_scoreboard, cause, value);
+}
+
+int prs_crash_install(const char *error_dir, prs_scoreboard_file *scoreboard) {
+    crash_scoreboard = scoreboard;
     int rc = prs_mkdir_p(error_dir);
     if (rc) return rc;
     int fd = open(error_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -213,4 +283,52 @@ void prs_crash_thread_leave(void) {
 
 void prs_crash_set_batch(const prs_batch *batch) {
     if (crash_self) crash_self->batch = batch;
+}
+
+void prs_crash_set_progress(const uint32_t *progress) {
+    if (crash_self) crash_self->progress = progress;
+}
+
+/* Whether the crash file at path is of (batch, attempt); its item line into item. */
+static bool crash_file_item(const char *path, uint64_t batch, uint32_t attempt, char *item,
+                            size_t item_size) {
+    FILE *f = fopen(path, "re");
+    if (!f) return false;
+    char line[4096];
+    bool match = false, found = false;
+    for (int lines = 0; lines < 16 && fgets(line, sizeof(line), f); lines++) {
+        unsigned long long b;
+        unsigned a;
+        if (sscanf(line, "batch %llu, attempt %u", &b, &a) == 2) match = b == batch && a == attempt;
+        if (match && strncmp(line, "item: ", 6) == 0 && strncmp(line, "item: unknown", 13) != 0) {
+            line[strcspn(line, "\n")] = 0;
+            snprintf(item, item_size, "%s", line + 6);
+            found = true;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+int prs_crash_item_of(const char *error_dir, uint32_t worker, uint64_t batch, uint32_t attempt,
+                      char *item, size_t item_size) {
+    DIR *d = opendir(error_dir);
+    if (!d) return -ENOENT;
+    char suffix[64];
+    snprintf(suffix, sizeof(suffix), "-w%u-b%llu.txt", worker, (unsigned long long)batch);
+    size_t sl = strlen(suffix);
+    int rc = -ENOENT;
+    struct dirent *e;
+    while (rc && (e = readdir(d))) {
+        size_t nl = strlen(e->d_name);
+        if (strncmp(e->d_name, "crash-", 6) != 0 || nl <= sl ||
+            strcmp(e->d_name + nl - sl, suffix) != 0)
+            continue;
+        char path[4600];
+        snprintf(path, sizeof(path), "%s/%s", error_dir, e->d_name);
+        if (crash_file_item(path, batch, attempt, item, item_size)) rc = 0;
+    }
+    closedir(d);
+    return rc;
 }

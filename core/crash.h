@@ -7,19 +7,44 @@
  *   backtrace_symbols_fd after backtrace was warmed up at install).
  * Callers must: install once per process before workers start; each worker enters with
  *   its scoreboard slot and a pointer to the batch it runs (NULL between batches).
- * The handler writes crash-<pid>-w<worker>-b<batch>.txt (batch, attempt, items, signal,
- *   faulting address, stack), marks the worker's scoreboard slot CRASHED, restores the
- *   default action and re-raises: the process dies as it would have, with evidence. */
+ * The handler writes crash-<pid>-w<worker>-b<batch>.txt (batch, attempt, the item run()
+ *   was on when known, signal, faulting address, backtrace_symbols' stack, then the raw
+ *   frame addresses and the process's memory map), marks the worker's scoreboard slot
+ *   CRASHED, restores the default action and re-raises: the process dies as it would
+ *   have, with evidence. Function, file and line come later, outside the handler
+ *   (libdw is not async-signal-safe): symbolize.h rewrites the file from the raw part.
+ * Which batches a death is charged to (the policy of issue 13, case 4): a worker thread
+ *   inside run() charges its own batch; a thread that is no worker and not the runtime's
+ *   main thread (one the script started) charges every batch in hand (every RUNNING slot:
+ *   the scoreboard's best knowledge); a worker outside run() (init, shutdown) and the main
+ *   thread charge nothing (the supervisor's crash-loop rule handles those). */
 #ifndef PRS_CRASH_H
 #define PRS_CRASH_H
 
 #include "prs_entry.h"
 #include "scoreboard.h"
 
-int prs_crash_install(const char *error_dir);
+/* scoreboard: where deaths outside a worker are charged (may be NULL: never). */
+int prs_crash_install(const char *error_dir, prs_scoreboard_file *scoreboard);
+/* The calling thread is prs's own (the runtime's main thread): a death in it is not the
+ * batches' fault. */
+void prs_crash_own_thread(void);
+/* Charges the death the calling thread is about to cause (exit(status), a self-sent
+ * signal) by the policy above; async-signal-safe. */
+void prs_crash_charge(enum prs_death_cause cause, int value);
+/* Charges every batch in hand (a death no thread can be blamed for); async-signal-safe. */
+void prs_crash_charge_all(enum prs_death_cause cause, int value);
 /* Per worker thread. */
 int prs_crash_thread_enter(int worker_id, prs_scoreboard_slot *slot);
 void prs_crash_thread_leave(void);
 void prs_crash_set_batch(const prs_batch *batch);
+/* Where the worker keeps the index of the item run() is on (prs_out's progress), read by
+ * the handler to name the faulting item; NULL: unknown. */
+void prs_crash_set_progress(const uint32_t *progress);
+
+/* The faulting item a crash file of (worker, batch, attempt) in error_dir names, into item.
+ * Not for the handler. 0, or -ENOENT when no such file names one. */
+int prs_crash_item_of(const char *error_dir, uint32_t worker, uint64_t batch, uint32_t attempt,
+                      char *item, size_t item_size);
 
 #endif

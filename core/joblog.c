@@ -3,10 +3,12 @@
 #include "clock.h"
 #include "fs.h"
 
+#include "errgroup.h"
 #include "logfile.h"
 #include "logring.h"
 #include "prs.h"
 #include "prs_entry.h"
+#include "symbolize.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -34,16 +36,8 @@ enum { JL_DEST_MASTER = 1, JL_DEST_USER = 2, JL_DEST_CAPTURE = 3 };
 #define JL_LINE_MAX 4096u         /* a line is reassembled up to this; longer is cut */
 #define JL_FLUSHER_BATCH 1024u    /* records per pass before the files are looked at again */
 #define JL_IDLE_SLEEP_NS 1000000L /* the flusher's tick when the ring is empty */
-#define JL_GROUPS_MAX 256u        /* distinct messages in error.txt; the rest are "other" */
 #define JL_ERROR_FILES_MAX 10000u /* files in user/error/<node>/; past it, counted only */
 #define JL_ERROR_REWRITE_NS 1000000000ull
-
-typedef struct jl_group {
-    char message[256];
-    char example[512];
-    char file[96];
-    uint64_t count;
-} jl_group;
 
 typedef struct jl_assembly {
     uint64_t timestamp_ns;
@@ -78,9 +72,8 @@ struct prs_joblog {
     uint64_t error_seq;
     uint64_t first_seq; /* the lowest-numbered error file: the first error */
     char first_file[96];
-    uint64_t errors_total, errors_unfiled, errors_other;
-    jl_group *groups;
-    uint32_t groups_len;
+    uint64_t errors_unfiled;
+    prs_errgroups *groups;
     bool errors_dirty;
     uint64_t errors_written_ns;
 };
@@ -314,8 +307,8 @@ int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy
     int rc = prs_logring_init(&jl->ring, PRS_JOBLOG_RING_RECORDS,
                               policy == PRS_LOGRING_DROP ? PRS_LOGRING_DROP : PRS_LOGRING_WAIT);
     jl->assembly = calloc(PRS_JOBLOG_PRODUCERS, sizeof(*jl->assembly));
-    jl->groups = calloc(JL_GROUPS_MAX, sizeof(*jl->groups));
-    if (rc || !jl->assembly || !jl->groups) {
+    int grc = prs_errgroups_create(&jl->groups);
+    if (rc || !jl->assembly || grc) {
         snprintf(err, err_size, "log ring: %s", strerror(rc ? -rc : ENOMEM));
         prs_joblog_close(jl);
         return rc ? rc : -ENOMEM;
@@ -355,6 +348,8 @@ int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy
         prs_joblog_close(jl);
         return rc;
     }
+    /* Crashes the supervisor did not symbolize (an embedded job, a killed supervisor). */
+    prs_symbolize_crash_dir(jl->error_dir, JL_ERROR_FILES_MAX);
     errors_load(jl);
     rc = -pthread_create(&jl->flusher, NULL, flusher_main, jl);
     if (rc) {
@@ -414,7 +409,7 @@ void prs_joblog_close(prs_joblog *jl) {
     prs_logfile_writer_destroy(jl->files);
     prs_logring_destroy(&jl->ring);
     free(jl->assembly);
-    free(jl->groups);
+    prs_errgroups_destroy(jl->groups);
     free(jl);
 }
 
@@ -515,30 +510,6 @@ static void error_parse(const char *line, unsigned long long *batch, unsigned *a
     *message = colon + 2;
 }
 
-static jl_group *group_find(prs_joblog *jl, const char *message) {
-    for (uint32_t i = 0; i < jl->groups_len; i++) {
-        if (strncmp(jl->groups[i].message, message, sizeof(jl->groups[i].message) - 1) == 0)
-            return &jl->groups[i];
-    }
-    if (jl->groups_len == JL_GROUPS_MAX) return NULL;
-    jl_group *g = &jl->groups[jl->groups_len++];
-    snprintf(g->message, sizeof(g->message), "%s", message);
-    return g;
-}
-
-static void group_count(prs_joblog *jl, const char *line, const char *message, const char *file) {
-    jl->errors_total++;
-    jl_group *g = group_find(jl, message);
-    if (!g) {
-        jl->errors_other++;
-        return;
-    }
-    if (g->count++ == 0) {
-        snprintf(g->example, sizeof(g->example), "%s", line);
-        snprintf(g->file, sizeof(g->file), "%s", file);
-    }
-}
-
 /* The crash handler's evidence for a batch: crash-<pid>-w<w>-b<batch>.txt. */
 static bool crash_file_for(prs_joblog *jl, unsigned long long batch, char *name, size_t size) {
     DIR *d = opendir(jl->error_dir);
@@ -567,6 +538,8 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
     const char *message;
     error_parse(line, &batch, &attempt, item, sizeof(item), &message);
     name[0] = 0;
+    enum prs_err_kind kind = prs_errgroups_seen(jl->groups, batch, attempt, item, message);
+    if (kind == PRS_ERR_DUPLICATE) return; /* a redone batch said it already: filed once */
     if (jl->error_seq >= JL_ERROR_FILES_MAX) {
         jl->errors_unfiled++;
     } else {
@@ -578,8 +551,11 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
         } else {
             snprintf(fname, sizeof(fname), "error-%06llu.txt", (unsigned long long)jl->error_seq);
         }
+        /* Written whole, then renamed: a crash meanwhile leaves no half file behind. */
+        char tmp[4400];
         snprintf(path, sizeof(path), "%s/%s", jl->error_dir, fname);
-        FILE *f = fopen(path, "we");
+        snprintf(tmp, sizeof(tmp), "%s/.error.tmp", jl->error_dir);
+        FILE *f = fopen(tmp, "we");
         if (f) {
             char ts[48];
             stamp_plain(prs_wall_ns(), ts, sizeof(ts));
@@ -588,6 +564,8 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
                 fprintf(f, "batch: %llu\nattempt: %u\nitem: %s\n", batch, attempt, item);
             }
             fprintf(f, "message: %s\n", message);
+            if (kind == PRS_ERR_REPEATED)
+                fputs("repeated: yes (the same error on an earlier try of this mini-batch)\n", f);
             char crash[256];
             if (batch && strstr(message, "crashed") &&
                 crash_file_for(jl, batch, crash, sizeof(crash))) {
@@ -597,57 +575,84 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
                     f,
                     "stack trace: none (the entry script reported this error; it did not crash)\n");
             }
-            fclose(f);
-            snprintf(name, name_size, "%s", fname);
-            if (!jl->first_file[0]) {
+            bool ok = fclose(f) == 0 && rename(tmp, path) == 0;
+            if (ok) snprintf(name, name_size, "%s", fname);
+            if (ok && !jl->first_file[0]) {
                 snprintf(jl->first_file, sizeof(jl->first_file), "%s", fname);
                 jl->first_seq = jl->error_seq;
             }
         }
     }
-    group_count(jl, line, message, name);
+    prs_errgroups_count(jl->groups, item, message, line, name, kind == PRS_ERR_REPEATED);
+    jl->errors_dirty = true;
 }
 
-/* A restarted runtime (or a resumed job) counts what the earlier lives filed. */
+/* One error file of an earlier life, counted again (and remembered: a redone try's
+ * errors are then recognised); an unreadable file is skipped. */
+static void error_reload(prs_joblog *jl, const char *fname, unsigned long long seq) {
+    char path[4600], buf[2048];
+    if (snprintf(path, sizeof(path), "%s/%s", jl->error_dir, fname) >= (int)sizeof(path)) return;
+    FILE *f = fopen(path, "re");
+    if (!f) return;
+    char message[2048] = "", item[2048] = "";
+    unsigned long long batch = 0;
+    unsigned attempt = 0;
+    while (fgets(buf, sizeof(buf), f)) {
+        buf[strcspn(buf, "\n")] = 0;
+        if (strncmp(buf, "message: ", 9) == 0) snprintf(message, sizeof(message), "%s", buf + 9);
+        if (strncmp(buf, "item: ", 6) == 0) snprintf(item, sizeof(item), "%s", buf + 6);
+        sscanf(buf, "batch: %llu", &batch);
+        sscanf(buf, "attempt: %u", &attempt);
+    }
+    fclose(f);
+    if (!message[0]) return; /* not an error file of ours */
+    char line[4200];
+    if (item[0]) {
+        snprintf(line, sizeof(line), "batch %llu attempt %u item %s: %s", batch, attempt, item,
+                 message);
+    } else {
+        snprintf(line, sizeof(line), "%s", message);
+    }
+    enum prs_err_kind kind = prs_errgroups_seen(jl->groups, batch, attempt, item, message);
+    prs_errgroups_count(jl->groups, item, message, line, fname, kind == PRS_ERR_REPEATED);
+    if (seq > jl->error_seq) jl->error_seq = seq;
+    if (!jl->first_file[0] || seq < jl->first_seq) {
+        snprintf(jl->first_file, sizeof(jl->first_file), "%.95s", fname);
+        jl->first_seq = seq;
+    }
+}
+
+typedef struct jl_seq_name {
+    unsigned long long seq;
+    char name[96];
+} jl_seq_name;
+
+static int by_seq(const void *a, const void *b) {
+    const jl_seq_name *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* A restarted runtime (or a resumed job) counts what the earlier lives filed, in the order
+ * they were filed (which try came first decides what is a repeat). */
 static void errors_load(prs_joblog *jl) {
     DIR *d = opendir(jl->error_dir);
     if (!d) return;
+    jl_seq_name *files = calloc(JL_ERROR_FILES_MAX, sizeof(*files));
+    size_t n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) && jl->error_seq < JL_ERROR_FILES_MAX) {
+    while (files && n < JL_ERROR_FILES_MAX && (e = readdir(d))) {
         unsigned long long seq;
-        if (sscanf(e->d_name, "error-%llu", &seq) != 1) continue;
-        char path[4600], buf[2048];
-        if (snprintf(path, sizeof(path), "%s/%s", jl->error_dir, e->d_name) >= (int)sizeof(path))
-            continue;
-        FILE *f = fopen(path, "re");
-        if (!f) continue;
-        char message[2048] = "", item[2048] = "";
-        unsigned long long batch = 0;
-        unsigned attempt = 0;
-        while (fgets(buf, sizeof(buf), f)) {
-            buf[strcspn(buf, "\n")] = 0;
-            if (strncmp(buf, "message: ", 9) == 0)
-                snprintf(message, sizeof(message), "%s", buf + 9);
-            if (strncmp(buf, "item: ", 6) == 0) snprintf(item, sizeof(item), "%s", buf + 6);
-            sscanf(buf, "batch: %llu", &batch);
-            sscanf(buf, "attempt: %u", &attempt);
-        }
-        fclose(f);
-        char line[4200];
-        if (item[0]) {
-            snprintf(line, sizeof(line), "batch %llu attempt %u item %s: %s", batch, attempt, item,
-                     message);
-        } else {
-            snprintf(line, sizeof(line), "%s", message);
-        }
-        group_count(jl, line, message, e->d_name);
-        if (seq > jl->error_seq) jl->error_seq = seq;
-        if (!jl->first_file[0] || seq < jl->first_seq) {
-            snprintf(jl->first_file, sizeof(jl->first_file), "%.95s", e->d_name);
-            jl->first_seq = seq;
-        }
+        if (sscanf(e->d_name, "error-%llu", &seq) != 1 || strlen(e->d_name) >= 96) continue;
+        files[n].seq = seq;
+        snprintf(files[n].name, sizeof(files[n].name), "%s", e->d_name);
+        n++;
     }
     closedir(d);
+    if (!files) return;
+    qsort(files, n, sizeof(*files), by_seq);
+    for (size_t i = 0; i < n; i++)
+        error_reload(jl, files[i].name, files[i].seq);
+    free(files);
 }
 
 static void errors_write(prs_joblog *jl) {
@@ -656,22 +661,7 @@ static void errors_write(prs_joblog *jl) {
     snprintf(path, sizeof(path), "%s/user/error.txt", jl->dir);
     FILE *f = fopen(tmp, "we");
     if (!f) return;
-    fprintf(f, "errors: %llu in %u distinct messages; one file per error in logs/user/error/%s/\n",
-            (unsigned long long)jl->errors_total, jl->groups_len, jl->node);
-    if (jl->errors_unfiled) {
-        fprintf(f, "(%llu errors past the first %u have no file of their own)\n",
-                (unsigned long long)jl->errors_unfiled, JL_ERROR_FILES_MAX);
-    }
-    for (uint32_t i = 0; i < jl->groups_len; i++) {
-        const jl_group *g = &jl->groups[i];
-        fprintf(f, "\n[%llu x] %s\n  first: %s\n", (unsigned long long)g->count, g->message,
-                g->example);
-        if (g->file[0]) fprintf(f, "  file: logs/user/error/%s/%s\n", jl->node, g->file);
-    }
-    if (jl->errors_other) {
-        fprintf(f, "\n[%llu x] (other messages, past %u distinct ones)\n",
-                (unsigned long long)jl->errors_other, JL_GROUPS_MAX);
-    }
+    prs_errgroups_write(jl->groups, f, jl->node, jl->errors_unfiled, JL_ERROR_FILES_MAX);
     if (fclose(f) != 0 || rename(tmp, path) != 0) return;
     jl->errors_dirty = false;
     jl->errors_written_ns = prs_mono_ns();
@@ -685,7 +675,6 @@ void prs_joblog_errors(prs_joblog *jl, const char *text, size_t len) {
         snprintf(line, sizeof(line), "%.*s", (int)PRS_MIN(n, sizeof(line) - 1), text);
         char name[96];
         error_file(jl, line, name, sizeof(name));
-        jl->errors_dirty = true;
         size_t step = nl ? n + 1 : n;
         text += step;
         len -= step;

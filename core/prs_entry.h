@@ -97,6 +97,14 @@ int prs_emit(prs_out *out, const void *row, size_t len);
 int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Says why the whole mini-batch fails this try (shown wherever the failure is reported:
+ * logs/user/error.txt, overview.txt, master.txt, processed_mini-batches.csv, prs why).
+ * The batch fails this try whatever run() then returns; its rows are discarded and it is
+ * retried up to --run-max-try times, like a negative return. Returns -1, so that
+ * `return prs_fail_batch(out, "model %s missing", path);` ends run(). A second call keeps
+ * the first reason. (Added in 0.2; appended to the ABI.) */
+int prs_fail_batch(prs_out *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* The entry script's logger: lines at or above --logging-level reach
  * logs/user/<ip>/<node>.log.txt, tagged with the worker. */
 void prs_log(prs_ctx *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -28,6 +28,7 @@
 #include "scoreboard.h"
 #include "side.h"
 #include "sidedb.h"
+#include "supervisor.h"
 #include "worker.h"
 
 #include <fcntl.h>
@@ -674,7 +675,7 @@ static int job_open_state(job *j) {
     char crash_dir[PATH_MAX + 128];
     snprintf(crash_dir, sizeof(crash_dir), "%s/user/error/%s", prs_joblog_dir(j->log),
              prs_joblog_node(j->log));
-    rc = prs_crash_install(crash_dir);
+    rc = prs_crash_install(crash_dir, j->scoreboard);
     if (rc) return job_fail(j, PRS_EXIT_USAGE, "%s: %s", crash_dir, strerror(-rc));
     return 0;
 }
@@ -715,7 +716,8 @@ static int job_repair(job *j) {
                               (unsigned long long)id, attempt);
             continue;
         }
-        int sig = atomic_load(&slot->signal);
+        char why[256];
+        prs_scoreboard_death_text(slot, why, sizeof(why));
         rec.attempts = attempt;
         bool last = attempt >= j->cfg->run_max_try;
         if (last) {
@@ -723,11 +725,14 @@ static int job_repair(job *j) {
             c.failed_batches++;
             c.failed_items += rec.item_count;
         }
-        char line[768];
+        char line[768], edir[4200], item[512] = "-";
+        snprintf(edir, sizeof(edir), "%s/user/error/%s", prs_joblog_dir(j->log),
+                 prs_joblog_node(j->log));
+        prs_crash_item_of(edir, i, id, attempt, item, sizeof(item)); /* else "-": unknown */
         int len = snprintf(line, sizeof(line),
-                           "batch %llu attempt %u item -: the process crashed in run() with "
-                           "signal %d; %s; evidence in logs/user/error/%s/\n",
-                           (unsigned long long)id, attempt, sig,
+                           "batch %llu attempt %u item %s: %s; %s; evidence in "
+                           "logs/user/error/%s/\n",
+                           (unsigned long long)id, attempt, item, why,
                            last ? "no tries left: the batch failed" : "it will be retried",
                            prs_joblog_node(j->log));
         len = PRS_MIN(len, (int)sizeof(line) - 1);
@@ -865,7 +870,8 @@ static void job_overview(job *j, const char *state) {
     }
     if (processed > 0 && c->succeeded_items == 0 && c->total_batches == processed) {
         snprintf(text + n, sizeof(text) - (size_t)n,
-                 "warning: no item succeeded: run() emitted no row for any item\n");
+                 "why it failed: no item succeeded (run() emitted no row for any item); "
+                 "ParallelRunStep fails such a job whatever the thresholds\n");
     }
     prs_joblog_sync(j->log);
     prs_joblog_overview(j->log, text);
@@ -1022,13 +1028,21 @@ static int job_complete(job *j, const prs_done_msg *m) {
             rc = job_buffer_rows(j, out->rows, out->rows_len);
             if (rc == 0) j->output_bytes += out->rows_len;
         }
-    } else if (v == PRS_VERDICT_FAILED) {
-        rec.state = PRS_BATCH_FAILED;
-        prs_joblog_master(j->log, "batch %llu failed after %u tries",
-                          (unsigned long long)fin.batch_id, fin.attempt);
     } else {
-        prs_joblog_master(j->log, "batch %llu try %u failed; it will be retried",
-                          (unsigned long long)fin.batch_id, fin.attempt);
+        /* Why: the try's first error line (the batch's own failure comes first). */
+        int why_len = 0;
+        const char *why =
+            out->errors_len ? memmem(out->errors, out->errors_len, " item -: ", 9) : NULL;
+        if (why) {
+            why += 9;
+            const char *nl = memchr(why, '\n', (size_t)(out->errors + out->errors_len - why));
+            why_len = nl ? (int)(nl - why) : 0;
+        }
+        if (v == PRS_VERDICT_FAILED) rec.state = PRS_BATCH_FAILED;
+        prs_joblog_master(
+            j->log, "batch %llu try %u failed%s%.*s%s; %s", (unsigned long long)fin.batch_id,
+            fin.attempt, why_len ? " (" : "", why_len, why_len ? why : "", why_len ? ")" : "",
+            v == PRS_VERDICT_FAILED ? "no tries left: the batch failed" : "it will be retried");
     }
     job_log_batch(j, m, out, outcome, rec.state == PRS_BATCH_DONE ? rec.succeeded : 0);
     prs_worker_release_out(w, m->out_index);
@@ -1153,7 +1167,8 @@ static void job_abandon(job *j, int code) {
      * first (bounded: a stuck flusher does not hold the restart). */
     prs_joblog_sync(j->log);
     prs_joblog_flush(j->log, 2000);
-    _exit(code); /* threads stuck in user code cannot be joined: end the process */
+    /* threads stuck in user code cannot be joined: end the process */
+    prs_supervisor_exit(code, j->report);
 }
 
 /* The worker running batch id, or -1. */
@@ -1324,7 +1339,16 @@ static int job_start_workers(job *j) {
                            .failed_items = qc.failed_items};
     rc = prs_sched_init(&j->sched, &lim, &sc);
     if (rc) return job_fail(j, PRS_EXIT_INTERNAL, "job state: inconsistent counters");
-    j->workers = calloc(n, sizeof(*j->workers));
+    /* Nothing pending (all committed, the result not yet: a crash in prs_shutdown or in a
+     * late prs_init after the last commit): finish without starting a worker, whose init
+     * or shutdown could only crash again. */
+    bool idle = sc.done_batches + sc.failed_batches == sc.total_batches;
+    if (idle) {
+        prs_joblog_master(j->log, "nothing pending: the job finishes without starting workers");
+        prs_sched_store_exhausted(&j->sched);
+        n = 0;
+    }
+    j->workers = calloc(PRS_MAX(n, 1u), sizeof(*j->workers));
     j->rows_cap = JOB_ROWS_FLUSH_BYTES;
     j->rows = malloc(j->rows_cap);
     if (!j->rows || !j->workers) return job_fail(j, PRS_EXIT_INTERNAL, "out of memory");
@@ -1378,7 +1402,7 @@ static int job_start_workers(job *j) {
                                      .global = &j->global};
     /* Once per process, before any worker: what it builds every worker reads. */
     j->global.side = &j->side;
-    if (j->entry.global_init) {
+    if (j->entry.global_init && n > 0) {
         rc = j->entry.global_init(&j->global, j->cfg->argc, j->init_argv);
         if (rc) {
             return job_fail(j, PRS_EXIT_INIT_FAILED,
@@ -1388,6 +1412,7 @@ static int job_start_workers(job *j) {
         prs_joblog_master(j->log, "prs_global_init done");
     }
     /* More workers than CPUs is allowed: they are placed round-robin over the CPUs. */
+    if (n == 0) return 0;
     prs_joblog_master(j->log, "starting %u workers on %u CPUs%s", n, ncpu,
                       n > ncpu ? " (more workers than CPUs: placed round-robin)" : "");
     for (uint32_t i = 0; i < n; i++) {
@@ -1548,10 +1573,17 @@ static int job_run(job *j) {
                       (unsigned long long)j->sched.counts.total_batches);
     code = job_coordinate(j);
     if (code) return code;
+    /* Every batch's state reaches LMDB before any prs_shutdown runs: a crash there (or in a
+     * late prs_init) leaves a job with nothing pending, which the next life finishes. */
+    if (job_commit(j, true, NULL, NULL, 0) == 0) prs_committer_drain(j->committer);
     job_stop_workers(j); /* their last words (a late init failure) belong in the result */
     enum prs_job_state st = prs_sched_result(&j->sched);
-    code = job_result_code(j, st);
     const prs_sched_counts *c = &j->sched.counts;
+    /* ParallelRunStep fails a job in which no mini-batch item succeeded, whatever the
+     * thresholds allow. */
+    bool none_ok = st == PRS_JOB_SUCCEEDED && c->total_items > 0 && c->succeeded_items == 0;
+    if (none_ok) st = PRS_JOB_FAILED;
+    code = none_ok ? PRS_EXIT_THRESHOLD : job_result_code(j, st);
     int n =
         snprintf(j->report->message, sizeof(j->report->message),
                  "%s: %llu of %llu mini-batches succeeded, %llu failed; %llu of %llu items failed",
@@ -1559,8 +1591,10 @@ static int job_run(job *j) {
                  (unsigned long long)c->total_batches, (unsigned long long)c->failed_batches,
                  (unsigned long long)c->failed_items, (unsigned long long)c->total_items);
     if (st != PRS_JOB_SUCCEEDED) {
-        snprintf(j->report->message + n, sizeof(j->report->message) - (size_t)n, " (%s)",
-                 prs_sched_reason_text(j->sched.reason));
+        snprintf(j->report->message + n, sizeof(j->report->message) - (size_t)n, " (%s)%s",
+                 none_ok ? "no mini-batch item succeeded: the job fails whatever the thresholds"
+                         : prs_sched_reason_text(j->sched.reason),
+                 st == PRS_JOB_STOPPED ? "; run the same command again to resume" : "");
     }
     prs_joblog_master(j->log, "result: %s", j->report->message);
     char result[1100];

@@ -9,9 +9,14 @@
  *   _end (release stores), so a reader that sees RUNNING sees the fields it describes.
  *
  * What a death charges (decided on the next start, see runtime.c):
- *   CRASHED slots (a fatal signal in that worker's run()) spend that batch's try;
- *   RUNNING slots (the process died from outside: kill -9, OOM, power) spend nothing:
- *   those batches go back to pending untouched. */
+ *   CRASHED slots spend that batch's try. A slot becomes CRASHED by what its cause says:
+ *   a fatal signal in that worker's run() (the crash handler marks that slot only); a
+ *   fatal signal, exit() or a self-sent SIGTERM/SIGINT in a thread that is no worker (the
+ *   handler marks every RUNNING slot: the scoreboard's best knowledge of the batches in
+ *   hand); an exit the runtime did not make, a stopped runtime, or SIGKILL deaths that
+ *   repeat without progress (the supervisor marks every RUNNING slot).
+ *   RUNNING slots left so (the process died from outside: one kill -9, power) spend
+ *   nothing: those batches go back to pending untouched. */
 #ifndef PRS_SCOREBOARD_H
 #define PRS_SCOREBOARD_H
 
@@ -21,6 +26,16 @@
 #include <stdatomic.h>
 
 enum prs_slot_state { PRS_SLOT_IDLE = 0, PRS_SLOT_RUNNING = 1, PRS_SLOT_CRASHED = 2 };
+
+/* Why a CRASHED slot crashed; its `signal` field holds the signal or the exit status. */
+enum prs_death_cause {
+    PRS_DEATH_SIGNAL = 0, /* a fatal signal in run() (the crash handler) */
+    PRS_DEATH_EXIT = 1,   /* the entry script called exit(N) or _exit(N) */
+    PRS_DEATH_THREAD = 2, /* a fatal signal in a thread that is no worker */
+    PRS_DEATH_SELF = 3,   /* the script sent itself SIGTERM/SIGINT */
+    PRS_DEATH_KILLED = 4, /* SIGKILL deaths in a row without progress (OOM, or self) */
+    PRS_DEATH_STOPPED = 5 /* the runtime stayed stopped (SIGSTOP): treated as hung */
+};
 
 typedef struct __attribute__((aligned(PRS_CACHE_LINE_BYTES))) prs_scoreboard_slot {
     /* Atomics (relaxed but for state) because readers in other threads and processes look
@@ -35,6 +50,7 @@ typedef struct __attribute__((aligned(PRS_CACHE_LINE_BYTES))) prs_scoreboard_slo
     _Atomic uint64_t started_unix_ms; /* when run() began, wall clock (shown by prs status) */
     _Atomic uint64_t started_mono_ns; /* the same on CLOCK_MONOTONIC (timeouts, this boot) */
     _Atomic int32_t tid;
+    _Atomic int32_t cause; /* CRASHED: enum prs_death_cause */
 } prs_scoreboard_slot;
 
 typedef struct prs_scoreboard_file {
@@ -49,6 +65,20 @@ typedef struct prs_scoreboard_file {
 /* Maps OUT/.prs/scoreboard (created zeroed if missing or of the wrong size/magic). */
 int prs_scoreboard_open(prs_scoreboard_file **out, const char *state_dir, bool create);
 void prs_scoreboard_close(prs_scoreboard_file *sb);
+
+/* Maps an existing scoreboard read-write for the supervisor (-ENOENT if there is none). */
+int prs_scoreboard_open_existing(prs_scoreboard_file **out, const char *state_dir);
+
+/* Marks every RUNNING slot CRASHED with cause and value (signal or exit status); returns
+ * how many. Async-signal-safe (atomics only): the crash handler and exit hook call it. */
+unsigned prs_scoreboard_charge_running(prs_scoreboard_file *sb, enum prs_death_cause cause,
+                                       int value);
+/* True if a slot is RUNNING. */
+bool prs_scoreboard_any_running(const prs_scoreboard_file *sb);
+
+/* What a CRASHED slot's death was, for the error files: "the process crashed in run()
+ * with signal 11 (SIGSEGV)", "the entry script called exit(0)", ... */
+void prs_scoreboard_death_text(const prs_scoreboard_slot *s, char *buf, size_t size);
 
 void prs_scoreboard_begin(prs_scoreboard_slot *s, uint64_t batch_id, uint32_t attempt,
                           uint64_t first_item, uint32_t item_count);

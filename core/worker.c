@@ -44,6 +44,8 @@ int prs_emit(prs_out *out, const void *row, size_t len) {
     out->rows_len += len;
     if (!newline) out->rows[out->rows_len++] = '\n';
     out->row_count++;
+    if (out->row_count > out->progress)
+        out->progress = (uint32_t)PRS_MIN(out->row_count, UINT32_MAX);
     return 0;
 }
 
@@ -80,7 +82,42 @@ int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...) {
     va_start(ap, fmt);
     out_error_v(out, out->batch->items[index].name, fmt, ap);
     va_end(ap);
+    if (index + 1 > out->progress) out->progress = index + 1;
     return 0;
+}
+
+int prs_fail_batch(prs_out *out, const char *fmt, ...) {
+    if (out->fail_reason[0]) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out->fail_reason, sizeof(out->fail_reason), fmt, ap);
+    va_end(ap);
+    if (n <= 0) snprintf(out->fail_reason, sizeof(out->fail_reason), "(no reason given)");
+    for (char *p = out->fail_reason; *p; p++) {
+        if (*p == '\n') *p = ' '; /* one error, one line */
+    }
+    return -1;
+}
+
+/* The batch's own failure line goes first: it is the try's error (the CSV report and the
+ * overview show the first line). */
+static void out_batch_failed(prs_out *out, int run_rc) {
+    size_t before = out->errors_len;
+    if (out->fail_reason[0]) {
+        out_error(out, "-", "the batch failed this try: %s", out->fail_reason);
+    } else {
+        out_error(out, "-",
+                  "run() returned %d: the batch failed this try (no reason given: "
+                  "call prs_fail_batch)",
+                  run_rc);
+    }
+    size_t len = out->errors_len - before;
+    if (before == 0 || len == 0) return;
+    char line[1100];
+    if (len > sizeof(line)) return;
+    memcpy(line, out->errors + before, len);
+    memmove(out->errors + len, out->errors, before);
+    memcpy(out->errors, line, len);
 }
 
 void prs_log(prs_ctx *ctx, int level, const char *fmt, ...) {
@@ -223,6 +260,8 @@ static prs_out *worker_take_out(prs_worker *w) {
     out->rows_len = 0;
     out->row_count = 0;
     out->errors_len = 0;
+    out->progress = 0;
+    out->fail_reason[0] = 0;
     return out;
 }
 
@@ -472,6 +511,7 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     prs_scoreboard_slot *slot = &w->shared->scoreboard->slot[w->id];
     atomic_store(&w->cancel, false);
     prs_scoreboard_begin(slot, m->batch_id, m->attempt, m->first_item, m->item_count);
+    prs_crash_set_progress(&out->progress);
     prs_crash_set_batch(&batch);
     uint64_t run_start_ns = prs_clock_ns(CLOCK_MONOTONIC);
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
@@ -480,9 +520,8 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     prs_crash_set_batch(NULL);
     prs_scoreboard_end(slot);
     done->timed_out = atomic_load(&w->cancel);
-    if (done->run_rc < 0) {
-        out_error(out, "-", "run() returned %d: the batch failed this try", done->run_rc);
-    }
+    if (out->fail_reason[0] && done->run_rc >= 0) done->run_rc = -1;
+    if (done->run_rc < 0) out_batch_failed(out, done->run_rc);
 release:
     worker_release(w, s);
 }

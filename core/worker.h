@@ -35,6 +35,10 @@ struct prs_out {
     char *errors; /* "batch B item NAME: message\n" lines for logs/user/error.txt */
     size_t errors_len, errors_cap;
     const prs_batch *batch;
+    /* The item run() works on, as far as its calls tell: past the last emitted row or
+     * failed item (rows are taken to come in item order). Named in crash evidence. */
+    uint32_t progress;
+    char fail_reason[512]; /* prs_fail_batch's reason; "" when none */
 };
 
 struct prs_worker;

@@ -685,10 +685,12 @@ static int run_job(run_ctx *r, const prs_jobspec *js, int argc, char **argv, int
     prs_job_report report;
     code = prs_supervise(&r->c, &report);
     fprintf(stderr, "prs: %s\n", report.message);
-    if (r->c.output_action == PRS_OUTPUT_APPEND_ROW && report.total_batches) {
+    /* A refused job (OUT holds another one, or bad usage): OUT's files are not this job's. */
+    bool ours = code != PRS_EXIT_USAGE;
+    if (ours && r->c.output_action == PRS_OUTPUT_APPEND_ROW && report.total_batches) {
         fprintf(stderr, "prs: results: %s/%s\n", r->c.output_dir, r->c.append_row_file_name);
     }
-    if (report.total_batches)
+    if (ours && report.total_batches)
         fprintf(stderr, "prs: logs:    %s/logs/overview.txt\n", r->c.output_dir);
     free(init_argv);
     return code;

@@ -2,7 +2,8 @@
  * Every item that is not failed gets the row "<name>\tok".
  *
  *   --fail-item S        items whose name contains S get no row (a failed item)
- *   --fail-batch S       a batch holding an item whose name contains S returns -1
+ *   --fail-named S       like --fail-item, with a message naming the item, its size and a path
+ *   --fail-batch S       a batch holding an item whose name contains S fails (prs_fail_batch)
  *   --fail-attempts N    every batch returns -1 on its tries 1..N, then succeeds
  *   --fail-init W        init fails on worker W ("all": on every worker)
  *   --extra-rows N       emit N extra rows per batch (more rows than items)
@@ -41,7 +42,7 @@
 #include <unistd.h>
 
 typedef struct rules {
-    const char *fail_item, *fail_batch;
+    const char *fail_item, *fail_batch, *fail_named;
     const char *crash_item, *abort_item, *hang_item, *slow_item;
     unsigned fail_attempts, extra_rows, crash_attempts, leak_bytes, sleep_us;
     int log_each;
@@ -95,6 +96,8 @@ int prs_init(prs_ctx *ctx, int argc, char **argv) {
         int has_value = i + 1 < argc;
         if (!strcmp(a, "--fail-item") && has_value)
             r->fail_item = argv[++i];
+        else if (!strcmp(a, "--fail-named") && has_value)
+            r->fail_named = argv[++i];
         else if (!strcmp(a, "--fail-batch") && has_value)
             r->fail_batch = argv[++i];
         else if (!strcmp(a, "--fail-attempts") && has_value)
@@ -165,7 +168,10 @@ int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {
         if (lost) lost[0] = 1; /* deliberately never freed */
     }
     for (uint32_t i = 0; i < batch->count; i++) {
-        if (r->fail_batch && strstr(batch->items[i].name, r->fail_batch)) return -1;
+        if (r->fail_batch && strstr(batch->items[i].name, r->fail_batch))
+            return prs_fail_batch(out,
+                                  "faulty: the batch holds %s, which matches --fail-batch '%s'",
+                                  batch->items[i].name, r->fail_batch);
     }
     if (batch->attempt == 1) { /* first-try faults: a retry recovers them */
         if (batch_hit(r, 'c', batch, r->crash_rate)) crash();
@@ -203,6 +209,11 @@ int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {
         }
         if (r->fail_item && strstr(name, r->fail_item)) {
             prs_fail_item(out, i, "faulty: fails items matching '%s'", r->fail_item);
+            continue;
+        }
+        if (r->fail_named && strstr(name, r->fail_named)) {
+            prs_fail_item(out, i, "cannot parse %s (%zu bytes) at /data/in/%s", name,
+                          batch->items[i].size, name);
             continue;
         }
         char row[4200];

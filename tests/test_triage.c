@@ -1,0 +1,163 @@
+/* From "it failed" to the line and the item, as a new user meets it (issue 16): error.txt
+ * groups by message shape and by count, a redone try is filed once, prs_fail_batch's reason
+ * reaches every report, crash files name the faulting item with file:line stacks, the end
+ * line and exit code follow ParallelRunStep (no item succeeded: failed; stopped: rerun to
+ * resume; refused: no results/logs lines of the other job). Each test failed before its
+ * fix. */
+#include "joblog.h"
+#include "prs.h"
+#include "e2e.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+Test(triage, errors_grouped_by_shape_and_ordered_by_count, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 30);
+    /* f0002 fails first (batch 0, one worker), alone; ten f001x fail with messages naming
+     * the item, its size and a path: one group of ten, listed first. */
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 5 --workers 1",
+                         "--fail-item f0002 --fail-named f001"),
+                 0);
+    char *sum = e2e_out_file(&r, "logs/user/error.txt");
+    cr_assert(sum);
+    cr_assert(strstr(sum, "errors: 11 in 2 groups"), "%s", sum);
+    const char *ten = strstr(sum, "[10 x] cannot parse <item> (<N> bytes) at <path>\n");
+    const char *one = strstr(sum, "[1 x] faulty: fails items matching 'f<N>'\n");
+    cr_assert(ten && one && ten < one, "not grouped by shape, by count:\n%s", sum);
+    /* One whole example, and its file. */
+    cr_assert(strstr(ten, "  first: batch 2 attempt 1 item f0010.txt: cannot parse f0010.txt ("),
+              "%s", sum);
+    cr_assert(strstr(ten, "  file: logs/user/error/"), "%s", sum);
+    free(sum);
+    tu_rmrf(r.dir);
+}
+
+/* A runtime that dies after filing a try's errors but before committing the try redoes the
+ * batch with the same attempt: its errors must not be counted twice. The same item failing
+ * the same way on the next try counts, marked as repeated. */
+Test(triage, redone_try_is_filed_once_and_a_retry_is_marked_repeated, .timeout = 30) {
+    char dir[256];
+    tu_tmpdir(dir, sizeof(dir), "triage");
+    static const char life1[] = "batch 3 attempt 1 item a.txt: cannot open a.txt: 17 bytes\n"
+                                "batch 3 attempt 1 item b.txt: cannot open b.txt: 18 bytes\n";
+    static const char life2[] = "batch 3 attempt 1 item a.txt: cannot open a.txt: 17 bytes\n"
+                                "batch 3 attempt 1 item b.txt: cannot open b.txt: 18 bytes\n"
+                                "batch 3 attempt 2 item a.txt: cannot open a.txt: 17 bytes\n";
+    for (int life = 0; life < 2; life++) {
+        prs_joblog *jl;
+        char err[256];
+        cr_assert_eq(prs_joblog_open(&jl, dir, PRS_LOG_INFO, 0, err, sizeof(err)), 0, "%s", err);
+        const char *text = life ? life2 : life1;
+        prs_joblog_errors(jl, text, strlen(text));
+        prs_joblog_close(jl);
+    }
+    char path[400];
+    snprintf(path, sizeof(path), "%s/logs/user/error.txt", dir);
+    char *sum = tu_read(path, NULL);
+    cr_assert(sum);
+    cr_assert(strstr(sum, "errors: 3 in 1 group "), "%s", sum);
+    cr_assert(strstr(sum, "[3 x] cannot open <item>: <N> bytes\n  repeated: 1 on later tries"),
+              "%s", sum);
+    free(sum);
+    cr_assert_eq(tu_sh("test $(ls %s/logs/user/error/*/ | grep -c '^error-') -eq 3", dir), 0);
+    tu_rmrf(dir);
+}
+
+Test(triage, batch_failure_reason_shows_everywhere, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 20);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 5 --workers 1 --run-max-try 2",
+                         "--fail-batch f0012"),
+                 0);
+    const char *reason = "the batch failed this try: faulty: the batch holds f0012.txt, which "
+                         "matches --fail-batch 'f0012'";
+    const char *files[] = {"logs/user/error.txt", "logs/overview.txt", "logs/sys/master.txt",
+                           "logs/sys/job_report/processed_mini-batches.csv"};
+    for (size_t i = 0; i < PRS_ARRAY_LEN(files); i++) {
+        char *t = e2e_out_file(&r, files[i]);
+        cr_assert(t && strstr(t, reason), "%s lacks the reason:\n%s", files[i], t ? t : "");
+        cr_assert(!strstr(t, "run() returned"), "%s:\n%s", files[i], t);
+        free(t);
+    }
+    char *errs = e2e_error_files(&r);
+    cr_assert_eq(e2e_count(errs, reason), 2, "%s", errs); /* both tries */
+    free(errs);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, crash_names_the_item_with_file_and_line, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 20);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 5 --workers 1 --run-max-try 1",
+                         "--crash-item f0012"),
+                 0);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/crash.txt", r.dir);
+    cr_assert_eq(tu_sh("cat %s/logs/user/error/*/crash-*.txt > %s", r.out, p), 0);
+    char *crash = tu_read(p, NULL);
+    cr_assert(crash);
+    cr_assert(strstr(crash, "\nitem: f0012.txt\n"), "%s", crash);
+    cr_assert(!strstr(crash, "f0011.txt") && !strstr(crash, "f0013.txt"), "%s", crash);
+    cr_assert(strstr(crash, "stack (function, file:line):\n"), "%s", crash);
+    cr_assert(strstr(crash, " prs_run+0x") && strstr(crash, "tools/examples/faulty.c:"), "%s",
+              crash);
+    free(crash);
+    char *errs = e2e_error_files(&r);
+    cr_assert(strstr(errs, "item: f0012.txt\nmessage: the process crashed"), "%s", errs);
+    cr_assert(strstr(errs, "stack trace: logs/user/error/"), "%s", errs);
+    free(errs);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, no_item_succeeded_fails_the_job, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 10);
+    /* Default thresholds ignore failures; still, no item succeeded: the job failed. */
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 5", "--fail-item f00"), 1);
+    char *err = tu_read(r.err, NULL);
+    cr_assert(strstr(err, "prs: FAILED: ") && strstr(err, "no mini-batch item succeeded"), "%s",
+              err);
+    free(err);
+    char *ov = e2e_out_file(&r, "logs/overview.txt");
+    cr_assert(strstr(ov, "state: FAILED") && strstr(ov, "why it failed: no item succeeded"), "%s",
+              ov);
+    free(ov);
+    /* Resumed: the stored result, the same exit code. */
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 5", "--fail-item f00"), 1);
+    /* One item succeeding is enough for the default thresholds. */
+    tu_rmrf(r.out);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 5", "--fail-item f0001"), 0);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, refused_job_points_at_no_files, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 10);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 5", ""), 0);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 3", ""), 2);
+    char *err = tu_read(r.err, NULL);
+    cr_assert(strstr(err, "holds a different job"), "%s", err);
+    cr_assert(!strstr(err, "results:") && !strstr(err, "logs:"), "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, interrupted_job_says_how_to_resume, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 40);
+    /* 40 items of 0.1 s on one worker: ~4 s; SIGINT once it runs (bounded wait). */
+    int rc = tu_sh("%s run --quiet --entry-script build/examples/faulty.so --input '%s' "
+                   "--output '%s' --mini-batch-size 2 --workers 1 -- --sleep-us 100000 "
+                   "2>'%s' & pid=$!; "
+                   "for i in $(seq 100); do grep -q 'running:' '%s/logs/sys/master.txt' "
+                   "2>/dev/null && break; sleep 0.1; done; "
+                   "kill -INT $pid; wait $pid",
+                   tu_prs(), r.in, r.out, r.err, r.out);
+    cr_assert_eq(rc, 5);
+    char *err = tu_read(r.err, NULL);
+    cr_assert(strstr(err, "prs: STOPPED") && strstr(err, "run the same command again to resume"),
+              "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
