@@ -129,7 +129,8 @@ int prs_committer_flush(prs_committer *c, const prs_queue_counts *counts, const 
         if (meta_key) {
             PRS_ASSERT(strlen(meta_key) < sizeof(g->meta_key));
             snprintf(g->meta_key, sizeof(g->meta_key), "%s", meta_key);
-            g->meta_len = PRS_MIN(meta_len, sizeof(g->meta_val));
+            PRS_ASSERT(meta_len <= sizeof(g->meta_val)); /* a caller's bug: never cut */
+            g->meta_len = meta_len;
             memcpy(g->meta_val, meta_val, g->meta_len);
         }
         c->filling ^= 1;

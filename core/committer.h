@@ -13,7 +13,9 @@
 #include "outfile.h"
 #include "queue.h"
 
-#define PRS_COMMITTER_META_BYTES 1024u
+/* A meta value handed with a group, at most: the job's result ("CODE MESSAGE", the
+ * message up to 1024 bytes) fits whole (coord.c asserts it at compile time). */
+#define PRS_COMMITTER_META_BYTES 1100u
 
 typedef struct prs_committer prs_committer;
 

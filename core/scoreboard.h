@@ -8,7 +8,7 @@
  * Callers must: write a slot only from its worker; publish with prs_scoreboard_begin /
  *   _end (release stores), so a reader that sees RUNNING sees the fields it describes.
  *
- * What a death charges (decided on the next start, see runtime.c):
+ * What a death charges (decided on the next start, see jobstate.c, prs_jobstate_repair):
  *   CRASHED slots spend that batch's try. A slot becomes CRASHED by what its cause says:
  *   a fatal signal in that worker's run() (the crash handler marks that slot only); a
  *   fatal signal, exit() or a self-sent SIGTERM/SIGINT in a thread that is no worker (the

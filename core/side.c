@@ -1,8 +1,11 @@
 /* side.c -- see side.h. */
 #include "side.h"
 
+#include "prs.h"
+
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static bool name_ok(const char *s, size_t len) {
     if (len == 0 || len > PRS_SIDE_NAME_MAX) return false;
@@ -190,4 +193,73 @@ const char *prs_side_format_name(enum prs_side_format f) {
         return "jsonl";
     }
     return "?";
+}
+
+int prs_side_apply_env(const char *const *env, uint32_t count, char *err, size_t err_size) {
+    for (uint32_t i = 0; i < count; i++) {
+        const char *eq = strchr(env[i], '=');
+        char name[256];
+        if (!eq) return bad(err, err_size, "--env", env[i], "expected K=V");
+        if ((size_t)(eq - env[i]) >= sizeof(name))
+            return bad(err, err_size, "--env", env[i], "the name is too long");
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - env[i]), env[i]);
+        if (setenv(name, eq + 1, 1) != 0)
+            return bad(err, err_size, "--env", env[i], strerror(errno));
+    }
+    return 0;
+}
+
+/* The exit code of a table that cannot be loaded: a changed or bad file or option is the
+ * user's to fix, memory and disk the environment's, the rest is the input. */
+static int table_exit_code(int rc) {
+    if (rc == -ESTALE || rc == -EINVAL || rc == -EFBIG) return PRS_EXIT_USAGE;
+    if (rc == -ENOMEM || rc == -ENOSPC || rc == -EIO) return PRS_EXIT_INTERNAL;
+    return PRS_EXIT_INPUT;
+}
+
+static void table_log(prs_joblog *log, const prs_side_table *t, const prs_sidedb_load_info *info) {
+    prs_joblog_master(log, "side table %s: %s %s (%s): %llu rows, %llu bytes stored in %.3f s",
+                      t->name, info->reused ? "reusing the load of" : "loaded", t->path,
+                      prs_side_format_name(t->format), (unsigned long long)info->rows,
+                      (unsigned long long)info->stored_bytes, (double)info->load_ns / 1e9);
+    if (info->duplicates) {
+        prs_joblog_master(log,
+                          "warning: side table %s: %llu duplicate key(s) ignored: the first "
+                          "row of a key wins",
+                          t->name, (unsigned long long)info->duplicates);
+    }
+    if (info->empty_keys) {
+        prs_joblog_master(log, "warning: side table %s: %llu row(s) with an empty key skipped",
+                          t->name, (unsigned long long)info->empty_keys);
+    }
+}
+
+int prs_side_load(const prs_side_config *sc, const char *state_dir, prs_joblog *log,
+                  prs_sidedb **db, char *err, size_t err_size) {
+    if (*db || sc->table_count == 0) return 0;
+    char dir[PATH_MAX + 32];
+    snprintf(dir, sizeof(dir), "%s/side", state_dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, err_size, "%s: %s", dir, strerror(errno));
+        return PRS_EXIT_USAGE;
+    }
+    char why[PATH_MAX + 1024];
+    int rc = prs_sidedb_open(db, dir, sc->table_count, why, sizeof(why));
+    if (rc) {
+        *db = NULL;
+        snprintf(err, err_size, "side tables: %s", why);
+        return PRS_EXIT_INTERNAL;
+    }
+    for (uint32_t i = 0; i < sc->table_count; i++) {
+        const prs_side_table *t = &sc->tables[i];
+        prs_sidedb_spec spec = {.name = t->name,
+                                .path = t->path,
+                                .key = t->key[0] ? t->key : NULL,
+                                .format = t->format};
+        prs_sidedb_load_info info;
+        rc = prs_sidedb_ensure(*db, &spec, &info, err, err_size);
+        if (rc) return table_exit_code(rc);
+        table_log(log, t, &info);
+    }
+    return 0;
 }

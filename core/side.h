@@ -2,9 +2,11 @@
  *
  * Owns: the parsed, resolved side configuration of one job (names, absolute paths, table
  *   specs), in fixed arrays: nothing here allocates but the substituted argv.
- * May call: storage/sidedb (for the spec type), libc. Pure apart from realpath/stat.
+ * May call: storage/sidedb, core/joblog (master.txt lines of a load), libc. The parsers
+ *   are pure apart from realpath/stat; prs_side_apply_env and prs_side_load act.
  * Callers: tools/prs.c (early validation, so a bad value exits 2 before anything runs) and
- *   the runtime (which resolves, loads and hands the result to the workers).
+ *   the lifecycle (core/prs.c: it resolves, loads and hands the result to the workers),
+ *   on the thread that runs prs_job_run.
  *
  * Grammar (errors name the option and the value):
  *   --side-input NAME=PATH                      a file or directory, by name
@@ -17,6 +19,7 @@
 #define PRS_SIDE_H
 
 #include "base.h"
+#include "joblog.h"
 #include "sidedb.h"
 
 #include <limits.h>
@@ -61,5 +64,20 @@ const char *prs_side_input_path(const prs_side_config *sc, const char *name);
 char **prs_side_substitute(const prs_side_config *sc, int argc, char *const *argv);
 
 const char *prs_side_format_name(enum prs_side_format f);
+
+/* setenv of each "K=V" (already parsed: prs_side_parse_env). 0, or -EINVAL with err
+ * naming the value (a name of 256 bytes or more, or setenv failed). Before any other
+ * thread of the process reads the environment (see prs.h). */
+int prs_side_apply_env(const char *const *env, uint32_t count, char *err, size_t err_size);
+
+/* Loads each side table of sc into state_dir/side (or checks that an earlier load still
+ * matches its file: a changed file is refused, since rows committed so far were computed
+ * with the old table) and says so in master.txt. Does nothing when *db is open already or
+ * there are no tables. Returns 0 or a PRS_EXIT_* code with err saying why: USAGE (the
+ * directory cannot be made; a table changed, or its key or format is wrong, or it is too
+ * large), INTERNAL (the store cannot be opened, memory, disk), INPUT (a table unreadable
+ * or malformed). *db is the open store (or NULL) in every case; prs_sidedb_close it. */
+int prs_side_load(const prs_side_config *sc, const char *state_dir, prs_joblog *log,
+                  prs_sidedb **db, char *err, size_t err_size);
 
 #endif

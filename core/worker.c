@@ -1,4 +1,4 @@
-/* worker.c -- see worker.h. Also defines the entry-script API of prs_entry.h. */
+/* worker.c -- see worker.h. The entry-script API of prs_entry.h is in prs_entry.c. */
 #include "worker.h"
 #include "clock.h"
 
@@ -19,84 +19,13 @@
 extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
     __attribute__((weak));
 
-/* ---- the entry-script API ------------------------------------------------------------ */
-
-/* Grows *buf to hold need bytes. Doubling keeps a warm worker from allocating again. */
-static int grow(char **buf, size_t *cap, size_t need) {
-    if (need <= *cap) return 0;
-    size_t n = *cap ? *cap : 4096;
-    while (n < need) {
-        if (n > SIZE_MAX / 2) return -ENOMEM;
-        n *= 2;
-    }
-    char *p = realloc(*buf, n);
-    if (!p) return -ENOMEM;
-    *buf = p;
-    *cap = n;
-    return 0;
-}
-
-int prs_emit(prs_out *out, const void *row, size_t len) {
-    bool newline = len > 0 && ((const char *)row)[len - 1] == '\n';
-    size_t need = out->rows_len + len + (newline ? 0 : 1);
-    if (need < out->rows_len || grow(&out->rows, &out->rows_cap, need) != 0) return -ENOMEM;
-    if (len) memcpy(out->rows + out->rows_len, row, len);
-    out->rows_len += len;
-    if (!newline) out->rows[out->rows_len++] = '\n';
-    out->row_count++;
-    if (out->row_count > out->progress)
-        out->progress = (uint32_t)PRS_MIN(out->row_count, UINT32_MAX);
-    return 0;
-}
-
-__attribute__((format(printf, 3, 0))) static void out_error_v(prs_out *out, const char *item,
-                                                              const char *fmt, va_list ap) {
-    char line[1024];
-    int n = snprintf(line, sizeof(line),
-                     "batch %llu attempt %u item %s: ", (unsigned long long)out->batch->id,
-                     out->batch->attempt, item);
-    int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof(line) - 2) len = sizeof(line) - 2;
-    for (size_t i = 0; i < len; i++) {
-        if (line[i] == '\n') line[i] = ' '; /* one error, one line */
-    }
-    line[len++] = '\n';
-    if (grow(&out->errors, &out->errors_cap, out->errors_len + len) != 0) return;
-    memcpy(out->errors + out->errors_len, line, len);
-    out->errors_len += len;
-}
-
 static void out_error(prs_out *out, const char *item, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void out_error(prs_out *out, const char *item, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    out_error_v(out, item, fmt, ap);
+    prs_entry_out_error_v(out, item, fmt, ap);
     va_end(ap);
-}
-
-int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...) {
-    if (!out->batch || index >= out->batch->count) return -EINVAL;
-    va_list ap;
-    va_start(ap, fmt);
-    out_error_v(out, out->batch->items[index].name, fmt, ap);
-    va_end(ap);
-    if (index + 1 > out->progress) out->progress = index + 1;
-    return 0;
-}
-
-int prs_fail_batch(prs_out *out, const char *fmt, ...) {
-    if (out->fail_reason[0]) return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out->fail_reason, sizeof(out->fail_reason), fmt, ap);
-    va_end(ap);
-    if (n <= 0) snprintf(out->fail_reason, sizeof(out->fail_reason), "(no reason given)");
-    for (char *p = out->fail_reason; *p; p++) {
-        if (*p == '\n') *p = ' '; /* one error, one line */
-    }
-    return -1;
 }
 
 /* The batch's own failure line goes first: it is the try's error (the CSV report and the
@@ -118,93 +47,6 @@ static void out_batch_failed(prs_out *out, int run_rc) {
     memcpy(line, out->errors + before, len);
     memmove(out->errors + len, out->errors, before);
     memcpy(out->errors, line, len);
-}
-
-void prs_log(prs_ctx *ctx, int level, const char *fmt, ...) {
-    prs_joblog *log = ctx->worker->shared->log;
-    if (!prs_joblog_user_enabled(log, level)) return;
-    va_list ap;
-    va_start(ap, fmt);
-    prs_joblog_user(log, (int)ctx->worker->id, level, fmt, ap);
-    va_end(ap);
-}
-
-int prs_worker_id(const prs_ctx *ctx) {
-    return (int)ctx->worker->id;
-}
-const char *prs_output_dir(const prs_ctx *ctx) {
-    return ctx->worker->shared->output_dir;
-}
-bool prs_cancelled(const prs_ctx *ctx) {
-    return atomic_load_explicit(&ctx->worker->cancel, memory_order_relaxed);
-}
-void prs_set_user(prs_ctx *ctx, void *user) {
-    ctx->user = user;
-}
-void *prs_user(const prs_ctx *ctx) {
-    return ctx->user;
-}
-
-void prs_global_set(prs_global *g, void *shared) {
-    g->shared = shared;
-}
-void *prs_global_get(const prs_global *g) {
-    return g->shared;
-}
-const char *prs_global_side_path(const prs_global *g, const char *name) {
-    return name ? prs_side_input_path(g->side, name) : NULL;
-}
-void *prs_shared(const prs_ctx *ctx) {
-    return ctx->worker->shared->global->shared;
-}
-
-const char *prs_side_path(const prs_ctx *ctx, const char *name) {
-    return name ? prs_side_input_path(ctx->worker->shared->side, name) : NULL;
-}
-
-/* The table's index with the worker's snapshot open, or a negative errno. */
-static int side_table(prs_ctx *ctx, const char *table) {
-    prs_worker *w = ctx->worker;
-    if (!w->side_reader || !table) return -EINVAL;
-    int t;
-    /* The pointer alone could be a reused buffer now naming another table: the compare of
-     * a short name is what keeps the cache honest, and it is cheaper than a search. */
-    if (table == w->side_last_name &&
-        strcmp(table, prs_sidedb_table_name(w->shared->sidedb, (uint32_t)w->side_last_table)) ==
-            0) {
-        t = w->side_last_table;
-    } else {
-        t = prs_sidedb_find(w->side_reader, table);
-        if (t < 0) return t;
-        w->side_last_name = table;
-        w->side_last_table = t;
-    }
-    /* Lazily: a batch that never looks up costs no transaction. */
-    if (!prs_sidedb_reader_active(w->side_reader) && prs_sidedb_reader_begin(w->side_reader) != 0)
-        return -EIO;
-    return t;
-}
-
-int prs_side_get(prs_ctx *ctx, const char *table, const void *key, size_t key_len,
-                 const void **value, size_t *value_len) {
-    int t = side_table(ctx, table);
-    if (t < 0) return t;
-    return prs_sidedb_get(ctx->worker->side_reader, (uint32_t)t, key, key_len, value, value_len);
-}
-
-long prs_side_get_many(prs_ctx *ctx, const char *table, size_t n, const void *const *keys,
-                       const size_t *key_lens, const void **values, size_t *value_lens,
-                       int *found) {
-    int t = side_table(ctx, table);
-    if (t < 0) return t;
-    return (long)prs_sidedb_get_many(ctx->worker->side_reader, (uint32_t)t, n, keys, key_lens,
-                                     values, value_lens, found);
-}
-
-int prs_side_header(prs_ctx *ctx, const char *table, const void **header, size_t *header_len) {
-    int t = side_table(ctx, table);
-    if (t < 0) return t;
-    return prs_sidedb_header(ctx->worker->side_reader, (uint32_t)t, header, header_len);
 }
 
 /* Views handed out during a callback die with it: the snapshot ends here. */
@@ -279,7 +121,7 @@ static int slot_scratch(prs_worker_slot *sl, uint32_t count) {
 }
 
 static int slot_names_add(prs_worker_slot *sl, const char *name, size_t len) {
-    int rc = grow(&sl->names, &sl->names_cap, sl->names_len + len + 1);
+    int rc = prs_entry_grow(&sl->names, &sl->names_cap, sl->names_len + len + 1);
     if (rc) return rc;
     memcpy(sl->names + sl->names_len, name, len);
     sl->names[sl->names_len + len] = 0;
@@ -428,7 +270,7 @@ static int worker_items_tabular(prs_worker *w, unsigned s, prs_out *out, prs_don
      * Built by hand, not snprintf: this runs once per record, often 10M+ times a job. */
     while (seen < sl->ref.records && prs_splitter_next(&sp, &rec) == 1) {
         seen++;
-        int rc2 = grow(&w->data, &w->data_cap, used + plen + 24);
+        int rc2 = prs_entry_grow(&w->data, &w->data_cap, used + plen + 24);
         if (rc2) return rc2;
         char *dst = w->data + used;
         memcpy(dst, sl->ref.path, plen);
@@ -669,4 +511,66 @@ void prs_worker_release_out(prs_worker *w, uint32_t out_index) {
     atomic_store(&w->out_busy[out_index], false);
     pthread_cond_signal(&w->out_freed);
     pthread_mutex_unlock(&w->out_lock);
+}
+
+/* ---- the set of a job's workers ------------------------------------------------------- */
+
+struct prs_workers {
+    uint32_t count, started;
+    prs_worker w[];
+};
+
+uint32_t prs_workers_cpus(int *cpu_ids, uint32_t cap) {
+    PRS_ASSERT(cap >= 1);
+    cpu_set_t set;
+    uint32_t n = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        for (int c = 0; c < CPU_SETSIZE && n < cap; c++) {
+            if (CPU_ISSET(c, &set)) cpu_ids[n++] = c;
+        }
+    }
+    if (n == 0) {
+        cpu_ids[0] = -1;
+        n = 1;
+    }
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
+    if (f) {
+        char quota[32];
+        unsigned long long period;
+        if (fscanf(f, "%31s %llu", quota, &period) == 2 && strcmp(quota, "max") != 0 && period) {
+            unsigned long long q = strtoull(quota, NULL, 10);
+            uint32_t limit = (uint32_t)PRS_MAX(1ull, (q + period - 1) / period);
+            n = PRS_MIN(n, limit);
+        }
+        fclose(f);
+    }
+    return n;
+}
+
+int prs_workers_start(prs_workers **out, uint32_t count, const int *cpus, uint32_t ncpu,
+                      const prs_workers_shared *shared) {
+    PRS_ASSERT(count >= 1 && count <= PRS_MAX_WORKERS && ncpu >= 1);
+    prs_workers *ws = calloc(1, sizeof(*ws) + count * sizeof(ws->w[0]));
+    *out = ws;
+    if (!ws) return -ENOMEM;
+    ws->count = count;
+    for (uint32_t i = 0; i < count; i++) {
+        int rc = prs_worker_start(&ws->w[i], i, cpus[i % ncpu], shared);
+        if (rc) return rc;
+        ws->started++;
+    }
+    return 0;
+}
+
+uint32_t prs_workers_started(const prs_workers *ws) {
+    return ws ? ws->started : 0;
+}
+
+prs_worker *prs_workers_get(prs_workers *ws, uint32_t index) {
+    PRS_ASSERT(ws && index < ws->started);
+    return &ws->w[index];
+}
+
+void prs_workers_free(prs_workers *ws) {
+    free(ws);
 }

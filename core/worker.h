@@ -26,6 +26,7 @@
 #include "sidedb.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 
 struct prs_out {
@@ -160,5 +161,35 @@ typedef struct prs_worker {
 int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared);
 void prs_worker_join(prs_worker *w);
 void prs_worker_release_out(prs_worker *w, uint32_t out_index);
+
+/* Defined in prs_entry.c beside prs_emit, used by the worker too, on its thread: grows *buf
+ * (doubling) to hold need bytes (0 or -ENOMEM, *buf unchanged), and appends "batch B attempt A item
+ * ITEM: message\n" to out's error lines (newlines in the message become spaces; dropped when out of
+ * memory). */
+int prs_entry_grow(char **buf, size_t *cap, size_t need);
+void prs_entry_out_error_v(prs_out *out, const char *item, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+/* The workers of one job, started together (prs_workers_start) and freed together once
+ * each is joined. Coordinator thread only. */
+typedef struct prs_workers prs_workers;
+
+/* CPUs this process may run on (at most cap ids into cpu_ids, cap >= 1): its affinity mask,
+ * capped by a cgroup v2 CPU quota. {-1} (one unpinned CPU) when the mask is unreadable. */
+uint32_t prs_workers_cpus(int *cpu_ids, uint32_t cap);
+
+/* Starts count workers (1..PRS_MAX_WORKERS), worker i pinned to cpus[i % ncpu] (more
+ * workers than CPUs are placed round-robin). *out is NULL only when out of memory
+ * (-ENOMEM). Another error is the failing worker's (prs_worker_start: a reader cannot be
+ * opened, or -EAGAIN: no thread); *out then holds the prs_workers_started() workers that
+ * run, which the caller stops and joins like any others before prs_workers_free. */
+int prs_workers_start(prs_workers **out, uint32_t count, const int *cpus, uint32_t ncpu,
+                      const prs_workers_shared *shared);
+/* Workers started (0 for NULL). */
+uint32_t prs_workers_started(const prs_workers *ws);
+/* Worker index (< prs_workers_started). */
+prs_worker *prs_workers_get(prs_workers *ws, uint32_t index);
+/* Frees the set; every started worker must be joined. NULL is ignored. */
+void prs_workers_free(prs_workers *ws);
 
 #endif

@@ -673,7 +673,7 @@ static void ev_hang(world *w, uint8_t a, uint16_t b) {
     w->r->stats.hangs++;
     complete(w, idx, PRS_OUTCOME_TIMEOUT, 0, false);
     if (w->r->failed || !(b & 1u)) return;
-    /* run() ignored the cancel: the runtime commits the timeout and restarts (job_abandon);
+    /* run() ignored the cancel: the runtime commits the timeout and restarts (coord.c: abandon);
      * the other running batches are not charged. */
     commit(w);
     if (!w->r->failed) restart(w);

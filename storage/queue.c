@@ -529,6 +529,14 @@ int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec
     return stored_batch(&v, rec);
 }
 
+int prs_queue_reader_get(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec) {
+    int rc = prs_queue_reader_begin(r);
+    if (rc) return rc;
+    rc = prs_queue_reader_batch(r, batch_id, rec);
+    prs_queue_reader_end(r);
+    return rc;
+}
+
 int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count, const void **views,
                            size_t *sizes) {
     PRS_ASSERT(r->active);

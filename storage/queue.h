@@ -57,7 +57,7 @@ typedef prs_counts prs_queue_counts;
  * such a record, read back, to -EBADMSG (a corrupt state file), and refuses to write one. */
 #define PRS_QUEUE_BATCH_BYTES 24u
 #define PRS_QUEUE_COUNTS_BYTES 56u
-#define PRS_QUEUE_MAX_ATTEMPTS 100u /* = PRS_SCHED_MAX_TRY (checked in core/runtime.c) */
+#define PRS_QUEUE_MAX_ATTEMPTS 100u /* = PRS_SCHED_MAX_TRY (checked in core/coord.c) */
 
 void prs_queue_batch_encode(const prs_batch_rec *rec, uint8_t out[PRS_QUEUE_BATCH_BYTES]);
 int prs_queue_batch_decode(const void *buf, size_t len, prs_batch_rec *rec);
@@ -145,6 +145,9 @@ void prs_queue_reader_end(prs_queue_reader *r);
 int prs_queue_reader_pending(prs_queue_reader *r, uint64_t *cursor, uint64_t *ids,
                              prs_batch_rec *recs, size_t cap);
 int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec);
+/* One batch record in a read transaction of its own (begin, batch, end): for a reader
+ * that holds no transaction. The errors of begin and batch (-ENOENT: no such batch). */
+int prs_queue_reader_get(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec);
 /* Zero-copy view of item records [first, first+count): views[i]/sizes[i]. */
 int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count, const void **views,
                            size_t *sizes);

@@ -1,11 +1,11 @@
-/* entry.c -- see entry.h. */
-#include "entry.h"
+/* script.c -- see script.h. */
+#include "script.h"
 
 #include <dlfcn.h>
 #include <string.h>
 #include <sys/stat.h>
 
-int prs_entry_load(prs_entry_lib *lib, const char *path, char *err, size_t err_size) {
+int prs_script_load(prs_script_lib *lib, const char *path, char *err, size_t err_size) {
     memset(lib, 0, sizeof(*lib));
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -49,7 +49,7 @@ int prs_entry_load(prs_entry_lib *lib, const char *path, char *err, size_t err_s
     return 0;
 }
 
-void prs_entry_unload(prs_entry_lib *lib) {
+void prs_script_unload(prs_script_lib *lib) {
     if (lib->handle) dlclose(lib->handle);
     lib->handle = NULL;
 }

@@ -1,0 +1,126 @@
+/* config.c -- see config.h. */
+#include "config.h"
+
+#include "reader.h"
+#include "records.h"
+#include "sched.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+
+static int bad(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int bad(char *err, size_t err_size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* The options that take a number or an enum. */
+static int validate_ranges(const prs_job_config *c, char *err, size_t n) {
+    if (c->input_format > PRS_FORMAT_LINES)
+        return bad(err, n, "--input-format: unknown format %u", c->input_format);
+    if (c->io_mode > PRS_IO_SYNC) return bad(err, n, "--io: unknown mode %u", c->io_mode);
+    if (c->input_format == PRS_FORMAT_FILES && c->mini_batch_size < 1)
+        return bad(err, n, "--mini-batch-size must be at least 1 file");
+    if (c->input_format != PRS_FORMAT_FILES && c->mini_batch_bytes < 1)
+        return bad(err, n, "--mini-batch-size must be at least 1 byte");
+    if (c->workers > PRS_MAX_WORKERS)
+        return bad(err, n, "--workers %u: at most %u", c->workers, PRS_MAX_WORKERS);
+    if (c->run_max_try < 1 || c->run_max_try > PRS_SCHED_MAX_TRY)
+        return bad(err, n, "--run-max-try %u: must be 1..%u", c->run_max_try, PRS_SCHED_MAX_TRY);
+    if (c->error_threshold < -1) return bad(err, n, "--error-threshold must be -1 or more");
+    if (c->allowed_failed_count < -1)
+        return bad(err, n, "--allowed-failed-count must be -1 or more");
+    if (c->allowed_failed_percent > 100)
+        return bad(err, n, "--allowed-failed-percent must be 0..100");
+    return 0;
+}
+
+int prs_config_validate(const prs_job_config *c, char *err, size_t n) {
+    if (!c->input || !*c->input) return bad(err, n, "--input is required");
+    if (!c->output_dir || !*c->output_dir) return bad(err, n, "--output is required");
+    if (!c->entry_script && !c->entry.run) return bad(err, n, "--entry-script is required");
+    int rc = validate_ranges(c, err, n);
+    if (rc) return rc;
+    const char *name = c->append_row_file_name;
+    if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+        return bad(err, n, "--append-row-file-name '%s': a plain file name is needed",
+                   name ? name : "");
+    if (c->argc < 0 || (c->argc > 0 && !c->argv))
+        return bad(err, n, "init arguments: argc without argv");
+    if ((c->side_input_count && !c->side_inputs) || (c->side_table_count && !c->side_tables) ||
+        (c->env_count && !c->env))
+        return bad(err, n, "side inputs, side tables or env: a count without values");
+    if (c->env_count > PRS_SIDE_MAX) return bad(err, n, "--env: at most %u", PRS_SIDE_MAX);
+    for (uint32_t i = 0; i < c->env_count; i++) {
+        if (prs_side_parse_env(c->env[i], err, n)) return -EINVAL;
+    }
+    return 0;
+}
+
+int prs_config_text(const prs_job_config *c, const char *input_path, const char *script,
+                    const prs_side_config *side, char *buf, size_t size) {
+    bool list = c->input[0] == '@';
+    bool tabular = c->input_format != PRS_FORMAT_FILES;
+    int n = snprintf(buf, size,
+                     "input=%s%s\nentry_script=%s\nmini_batch_size=%llu%s\noutput_action=%s\n"
+                     "append_row_file_name=%s\ninput_format=%s\n",
+                     list ? "@" : "", input_path, script ? script : "(function table)",
+                     tabular ? (unsigned long long)c->mini_batch_bytes
+                             : (unsigned long long)c->mini_batch_size,
+                     tabular ? " bytes" : "",
+                     c->output_action == PRS_OUTPUT_APPEND_ROW ? "append_row" : "summary_only",
+                     c->append_row_file_name, prs_format_name((enum prs_format)c->input_format));
+    /* Side inputs and tables are part of what the job computes: a resume must name the
+     * same ones (a table's content is checked separately, by hash). */
+    for (uint32_t i = 0; i < side->input_count && n >= 0 && (size_t)n < size; i++) {
+        n += snprintf(buf + n, size - (size_t)n, "side_input.%s=%s\n", side->inputs[i].name,
+                      side->inputs[i].path);
+    }
+    for (uint32_t i = 0; i < side->table_count && n >= 0 && (size_t)n < size; i++) {
+        const prs_side_table *t = &side->tables[i];
+        n += snprintf(buf + n, size - (size_t)n, "side_table.%s=%s,key=%s,format=%s\n", t->name,
+                      t->path, t->key[0] ? t->key : "(first)", prs_side_format_name(t->format));
+    }
+    if (n < 0 || (size_t)n >= size) return -ENAMETOOLONG;
+    return 0;
+}
+
+/* The line of text starting with key (klen bytes, '=' included), or NULL. */
+static const char *find_key(const char *text, const char *key, size_t klen) {
+    for (const char *s = text; s && *s;) {
+        if (strncmp(s, key, klen) == 0) return s;
+        s = strchr(s, '\n');
+        if (s) s++;
+    }
+    return NULL;
+}
+
+void prs_config_diff(const char *stored, const char *now, char *out, size_t out_size) {
+    snprintf(out, out_size, "the options differ");
+    for (const char *line = now; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end) break;
+        const char *eq = memchr(line, '=', (size_t)(end - line));
+        if (eq) {
+            size_t klen = (size_t)(eq - line) + 1;
+            const char *found = find_key(stored, line, klen);
+            size_t len = (size_t)(end - line);
+            if (!found || strncmp(found, line, len + 1) != 0) {
+                const char *fend = found ? strchr(found, '\n') : NULL;
+                snprintf(out, out_size, "--%.*s was '%.*s', now '%.*s'", (int)(klen - 1), line,
+                         found && fend ? (int)(fend - found - (int)klen) : 0,
+                         found ? found + klen : "", (int)(len - klen), eq + 1);
+                for (char *p = out; *p && p < out + 2 + klen; p++) {
+                    if (*p == '_') *p = '-';
+                }
+                return;
+            }
+        }
+        line = end + 1;
+    }
+}

@@ -1,0 +1,219 @@
+/* jobcreate.c -- see jobcreate.h. */
+#include "jobcreate.h"
+
+#include "clock.h"
+#include "records.h"
+#include "scan.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CREATE_MAP_GROW_TRIES 24u /* doublings of the queue map while creating */
+#define TAB_DROP_BEHIND_BYTES ((uint64_t)64 << 20)
+#define TAB_MAX_RECORDS_PER_BATCH ((uint32_t)1 << 30)
+
+/* One builder run: the queue's builder, the batch being filled, and the error text. */
+typedef struct creator {
+    const prs_job_config *cfg;
+    int root_fd;
+    prs_queue_builder b;
+    uint64_t batch_first; /* files: the first item of the batch being filled */
+    uint32_t batch_len;
+    prs_batcher bat; /* tabular: the batch being filled, as a byte range of one file */
+    prs_tab_ref ref;
+    char err[2048];
+} creator;
+
+static int build_item(void *arg, const char *path, size_t len) {
+    creator *cr = arg;
+    int rc = prs_queue_build_item(&cr->b, path, len + 1);
+    if (rc) {
+        snprintf(cr->err, sizeof(cr->err), "%s: cannot add to the queue: %s", path, strerror(-rc));
+        return rc;
+    }
+    if (++cr->batch_len == cr->cfg->mini_batch_size) {
+        rc = prs_queue_build_batch(&cr->b, cr->batch_first, cr->batch_len);
+        cr->batch_first += cr->batch_len;
+        cr->batch_len = 0;
+        if (rc) snprintf(cr->err, sizeof(cr->err), "queue: %s", strerror(-rc));
+    }
+    return rc;
+}
+
+static int tab_close_batch(creator *cr) {
+    if (cr->ref.records == 0) return 0;
+    unsigned char rec[PRS_QUEUE_MAX_ITEM_BYTES];
+    size_t len;
+    int rc = prs_queue_tab_encode(&cr->ref, rec, sizeof(rec), &len);
+    if (rc) {
+        snprintf(cr->err, sizeof(cr->err), "%s: path too long for the queue", cr->ref.path);
+        return rc;
+    }
+    uint64_t item = cr->b.next_item;
+    rc = prs_queue_build_item(&cr->b, rec, len);
+    if (rc == 0) rc = prs_queue_build_batch_ref(&cr->b, item, cr->ref.records);
+    if (rc) snprintf(cr->err, sizeof(cr->err), "queue: %s", strerror(-rc));
+    cr->ref.records = 0;
+    return rc;
+}
+
+/* Cuts one mapped file's records into batches. */
+static int tab_split(creator *cr, const char *path, char *map, size_t len) {
+    prs_splitter sp;
+    int rc = prs_splitter_init(&sp, (enum prs_format)cr->cfg->input_format, map, len);
+    if (rc) return rc;
+    prs_record hdr = {0}, rec;
+    bool has_header = prs_splitter_header(&sp, &hdr) == 1;
+    if (has_header && hdr.error) {
+        snprintf(cr->err, sizeof(cr->err), "%s:%llu: the header row is malformed: %s", path,
+                 (unsigned long long)hdr.line, hdr.error);
+        return -EILSEQ; /* an input error: the file is rejected, exit 3 */
+    }
+    cr->ref = (prs_tab_ref){.path = path,
+                            .header_offset = has_header ? hdr.offset : 0,
+                            .header_size =
+                                has_header ? (uint32_t)PRS_MIN(hdr.size_bytes, UINT32_MAX) : 0};
+    prs_batcher_init(&cr->bat, cr->cfg->mini_batch_bytes);
+    uint64_t dropped = 0;
+    while (prs_splitter_next(&sp, &rec) == 1) {
+        if (prs_batcher_add(&cr->bat, &rec) || cr->ref.records == TAB_MAX_RECORDS_PER_BATCH) {
+            rc = tab_close_batch(cr);
+            if (rc) return rc;
+            cr->ref.offset = rec.offset;
+            cr->ref.first_line = rec.line;
+        }
+        cr->ref.records++;
+        cr->ref.length = rec.offset + rec.size_bytes + rec.term_bytes - cr->ref.offset;
+        if (rec.offset - dropped >= TAB_DROP_BEHIND_BYTES) {
+            /* Clean file pages: dropping them only means they are read again if needed. */
+            uint64_t upto = rec.offset & ~(uint64_t)0xfffff;
+            madvise(map + dropped, (size_t)(upto - dropped), MADV_DONTNEED);
+            dropped = upto;
+        }
+    }
+    return tab_close_batch(cr);
+}
+
+static int tab_file(void *arg, const char *path, size_t path_len) {
+    (void)path_len;
+    creator *cr = arg;
+    int fd = openat(cr->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(cr->err, sizeof(cr->err), "%s: %s", path, strerror(e));
+        return -e;
+    }
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        snprintf(cr->err, sizeof(cr->err), "%s: %s", path, strerror(-rc));
+        goto close_fd;
+    }
+    size_t len = (size_t)st.st_size;
+    if (len == 0) goto close_fd; /* no records */
+    char *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+        rc = -errno;
+        snprintf(cr->err, sizeof(cr->err), "%s: cannot map it: %s", path, strerror(-rc));
+        goto close_fd;
+    }
+    madvise(map, len, MADV_SEQUENTIAL);
+    rc = tab_split(cr, path, map, len);
+    munmap(map, len);
+close_fd:
+    close(fd);
+    return rc;
+}
+
+/* Walks the input: a list, one tabular file, or a directory. */
+static int create_walk(creator *cr) {
+    const char *in = cr->cfg->input;
+    bool tabular = cr->cfg->input_format != PRS_FORMAT_FILES;
+    prs_scan_fn fn = tabular ? tab_file : build_item;
+    struct stat st;
+    if (in[0] == '@') return prs_scan_list(in + 1, fn, cr, cr->err, sizeof(cr->err));
+    if (tabular && stat(in, &st) == 0 && S_ISREG(st.st_mode)) {
+        char real[PATH_MAX];
+        if (!realpath(in, real)) return -errno;
+        return tab_file(cr, real, strlen(real));
+    }
+    return prs_scan_dir(in, fn, cr, cr->err, sizeof(cr->err));
+}
+
+static void create_log(const creator *cr, prs_joblog *log, uint64_t t0) {
+    const prs_job_config *c = cr->cfg;
+    double s = (double)(prs_mono_ns() - t0) / 1e9;
+    if (c->input_format != PRS_FORMAT_FILES) {
+        prs_joblog_master(log,
+                          "created %llu mini-batches of up to %llu bytes from %llu %s records in "
+                          "%.3f s",
+                          (unsigned long long)cr->b.next_batch,
+                          (unsigned long long)c->mini_batch_bytes,
+                          (unsigned long long)cr->b.ref_items,
+                          prs_format_name((enum prs_format)c->input_format), s);
+        return;
+    }
+    prs_joblog_master(log, "created %llu mini-batches of up to %u files from %llu files in %.3f s",
+                      (unsigned long long)cr->b.next_batch, c->mini_batch_size,
+                      (unsigned long long)cr->b.next_item, s);
+}
+
+/* One try at creating the job; PRS_QUEUE_EMAPFULL (nothing reported yet) when the queue's
+ * map filled up, and the caller grows it and tries again. */
+static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_jobreport *rep) {
+    int rc = prs_queue_build_begin(q, &cr->b);
+    if (rc)
+        return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "queue: cannot start job creation: %s",
+                                  strerror(-rc));
+    uint64_t t0 = prs_mono_ns();
+    rc = create_walk(cr);
+    if (rc == 0 && cr->batch_len)
+        rc = prs_queue_build_batch(&cr->b, cr->batch_first, cr->batch_len);
+    if (rc == 0 && cr->b.next_item == 0) {
+        snprintf(cr->err, sizeof(cr->err), "--input %s: no input %s found", cr->cfg->input,
+                 cr->cfg->input_format == PRS_FORMAT_FILES ? "files" : "records");
+        rc = -ENOENT;
+    }
+    if (rc == 0) rc = prs_queue_build_meta(&cr->b, "config", config_text, strlen(config_text));
+    if (rc) {
+        prs_queue_build_abort(&cr->b);
+        if (rc == PRS_QUEUE_EMAPFULL) return rc;
+        bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
+                     rc == -ENAMETOOLONG || rc == -EILSEQ;
+        return prs_jobreport_fail(rep, input ? PRS_EXIT_INPUT : PRS_EXIT_INTERNAL, "%s",
+                                  cr->err[0] ? cr->err : strerror(-rc));
+    }
+    rc = prs_queue_build_end(&cr->b);
+    if (rc == PRS_QUEUE_EMAPFULL) return rc;
+    if (rc)
+        return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "queue: cannot commit the new job: %s",
+                                  strerror(-rc));
+    create_log(cr, rep->log, t0); /* build_end leaves the builder's counts */
+    return 0;
+}
+
+int prs_jobcreate_run(prs_queue *q, const prs_job_config *cfg, int root_fd, const char *config_text,
+                      const char *state_dir, prs_jobreport *rep) {
+    creator *cr = malloc(sizeof(*cr)); /* about 7 KiB: kept off the caller's stack */
+    if (!cr) return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "out of memory");
+    int rc = -1;
+    for (unsigned try = 0; try < CREATE_MAP_GROW_TRIES; try++) {
+        *cr = (creator){.cfg = cfg, .root_fd = root_fd};
+        rc = create_once(cr, q, config_text, rep);
+        if (rc != PRS_QUEUE_EMAPFULL) goto free_creator;
+        size_t map_bytes = 0;
+        if (prs_queue_grow(q, &map_bytes)) break;
+        prs_joblog_master(
+            rep->log, "job state map full while creating the job: grew it to %zu bytes", map_bytes);
+    }
+    rc = prs_jobreport_fail(rep, PRS_EXIT_STOPPED,
+                            "%s/data.mdb: job state map full and cannot grow", state_dir);
+free_creator:
+    free(cr);
+    return rc;
+}

@@ -1,0 +1,384 @@
+/* prs.c -- implements prs.h: the job's lifecycle (prs_job_run), the configuration's
+ * defaults and stop requests. prs_supervise, the other half of prs.h, is in supervisor.c.
+ *
+ * Named after the header it implements, as every core/ file is; tools/prs.c is the CLI's
+ * main() and has no header (its object is build/obj/tools/prs.o, this one's
+ * build/obj/core/prs.o).
+ *
+ * Owns: one job from its options to its exit code: the entry script, the side options and
+ *   tables, the input root, the output file, the process-wide prs_global, the set-up of
+ *   the workers; and the order of the steps, each done by its module:
+ *     config (validate, identity)  ->  jobstate (lock, --fresh, logs, queue, scoreboard)
+ *     ->  jobcreate (a new job) or jobstate (resume: same job?)  ->  jobstate (repair)
+ *     ->  coord (init, workers, the loop, the result's commit)  ->  jobreport (result).
+ * May call: everything in core/, io/ and storage/.
+ * Threads: prs_job_run's caller is the coordinator thread; workers and the committer are
+ *   started and joined inside it. */
+#include "prs.h"
+
+#include "config.h"
+#include "coord.h"
+#include "script.h"
+#include "jobcreate.h"
+#include "jobreport.h"
+#include "jobstate.h"
+#include "outfile.h"
+#include "reader.h"
+#include "records.h"
+#include "side.h"
+#include "sidedb.h"
+#include "worker.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct job {
+    const prs_job_config *cfg;
+    prs_jobreport rep;
+    prs_jobstate st;
+    prs_coord coord;
+    prs_script_lib lib;
+    prs_entry_table entry;
+    char config_text[PRS_CONFIG_TEXT_BYTES];
+    int root_fd;
+    prs_outfile out;
+    prs_side_config side;
+    prs_sidedb *sidedb;
+    prs_global global;
+    bool global_ready;
+    char **init_argv; /* cfg->argv with side-input names substituted */
+    prs_workers_shared shared;
+    bool finished; /* the job had finished before: reported, not run */
+} job;
+
+void prs_job_config_defaults(prs_job_config *c) {
+    memset(c, 0, sizeof(*c));
+    c->mini_batch_size = 10;
+    c->output_action = PRS_OUTPUT_APPEND_ROW;
+    c->append_row_file_name = "parallel_run_step.txt";
+    c->error_threshold = -1;
+    c->allowed_failed_count = -1;
+    c->allowed_failed_percent = 100;
+    c->run_max_try = 3;
+    c->run_invocation_timeout_ms = 60000;
+    c->logging_level = PRS_LOG_INFO;
+    c->perf_interval_s = 10;
+    c->durable = true;
+    c->mini_batch_bytes = 1u << 20;
+    c->mini_batch_error_threshold = -1;
+    /* PRS_IO=auto|uring|sync sets the default, so a whole test suite can run on either
+     * path without touching each command line. */
+    const char *io = getenv("PRS_IO");
+    if (io && !strcmp(io, "uring"))
+        c->io_mode = PRS_IO_URING;
+    else if (io && !strcmp(io, "sync"))
+        c->io_mode = PRS_IO_SYNC;
+}
+
+void prs_job_request_stop(void) {
+    prs_coord_request_stop();
+}
+
+/* ---- before OUT is touched: options, side inputs, the entry script ---------------------- */
+
+/* --env, side inputs and side tables resolved; init()'s arguments substituted. Before the
+ * script is loaded, so its constructors see the environment too. */
+static int job_side_config(job *j) {
+    const prs_job_config *c = j->cfg;
+    char err[PATH_MAX + 512];
+    if (prs_side_apply_env(c->env, c->env_count, err, sizeof(err)))
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE, "%s", err);
+    int rc = prs_side_config_build(&j->side, c->side_inputs, c->side_input_count, c->side_tables,
+                                   c->side_table_count, err, sizeof(err));
+    if (rc)
+        return prs_jobreport_fail(&j->rep, rc == -EINVAL ? PRS_EXIT_USAGE : PRS_EXIT_INPUT, "%s",
+                                  err);
+    char *none[1] = {NULL};
+    j->init_argv = prs_side_substitute(&j->side, c->argc, c->argc ? c->argv : none);
+    if (!j->init_argv) return prs_jobreport_fail(&j->rep, PRS_EXIT_INTERNAL, "out of memory");
+    return 0;
+}
+
+static int job_load_entry(job *j) {
+    if (!j->cfg->entry_script) {
+        j->entry = j->cfg->entry;
+        return 0;
+    }
+    char err[1024];
+    int rc = prs_script_load(&j->lib, j->cfg->entry_script, err, sizeof(err));
+    if (rc) return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE, "%s", err);
+    j->entry = j->lib.table;
+    return 0;
+}
+
+/* The job's identity text, with the input and the script resolved to absolute paths. */
+static int job_identity(job *j) {
+    const prs_job_config *c = j->cfg;
+    char input[PATH_MAX], script[PATH_MAX];
+    const char *in = c->input[0] == '@' ? c->input + 1 : c->input;
+    if (!realpath(in, input))
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_INPUT, "--input %s: %s", c->input,
+                                  strerror(errno));
+    if (c->entry_script && !realpath(c->entry_script, script))
+        snprintf(script, sizeof(script), "%s", c->entry_script);
+    if (prs_config_text(c, input, c->entry_script ? script : NULL, &j->side, j->config_text,
+                        sizeof(j->config_text)))
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE, "the job's options are too long");
+    return 0;
+}
+
+/* ---- OUT: create or resume ---------------------------------------------------------------- */
+
+static int job_load_side(job *j) {
+    char err[PATH_MAX + 1024];
+    int code = prs_side_load(&j->side, j->st.state_dir, j->st.log, &j->sidedb, err, sizeof(err));
+    return code ? prs_jobreport_fail(&j->rep, code, "%s", err) : 0;
+}
+
+/* The directory item paths are relative to (AT_FDCWD for a list or one tabular file). */
+static int job_open_root(job *j) {
+    struct stat st;
+    if (j->cfg->input[0] == '@') {
+        j->root_fd = AT_FDCWD;
+    } else if (j->cfg->input_format != PRS_FORMAT_FILES && stat(j->cfg->input, &st) == 0 &&
+               S_ISREG(st.st_mode)) {
+        j->root_fd = AT_FDCWD; /* one input file: its path is stored absolute */
+    } else {
+        j->root_fd = open(j->cfg->input, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (j->root_fd < 0)
+            return prs_jobreport_fail(&j->rep, PRS_EXIT_INPUT, "--input %s: %s", j->cfg->input,
+                                      strerror(errno));
+    }
+    return 0;
+}
+
+/* A new job is created (its tables loaded first: a bad table leaves no job behind, so
+ * fixing the option is not refused as "a different job"); a stored one must match. */
+static int job_prepare(job *j) {
+    int code = job_identity(j);
+    if (code) return code;
+    if (prs_queue_created(j->st.queue))
+        return prs_jobstate_check_resume(&j->st, j->cfg, j->config_text, &j->rep);
+    if ((code = prs_jobstate_check_new(&j->st, j->cfg, &j->rep))) return code;
+    if ((code = job_load_side(j))) return code;
+    return prs_jobcreate_run(j->st.queue, j->cfg, j->root_fd, j->config_text, j->st.state_dir,
+                             &j->rep);
+}
+
+/* The output file, truncated to the committed length (append_row only). */
+static int job_open_output(job *j) {
+    snprintf(j->rep.output_path, sizeof(j->rep.output_path), "%s/%s", j->st.out_dir,
+             j->cfg->append_row_file_name);
+    if (j->cfg->output_action != PRS_OUTPUT_APPEND_ROW) return 0;
+    prs_queue_counts qc;
+    int rc = prs_queue_counts_get(j->st.queue, &qc);
+    if (rc)
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s",
+                                  strerror(-rc));
+    char err[1024];
+    rc = prs_outfile_open(&j->out, j->rep.output_path, qc.output_bytes, err, sizeof(err));
+    if (rc)
+        return prs_jobreport_fail(&j->rep, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL,
+                                  "%s", err);
+    return 0;
+}
+
+/* ---- the workers ---------------------------------------------------------------------- */
+
+/* Probes the I/O path once, here, so the log says which one runs and why, and an
+ * explicit --io uring that cannot work fails before any batch starts. */
+static int job_probe_io(job *j, enum prs_io_mode *io) {
+    char why[PRS_READER_WHY_BYTES];
+    prs_reader *probe;
+    int rc = prs_reader_create(&probe, j->root_fd, (enum prs_io_mode)j->cfg->io_mode, 0, why,
+                               sizeof(why));
+    if (rc)
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE,
+                                  "--io uring: io_uring cannot be used here: %s", why);
+    *io = prs_reader_uses_uring(probe) ? PRS_IO_URING : PRS_IO_SYNC;
+    prs_reader_destroy(probe);
+    prs_joblog_master(j->st.log, "input I/O (--io %s): %s",
+                      j->cfg->io_mode == PRS_IO_URING  ? "uring"
+                      : j->cfg->io_mode == PRS_IO_SYNC ? "sync"
+                                                       : "auto",
+                      why);
+    if (*io == PRS_IO_URING) {
+        int lrc = prs_joblog_use_uring(j->st.log);
+        prs_joblog_master(j->st.log, "log files: written through %s%s",
+                          lrc ? "write(2): io_uring: " : "io_uring", lrc ? strerror(-lrc) : "");
+    } else {
+        prs_joblog_master(j->st.log,
+                          "log files: written through write(2), as the input side reads");
+    }
+    return 0;
+}
+
+/* Once per process, before any worker: what prs_global_init builds every worker reads. */
+static int job_global_init(job *j) {
+    j->global.side = &j->side;
+    if (!j->entry.global_init) return 0;
+    int rc = j->entry.global_init(&j->global, j->cfg->argc, j->init_argv);
+    if (rc)
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_INIT_FAILED,
+                                  "prs_global_init returned %d: no worker started", rc);
+    j->global_ready = true;
+    prs_joblog_master(j->st.log, "prs_global_init done");
+    return 0;
+}
+
+static int job_start(job *j) {
+    int cpus[CPU_SETSIZE];
+    uint32_t ncpu = prs_workers_cpus(cpus, CPU_SETSIZE);
+    uint32_t n = j->cfg->workers ? j->cfg->workers : ncpu;
+    prs_coord_deps deps = {
+        .cfg = j->cfg,
+        .rep = &j->rep,
+        .log = j->st.log,
+        .queue = j->st.queue,
+        .scoreboard = j->st.scoreboard,
+        .out = j->cfg->output_action == PRS_OUTPUT_APPEND_ROW ? &j->out : NULL,
+        .out_dir = j->st.out_dir,
+        .state_dir = j->st.state_dir,
+    };
+    int code = prs_coord_init(&j->coord, &deps, n);
+    if (code) return code;
+    if (prs_coord_nothing_pending(&j->coord)) {
+        prs_joblog_master(j->st.log, "nothing pending: the job finishes without starting workers");
+        n = 0;
+    }
+    enum prs_io_mode io = PRS_IO_SYNC;
+    if ((code = job_probe_io(j, &io))) return code;
+    j->shared = (prs_workers_shared){.config = j->cfg,
+                                     .entry = &j->entry,
+                                     .queue = j->st.queue,
+                                     .log = j->st.log,
+                                     .input_root_fd = j->root_fd,
+                                     .output_dir = j->st.out_dir,
+                                     .dispatch = &j->coord.dispatch,
+                                     .done = &j->coord.done,
+                                     .scoreboard = j->st.scoreboard,
+                                     .io_mode = io,
+                                     .format = (enum prs_format)j->cfg->input_format,
+                                     .argc = j->cfg->argc,
+                                     .argv = j->init_argv,
+                                     .side = &j->side,
+                                     .sidedb = j->sidedb,
+                                     .global = &j->global};
+    if (n == 0) return 0;
+    if ((code = job_global_init(j))) return code;
+    /* More workers than CPUs is allowed: they are placed round-robin over the CPUs. */
+    prs_joblog_master(j->st.log, "starting %u workers on %u CPUs%s", n, ncpu,
+                      n > ncpu ? " (more workers than CPUs: placed round-robin)" : "");
+    int rc = prs_workers_start(&j->coord.workers, n, cpus, ncpu, &j->shared);
+    if (rc)
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_INTERNAL, "cannot start worker %u: %s",
+                                  prs_workers_started(j->coord.workers), strerror(-rc));
+    pthread_t threads[PRS_MAX_WORKERS];
+    for (uint32_t i = 0; i < n; i++)
+        threads[i] = prs_workers_get(j->coord.workers, i)->thread;
+    prs_jobreport_perf_start(&j->rep, threads, n);
+    return 0;
+}
+
+/* ---- the run -------------------------------------------------------------------------- */
+
+static int job_result_code(const job *j, enum prs_job_state st) {
+    if (st == PRS_JOB_SUCCEEDED) return PRS_EXIT_OK;
+    if (st == PRS_JOB_STOPPED) return PRS_EXIT_STOPPED;
+    return j->coord.sched.reason == PRS_REASON_INIT_FAILED ? PRS_EXIT_INIT_FAILED
+                                                           : PRS_EXIT_THRESHOLD;
+}
+
+/* Everything up to a job ready to run: options, OUT's state, creation or resume, repair,
+ * the output file. */
+static int job_open(job *j) {
+    char err[1024];
+    if (prs_config_validate(j->cfg, err, sizeof(err)))
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE, "%s", err);
+    int code;
+    if ((code = job_side_config(j))) return code;
+    if ((code = job_load_entry(j))) return code;
+    if ((code = prs_jobstate_open(&j->st, j->cfg, &j->rep))) return code;
+    /* A tabular job is cut from the files at creation: their root is needed first. */
+    if (j->cfg->input_format != PRS_FORMAT_FILES && (code = job_open_root(j))) return code;
+    if ((code = job_prepare(j))) return code;
+    if ((j->finished = prs_jobstate_finished(&j->st, &j->rep, &code))) return code;
+    if ((code = job_load_side(j))) return code; /* a resume: reuse, or refuse a changed file */
+    if ((code = prs_jobstate_repair(&j->st, j->cfg, &j->rep))) return code;
+    if (j->root_fd < 0 && (code = job_open_root(j))) return code;
+    prs_coord_restore_first_error(&j->coord, j->st.queue);
+    return job_open_output(j);
+}
+
+static int job_run(job *j) {
+    int code = job_open(j);
+    if (code || j->finished) return code;
+    if ((code = job_start(j))) return code;
+    const prs_sched_counts *c = &j->coord.sched.counts;
+    prs_joblog_master(j->st.log, "running: %llu of %llu mini-batches left",
+                      (unsigned long long)(c->total_batches - prs_counts_finished_batches(c)),
+                      (unsigned long long)c->total_batches);
+    if ((code = prs_coord_run(&j->coord))) return code;
+    prs_coord_flush(&j->coord);
+    prs_coord_stop_workers(&j->coord); /* their last words (a late init failure) count */
+    enum prs_job_state st = prs_sched_result(&j->coord.sched);
+    /* ParallelRunStep fails a job in which no mini-batch item succeeded, whatever the
+     * thresholds allow. */
+    bool none_ok = st == PRS_JOB_SUCCEEDED && c->total_items > 0 && c->succeeded_items == 0;
+    if (none_ok) st = PRS_JOB_FAILED;
+    code = none_ok ? PRS_EXIT_THRESHOLD : job_result_code(j, st);
+    prs_jobreport_result(&j->rep, &j->coord.sched, st, none_ok);
+    int failed = prs_coord_finish(&j->coord, code, st);
+    if (failed) return failed;
+    prs_jobreport_overview(&j->rep, &j->coord.sched, j->coord.output_bytes, j->coord.first_error,
+                           prs_sched_state_text(st));
+    return code;
+}
+
+/* Undoes job_run in reverse, whatever step it reached: workers stop before the process
+ * state they use goes, the committer lands what it was handed, the report gets its
+ * counts and, on failure, the overview its state. */
+static void job_close(job *j, int code) {
+    prs_coord_stop_workers(&j->coord);
+    if (j->global_ready && j->entry.global_shutdown) j->entry.global_shutdown(&j->global);
+    prs_coord_close(&j->coord);
+    if (j->st.queue) {
+        prs_queue_counts c;
+        if (j->coord.sched.limits.slots) {
+            prs_coord_counts(&j->coord, &c);
+            prs_jobreport_counts(&j->rep, &c);
+        } else if (prs_queue_counts_get(j->st.queue, &c) == 0) {
+            prs_jobreport_counts(&j->rep, &c);
+        }
+    }
+    if (code && j->st.log && j->st.queue && prs_queue_created(j->st.queue))
+        prs_jobreport_overview(&j->rep, &j->coord.sched, j->coord.output_bytes,
+                               j->coord.first_error,
+                               code == PRS_EXIT_STOPPED ? "STOPPED" : "FAILED");
+    prs_outfile_close(&j->out);
+    prs_jobreport_close(&j->rep, &j->coord.sched); /* before the capture of stderr ends */
+    prs_sidedb_close(j->sidedb);
+    free(j->init_argv);
+    prs_jobstate_close(&j->st);
+    if (j->root_fd >= 0) close(j->root_fd);
+    prs_script_unload(&j->lib);
+}
+
+int prs_job_run(const prs_job_config *config, prs_job_report *report) {
+    prs_job_report local;
+    job *j = calloc(1, sizeof(*j));
+    if (!j) return PRS_EXIT_INTERNAL;
+    j->cfg = config;
+    prs_jobreport_init(&j->rep, config, report ? report : &local);
+    j->st.lock_fd = -1;
+    j->root_fd = -1;
+    j->out.fd = -1;
+    int code = job_run(j);
+    job_close(j, code);
+    free(j);
+    return code;
+}
