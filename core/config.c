@@ -37,6 +37,12 @@ static int validate_ranges(const prs_job_config *c, char *err, size_t n) {
         return bad(err, n, "--allowed-failed-count must be -1 or more");
     if (c->allowed_failed_percent > 100)
         return bad(err, n, "--allowed-failed-percent must be 0..100");
+    if (c->mini_batch_error_threshold < -1)
+        return bad(err, n, "--mini-batch-error-threshold must be -1 or more");
+    if (c->partition_keys && c->input_format != PRS_FORMAT_CSV &&
+        c->input_format != PRS_FORMAT_TSV && c->input_format != PRS_FORMAT_JSONL)
+        return bad(err, n, "--partition-keys %s needs --input-format csv, tsv or jsonl",
+                   c->partition_keys);
     return 0;
 }
 
@@ -86,6 +92,9 @@ int prs_config_text(const prs_job_config *c, const char *input_path, const char 
         n += snprintf(buf + n, size - (size_t)n, "side_table.%s=%s,key=%s,format=%s\n", t->name,
                       t->path, t->key[0] ? t->key : "(first)", prs_side_format_name(t->format));
     }
+    /* Only when set: the text of an unpartitioned job stays what earlier versions wrote. */
+    if (c->partition_keys && n >= 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - (size_t)n, "partition_keys=%s\n", c->partition_keys);
     if (n < 0 || (size_t)n >= size) return -ENAMETOOLONG;
     return 0;
 }

@@ -17,6 +17,7 @@
 #include "prs.h"
 
 #include "config.h"
+#include "failed.h"
 #include "coord.h"
 #include "script.h"
 #include "jobcreate.h"
@@ -306,12 +307,31 @@ static int job_open(job *j) {
     /* A tabular job is cut from the files at creation: their root is needed first. */
     if (j->cfg->input_format != PRS_FORMAT_FILES && (code = job_open_root(j))) return code;
     if ((code = job_prepare(j))) return code;
+    if (j->cfg->retry_failed && (code = prs_jobstate_retry_failed(&j->st, &j->rep))) return code;
+    prs_jobreport_retry(&j->rep, j->st.queue);
     if ((j->finished = prs_jobstate_finished(&j->st, &j->rep, &code))) return code;
     if ((code = job_load_side(j))) return code; /* a resume: reuse, or refuse a changed file */
     if ((code = prs_jobstate_repair(&j->st, j->cfg, &j->rep))) return code;
     if (j->root_fd < 0 && (code = job_open_root(j))) return code;
     prs_coord_restore_first_error(&j->coord, j->st.queue);
     return job_open_output(j);
+}
+
+/* OUT/logs/failed_items.txt, at the end of a job (empty when nothing failed). A failure to
+ * write it is logged, not the job's result. */
+static void job_list_failed(job *j) {
+    char path[PATH_MAX + 64], err[PATH_MAX + 256];
+    uint64_t items = 0;
+    snprintf(path, sizeof(path), "%s/failed_items.txt", prs_joblog_dir(j->st.log));
+    int rc = prs_failed_write(j->st.queue, j->cfg->input, (enum prs_format)j->cfg->input_format,
+                              path, &items, err, sizeof(err));
+    if (rc)
+        prs_joblog_master(j->st.log, "warning: logs/failed_items.txt not written: %s", err);
+    else
+        prs_joblog_master(j->st.log,
+                          "logs/failed_items.txt: %llu items of failed mini-batches (rerun them "
+                          "with --retry-failed, or --input @%s)",
+                          (unsigned long long)items, path);
 }
 
 static int job_run(job *j) {
@@ -334,6 +354,7 @@ static int job_run(job *j) {
     prs_jobreport_result(&j->rep, &j->coord.sched, st, none_ok);
     int failed = prs_coord_finish(&j->coord, code, st);
     if (failed) return failed;
+    job_list_failed(j);
     prs_jobreport_overview(&j->rep, &j->coord.sched, j->coord.output_bytes, j->coord.first_error,
                            prs_sched_state_text(st));
     return code;
