@@ -2,6 +2,7 @@
 #include "jobcreate.h"
 
 #include "clock.h"
+#include "partition.h"
 #include "records.h"
 #include "scan.h"
 
@@ -19,12 +20,17 @@
 /* One builder run: the queue's builder, the batch being filled, and the error text. */
 typedef struct creator {
     const prs_job_config *cfg;
+    const char *state_dir;
     int root_fd;
     prs_queue_builder b;
     uint64_t batch_first; /* files: the first item of the batch being filled */
     uint32_t batch_len;
     prs_batcher bat; /* tabular: the batch being filled, as a byte range of one file */
     prs_tab_ref ref;
+    prs_partition *part;       /* --partition-keys: the grouping, while it runs */
+    char spill[PATH_MAX + 32]; /* its grouped copy: the batches' file */
+    uint32_t part_header;      /* the copy's header row bytes */
+    uint32_t part_keys;        /* key columns */
     char err[2048];
 } creator;
 
@@ -130,24 +136,94 @@ close_fd:
     return rc;
 }
 
-/* Walks the input: a list, one tabular file, or a directory. */
-static int create_walk(creator *cr) {
+/* The walk itself: fn per file of a list, of one tabular file, or of a directory. */
+static int create_walk_with(creator *cr, prs_scan_fn fn) {
     const char *in = cr->cfg->input;
-    bool tabular = cr->cfg->input_format != PRS_FORMAT_FILES;
-    prs_scan_fn fn = tabular ? tab_file : build_item;
     struct stat st;
     if (in[0] == '@') return prs_scan_list(in + 1, fn, cr, cr->err, sizeof(cr->err));
-    if (tabular && stat(in, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (cr->cfg->input_format != PRS_FORMAT_FILES && stat(in, &st) == 0 && S_ISREG(st.st_mode)) {
         char real[PATH_MAX];
         if (!realpath(in, real)) return -errno;
-        return tab_file(cr, real, strlen(real));
+        return fn(cr, real, strlen(real));
     }
     return prs_scan_dir(in, fn, cr, cr->err, sizeof(cr->err));
+}
+
+/* --partition-keys, pass 1: every file's records into the grouping. */
+static int part_file(void *arg, const char *path, size_t path_len) {
+    (void)path_len;
+    creator *cr = arg;
+    char full[PATH_MAX * 2];
+    if (path[0] == '/')
+        snprintf(full, sizeof(full), "%s", path);
+    else
+        snprintf(full, sizeof(full), "%s/%s", cr->cfg->input, path);
+    return prs_partition_add(cr->part, full, path, cr->err, sizeof(cr->err));
+}
+
+/* Pass 2: one batch per partition, a range of the grouped copy with its key values. */
+static int part_batch(void *arg, const prs_partition_batch *b) {
+    creator *cr = arg;
+    cr->ref = (prs_tab_ref){.path = cr->spill,
+                            .offset = b->offset,
+                            .length = b->length,
+                            .first_line = b->first_line,
+                            .header_size = cr->part_header,
+                            .records = b->records,
+                            .key_count = cr->part_keys,
+                            .keys_missing = b->missing,
+                            .key_values = b->values,
+                            .key_values_len = (uint32_t)b->values_len};
+    return tab_close_batch(cr);
+}
+
+/* The grouping's copy lives in OUT/.prs (absolute: workers open it whatever the root). */
+static int create_partitioned(creator *cr, prs_scan_fn *fn) {
+    char dir[PATH_MAX];
+    if (!realpath(cr->state_dir, dir)) {
+        snprintf(cr->err, sizeof(cr->err), "%s: %s", cr->state_dir, strerror(errno));
+        return -errno;
+    }
+    const prs_job_config *c = cr->cfg;
+    snprintf(cr->spill, sizeof(cr->spill), "%s/partitions.%s", dir,
+             prs_format_name((enum prs_format)c->input_format));
+    cr->part_keys = 1;
+    for (const char *k = c->partition_keys; *k; k++)
+        cr->part_keys += *k == ',';
+    *fn = part_file;
+    return prs_partition_open(&cr->part, (enum prs_format)c->input_format, c->partition_keys,
+                              cr->spill, dir, 0, cr->err, sizeof(cr->err));
+}
+
+/* Walks the input: a list, one tabular file, or a directory. */
+static int create_walk(creator *cr) {
+    bool tabular = cr->cfg->input_format != PRS_FORMAT_FILES;
+    prs_scan_fn fn = tabular ? tab_file : build_item;
+    if (cr->cfg->partition_keys) {
+        int rc = create_partitioned(cr, &fn);
+        if (rc == 0) rc = create_walk_with(cr, fn);
+        if (rc == 0)
+            rc = prs_partition_finish(cr->part, part_batch, cr, &cr->part_header, cr->err,
+                                      sizeof(cr->err));
+        prs_partition_close(cr->part);
+        cr->part = NULL;
+        return rc;
+    }
+    return create_walk_with(cr, fn);
 }
 
 static void create_log(const creator *cr, prs_joblog *log, uint64_t t0) {
     const prs_job_config *c = cr->cfg;
     double s = (double)(prs_mono_ns() - t0) / 1e9;
+    if (c->partition_keys) {
+        prs_joblog_master(log,
+                          "created %llu mini-batches, one per combination of --partition-keys %s, "
+                          "from %llu %s records in %.3f s (grouped copy: %s)",
+                          (unsigned long long)cr->b.next_batch, c->partition_keys,
+                          (unsigned long long)cr->b.ref_items,
+                          prs_format_name((enum prs_format)c->input_format), s, cr->spill);
+        return;
+    }
     if (c->input_format != PRS_FORMAT_FILES) {
         prs_joblog_master(log,
                           "created %llu mini-batches of up to %llu bytes from %llu %s records in "
@@ -185,8 +261,13 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
         if (rc == PRS_QUEUE_EMAPFULL) return rc;
         bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
                      rc == -ENAMETOOLONG || rc == -EILSEQ;
-        return prs_jobreport_fail(rep, input ? PRS_EXIT_INPUT : PRS_EXIT_INTERNAL, "%s",
-                                  cr->err[0] ? cr->err : strerror(-rc));
+        /* --partition-keys naming a column the input lacks: the option is wrong. */
+        bool usage = rc == -EINVAL && cr->cfg->partition_keys;
+        return prs_jobreport_fail(rep,
+                                  usage   ? PRS_EXIT_USAGE
+                                  : input ? PRS_EXIT_INPUT
+                                          : PRS_EXIT_INTERNAL,
+                                  "%s", cr->err[0] ? cr->err : strerror(-rc));
     }
     rc = prs_queue_build_end(&cr->b);
     if (rc == PRS_QUEUE_EMAPFULL) return rc;
@@ -203,7 +284,7 @@ int prs_jobcreate_run(prs_queue *q, const prs_job_config *cfg, int root_fd, cons
     if (!cr) return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "out of memory");
     int rc = -1;
     for (unsigned try = 0; try < CREATE_MAP_GROW_TRIES; try++) {
-        *cr = (creator){.cfg = cfg, .root_fd = root_fd};
+        *cr = (creator){.cfg = cfg, .root_fd = root_fd, .state_dir = state_dir};
         rc = create_once(cr, q, config_text, rep);
         if (rc != PRS_QUEUE_EMAPFULL) goto free_creator;
         size_t map_bytes = 0;

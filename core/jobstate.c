@@ -20,8 +20,9 @@
 /* --fresh, under the lock: the queue, the scoreboard and the output file go; the logs
  * stay (a new job appends to them, saying it started fresh). */
 static int discard_state(prs_jobstate *st, const prs_job_config *cfg, prs_jobreport *rep) {
-    static const char *const state_files[] = {"data.mdb", "lock.mdb", "scoreboard", "side/data.mdb",
-                                              "side/lock.mdb"};
+    static const char *const state_files[] = {"data.mdb",       "lock.mdb",        "scoreboard",
+                                              "side/data.mdb",  "side/lock.mdb",   "partitions.csv",
+                                              "partitions.tsv", "partitions.jsonl"};
     char path[PATH_MAX + 256];
     for (size_t i = 0; i < PRS_ARRAY_LEN(state_files); i++) {
         snprintf(path, sizeof(path), "%s/%s", st->state_dir, state_files[i]);

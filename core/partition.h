@@ -35,6 +35,7 @@
 #define PRS_PARTITION_RUN_BYTES ((size_t)64 << 20)
 #define PRS_PARTITION_MAX_RUNS 1024u
 #define PRS_PARTITION_MAX_VALUE_BYTES 4096u /* one key value, at most */
+#define PRS_PARTITION_KEY_BYTES 4096u       /* the key names, "COL[,COL...]", at most */
 
 typedef struct prs_partition prs_partition;
 
