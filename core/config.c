@@ -72,13 +72,18 @@ int prs_config_text(const prs_job_config *c, const char *input_path, const char 
                     const prs_side_config *side, char *buf, size_t size) {
     bool list = c->input[0] == '@';
     bool tabular = c->input_format != PRS_FORMAT_FILES;
+    char mbs[64];
+    if (c->partition_keys) /* the keys cut the batches: the size does not count */
+        snprintf(mbs, sizeof(mbs), "(one batch per partition)");
+    else
+        snprintf(mbs, sizeof(mbs), "%llu%s",
+                 tabular ? (unsigned long long)c->mini_batch_bytes
+                         : (unsigned long long)c->mini_batch_size,
+                 tabular ? " bytes" : "");
     int n = snprintf(buf, size,
-                     "input=%s%s\nentry_script=%s\nmini_batch_size=%llu%s\noutput_action=%s\n"
+                     "input=%s%s\nentry_script=%s\nmini_batch_size=%s\noutput_action=%s\n"
                      "append_row_file_name=%s\ninput_format=%s\n",
-                     list ? "@" : "", input_path, script ? script : "(function table)",
-                     tabular ? (unsigned long long)c->mini_batch_bytes
-                             : (unsigned long long)c->mini_batch_size,
-                     tabular ? " bytes" : "",
+                     list ? "@" : "", input_path, script ? script : "(function table)", mbs,
                      c->output_action == PRS_OUTPUT_APPEND_ROW ? "append_row" : "summary_only",
                      c->append_row_file_name, prs_format_name((enum prs_format)c->input_format));
     /* Side inputs and tables are part of what the job computes: a resume must name the

@@ -177,6 +177,8 @@ static void json_pick(const prs_partition *p, const char *s, size_t n, keyvals *
 
 static void key_values(const prs_partition *p, const char *rec, size_t size, keyvals *kv) {
     kv->missing = (1u << p->key_count) - 1;
+    for (uint32_t k = 0; k < p->key_count; k++)
+        kv->len[k] = 0; /* a missing key hashes the same whatever came before */
     if (p->format == PRS_FORMAT_JSONL) {
         json_pick(p, rec, size, kv);
     } else {

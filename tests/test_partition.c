@@ -195,3 +195,114 @@ Test(partition, bad_inputs_are_named, .timeout = 30) {
     prs_partition_close(p);
     tu_rmrf(dir);
 }
+
+/* ---- through $PRS_BIN: prs run --partition-keys ------------------------------------------- */
+
+/* A csv of n rows "id,state,city" with random keys (some rows without a city). */
+static void write_csv(const char *path, unsigned n, unsigned seed) {
+    size_t cap = (size_t)n * 32 + 32, len = 0;
+    char *t = malloc(cap);
+    len += (size_t)snprintf(t, cap, "id,state,city\n");
+    srand(seed);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned st = (unsigned)rand() % 5, ci = (unsigned)rand() % 4;
+        if (ci == 3)
+            len += (size_t)snprintf(t + len, cap - len, "%u,s%u\n", i, st);
+        else
+            len += (size_t)snprintf(t + len, cap - len, "%u,s%u,c%u\n", i, st, ci);
+    }
+    tu_write(path, t, len);
+    free(t);
+}
+
+/* Every row of partition_probe's output: its record's keys equal the batch's values, each
+ * id exactly once, ids increasing within a batch, one key combination per batch. */
+static void check_rows(const char *out_file, unsigned n) {
+    char *text = tu_read(out_file, NULL);
+    cr_assert_not_null(text, "no output");
+    char *seen = calloc(n, 1);
+    static char batch_keys[4096][128];
+    static long last_id[4096];
+    static bool used[4096];
+    memset(used, 0, sizeof(used));
+    unsigned rows = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save), rows++) {
+        char keys[128], st[32] = "", ci[32] = "NULL";
+        unsigned long batch;
+        long id;
+        cr_assert_eq(sscanf(line, "%lu\t%127s\t%ld,%31[^,],%31s", &batch, keys, &id, st, ci) >= 4,
+                     1, "row '%s'", line);
+        cr_assert_lt(batch, 4096u);
+        cr_assert(id >= 0 && id < (long)n && !seen[id], "id %ld missing or twice", id);
+        seen[id] = 1;
+        char want[128];
+        snprintf(want, sizeof(want), "state=%s,city=%s", st, ci);
+        cr_assert_str_eq(keys, want, "the batch's values are its records' values");
+        if (used[batch]) {
+            cr_assert_str_eq(batch_keys[batch], keys, "one key combination per batch");
+            cr_assert_lt(last_id[batch], id, "input order within a partition");
+        }
+        used[batch] = true;
+        snprintf(batch_keys[batch], sizeof(batch_keys[batch]), "%s", keys);
+        last_id[batch] = id;
+    }
+    cr_assert_eq(rows, n, "%u rows for %u records", rows, n);
+    for (unsigned i = 0; i < 4096; i++) {
+        for (unsigned k = 0; used[i] && k < i; k++)
+            cr_assert(!used[k] || strcmp(batch_keys[k], batch_keys[i]),
+                      "batches %u and %u hold the same key combination", k, i);
+    }
+    free(seen);
+    free(text);
+}
+
+Test(partition_run, every_partition_once_with_its_values_and_resume_after_a_crash, .timeout = 120) {
+    char dir[256], csv[300], out[300], err[300], file[400];
+    tu_tmpdir(dir, sizeof(dir), "partition-run");
+    snprintf(csv, sizeof(csv), "%s/in.csv", dir);
+    snprintf(out, sizeof(out), "%s/out", dir);
+    snprintf(err, sizeof(err), "%s/err.txt", dir);
+    snprintf(file, sizeof(file), "%s/parallel_run_step.txt", out);
+    write_csv(csv, 3000, 7);
+    /* Batch 3's first try crashes: the runtime restarts and resumes mid-job. */
+    cr_assert_eq(tu_sh("%s run -q --entry-script build/tests/partition_probe.so --input '%s' "
+                       "--input-format csv --output '%s' --partition_keys state,city -j 3 "
+                       "--mini-batch-size 100 -- --crash-batch 3 2>'%s'",
+                       tu_prs(), csv, out, err),
+                 0);
+    check_rows(file, 3000);
+    snprintf(file, sizeof(file), "%s/logs/70_driver_log.txt", out);
+    char *drv = tu_read(file, NULL);
+    cr_assert(strstr(drv, "restarting (restart 1)"), "batch 3 crashed: a resume\n%s", drv);
+    free(drv);
+    char *ov = NULL;
+    snprintf(file, sizeof(file), "%s/logs/overview.txt", out);
+    ov = tu_read(file, NULL);
+    cr_assert(strstr(ov, "created 20, processed 20"), "5 states x 4 cities (one: none)\n%s", ov);
+    free(ov);
+    /* The keys are part of the job: another set on the same OUT is refused. */
+    cr_assert_eq(tu_sh("%s run -q --entry-script build/tests/partition_probe.so --input '%s' "
+                       "--input-format csv --output '%s' --partition-keys state 2>'%s'",
+                       tu_prs(), csv, out, err),
+                 2);
+    char *e = tu_read(err, NULL);
+    cr_assert(strstr(e, "--partition-keys was 'state,city', now 'state'"), "%s", e);
+    free(e);
+    /* A key column the input lacks: exit 2 naming it and the header. */
+    cr_assert_eq(tu_sh("%s run -q --entry-script build/tests/partition_probe.so --input '%s' "
+                       "--input-format csv --output '%s/o2' --partition-keys zip 2>'%s'",
+                       tu_prs(), csv, dir, err),
+                 2);
+    e = tu_read(err, NULL);
+    cr_assert(strstr(e, "in.csv has no column 'zip' (its header: id,state,city)"), "%s", e);
+    free(e);
+    cr_assert_eq(tu_sh("%s run -q --entry-script build/tests/partition_probe.so --input '%s' "
+                       "--output '%s/o3' --partition-keys zip 2>'%s'",
+                       tu_prs(), dir, dir, err),
+                 2);
+    e = tu_read(err, NULL);
+    cr_assert(strstr(e, "--partition-keys zip needs --input-format csv, tsv or jsonl"), "%s", e);
+    free(e);
+    tu_rmrf(dir);
+}
