@@ -164,6 +164,11 @@ static int job_prepare(job *j) {
     if (code) return code;
     if (prs_queue_created(j->st.queue))
         return prs_jobstate_check_resume(&j->st, j->cfg, j->config_text, &j->rep);
+    if (j->cfg->retry_failed)
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE,
+                                  "--retry-failed: %s holds no job to retry (run it without "
+                                  "--retry-failed first)",
+                                  j->cfg->output_dir);
     if ((code = prs_jobstate_check_new(&j->st, j->cfg, &j->rep))) return code;
     if ((code = job_load_side(j))) return code;
     return prs_jobcreate_run(j->st.queue, j->cfg, j->root_fd, j->config_text, j->st.state_dir,
