@@ -37,8 +37,8 @@ static int validate_ranges(const prs_job_config *c, char *err, size_t n) {
         return bad(err, n, "--allowed-failed-count must be -1 or more");
     if (c->allowed_failed_percent > 100)
         return bad(err, n, "--allowed-failed-percent must be 0..100");
-    if (c->mini_batch_error_threshold < -1)
-        return bad(err, n, "--mini-batch-error-threshold must be -1 or more");
+    if (c->mini_batch_error_limited && c->mini_batch_error_threshold > INT64_MAX / 4)
+        return bad(err, n, "--mini-batch-error-threshold: too large");
     if (c->partition_keys && c->input_format != PRS_FORMAT_CSV &&
         c->input_format != PRS_FORMAT_TSV && c->input_format != PRS_FORMAT_JSONL)
         return bad(err, n, "--partition-keys %s needs --input-format csv, tsv or jsonl",

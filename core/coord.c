@@ -492,9 +492,8 @@ int prs_coord_init(prs_coord *c, const prs_coord_deps *d, uint32_t workers) {
                             .run_timeout_ms = cfg->run_invocation_timeout_ms,
                             .slots = slots,
                             .workers = workers,
-                            .batch_errors_limited = cfg->mini_batch_error_threshold >= 0,
-                            .batch_errors_allowed = (uint64_t)PRS_MAX(
-                                cfg->mini_batch_error_threshold, (int64_t)0)};
+                            .batch_errors_limited = cfg->mini_batch_error_limited,
+                            .batch_errors_allowed = cfg->mini_batch_error_threshold};
     prs_queue_counts qc;
     int rc = prs_queue_counts_get(d->queue, &qc);
     if (rc == 0 && lim.batch_errors_limited) rc = count_partial(d->queue, &qc);

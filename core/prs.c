@@ -70,7 +70,6 @@ void prs_job_config_defaults(prs_job_config *c) {
     c->perf_interval_s = 10;
     c->durable = true;
     c->mini_batch_bytes = 1u << 20;
-    c->mini_batch_error_threshold = -1;
     /* PRS_IO=auto|uring|sync sets the default, so a whole test suite can run on either
      * path without touching each command line. */
     const char *io = getenv("PRS_IO");

@@ -78,17 +78,19 @@ typedef struct prs_job_config {
     uint32_t io_mode;          /* 0 auto (default), 1 io_uring, 2 sync; default from PRS_IO */
     uint32_t input_format;     /* 0 files (default), 1 csv, 2 tsv, 3 jsonl, 4 lines */
     uint64_t mini_batch_bytes; /* tabular formats: bytes per mini-batch (default 1 MiB) */
-    /* v2's mini_batch_error_threshold: mini-batches that failed or returned fewer rows
-     * than items, tolerated; -1 ignores (default -1). */
-    int64_t mini_batch_error_threshold;
-    /* A finished job in OUT: its failed mini-batches run again with fresh tries, their
-     * rows appended to the same output (exactly once); the overview counts the retried
-     * and the recovered. Without a finished job: refused. */
-    bool retry_failed;
     /* Tabular formats: "COL[,COL...]": each mini-batch is exactly the records of one
      * combination of these columns' values, in input order (mini_batch_bytes does not
      * apply). NULL: not partitioned. */
     const char *partition_keys;
+    /* v2's mini_batch_error_threshold, when mini_batch_error_limited: mini-batches that
+     * failed or returned fewer rows than items, tolerated (false: not counted, -1 in the
+     * CLI and the job YAML). */
+    uint64_t mini_batch_error_threshold;
+    bool mini_batch_error_limited;
+    /* A finished job in OUT: its failed mini-batches run again with fresh tries, their
+     * rows appended to the same output (exactly once); the overview counts the retried
+     * and the recovered. Without a finished job: refused. */
+    bool retry_failed;
 } prs_job_config;
 
 typedef struct prs_job_report {

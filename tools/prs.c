@@ -123,6 +123,16 @@ static int set_i64(run_ctx *r, const run_opt *o, const char *who, const char *va
     return rc;
 }
 
+/* -1: not counted; N >= 0: at most N failed mini-batches. */
+static int set_batch_errors(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    int64_t v;
+    int rc = parse_int(who, value, o->min, o->max, &v);
+    if (rc) return rc;
+    r->c.mini_batch_error_limited = v >= 0;
+    r->c.mini_batch_error_threshold = v >= 0 ? (uint64_t)v : 0;
+    return 0;
+}
+
 static int set_u32(run_ctx *r, const run_opt *o, const char *who, const char *value) {
     int64_t v;
     int rc = parse_int(who, value, o->min, o->max, &v);
@@ -350,8 +360,8 @@ static const run_opt run_opts[] = {
      .def = "100",
      .help = "failed mini-batches tolerated, percent 0..100 (default 100)"},
     {{"mini-batch-error-threshold", NULL, 0, "N"},
-     set_i64,
-     CFG(mini_batch_error_threshold),
+     set_batch_errors,
+     0,
      -1,
      INT64_MAX / 4,
      .def = "-1",
