@@ -265,6 +265,18 @@ Test(partition_run, every_partition_once_with_its_values_and_resume_after_a_cras
     snprintf(err, sizeof(err), "%s/err.txt", dir);
     snprintf(file, sizeof(file), "%s/parallel_run_step.txt", out);
     write_csv(csv, 3000, 7);
+    /* --dry-run: the same partitions, nothing created. */
+    char dry[400];
+    snprintf(dry, sizeof(dry), "%s/dry.txt", dir);
+    cr_assert_eq(tu_sh("%s run -n --entry-script build/tests/partition_probe.so --input '%s' "
+                       "--input-format csv --output '%s' --partition-keys state,city >'%s' 2>&1",
+                       tu_prs(), csv, out, dry),
+                 0);
+    char *d = tu_read(dry, NULL);
+    cr_assert(strstr(d, "3000 records in 20 partitions: 20 mini-batches"), "%s", d);
+    cr_assert(strstr(d, " city=(none)\n"), "%s", d);
+    free(d);
+    cr_assert_neq(tu_sh("test -e '%s'", out), 0, "--dry-run created OUT");
     /* Batch 3's first try crashes: the runtime restarts and resumes mid-job. */
     cr_assert_eq(tu_sh("%s run -q --entry-script build/tests/partition_probe.so --input '%s' "
                        "--input-format csv --output '%s' --partition_keys state,city -j 3 "
