@@ -122,9 +122,9 @@ Test(partition, property_random_keys_one_run, .timeout = 60) {
 }
 
 Test(partition, property_random_keys_many_merge_runs, .timeout = 60) {
-    /* 40-byte tuples, 64 per run: 3000 records are 47 runs to merge. */
+    /* 32-byte tuples, 64 per run: 3000 records are 47 runs to merge. */
     for (unsigned seed = 10; seed < 14; seed++)
-        run_property(seed, 3000, 7, 5, 64 * 40, false);
+        run_property(seed, 3000, 7, 5, 64 * 32, false);
 }
 
 Test(partition, jsonl_members_null_and_missing_keys, .timeout = 30) {
