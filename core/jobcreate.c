@@ -27,6 +27,13 @@ typedef struct creator {
     uint32_t batch_len;
     prs_batcher bat; /* tabular: the batch being filled, as a byte range of one file */
     prs_tab_ref ref;
+    struct picker {          /* FILE:LINE entries of a list: the file they pick from */
+        char path[PATH_MAX]; /* "" when none is open */
+        char *map;
+        size_t len;
+        prs_splitter sp;
+        uint64_t last_line; /* the line of the record taken last */
+    } pick;
     prs_partition *part;       /* --partition-keys: the grouping, while it runs */
     char spill[PATH_MAX + 32]; /* its grouped copy: the batches' file */
     uint32_t part_header;      /* the copy's header row bytes */
@@ -136,10 +143,106 @@ close_fd:
     return rc;
 }
 
+/* ---- FILE:LINE entries (logs/failed_items.txt as --input @LIST of a tabular job) ------- */
+
+static void pick_close(creator *cr) {
+    if (cr->pick.path[0]) munmap(cr->pick.map, cr->pick.len);
+    cr->pick.path[0] = 0;
+}
+
+/* Maps file and reads its header, as tab_file does for a whole file. */
+static int pick_open(creator *cr, const char *file) {
+    int rc = tab_close_batch(cr);
+    pick_close(cr);
+    if (rc) return rc;
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
+        rc = fd < 0 || st.st_size ? -errno : -EILSEQ;
+        snprintf(cr->err, sizeof(cr->err), "%.1900s: %s", file,
+                 fd < 0 || st.st_size ? strerror(-rc) : "empty");
+        if (fd >= 0) close(fd);
+        return rc;
+    }
+    cr->pick.len = (size_t)st.st_size;
+    cr->pick.map = mmap(NULL, cr->pick.len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (cr->pick.map == MAP_FAILED) {
+        snprintf(cr->err, sizeof(cr->err), "%.1900s: cannot map it: %s", file, strerror(errno));
+        return -errno;
+    }
+    snprintf(cr->pick.path, sizeof(cr->pick.path), "%s", file);
+    cr->pick.last_line = 0;
+    prs_record hdr = {0};
+    prs_splitter_init(&cr->pick.sp, (enum prs_format)cr->cfg->input_format, cr->pick.map,
+                      cr->pick.len);
+    bool has_header = prs_splitter_header(&cr->pick.sp, &hdr) == 1;
+    cr->ref = (prs_tab_ref){.path = cr->pick.path,
+                            .header_offset = has_header ? hdr.offset : 0,
+                            .header_size =
+                                has_header ? (uint32_t)PRS_MIN(hdr.size_bytes, UINT32_MAX) : 0};
+    return 0;
+}
+
+/* The one record of file starting at line: it joins the open batch when it follows it
+ * and fits, else starts the next one. */
+static int pick_take(creator *cr, const char *file, uint64_t line) {
+    int rc = 0;
+    if (strcmp(cr->pick.path, file) || line <= cr->pick.last_line) rc = pick_open(cr, file);
+    prs_record rec;
+    bool found = false;
+    while (rc == 0 && prs_splitter_next(&cr->pick.sp, &rec) == 1) {
+        if (rec.line < line) continue;
+        found = rec.line == line; /* the splitter now stands right after it */
+        break;
+    }
+    if (rc) return rc;
+    if (!found) {
+        snprintf(cr->err, sizeof(cr->err), "%.1900s:%llu: no record starts at that line", file,
+                 (unsigned long long)line);
+        return -EILSEQ;
+    }
+    bool follows = cr->ref.records && cr->ref.offset + cr->ref.length == rec.offset;
+    if (!follows || prs_batcher_add(&cr->bat, &rec)) {
+        if ((rc = tab_close_batch(cr))) return rc;
+        prs_batcher_init(&cr->bat, cr->cfg->mini_batch_bytes);
+        prs_batcher_add(&cr->bat, &rec);
+        cr->ref.offset = rec.offset;
+        cr->ref.first_line = rec.line;
+    }
+    cr->ref.records++;
+    cr->ref.length = rec.offset + rec.size_bytes + rec.term_bytes - cr->ref.offset;
+    cr->pick.last_line = rec.line;
+    return 0;
+}
+
+/* A list entry of a tabular job: a file, or FILE:LINE naming one record of one (an
+ * entry that names an existing file as a whole is a file). */
+static int tab_entry(void *arg, const char *path, size_t path_len) {
+    creator *cr = arg;
+    const char *colon = strrchr(path, ':');
+    struct stat st;
+    size_t digits = colon ? strspn(colon + 1, "0123456789") : 0;
+    if (!colon || digits == 0 || colon[1 + digits] || stat(path, &st) == 0) {
+        int rc = tab_close_batch(cr);
+        pick_close(cr);
+        return rc ? rc : tab_file(arg, path, path_len);
+    }
+    char file[PATH_MAX];
+    snprintf(file, sizeof(file), "%.*s", (int)(colon - path), path);
+    return pick_take(cr, file, strtoull(colon + 1, NULL, 10));
+}
+
 /* The walk itself: fn per file of a list, of one tabular file, or of a directory. */
 static int create_walk_with(creator *cr, prs_scan_fn fn) {
     const char *in = cr->cfg->input;
     struct stat st;
+    if (in[0] == '@' && fn == tab_file) {
+        int rc = prs_scan_list(in + 1, tab_entry, cr, cr->err, sizeof(cr->err));
+        if (rc == 0) rc = tab_close_batch(cr); /* the last picks' batch */
+        pick_close(cr);
+        return rc;
+    }
     if (in[0] == '@') return prs_scan_list(in + 1, fn, cr, cr->err, sizeof(cr->err));
     if (cr->cfg->input_format != PRS_FORMAT_FILES && stat(in, &st) == 0 && S_ISREG(st.st_mode)) {
         char real[PATH_MAX];

@@ -106,9 +106,32 @@ Test(failed, tabular_failed_items_are_file_line, .timeout = 60) {
     snprintf(want, sizeof(want), "%s:4\n%s:5\n", csv, csv);
     cr_assert_str_eq(list, want);
     free(list);
+    /* FILE:LINE entries select those records: a new job over exactly them; a line where
+     * no record starts is an input error. */
+    cr_assert_eq(tu_sh("%s run -q --entry-script build/tests/records_probe.so --input "
+                       "'@%s/logs/failed_items.txt' --input-format csv --output '%s/again' 2>'%s'",
+                       tu_prs(), r.out, r.dir, r.err),
+                 0);
+    char again[400];
+    snprintf(again, sizeof(again), "%.300s/again/parallel_run_step.txt", r.dir);
+    char *rows = tu_read(again, NULL);
+    snprintf(want, sizeof(want), "%s:4\t3\t3\t3,c\n%s:5\t3\t3\t4,d\n", csv, csv);
+    cr_assert_str_eq(rows, want);
+    free(rows);
+    char bad[400];
+    snprintf(bad, sizeof(bad), "%.300s/bad.txt", r.dir);
+    snprintf(want, sizeof(want), "%s:9\n", csv);
+    tu_write(bad, want, strlen(want));
+    cr_assert_eq(tu_sh("%s run -q --entry-script build/tests/records_probe.so --input '@%s' "
+                       "--input-format csv --output '%s/bad' 2>'%s'",
+                       tu_prs(), bad, r.dir, r.err),
+                 3);
+    char *e = tu_read(r.err, NULL);
+    cr_assert(strstr(e, "in.csv:9: no record starts at that line"), "%s", e);
+    free(e);
     cr_assert_eq(e2e_prs(&r, "faulty", "--input-format csv --mini-batch-size 8 --retry-failed", ""),
                  0);
-    char *rows = e2e_out_file(&r, "parallel_run_step.txt");
+    rows = e2e_out_file(&r, "parallel_run_step.txt");
     cr_assert_eq(tu_count_lines(rows), 6, "%s", rows);
     free(rows);
     tu_rmrf(r.dir);
