@@ -4,9 +4,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#define CAPTURE_TICK_MS 100        /* how often the reader looks for the stop */
+#define CAPTURE_DRAIN_ROUNDS 2048u /* reads per stream at the stop, at most (8 KiB each) */
 
 typedef struct capture_stream {
     const char *name;
@@ -14,22 +18,30 @@ typedef struct capture_stream {
     int saved_fd;  /* the original, restored at stop */
     int read_fd;   /* the pipe's read end; -1 once at EOF */
     size_t len;
-    char line[PRS_CAPTURE_LINE_MAX];
+    char line[PRS_CAPTURE_LINE_MAX + 1]; /* + its newline */
 } capture_stream;
 
 struct prs_capture {
     prs_joblog *log;
+    _Atomic(prs_progress *) progress; /* copies of stderr lines go through it, once set */
     pthread_t reader;
+    atomic_bool stopping; /* the reader drains what is there and ends */
     capture_stream s[2];
 };
 
 static void stream_line(prs_capture *cap, capture_stream *st) {
     prs_joblog_capture(cap->log, st->name, st->line, st->len);
     if (st->target_fd == STDERR_FILENO) {
-        /* The user still sees the script's stderr where they expect it. */
-        ssize_t ignored = write(st->saved_fd, st->line, st->len);
-        ignored = write(st->saved_fd, "\n", 1);
-        (void)ignored;
+        /* The user still sees the script's stderr where they expect it (one write: the
+         * line and its newline; above the progress bar when one is drawn). */
+        st->line[st->len] = '\n';
+        prs_progress *p = atomic_load(&cap->progress);
+        if (p) {
+            prs_progress_write_above(p, st->line, st->len + 1);
+        } else {
+            ssize_t ignored = write(st->saved_fd, st->line, st->len + 1);
+            (void)ignored;
+        }
     }
     st->len = 0;
 }
@@ -40,14 +52,36 @@ static void stream_bytes(prs_capture *cap, capture_stream *st, const char *buf, 
             stream_line(cap, st);
             continue;
         }
-        if (st->len == sizeof(st->line)) stream_line(cap, st); /* cut, never lost */
+        if (st->len == PRS_CAPTURE_LINE_MAX) stream_line(cap, st); /* cut, never lost */
         st->line[st->len++] = buf[i];
     }
 }
 
+/* Reads what is there on a stream; marks it over at EOF, an error, or a descriptor the
+ * script closed (POLLNVAL: never read or closed again by prs). */
+static void stream_read(prs_capture *cap, capture_stream *st, short revents) {
+    char buf[8192];
+    if (revents & POLLNVAL) {
+        st->read_fd = -1;
+        return;
+    }
+    ssize_t got = read(st->read_fd, buf, sizeof(buf));
+    if (got > 0) {
+        stream_bytes(cap, st, buf, (size_t)got);
+        return;
+    }
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (st->len) stream_line(cap, st); /* a last line without '\n' */
+    close(st->read_fd);
+    st->read_fd = -1;
+}
+
+/* Until both streams end, or until the stop: then what is already in the pipes, within
+ * CAPTURE_DRAIN_ROUNDS. A process the script started may hold the pipes' write ends for
+ * ever: capture ends with the runtime, never waits for EOF. */
 static void *reader_main(void *arg) {
     prs_capture *cap = arg;
-    char buf[8192];
+    unsigned rounds = 0;
     for (;;) {
         struct pollfd p[2];
         nfds_t n = 0;
@@ -58,21 +92,18 @@ static void *reader_main(void *arg) {
             by[n++] = &cap->s[i];
         }
         if (n == 0) break;
-        if (poll(p, n, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
+        bool stopping = atomic_load(&cap->stopping);
+        int rc = poll(p, n, stopping ? 0 : CAPTURE_TICK_MS);
+        if (rc < 0 && errno != EINTR) break;
+        if (rc == 0 && stopping) break; /* nothing more right now */
+        for (nfds_t i = 0; rc > 0 && i < n; i++) {
+            if (p[i].revents) stream_read(cap, by[i], p[i].revents);
         }
-        for (nfds_t i = 0; i < n; i++) {
-            if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            ssize_t got = read(p[i].fd, buf, sizeof(buf));
-            if (got > 0) {
-                stream_bytes(cap, by[i], buf, (size_t)got);
-            } else if (got == 0 || errno != EINTR) {
-                if (by[i]->len) stream_line(cap, by[i]); /* a last line without '\n' */
-                close(by[i]->read_fd);
-                by[i]->read_fd = -1;
-            }
-        }
+        if (stopping && ++rounds > CAPTURE_DRAIN_ROUNDS) break;
+    }
+    for (int i = 0; i < 2; i++) {
+        capture_stream *st = &cap->s[i];
+        if (st->len) stream_line(cap, st);
     }
     return NULL;
 }
@@ -96,7 +127,8 @@ int prs_capture_start(prs_capture **out, prs_joblog *log) {
     fflush(stderr);
     for (int i = 0; i < 2; i++) {
         cap->s[i].read_fd = fds[i][0];
-        dup2(fds[i][1], cap->s[i].target_fd); /* fd 1/2 without CLOEXEC: children inherit it */
+        fcntl(fds[i][0], F_SETFL, O_NONBLOCK); /* the drain at the stop must not block */
+        dup2(fds[i][1], cap->s[i].target_fd);  /* fd 1/2 without CLOEXEC: children inherit it */
         close(fds[i][1]);
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* a pipe now: lines must not wait for exit */
@@ -126,14 +158,21 @@ void prs_capture_stop(prs_capture *cap) {
     if (!cap) return;
     fflush(stdout);
     fflush(stderr);
-    /* Putting the originals back closes the pipes' last write ends: the reader drains
-     * what is left and sees EOF. */
+    /* Putting the originals back closes the pipes' write ends prs holds; the reader
+     * drains what is left and ends, whoever else still holds them. */
     for (int i = 0; i < 2; i++)
         dup2(cap->s[i].saved_fd, cap->s[i].target_fd);
-    pthread_join(cap->reader, NULL);
-    for (int i = 0; i < 2; i++)
+    atomic_store(&cap->stopping, true);
+    pthread_join(cap->reader, NULL); /* bounded: a tick, then the drain */
+    for (int i = 0; i < 2; i++) {
+        if (cap->s[i].read_fd >= 0) close(cap->s[i].read_fd);
         close(cap->s[i].saved_fd);
+    }
     free(cap);
+}
+
+void prs_capture_set_progress(prs_capture *cap, prs_progress *p) {
+    if (cap) atomic_store(&cap->progress, p);
 }
 
 int prs_capture_stderr_fd(const prs_capture *cap) {

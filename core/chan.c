@@ -6,8 +6,8 @@
 #include <time.h>
 
 int prs_chan_init(prs_chan *c, uint32_t capacity, size_t msg_bytes) {
+    memset(c, 0, sizeof(*c)); /* first: destroy after a failed init finds no buffer */
     if (capacity == 0 || msg_bytes == 0) return -EINVAL;
-    memset(c, 0, sizeof(*c));
     c->buf = calloc(capacity, msg_bytes);
     if (!c->buf) return -ENOMEM;
     c->capacity = capacity;

@@ -43,6 +43,8 @@ static int validate_ranges(const prs_job_config *c, char *err, size_t n) {
         c->input_format != PRS_FORMAT_TSV && c->input_format != PRS_FORMAT_JSONL)
         return bad(err, n, "--partition-keys %s needs --input-format csv, tsv or jsonl",
                    c->partition_keys);
+    if (c->partition_keys && c->shard_count)
+        return bad(err, n, "--partition-keys with shards: not supported (run it unsharded)");
     return 0;
 }
 
@@ -100,6 +102,15 @@ int prs_config_text(const prs_job_config *c, const char *input_path, const char 
     /* Only when set: the text of an unpartitioned job stays what earlier versions wrote. */
     if (c->partition_keys && n >= 0 && (size_t)n < size)
         n += snprintf(buf + n, size - (size_t)n, "partition_keys=%s\n", c->partition_keys);
+    /* A shard: its place in the split, and the thresholds prs merge applies to the whole
+     * job (every shard must agree on them). */
+    if (c->shard_count && n >= 0 && (size_t)n < size) {
+        n += snprintf(buf + n, size - (size_t)n,
+                      "shard=%u/%u\nerror_threshold=%lld\nallowed_failed_count=%lld\n"
+                      "allowed_failed_percent=%u\n",
+                      c->shard_index, c->shard_count, (long long)c->error_threshold,
+                      (long long)c->allowed_failed_count, c->allowed_failed_percent);
+    }
     if (n < 0 || (size_t)n >= size) return -ENAMETOOLONG;
     return 0;
 }

@@ -8,7 +8,8 @@
  *
  * The identity text is what a resume must match: one "key=value\n" line per option that
  * changes what the job computes (input, entry script, batch size, output action and file,
- * input format, side inputs and tables). It is stored in the queue's meta at creation. */
+ * input format, side inputs and tables; a shard's place and the job's thresholds). It is
+ * stored in the queue's meta at creation. */
 #ifndef PRS_CONFIG_H
 #define PRS_CONFIG_H
 

@@ -2,6 +2,7 @@
 #include "coord.h"
 
 #include "clock.h"
+#include "shard.h"
 #include "supervisor.h"
 
 #include <stdatomic.h>
@@ -67,6 +68,7 @@ static int commit(prs_coord *c, bool wait, const char *meta_key, const void *met
                   size_t meta_len) {
     int rc = write_rows(c);
     if (rc) return rc;
+    prs_joblog_flush_reports(c->d.log); /* a crash keeps the lines of committed tries */
     prs_queue_counts counts;
     prs_coord_counts(c, &counts);
     bool first_error = !meta_key && c->first_error_new;
@@ -158,7 +160,15 @@ static int record_verdict(prs_coord *c, const prs_done_msg *m, const prs_out *ou
         rec->state = PRS_BATCH_DONE;
         rec->attempts = fin->attempt - 1; /* tries spent failing before this one */
         rec->succeeded = (uint32_t)PRS_MIN(out->row_count, (uint64_t)fin->item_count);
-        if (c->d.cfg->output_action == PRS_OUTPUT_APPEND_ROW && out->rows_len) {
+        bool append = c->d.cfg->output_action == PRS_OUTPUT_APPEND_ROW;
+        if (append && out->header_len && c->output_bytes == 0) {
+            /* A DataFrame header (--append-row-dataframe-header): once, as line one. */
+            int rc = buffer_rows(c, out->header, out->header_len);
+            if (rc == 0) rc = buffer_rows(c, "\n", 1);
+            if (rc) return rc;
+            c->output_bytes += out->header_len + 1;
+        }
+        if (append && out->rows_len) {
             int rc = buffer_rows(c, out->rows, out->rows_len);
             if (rc) return rc;
             c->output_bytes += out->rows_len;
@@ -479,6 +489,32 @@ static int count_partial(prs_queue *q, prs_queue_counts *qc) {
     return prs_queue_scan_batches(q, PRS_BATCH_DONE, SIZE_MAX, partial_fn, &qc->partial_batches);
 }
 
+/* A shard stops early only when its own counts already fail the whole job: the percent
+ * of the job's batches becomes a count of this shard's (core/shard.h). */
+static int shard_limits(prs_coord *c, prs_sched_limits *lim) {
+    const prs_job_config *cfg = c->d.cfg;
+    if (!cfg->shard_count || lim->allowed_failed_percent >= 100) return 0;
+    char rec[256];
+    size_t len = 0;
+    int rc = prs_queue_meta_get(c->d.queue, "shard", rec, sizeof(rec) - 1, &len);
+    if (rc)
+        return prs_jobreport_fail(c->d.rep, PRS_EXIT_USAGE,
+                                  "%s/data.mdb: a shard without its shard record: %s",
+                                  c->d.state_dir, strerror(-rc));
+    rec[len] = 0;
+    const char *jb = strstr(rec, "job_batches=");
+    uint64_t job_batches = jb ? strtoull(jb + 12, NULL, 10) : 0;
+    lim->allowed_failed_count =
+        prs_shard_failed_limit(lim->allowed_failed_count, lim->allowed_failed_percent, job_batches);
+    lim->allowed_failed_percent = 100;
+    prs_joblog_master(c->d.log,
+                      "shard: --allowed-failed-percent %u of the job's %llu mini-batches: this "
+                      "shard fails on its own past %lld failed mini-batches",
+                      cfg->allowed_failed_percent, (unsigned long long)job_batches,
+                      (long long)lim->allowed_failed_count);
+    return 0;
+}
+
 int prs_coord_init(prs_coord *c, const prs_coord_deps *d, uint32_t workers) {
     c->d = *d;
     const prs_job_config *cfg = d->cfg;
@@ -494,8 +530,10 @@ int prs_coord_init(prs_coord *c, const prs_coord_deps *d, uint32_t workers) {
                             .workers = workers,
                             .batch_errors_limited = cfg->mini_batch_error_limited,
                             .batch_errors_allowed = cfg->mini_batch_error_threshold};
+    int rc = shard_limits(c, &lim);
+    if (rc) return rc;
     prs_queue_counts qc;
-    int rc = prs_queue_counts_get(d->queue, &qc);
+    rc = prs_queue_counts_get(d->queue, &qc);
     if (rc == 0 && lim.batch_errors_limited) rc = count_partial(d->queue, &qc);
     if (rc)
         return prs_jobreport_fail(d->rep, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s",

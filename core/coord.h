@@ -5,7 +5,8 @@
  *   done batches not yet written, the committer (the only LMDB writer while workers run),
  *   the first error, the cancels sent to workers, the stop requests, and the workers set
  *   (started by the caller into .workers, stopped and freed here).
- * May call: core/sched, core/chan, core/committer, core/worker, core/scoreboard (reads the
+ * May call: core/sched, core/chan, core/committer, core/worker, core/shard (a shard's
+ *   failure limit), core/scoreboard (reads the
  *   running slots), core/jobreport, storage/queue (reads), io/outfile (appends), libc.
  * Callers must: call everything from one thread (the one running prs_job_run) except
  *   prs_coord_request_stop; keep the queue, logs, scoreboard and output file open until

@@ -159,9 +159,9 @@ static void crash_handler(int sig, siginfo_t *info, void *uctx) {
     }
     put(&name, ".txt");
     name.b[PRS_MIN(name.n, sizeof(name.b) - 1)] = 0;
-    int fd = crash_dir_fd >= 0
-                 ? openat(crash_dir_fd, name.b, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
-                 : -1;
+    int fd = crash_dir_fd >= 0 ? openat(crash_dir_fd, name.b,
+                                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)
+                               : -1;
     if (fd < 0) fd = STDERR_FILENO;
     static sbuf s; /* static: the alternate stack is small; one crash is handled at a time */
     s.n = 0;

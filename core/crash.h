@@ -4,7 +4,8 @@
  *   directory descriptor for OUT/logs/user/error/<node>/, and one alternate signal stack
  *   per worker thread (so a stack overflow still leaves evidence).
  * May call: only async-signal-safe functions inside the handler (open, write, close,
- *   backtrace_symbols_fd after backtrace was warmed up at install).
+ *   backtrace_symbols_fd after backtrace was warmed up at install); at install, also
+ *   core/base (fs.h: the error directory is made) and sigaction/sigaltstack.
  * Callers must: install once per process before workers start; each worker enters with
  *   its scoreboard slot and a pointer to the batch it runs (NULL between batches).
  * The handler writes crash-<pid>-w<worker>-b<batch>.txt (batch, attempt, the item run()

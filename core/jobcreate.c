@@ -5,6 +5,7 @@
 #include "partition.h"
 #include "records.h"
 #include "scan.h"
+#include "shard.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -27,8 +28,12 @@ typedef struct creator {
     uint32_t batch_len;
     prs_batcher bat; /* tabular: the batch being filled, as a byte range of one file */
     prs_tab_ref ref;
-    struct picker {          /* FILE:LINE entries of a list: the file they pick from */
-        char path[PATH_MAX]; /* "" when none is open */
+    prs_scan_skipped *skipped; /* what a directory walk left out (added to) */
+    prs_shard_cut cut;         /* a shard (cut.shard.count > 0): which batches are its own */
+    uint32_t global_len;       /* a shard: items of the job's current batch walked so far */
+    enum prs_shard_take take;  /* a shard: what to do with the job's current batch */
+    struct picker {            /* FILE:LINE entries of a list: the file they pick from */
+        char path[PATH_MAX];   /* "" when none is open */
         char *map;
         size_t len;
         prs_splitter sp;
@@ -41,8 +46,35 @@ typedef struct creator {
     char err[2048];
 } creator;
 
+#define CREATE_SHARD_STOP 1 /* a walk callback's "stop": the shard's range is behind the walk */
+
+/* A shard's file item: counted, skipped, or (*take) added as usual. The job's batches are
+ * every mini_batch_size items of the walk, so a shard's own items form whole batches. */
+static int shard_item(creator *cr, const char *path, size_t len, bool *take) {
+    uint32_t mbs = cr->cfg->mini_batch_size;
+    *take = false;
+    if (cr->cut.counting) {
+        prs_shard_count_item(&cr->cut, path, len);
+        if (++cr->global_len == mbs) {
+            prs_shard_count_batch(&cr->cut);
+            cr->global_len = 0;
+        }
+        return 0;
+    }
+    if (cr->global_len == 0) cr->take = prs_shard_build_batch(&cr->cut);
+    if (++cr->global_len == mbs) cr->global_len = 0;
+    if (cr->take == PRS_SHARD_PAST) return CREATE_SHARD_STOP;
+    *take = cr->take == PRS_SHARD_TAKE;
+    return 0;
+}
+
 static int build_item(void *arg, const char *path, size_t len) {
     creator *cr = arg;
+    bool take = true;
+    if (cr->cut.shard.count) {
+        int stop = shard_item(cr, path, len, &take);
+        if (stop || !take) return stop;
+    }
     int rc = prs_queue_build_item(&cr->b, path, len + 1);
     if (rc) {
         snprintf(cr->err, sizeof(cr->err), "%s: cannot add to the queue: %s", path, strerror(-rc));
@@ -57,8 +89,30 @@ static int build_item(void *arg, const char *path, size_t len) {
     return rc;
 }
 
+/* A shard's tabular batch (one range of one file): 1 to build it, 0 when counted or
+ * skipped, CREATE_SHARD_STOP past the shard's range. */
+static int tab_shard_batch(creator *cr) {
+    prs_shard_cut *cut = &cr->cut;
+    if (!cut->shard.count) return 1;
+    int take = 0;
+    if (cut->counting) {
+        char key[PRS_QUEUE_MAX_ITEM_BYTES + 64];
+        int n = snprintf(key, sizeof(key), "%s\t%llu\t%llu", cr->ref.path,
+                         (unsigned long long)cr->ref.offset, (unsigned long long)cr->ref.length);
+        prs_shard_count_item(cut, key, (size_t)PRS_MIN(n, (int)sizeof(key)));
+        prs_shard_count_batch(cut);
+    } else {
+        enum prs_shard_take t = prs_shard_build_batch(cut);
+        take = t == PRS_SHARD_TAKE ? 1 : t == PRS_SHARD_PAST ? CREATE_SHARD_STOP : 0;
+    }
+    if (take != 1) cr->ref.records = 0;
+    return take;
+}
+
 static int tab_close_batch(creator *cr) {
     if (cr->ref.records == 0) return 0;
+    int take = tab_shard_batch(cr);
+    if (take != 1) return take;
     unsigned char rec[PRS_QUEUE_MAX_ITEM_BYTES];
     size_t len;
     int rc = prs_queue_tab_encode(&cr->ref, rec, sizeof(rec), &len);
@@ -236,6 +290,7 @@ static int tab_entry(void *arg, const char *path, size_t path_len) {
 /* The walk itself: fn per file of a list, of one tabular file, or of a directory. */
 static int create_walk_with(creator *cr, prs_scan_fn fn) {
     const char *in = cr->cfg->input;
+    bool tabular = cr->cfg->input_format != PRS_FORMAT_FILES;
     struct stat st;
     if (in[0] == '@' && fn == tab_file) {
         int rc = prs_scan_list(in + 1, tab_entry, cr, cr->err, sizeof(cr->err));
@@ -244,12 +299,13 @@ static int create_walk_with(creator *cr, prs_scan_fn fn) {
         return rc;
     }
     if (in[0] == '@') return prs_scan_list(in + 1, fn, cr, cr->err, sizeof(cr->err));
-    if (cr->cfg->input_format != PRS_FORMAT_FILES && stat(in, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (tabular && stat(in, &st) == 0 && S_ISREG(st.st_mode)) {
         char real[PATH_MAX];
         if (!realpath(in, real)) return -errno;
         return fn(cr, real, strlen(real));
     }
-    return prs_scan_dir(in, fn, cr, cr->err, sizeof(cr->err));
+    if (tabular) return prs_scan_dir(in, fn, cr, cr->err, sizeof(cr->err));
+    return prs_scan_dir_counted(in, fn, cr, cr->skipped, cr->err, sizeof(cr->err));
 }
 
 /* --partition-keys, pass 1: every file's records into the grouping. */
@@ -298,11 +354,12 @@ static int create_partitioned(creator *cr, prs_scan_fn *fn) {
                               cr->spill, dir, 0, cr->err, sizeof(cr->err));
 }
 
-/* Walks the input: a list, one tabular file, or a directory. */
-static int create_walk(creator *cr) {
+/* Walks the input: a list, one tabular file, or a directory; --partition-keys: through
+ * the grouping, then one batch per partition. */
+static int create_walk_input(creator *cr) {
     bool tabular = cr->cfg->input_format != PRS_FORMAT_FILES;
-    prs_scan_fn fn = tabular ? tab_file : build_item;
     if (cr->cfg->partition_keys) {
+        prs_scan_fn fn;
         int rc = create_partitioned(cr, &fn);
         if (rc == 0) rc = create_walk_with(cr, fn);
         if (rc == 0)
@@ -312,7 +369,48 @@ static int create_walk(creator *cr) {
         cr->part = NULL;
         return rc;
     }
-    return create_walk_with(cr, fn);
+    return create_walk_with(cr, tabular ? tab_file : build_item);
+}
+
+/* One walk of the input through the builder. */
+static int create_walk(creator *cr) {
+    int rc = create_walk_input(cr);
+    return rc == CREATE_SHARD_STOP ? 0 : rc;
+}
+
+/* A shard's first walk: counts the job's batches and fixes the shard's range. */
+static int shard_count(creator *cr) {
+    prs_shard s = {.index = cr->cfg->shard_index, .count = cr->cfg->shard_count};
+    prs_shard_count_begin(&cr->cut, s);
+    prs_scan_skipped counted_later = {0}, *skipped = cr->skipped;
+    cr->skipped = &counted_later;
+    int rc = create_walk(cr);
+    cr->skipped = skipped;
+    if (rc) return rc;
+    if (cr->global_len) prs_shard_count_batch(&cr->cut); /* the last, shorter batch */
+    cr->global_len = 0;
+    if (prs_shard_build_begin(&cr->cut) == -ERANGE) {
+        snprintf(cr->err, sizeof(cr->err),
+                 "--shard %u/%u: the job has only %llu mini-batches: split it into at most %llu "
+                 "shards (or use a smaller --mini-batch-size)",
+                 s.index, s.count, (unsigned long long)cr->cut.batches,
+                 (unsigned long long)cr->cut.batches);
+        return -ERANGE;
+    }
+    return 0;
+}
+
+/* A shard's record ("shard" meta: its range of the job's batches), said in master.txt. */
+static int shard_record(creator *cr, prs_joblog *log) {
+    char rec[256];
+    int n = prs_shard_record(&cr->cut, rec, sizeof(rec));
+    int rc = n < 0 ? n : prs_queue_build_meta(&cr->b, "shard", rec, (size_t)n);
+    if (rc == 0)
+        prs_joblog_master(log, "shard %u of %u: the job's mini-batches %llu..%llu of %llu",
+                          cr->cut.shard.index, cr->cut.shard.count,
+                          (unsigned long long)cr->cut.first, (unsigned long long)cr->cut.end - 1,
+                          (unsigned long long)cr->cut.batches);
+    return rc;
 }
 
 static void create_log(const creator *cr, prs_joblog *log, uint64_t t0) {
@@ -350,7 +448,18 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
         return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "queue: cannot start job creation: %s",
                                   strerror(-rc));
     uint64_t t0 = prs_mono_ns();
-    rc = create_walk(cr);
+    prs_scan_skipped sk = {0};
+    cr->skipped = &sk;
+    if (cr->cfg->shard_count) rc = shard_count(cr);
+    if (rc == 0) rc = create_walk(cr);
+    if (rc == 0 && sk.dir_links + sk.special + sk.broken > 0)
+        prs_joblog_master(rep->log,
+                          "--input %s: not items: %llu symlinks to directories or other "
+                          "non-files (not followed), %llu FIFOs, sockets or devices, %llu "
+                          "dangling or looping symlinks",
+                          cr->cfg->input, (unsigned long long)sk.dir_links,
+                          (unsigned long long)sk.special, (unsigned long long)sk.broken);
+    if (rc == 0 && cr->cut.shard.count) rc = shard_record(cr, rep->log);
     if (rc == 0 && cr->batch_len)
         rc = prs_queue_build_batch(&cr->b, cr->batch_first, cr->batch_len);
     if (rc == 0 && cr->b.next_item == 0) {
@@ -362,6 +471,8 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
     if (rc) {
         prs_queue_build_abort(&cr->b);
         if (rc == PRS_QUEUE_EMAPFULL) return rc;
+        if (rc == -ERANGE && cr->cut.shard.count)
+            return prs_jobreport_fail(rep, PRS_EXIT_USAGE, "%s", cr->err);
         bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
                      rc == -ENAMETOOLONG || rc == -EILSEQ;
         /* --partition-keys naming a column the input lacks: the option is wrong. */

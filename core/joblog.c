@@ -147,8 +147,17 @@ static FILE *open_append(prs_joblog *jl, const char *sub, bool flushed, char *er
     *slash = 0;
     int rc = prs_mkdir_p(path);
     *slash = '/';
+    char out_dir[4200], link[4200];
+    snprintf(out_dir, sizeof(out_dir), "%s", jl->dir);
+    char *up = strrchr(out_dir, '/'); /* jl->dir is OUT/logs: OUT/logs itself is checked */
+    if (up) *up = 0;
+    if (rc == 0 && prs_symlink_below(out_dir, path, link, sizeof(link))) {
+        snprintf(err, err_size, "%s is a symlink: prs writes OUT's logs only inside OUT", link);
+        return NULL;
+    }
     FILE *f = NULL;
-    if (rc == 0) f = flushed ? prs_logfile_open(jl->files, path, 1u << 16) : fopen(path, "ae");
+    if (rc == 0)
+        f = flushed ? prs_logfile_open(jl->files, path, 1u << 16) : prs_fopen_nofollow(path, "a");
     if (!f) {
         snprintf(err, err_size, "%s: cannot open log file: %s", path, strerror(rc ? -rc : errno));
         return NULL;
@@ -377,7 +386,7 @@ void prs_joblog_process_row(const char *logs_dir, int pid, int tid, const char *
                             int signal) {
     char path[4200];
     snprintf(path, sizeof(path), "%s/sys/processes.csv", logs_dir);
-    FILE *f = fopen(path, "ae");
+    FILE *f = prs_fopen_nofollow(path, "a");
     if (!f) return;
     if (ftell(f) == 0) fputs("pid,tid,role,cpu,start,end,exit_code,signal\n", f);
     char t0[40], t1[40];
@@ -470,6 +479,23 @@ bool prs_joblog_user_enabled(const prs_joblog *jl, int level) {
     return level >= jl->level;
 }
 
+static void user_line(prs_joblog *jl, int worker, int level, const char *line, int n) {
+    int lvl = PRS_MAX(PRS_MIN(level, JL_LEVEL_MASK), 0);
+    uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
+    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), line,
+              PRS_MIN((size_t)n, JL_LINE_MAX - 1));
+}
+
+void prs_joblog_user_batch(prs_joblog *jl, int worker, int level, uint64_t batch, uint32_t attempt,
+                           const char *fmt, va_list ap) {
+    if (level < jl->level) return;
+    char line[JL_LINE_MAX];
+    int p =
+        snprintf(line, sizeof(line), "[batch %llu try %u] ", (unsigned long long)batch, attempt);
+    int n = vsnprintf(line + p, sizeof(line) - (size_t)p, fmt, ap);
+    if (n >= 0) user_line(jl, worker, level, line, p + n);
+}
+
 void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_list ap) {
     if (level < jl->level) return;
     char line[JL_LINE_MAX];
@@ -479,6 +505,17 @@ void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_
     uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
     push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), line,
               PRS_MIN((size_t)n, sizeof(line) - 1));
+}
+
+void prs_joblog_user_stream(prs_joblog *jl, int worker, const char *stream, const char *line,
+                            size_t len) {
+    char text[JL_LINE_MAX];
+    int n = snprintf(text, sizeof(text), "%s: %.*s", stream, (int)PRS_MIN(len, sizeof(text)), line);
+    if (n < 0) return;
+    int lvl = strcmp(stream, "stderr") == 0 ? PRS_LOG_WARNING : PRS_LOG_INFO;
+    uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
+    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), text,
+              PRS_MIN((size_t)n, sizeof(text) - 1));
 }
 
 void prs_joblog_capture(prs_joblog *jl, const char *stream, const char *line, size_t len) {
@@ -531,6 +568,16 @@ static bool crash_file_for(prs_joblog *jl, unsigned long long batch, char *name,
     return found;
 }
 
+/* A hosted script's (Python's) traceback for that try: traceback-b<batch>-a<attempt>.txt,
+ * written by the worker before it reported the error (see host.c). */
+static bool traceback_file_for(prs_joblog *jl, unsigned long long batch, unsigned attempt,
+                               char *name, size_t size) {
+    char path[4600];
+    snprintf(name, size, "traceback-b%llu-a%u.txt", batch, attempt);
+    snprintf(path, sizeof(path), "%s/%s", jl->error_dir, name);
+    return access(path, F_OK) == 0;
+}
+
 static void error_file(prs_joblog *jl, const char *line, char *name, size_t name_size) {
     unsigned long long batch;
     unsigned attempt;
@@ -555,7 +602,7 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
         char tmp[4400];
         snprintf(path, sizeof(path), "%s/%s", jl->error_dir, fname);
         snprintf(tmp, sizeof(tmp), "%s/.error.tmp", jl->error_dir);
-        FILE *f = fopen(tmp, "we");
+        FILE *f = prs_fopen_nofollow(tmp, "w");
         if (f) {
             char ts[48];
             stamp_plain(prs_wall_ns(), ts, sizeof(ts));
@@ -569,6 +616,8 @@ static void error_file(prs_joblog *jl, const char *line, char *name, size_t name
             char crash[256];
             if (batch && strstr(message, "crashed") &&
                 crash_file_for(jl, batch, crash, sizeof(crash))) {
+                fprintf(f, "stack trace: logs/user/error/%s/%s\n", jl->node, crash);
+            } else if (batch && traceback_file_for(jl, batch, attempt, crash, sizeof(crash))) {
                 fprintf(f, "stack trace: logs/user/error/%s/%s\n", jl->node, crash);
             } else {
                 fprintf(
@@ -659,7 +708,7 @@ static void errors_write(prs_joblog *jl) {
     char tmp[4200], path[4200];
     snprintf(tmp, sizeof(tmp), "%s/user/.error.txt.tmp", jl->dir);
     snprintf(path, sizeof(path), "%s/user/error.txt", jl->dir);
-    FILE *f = fopen(tmp, "we");
+    FILE *f = prs_fopen_nofollow(tmp, "w");
     if (!f) return;
     prs_errgroups_write(jl->groups, f, jl->node, jl->errors_unfiled, JL_ERROR_FILES_MAX);
     if (fclose(f) != 0 || rename(tmp, path) != 0) return;
@@ -723,6 +772,11 @@ void prs_joblog_batch_done(prs_joblog *jl, const prs_joblog_batch *b) {
             (unsigned long long)(b->first_item + b->total - (b->total ? 1 : 0)));
 }
 
+void prs_joblog_flush_reports(prs_joblog *jl) {
+    fflush(jl->node_file);
+    fflush(jl->report);
+}
+
 void prs_joblog_sync(prs_joblog *jl) {
     fflush(jl->node_file);
     fflush(jl->report);
@@ -733,7 +787,7 @@ int prs_joblog_overview(prs_joblog *jl, const char *text) {
     char tmp[4200], path[4200];
     snprintf(tmp, sizeof(tmp), "%s/.overview.txt.tmp", jl->dir);
     snprintf(path, sizeof(path), "%s/overview.txt", jl->dir);
-    FILE *f = fopen(tmp, "we");
+    FILE *f = prs_fopen_nofollow(tmp, "w");
     if (!f) return -errno;
     fputs(text, f);
     if (fclose(f) != 0) return -errno;

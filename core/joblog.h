@@ -6,7 +6,8 @@
  *   message: count and first example, rewritten atomically), user/error/<node>/ (one
  *   file per error); a lock-free log ring (logring.h) and ONE flusher thread that
  *   drains it into master.txt and the user log.
- * May call: libc, pthreads, logring.
+ * May call: libc, pthreads, core/logring (the ring), io/logfile (master.txt and the user
+ *   log are written through it), core/base (clock.h, fs.h).
  * Callers must: call master/error/overview from the coordinator thread only (a master
  *   line longer than one ring record is pushed as several records, which must not
  *   interleave with another master writer); user() may be called from any worker
@@ -54,6 +55,11 @@ int prs_joblog_flush(prs_joblog *jl, uint32_t timeout_ms);
 uint64_t prs_joblog_dropped(const prs_joblog *jl);
 /* Captured output of the entry script: one line, tagged with its stream. Any thread. */
 void prs_joblog_capture(prs_joblog *jl, const char *stream, const char *line, size_t len);
+/* A line a worker's host process wrote on stream ("stdout"/"stderr"), into the user log
+ * tagged with the worker, whatever --logging-level: it is output, not a log record. The
+ * calling thread must be that worker's (it is the line's producer in the ring). */
+void prs_joblog_user_stream(prs_joblog *jl, int worker, const char *stream, const char *line,
+                            size_t len);
 void prs_joblog_close(prs_joblog *jl);
 
 const char *prs_joblog_node(const prs_joblog *jl);
@@ -67,6 +73,10 @@ void prs_joblog_master(prs_joblog *jl, const char *fmt, ...) __attribute__((form
 void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 bool prs_joblog_user_enabled(const prs_joblog *jl, int level);
+/* The same, for a line logged inside run(): prefixed "[batch B try A] " (prs why finds the
+ * lines of a try by it). */
+void prs_joblog_user_batch(prs_joblog *jl, int worker, int level, uint64_t batch, uint32_t attempt,
+                           const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 /* Error lines, already formatted "batch B attempt A item I: message\n" (or any other
  * '\n'-terminated line): each becomes one file in user/error/<node>/ and is counted
  * under its message in user/error.txt. */
@@ -94,6 +104,9 @@ void prs_joblog_errors_sync(prs_joblog *jl);
 /* Flushes the coordinator's own files (node, job report) and rewrites error.txt if it
  * changed. Coordinator; call it about once a second. */
 void prs_joblog_sync(prs_joblog *jl);
+/* Flushes sys/node/<node>.txt and processed_mini-batches.csv (stdio buffers): called at
+ * every commit, so a crash loses no line of a committed try (prs why reads them). */
+void prs_joblog_flush_reports(prs_joblog *jl);
 /* Replaces overview.txt with text, atomically (write then rename). */
 int prs_joblog_overview(prs_joblog *jl, const char *text);
 

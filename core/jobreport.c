@@ -21,6 +21,7 @@ static void progress_draw(prs_jobreport *r, const prs_sched *s, bool force) {
     if (r->cfg->quiet) return;
     if (!r->progress_ready) {
         prs_progress_init(&r->progress, prs_capture_stderr_fd(r->capture));
+        prs_capture_set_progress(r->capture, &r->progress); /* script stderr above the bar */
         r->progress_ready = true;
     }
     const prs_sched_counts *c = &s->counts;

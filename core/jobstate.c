@@ -52,9 +52,15 @@ static int lock_out(prs_jobstate *st, const prs_job_config *cfg, prs_jobreport *
         return prs_jobreport_fail(rep, PRS_EXIT_USAGE,
                                   "--output %s: cannot use it as the output directory: %s",
                                   cfg->output_dir, strerror(-rc));
+    char link[PATH_MAX];
+    if (prs_symlink_below(st->out_dir, st->state_dir, link, sizeof(link)))
+        return prs_jobreport_fail(rep, PRS_EXIT_USAGE,
+                                  "--output %s: %s is a symlink: prs keeps the job's state only "
+                                  "inside OUT",
+                                  cfg->output_dir, link);
     char lock[PATH_MAX + 32];
     snprintf(lock, sizeof(lock), "%s/lock", st->state_dir);
-    st->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    st->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (st->lock_fd < 0)
         return prs_jobreport_fail(rep, PRS_EXIT_USAGE, "%s: %s", lock, strerror(errno));
     /* A runtime whose supervisor was just killed dies of PR_SET_PDEATHSIG a moment later;

@@ -3,7 +3,8 @@
  * Owns: one buffer of capacity_records slots of PRS_LOGRING_SLOT_BYTES (256) each,
  *   allocated by prs_logring_init and freed by prs_logring_destroy; nothing else. No
  *   allocation, lock or system call on the push fast path.
- * May call: libc only -- clock_gettime (CLOCK_REALTIME, the record's timestamp),
+ * May call: libc only -- clock_gettime (CLOCK_REALTIME, the record's timestamp, through
+ *   core/base/clock.h),
  *   vsnprintf (pushf), sched_yield and nanosleep (the WAIT back-off), C11 atomics.
  * Callers must:
  *   - producers (any number of threads: workers on behalf of entry scripts, the

@@ -1,5 +1,6 @@
 /* perf.c -- see perf.h. */
 #include "perf.h"
+#include "fs.h"
 #include "clock.h"
 
 #include <stdio.h>
@@ -31,7 +32,7 @@ int prs_perf_open(prs_perf **out, const char *logs_dir, uint32_t interval_s, uin
     snprintf(path, sizeof(path), "%s/sys/perf", logs_dir);
     if (mkdir(path, 0755) != 0 && errno != EEXIST) goto undo_cpu;
     snprintf(path, sizeof(path), "%s/sys/perf/overview.csv", logs_dir);
-    p->csv = fopen(path, "ae");
+    p->csv = prs_fopen_nofollow(path, "a");
     if (!p->csv) goto undo_cpu;
     if (ftell(p->csv) == 0) {
         fputs("time,who,pid,tid,cpu_percent,rss_bytes,jemalloc_allocated_bytes,"

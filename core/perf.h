@@ -1,8 +1,8 @@
 /* perf.h -- logs/sys/perf/overview.csv: resource usage sampled every --perf-interval.
  *
  * Owns: the CSV file and the previous sample (for CPU % over the interval).
- * May call: libc, pthreads (pthread_getcpuclockid), /proc/self, jemalloc's mallctl when
- *   the binary links it (weak: 0 columns otherwise).
+ * May call: libc, pthreads (pthread_getcpuclockid), core/base (clock.h), /proc/self,
+ *   jemalloc's mallctl when the binary links it (weak: 0 columns otherwise).
  * Callers must: use it from the coordinator thread only; pass worker threads that are
  *   running (joined threads have no CPU clock).
  * Rows: one per worker (its thread's CPU %, bytes read from /proc/self/task/<tid>/io,

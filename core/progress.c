@@ -3,68 +3,143 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
-#define PROGRESS_BAR_CELLS 24u
+#define PROGRESS_BAR_MAX_CELLS 24u
+#define PROGRESS_BAR_MIN_CELLS 8u
+#define PROGRESS_DEFAULT_COLS 80u
 
 void prs_progress_init(prs_progress *p, int fd) {
     memset(p, 0, sizeof(*p));
     p->fd = fd;
     p->tty = isatty(fd) == 1;
+    pthread_mutex_init(&p->lock, NULL);
 }
 
-void prs_progress_format(const prs_progress_counts *c, uint64_t elapsed_ns, bool bar, char *buf,
-                         size_t size) {
+void prs_progress_hms(uint64_t seconds, char *buf, size_t size) {
+    snprintf(buf, size, "%llu:%02u:%02u", (unsigned long long)(seconds / 3600),
+             (unsigned)(seconds / 60 % 60), (unsigned)(seconds % 60));
+}
+
+/* Appends " part" (or "part" first) if it fits in limit; returns whether it did. */
+static bool add_part(char *buf, size_t *n, size_t limit, const char *part) {
+    size_t len = strlen(part) + (*n ? 2 : 0);
+    if (*n + len > limit) return false;
+    *n += (size_t)snprintf(buf + *n, limit + 1 - *n, "%s%s", *n ? ", " : "", part);
+    return true;
+}
+
+void prs_progress_format(const prs_progress_counts *c, uint64_t base_items, uint64_t elapsed_ns,
+                         bool bar, unsigned cols, char *buf, size_t size) {
     double secs = (double)elapsed_ns / 1e9;
-    double rate = secs > 0 ? (double)c->finished_items / secs : 0.0;
+    uint64_t done_now = c->finished_items > base_items ? c->finished_items - base_items : 0;
+    double rate = secs > 0 ? (double)done_now / secs : 0.0;
     uint64_t left = c->total_items > c->finished_items ? c->total_items - c->finished_items : 0;
-    char eta[32];
+    char parts[6][96], eta[32];
     if (rate > 0) {
-        snprintf(eta, sizeof(eta), "%.0f s", (double)left / rate);
+        prs_progress_hms((uint64_t)((double)left / rate + 0.5), eta, sizeof(eta));
     } else {
         snprintf(eta, sizeof(eta), "?");
     }
-    size_t n = 0;
+    /* Most needed first: a narrow terminal keeps the head of the list. */
+    snprintf(parts[0], sizeof(parts[0]), "%llu/%llu mini-batches",
+             (unsigned long long)c->finished_batches, (unsigned long long)c->total_batches);
+    snprintf(parts[1], sizeof(parts[1]), "%llu/%llu items", (unsigned long long)c->finished_items,
+             (unsigned long long)c->total_items);
+    snprintf(parts[2], sizeof(parts[2]), "ETA %s", eta);
+    snprintf(parts[3], sizeof(parts[3]), "failed %llu", (unsigned long long)c->failed_items);
+    snprintf(parts[4], sizeof(parts[4]), "%.0f items/s", rate);
+    snprintf(parts[5], sizeof(parts[5]), "%.1f s", secs);
+    size_t limit = size - 1;
+    if (cols > 1 && cols - 1 < limit) limit = cols - 1;
+    size_t text = 0, n = 0;
+    char *body = buf;
+    char tmp[PRS_PROGRESS_LINE_BYTES];
+    size_t tlimit = PRS_MIN(limit, sizeof(tmp) - 1);
+    tmp[0] = 0;
+    /* A bar needs its smallest size beside the text; a very narrow terminal gets none. */
+    size_t reserve = bar && tlimit >= 40 ? PROGRESS_BAR_MIN_CELLS + 3 : bar ? 0 : 5;
+    for (int i = 0; i < 6; i++)
+        if (!add_part(tmp, &text, tlimit - reserve, parts[i])) break;
     if (bar) {
-        uint32_t full =
-            c->total_batches
-                ? (uint32_t)(PROGRESS_BAR_CELLS * c->finished_batches / c->total_batches)
-                : 0;
-        full = PRS_MIN(full, PROGRESS_BAR_CELLS);
-        n += (size_t)snprintf(buf, size, "[");
-        for (uint32_t i = 0; i < PROGRESS_BAR_CELLS && n + 2 < size; i++)
-            buf[n++] = i < full ? '#' : '.';
-        n += (size_t)snprintf(buf + n, size - n, "] ");
+        /* The bar takes what the text leaves, up to its full size. */
+        size_t room = tlimit > text + 3 ? tlimit - text - 3 : 0;
+        unsigned cells = (unsigned)PRS_MIN(room, (size_t)PROGRESS_BAR_MAX_CELLS);
+        if (cells >= PROGRESS_BAR_MIN_CELLS) {
+            uint64_t full = c->total_batches ? cells * c->finished_batches / c->total_batches : 0;
+            body[n++] = '[';
+            for (unsigned i = 0; i < cells; i++)
+                body[n++] = i < full ? '#' : '.';
+            body[n++] = ']';
+            body[n++] = ' ';
+        }
     } else {
-        n += (size_t)snprintf(buf, size, "prs: ");
+        n = (size_t)snprintf(body, size, "prs: ");
     }
-    snprintf(buf + n, size - PRS_MIN(n, size),
-             "%llu/%llu mini-batches, %llu/%llu items, %.0f items/s, ETA %s, failed %llu items "
-             "(%llu batches), %.1f s",
-             (unsigned long long)c->finished_batches, (unsigned long long)c->total_batches,
-             (unsigned long long)c->finished_items, (unsigned long long)c->total_items, rate, eta,
-             (unsigned long long)c->failed_items, (unsigned long long)c->failed_batches, secs);
+    snprintf(body + n, size - n, "%s", tmp);
+    buf[PRS_MIN(limit, strlen(buf))] = 0;
+}
+
+/* The terminal's width, asked at each redraw (a resize shows at the next one). */
+static unsigned term_cols(int fd) {
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    return PROGRESS_DEFAULT_COLS;
+}
+
+static void write_all(int fd, const char *text, size_t len) {
+    for (int tries = 0; len > 0 && tries < 64; tries++) {
+        ssize_t n = write(fd, text, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        text += n;
+        len -= (size_t)n;
+    }
 }
 
 void prs_progress_tick(prs_progress *p, const prs_progress_counts *c, uint64_t now_ns,
                        uint64_t elapsed_ns, bool force) {
+    if (!p->started) {
+        /* This run's start: what is finished already is not this run's work, and a
+         * non-terminal gets no line at 0. */
+        p->started = true;
+        p->base_items = c->finished_items;
+        p->last_ns = now_ns;
+        if (!p->tty && !force) return;
+    }
     uint64_t every = p->tty ? PRS_PROGRESS_TTY_EVERY_NS : PRS_PROGRESS_PLAIN_EVERY_NS;
-    if (!force && p->last_ns && now_ns - p->last_ns < every) return;
+    if (!force && now_ns - p->last_ns < every) return;
     p->last_ns = now_ns;
-    char line[512];
-    prs_progress_format(c, elapsed_ns, p->tty, line, sizeof(line));
-    char out[560];
-    /* \033[K clears what a longer previous bar left on the line. */
-    int n = p->tty ? snprintf(out, sizeof(out), "\r%s\033[K", line)
-                   : snprintf(out, sizeof(out), "%s\n", line);
-    ssize_t ignored = write(p->fd, out, (size_t)PRS_MIN(n, (int)sizeof(out) - 1));
-    (void)ignored;
-    p->drawn = p->tty;
+    char line[PRS_PROGRESS_LINE_BYTES];
+    prs_progress_format(c, p->base_items, elapsed_ns, p->tty, p->tty ? term_cols(p->fd) : 0, line,
+                        sizeof(line));
+    pthread_mutex_lock(&p->lock);
+    if (p->tty) {
+        /* \033[K clears what a longer previous bar left on the line. */
+        p->bar_len = (size_t)snprintf(p->bar, sizeof(p->bar), "\r%s\033[K", line);
+        p->bar_len = PRS_MIN(p->bar_len, sizeof(p->bar) - 1);
+        write_all(p->fd, p->bar, p->bar_len);
+        p->drawn = true;
+    } else {
+        char out[PRS_PROGRESS_LINE_BYTES + 2];
+        int n = snprintf(out, sizeof(out), "%s\n", line);
+        write_all(p->fd, out, (size_t)PRS_MIN(n, (int)sizeof(out) - 1));
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void prs_progress_write_above(prs_progress *p, const char *text, size_t len) {
+    pthread_mutex_lock(&p->lock);
+    if (p->drawn) write_all(p->fd, "\r\033[K", 4);
+    write_all(p->fd, text, len);
+    if (p->drawn) write_all(p->fd, p->bar, p->bar_len);
+    pthread_mutex_unlock(&p->lock);
 }
 
 void prs_progress_end(prs_progress *p) {
-    if (!p->drawn) return;
-    ssize_t ignored = write(p->fd, "\n", 1);
-    (void)ignored;
+    pthread_mutex_lock(&p->lock);
+    if (p->drawn) write_all(p->fd, "\n", 1);
     p->drawn = false;
+    pthread_mutex_unlock(&p->lock);
 }

@@ -26,6 +26,7 @@
 #include "outfile.h"
 #include "reader.h"
 #include "records.h"
+#include "scan.h"
 #include "side.h"
 #include "sidedb.h"
 #include "worker.h"
@@ -272,7 +273,8 @@ static int job_start(job *j) {
                                      .argv = j->init_argv,
                                      .side = &j->side,
                                      .sidedb = j->sidedb,
-                                     .global = &j->global};
+                                     .global = &j->global,
+                                     .entry_ready = j->lib.ready};
     if (n == 0) return 0;
     if ((code = job_global_init(j))) return code;
     /* More workers than CPUs is allowed: they are placed round-robin over the CPUs. */
@@ -302,8 +304,16 @@ static int job_result_code(const job *j, enum prs_job_state st) {
  * the output file. */
 static int job_open(job *j) {
     char err[1024];
-    if (prs_config_validate(j->cfg, err, sizeof(err)))
+    const prs_job_config *c = j->cfg;
+    if (prs_config_validate(c, err, sizeof(err)))
         return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE, "%s", err);
+    /* Before OUT is made: a job walking its own state, logs and rows as input. */
+    if (c->input[0] != '@' && prs_scan_within(c->input, c->output_dir))
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE,
+                                  "--output %s is inside --input %s: the job would read its own "
+                                  "output, state and logs as input; choose an output directory "
+                                  "outside the input",
+                                  c->output_dir, c->input);
     int code;
     if ((code = job_side_config(j))) return code;
     if ((code = job_load_entry(j))) return code;
@@ -318,7 +328,11 @@ static int job_open(job *j) {
     if ((code = prs_jobstate_repair(&j->st, j->cfg, &j->rep))) return code;
     if (j->root_fd < 0 && (code = job_open_root(j))) return code;
     prs_coord_restore_first_error(&j->coord, j->st.queue);
-    return job_open_output(j);
+    if ((code = job_open_output(j))) return code;
+    char err2[2048]; /* a Python script is imported once, with the log open */
+    if ((code = prs_script_check(&j->lib, j->cfg, j->st.log, err2, sizeof(err2))))
+        return prs_jobreport_fail(&j->rep, code, "%s", err2);
+    return 0;
 }
 
 /* OUT/logs/failed_items.txt, at the end of a job (empty when nothing failed). A failure to

@@ -16,6 +16,21 @@
 extern "C" {
 #endif
 
+/* The version of this header; the library's own is prs_version(). The ABI rule (README
+ * "ABI"): within SONAME libprs.so.0 no exported function is removed or changes meaning,
+ * and prs_job_config / prs_job_report keep their size (new fields take reserved space); a
+ * MINOR release may add functions and fields, a PATCH release changes no interface. */
+#define PRS_VERSION_MAJOR 0
+#define PRS_VERSION_MINOR 1
+#define PRS_VERSION_PATCH 0
+/* The sizes of prs_job_config and prs_job_report (LP64), fixed within libprs.so.0. */
+#define PRS_JOB_CONFIG_BYTES 384u
+#define PRS_JOB_REPORT_BYTES 1152u
+
+/* "MAJOR.MINOR.PATCH" of the library in use (a host may run against a newer libprs.so.0
+ * than the header it was built with). Any thread; static storage. */
+PRS_API const char *prs_version(void);
+
 enum prs_exit {
     PRS_EXIT_OK = 0,          /* the job succeeded (failed items within thresholds) */
     PRS_EXIT_THRESHOLD = 1,   /* a failure threshold was exceeded: the job failed */
@@ -41,7 +56,8 @@ typedef struct prs_entry_table {
 #define PRS_MAX_WORKERS 256u
 
 typedef struct prs_job_config {
-    const char *entry_script; /* shared object path; or NULL and set entry */
+    const char *entry_script; /* shared object path, or a Python script (*.py, run by a
+                               * host process per worker); or NULL and set entry */
     prs_entry_table entry;    /* used when entry_script is NULL */
     const char *input;        /* a directory, @FILE listing one path a line, or (tabular
                                * formats only) one input file */
@@ -78,6 +94,25 @@ typedef struct prs_job_config {
     uint32_t io_mode;          /* 0 auto (default), 1 io_uring, 2 sync; default from PRS_IO */
     uint32_t input_format;     /* 0 files (default), 1 csv, 2 tsv, 3 jsonl, 4 lines */
     uint64_t mini_batch_bytes; /* tabular formats: bytes per mini-batch (default 1 MiB) */
+    /* One shard of a job split into shard_count (0: not sharded; core/shard.h): this run
+     * creates and runs only the shard_index-th contiguous range of the job's mini-batches.
+     * Both, and the thresholds, are then part of the job's identity in output_dir. */
+    uint32_t shard_index;
+    uint32_t shard_count;
+    /* prs_supervise calls supervisor_tick(supervisor_tick_arg) in the supervising process,
+     * never in the runtime, about every supervisor_tick_ms while a runtime life runs and
+     * no stop was asked (0 or NULL: never). It delays the supervisor's watch while it
+     * runs, so it must return quickly; the CLI rewrites logs/report.html from it. */
+    void (*supervisor_tick)(void *arg);
+    void *supervisor_tick_arg;
+    uint64_t supervisor_tick_ms;
+    /* Python entry scripts (entry_script ending in .py; the protocol: prs_host.h). */
+    const char *python;     /* the interpreter (default /usr/bin/python3; a venv's works) */
+    const char *python_dir; /* prs's prs_host.py; NULL: $PRS_PYTHON_DIR, else beside the
+                             * binary (../core/python, ../share/prs/python) */
+    uint32_t row_format;    /* a DataFrame result's rows: 0 space-separated (default, as
+                             * ParallelRunStep), 1 csv, 2 tsv, 3 jsonl */
+    bool append_row_dataframe_header; /* write a DataFrame's header once, as line one */
     /* Tabular formats: "COL[,COL...]": each mini-batch is exactly the records of one
      * combination of these columns' values, in input order (mini_batch_bytes does not
      * apply). NULL: not partitioned. */
@@ -91,6 +126,10 @@ typedef struct prs_job_config {
      * rows appended to the same output (exactly once); the overview counts the retried
      * and the recovered. Without a finished job: refused. */
     bool retry_failed;
+    /* New fields go above this line and take their size out of reserved, so that the size
+     * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
+     * (what prs_job_config_defaults leaves) must mean "as before". */
+    uint64_t reserved[11];
 } prs_job_config;
 
 typedef struct prs_job_report {
@@ -98,25 +137,27 @@ typedef struct prs_job_report {
     uint64_t total_items, succeeded_items, failed_items;
     uint64_t output_bytes;
     char message[1024]; /* the result in one line; on failure what failed and where */
+    /* New fields go above this line, out of reserved: the size stays PRS_JOB_REPORT_BYTES. */
+    uint64_t reserved[9];
 } prs_job_report;
 
-void prs_job_config_defaults(prs_job_config *config);
+PRS_API void prs_job_config_defaults(prs_job_config *config);
 
 /* Runs or resumes the job in this process. report may be NULL. Returns a PRS_EXIT_* code.
  * A run() past its timeout is asked to stop (prs_cancelled) and, if it does not, waited
  * for: a thread cannot be killed. prs_supervise adds the restart that ends such a hang. */
-int prs_job_run(const prs_job_config *config, prs_job_report *report);
+PRS_API int prs_job_run(const prs_job_config *config, prs_job_report *report);
 
 /* Runs the job in a child process and restarts it after a crash or a hung run(), until
  * it ends (or keeps dying without progress: PRS_EXIT_CRASH_LOOP). Forwards SIGINT and
  * SIGTERM to the child: the first stops the job gracefully, the second at once; either
  * way it is resumable. Returns a PRS_EXIT_* code. */
-int prs_supervise(const prs_job_config *config, prs_job_report *report);
+PRS_API int prs_supervise(const prs_job_config *config, prs_job_report *report);
 
 /* Asks running jobs of this process to stop: async-signal-safe. The first request stops
  * handing out batches and lets running ones finish (up to a grace period); the second
  * stops at once. */
-void prs_job_request_stop(void);
+PRS_API void prs_job_request_stop(void);
 
 #ifdef __cplusplus
 }

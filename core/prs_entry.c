@@ -89,7 +89,12 @@ void prs_log(prs_ctx *ctx, int level, const char *fmt, ...) {
     if (!prs_joblog_user_enabled(log, level)) return;
     va_list ap;
     va_start(ap, fmt);
-    prs_joblog_user(log, (int)ctx->worker->id, level, fmt, ap);
+    const prs_batch *b = ctx->worker->running;
+    if (b) {
+        prs_joblog_user_batch(log, (int)ctx->worker->id, level, b->id, b->attempt, fmt, ap);
+    } else {
+        prs_joblog_user(log, (int)ctx->worker->id, level, fmt, ap);
+    }
     va_end(ap);
 }
 

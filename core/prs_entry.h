@@ -45,6 +45,13 @@
 extern "C" {
 #endif
 
+/* Marks what libprs exports. The library is built with -fvisibility=hidden and a version
+ * script (core/libprs.map): only functions declared with PRS_API in prs.h and this file are
+ * visible to hosts and entry scripts; everything else is internal and may change. A new
+ * public function is declared PRS_API and listed in core/libprs.map (tests/test_install.sh
+ * checks both). */
+#define PRS_API __attribute__((visibility("default")))
+
 typedef struct prs_ctx prs_ctx;
 typedef struct prs_out prs_out;
 
@@ -97,11 +104,11 @@ void prs_global_shutdown(prs_global *g);
 /* Appends one result row (a '\n' is added unless the row ends with one). Returns 0, or
  * -ENOMEM when the row cannot be held. Rows reach the output file only if the batch
  * succeeds, exactly once. */
-int prs_emit(prs_out *out, const void *row, size_t len);
+PRS_API int prs_emit(prs_out *out, const void *row, size_t len);
 
 /* Records why item `index` failed (shown in logs/user/error.txt). It does not change the
  * counts: those follow the number of emitted rows. Returns 0 or -EINVAL for a bad index. */
-int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...)
+PRS_API int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Says why the whole mini-batch fails this try (shown wherever the failure is reported:
@@ -110,46 +117,51 @@ int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...)
  * retried up to --run-max-try times, like a negative return. Returns -1, so that
  * `return prs_fail_batch(out, "model %s missing", path);` ends run(). A second call keeps
  * the first reason. (Added in 0.2; appended to the ABI.) */
-int prs_fail_batch(prs_out *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+PRS_API int prs_fail_batch(prs_out *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The entry script's logger: lines at or above --logging-level reach
  * logs/user/<ip>/<node>.log.txt, tagged with the worker. */
-void prs_log(prs_ctx *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+PRS_API void prs_log(prs_ctx *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-int prs_worker_id(const prs_ctx *ctx);          /* 0 .. workers-1 */
-const char *prs_output_dir(const prs_ctx *ctx); /* the job's OUT directory */
-bool prs_cancelled(const prs_ctx *ctx);         /* true once the batch should stop early */
+PRS_API int prs_worker_id(const prs_ctx *ctx);          /* 0 .. workers-1 */
+PRS_API const char *prs_output_dir(const prs_ctx *ctx); /* the job's OUT directory */
+PRS_API bool prs_cancelled(const prs_ctx *ctx);         /* true once the batch should stop early */
 
 /* A pointer the script may keep per worker (set in prs_init, read in prs_run). */
-void prs_set_user(prs_ctx *ctx, void *user);
-void *prs_user(const prs_ctx *ctx);
+PRS_API void prs_set_user(prs_ctx *ctx, void *user);
+PRS_API void *prs_user(const prs_ctx *ctx);
 
 /* ---- once per process: the shared model --------------------------------------------------- */
 
-void prs_global_set(prs_global *g, void *shared); /* in prs_global_init */
-void *prs_global_get(const prs_global *g);        /* e.g. in prs_global_shutdown, to free it */
-const char *prs_global_side_path(const prs_global *g, const char *name); /* as prs_side_path */
-void *prs_shared(const prs_ctx *ctx); /* what prs_global_init set; NULL without one */
+PRS_API void prs_global_set(prs_global *g, void *shared); /* in prs_global_init */
+PRS_API void *prs_global_get(const prs_global *g); /* e.g. in prs_global_shutdown, to free it */
+PRS_API const char *prs_global_side_path(const prs_global *g,
+                                         const char *name); /* as prs_side_path */
+PRS_API void *prs_shared(const prs_ctx *ctx); /* what prs_global_init set; NULL without one */
 
 /* ---- side inputs and side tables ------------------------------------------------------------ */
 
 /* The absolute path of side input name, or NULL if the job has none by that name. */
-const char *prs_side_path(const prs_ctx *ctx, const char *name);
+PRS_API const char *prs_side_path(const prs_ctx *ctx, const char *name);
 
 /* Looks key up in side table `table`. 0 with *value, *value_len a view of the row (valid
  * until the current prs_run/prs_init returns); -ENOENT: no such key; -EINVAL: no such
  * table; -EIO: the table cannot be read. Cheapest when `table` is the same pointer each
  * call (a string literal): the name is then resolved once. */
-int prs_side_get(prs_ctx *ctx, const char *table, const void *key, size_t key_len,
-                 const void **value, size_t *value_len);
+PRS_API int prs_side_get(prs_ctx *ctx, const char *table, const void *key, size_t key_len,
+                         const void **value, size_t *value_len);
 
 /* n lookups at once (faster: their memory accesses overlap). found[i] = 0 or -ENOENT, and
  * values[i], value_lens[i] as prs_side_get. Returns how many were found, or -EINVAL/-EIO. */
-long prs_side_get_many(prs_ctx *ctx, const char *table, size_t n, const void *const *keys,
-                       const size_t *key_lens, const void **values, size_t *value_lens, int *found);
+PRS_API long prs_side_get_many(prs_ctx *ctx, const char *table, size_t n, const void *const *keys,
+                               const size_t *key_lens, const void **values, size_t *value_lens,
+                               int *found);
 
 /* The table's header row (csv/tsv: the first line; jsonl: empty), a view like get's. */
-int prs_side_header(prs_ctx *ctx, const char *table, const void **header, size_t *header_len);
+PRS_API int prs_side_header(prs_ctx *ctx, const char *table, const void **header,
+                            size_t *header_len);
 
 #ifdef __cplusplus
 }

@@ -3,8 +3,8 @@
  * Owns: the in-flight slot table, the retry queue, the job's counters and its verdict
  *   (thresholds: --error-threshold, --allowed-failed-count, --allowed-failed-percent,
  *   --mini-batch-error-threshold, --run-max-try, init failures, stop requests).
- * May call: nothing but base.h. No syscalls, no clock reads, no threads, no allocation:
- *   time (now_ms) and events are inputs, so the coordinator drives it for real and
+ * May call: nothing but core/base (base.h, counts.h). No syscalls, no clock reads, no threads, no
+ * allocation: time (now_ms) and events are inputs, so the coordinator drives it for real and
  *   fuzz/sim drives it with a simulated clock and injected faults.
  * Callers must: serialise all calls on one prs_sched (the coordinator thread owns it);
  *   persist every verdict before acting on the next pick (the durable queue is theirs).

@@ -3,8 +3,9 @@
  * Owns: OUT/.prs/scoreboard, a small MAP_SHARED file: a header and one cache line per
  *   worker (state, batch, attempt, start time). A crash, a kill -9 or a hang leaves it
  *   as it was, so the next start knows exactly which batches were running.
- * May call: libc (open, mmap). Lock-free: each slot is written by its worker (and that
- *   worker's fatal-signal handler), read by the coordinator, the next run and `prs status`.
+ * May call: libc (open, mmap), core/base (clock.h). Lock-free: each slot is written by
+ *   its worker (and that worker's fatal-signal handler), read by the coordinator, the next
+ *   run and `prs status`.
  * Callers must: write a slot only from its worker; publish with prs_scoreboard_begin /
  *   _end (release stores), so a reader that sees RUNNING sees the fields it describes.
  *

@@ -1,6 +1,8 @@
 /* script.c -- see script.h. */
 #include "script.h"
 
+#include "host.h"
+
 #include <dlfcn.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +17,14 @@ int prs_script_load(prs_script_lib *lib, const char *path, char *err, size_t err
     if (!S_ISREG(st.st_mode)) {
         snprintf(err, err_size, "--entry-script %s: not a regular file", path);
         return -ENOEXEC;
+    }
+    if (prs_host_is_script(path)) {
+        lib->hosted = true;
+        lib->table = (prs_entry_table){.init = prs_host_entry_init,
+                                       .run = prs_host_entry_run,
+                                       .shutdown = prs_host_entry_shutdown};
+        lib->ready = prs_host_entry_ready;
+        return 0; /* imported by prs_script_check, once the job's log is open */
     }
     /* dlopen searches the library path for names without a '/': make it the file given. */
     char local[4200];
@@ -52,4 +62,9 @@ int prs_script_load(prs_script_lib *lib, const char *path, char *err, size_t err
 void prs_script_unload(prs_script_lib *lib) {
     if (lib->handle) dlclose(lib->handle);
     lib->handle = NULL;
+}
+
+int prs_script_check(const prs_script_lib *lib, const prs_job_config *cfg, prs_joblog *log,
+                     char *err, size_t err_size) {
+    return lib->hosted ? prs_host_check(cfg, log, err, err_size) : 0;
 }

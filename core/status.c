@@ -45,7 +45,7 @@ static void json_str(FILE *f, const char *s) {
 
 /* A runtime holds OUT/.prs/lock exclusively while it runs; probing with a shared lock
  * tells without creating anything (a missing lock file: never ran). */
-static bool job_running(const char *state_dir) {
+bool prs_status_running(const char *state_dir) {
     char path[PATH_MAX + 8];
     snprintf(path, sizeof(path), "%s/lock", state_dir);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -204,7 +204,7 @@ int prs_status_print(const char *out_dir, const prs_status_options *opt, FILE *f
         snprintf(err, err_size, "%s: no prs job here (no .prs/ directory)", out_dir);
         return -ENOENT;
     }
-    status st = {.opt = opt, .f = f, .running = job_running(state_dir)};
+    status st = {.opt = opt, .f = f, .running = prs_status_running(state_dir)};
     prs_queue *q;
     int rc = prs_queue_open_readonly(&q, state_dir, err, err_size);
     if (rc == -ENOENT)

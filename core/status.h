@@ -3,7 +3,7 @@
  * Owns: nothing durable. Opens OUT/.prs read-only (LMDB MDB_RDONLY, the scoreboard mapped
  *   PROT_READ) and prints what it finds; it never writes to OUT and never takes the job's
  *   lock, so it is safe beside a running job (it sees the last committed group).
- * May call: storage/queue (read-only), core/scoreboard, libc.
+ * May call: storage/queue (read-only), core/scoreboard, core/base (clock.h), libc.
  * Callers must: nothing; each call is self-contained.
  *
  * What it shows: whether a runtime holds the job (running), the committed counts, the
@@ -28,5 +28,9 @@ typedef struct prs_status_options {
  * job (err says so), or another negative error with err naming the file. */
 int prs_status_print(const char *out_dir, const prs_status_options *opt, FILE *f, char *err,
                      size_t err_size);
+
+/* True when a runtime holds the job in state_dir (OUT/.prs) now: probed with a shared
+ * flock on its lock file, which creates nothing. */
+bool prs_status_running(const char *state_dir);
 
 #endif

@@ -20,6 +20,7 @@
  * every life of the runtime) and logs/sys/processes.csv (one row per runtime life; the runtime adds
  * one per worker thread). The runtime child is named "prs-runtime" (PR_SET_NAME). */
 #include "supervisor.h"
+#include "fs.h"
 
 #include "crash.h"
 #include "joblog.h"
@@ -131,7 +132,7 @@ static FILE *logs_append(const prs_job_config *c, const char *name, bool *create
     if (!c->output_dir) return NULL;
     char path[PATH_MAX + 64];
     snprintf(path, sizeof(path), "%s/logs/%s", c->output_dir, name);
-    FILE *f = fopen(path, "ae");
+    FILE *f = prs_fopen_nofollow(path, "a");
     if (f && created) *created = ftell(f) == 0;
     return f;
 }
@@ -198,7 +199,7 @@ static void driver_end(const prs_job_config *c, int code, const char *message) {
 static void master_line(const char *out_dir, const char *text) {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof(path), "%s/logs/sys/master.txt", out_dir);
-    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return;
     char line[1024];
     time_t now = time(NULL);
@@ -281,6 +282,7 @@ static void wait_life(const prs_job_config *c, pid_t child, life_end *end) {
     memset(end, 0, sizeof(*end));
     int forwarded = 0;
     uint64_t kill_at = 0, stopped_at = 0;
+    uint64_t tick_at = mono_ms() + c->supervisor_tick_ms;
     bool killed = false;
     for (;;) {
         int st = 0;
@@ -313,6 +315,11 @@ static void wait_life(const prs_job_config *c, pid_t child, life_end *end) {
         if (!killed && kill_at && now >= kill_at) {
             end->stop_killed = true;
             killed = kill(child, SIGKILL) == 0;
+        }
+        /* the caller's tick, not while stopping: a stop must stay within its bounds */
+        if (c->supervisor_tick && c->supervisor_tick_ms && !forwarded && now >= tick_at) {
+            c->supervisor_tick(c->supervisor_tick_arg);
+            tick_at = mono_ms() + c->supervisor_tick_ms;
         }
         nanosleep(&(struct timespec){.tv_nsec = SUPERVISOR_POLL_NS}, NULL);
     }
@@ -382,9 +389,9 @@ static void death_text(pid_t child, const life_end *end, unsigned charged, char 
                  strsignal(WTERMSIG(st)));
     } else if (WIFEXITED(st)) {
         snprintf(buf, size,
-                 "the entry script called exit(%d) (or _exit): the runtime (pid %d) ended "
-                 "without its own report; %s",
-                 WEXITSTATUS(st), (int)child,
+                 "the runtime (pid %d) ended with exit status %d without its own report: the "
+                 "entry script called exit(%d) or _exit(%d) (or closed prs's descriptors); %s",
+                 (int)child, WEXITSTATUS(st), WEXITSTATUS(st), WEXITSTATUS(st),
                  charged ? "the batch(es) in hand were charged a try"
                          : "no batch was in hand (in prs_init, prs_shutdown or a constructor?)");
     } else {

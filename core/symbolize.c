@@ -1,5 +1,6 @@
 /* symbolize.c -- see symbolize.h. */
 #include "symbolize.h"
+#include "fs.h"
 
 #include <dirent.h>
 #include <elfutils/libdwfl.h>
@@ -132,7 +133,7 @@ int prs_symbolize_crash_file(const char *path) {
     report_maps(dwfl, maps + 7, maps_end);
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *out = fopen(tmp, "we");
+    FILE *out = prs_fopen_nofollow(tmp, "w");
     if (!out) {
         rc = -errno;
         goto end_dwfl;

@@ -19,9 +19,7 @@
 extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
     __attribute__((weak));
 
-static void out_error(prs_out *out, const char *item, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void out_error(prs_out *out, const char *item, const char *fmt, ...) {
+void prs_out_error(prs_out *out, const char *item, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     prs_entry_out_error_v(out, item, fmt, ap);
@@ -33,12 +31,12 @@ static void out_error(prs_out *out, const char *item, const char *fmt, ...) {
 static void out_batch_failed(prs_out *out, int run_rc) {
     size_t before = out->errors_len;
     if (out->fail_reason[0]) {
-        out_error(out, "-", "the batch failed this try: %s", out->fail_reason);
+        prs_out_error(out, "-", "the batch failed this try: %s", out->fail_reason);
     } else {
-        out_error(out, "-",
-                  "run() returned %d: the batch failed this try (no reason given: "
-                  "call prs_fail_batch)",
-                  run_rc);
+        prs_out_error(out, "-",
+                      "run() returned %d: the batch failed this try (no reason given: "
+                      "call prs_fail_batch)",
+                      run_rc);
     }
     size_t len = out->errors_len - before;
     if (before == 0 || len == 0) return;
@@ -102,6 +100,8 @@ static prs_out *worker_take_out(prs_worker *w) {
     out->rows_len = 0;
     out->row_count = 0;
     out->errors_len = 0;
+    out->header_len = 0;
+    out->failure_said = false;
     out->progress = 0;
     out->fail_reason[0] = 0;
     return out;
@@ -247,7 +247,9 @@ static int worker_items_files(prs_worker *w, unsigned s, prs_out *out, prs_done_
     for (uint32_t i = 0; i < (uint32_t)n; i++) {
         if (ri[i].error) {
             /* Not handed to run(): it produces no row, so it counts as a failed item. */
-            out_error(out, sl->paths[i], "cannot read input file: %s", strerror(-ri[i].error));
+            prs_out_error(out, sl->paths[i], "cannot read input file: %s",
+                          ri[i].error == -ESPIPE ? "not a regular file (a FIFO, socket or device)"
+                                                 : strerror(-ri[i].error));
             done->unreadable++;
             continue;
         }
@@ -291,7 +293,7 @@ static int worker_items_tabular(prs_worker *w, unsigned s, prs_out *out, prs_don
         dst[len] = 0;
         if (rec.error) {
             memcpy(name, dst, len + 1);
-            out_error(out, name, "malformed record: %s", rec.error);
+            prs_out_error(out, name, "malformed record: %s", rec.error);
             done->unreadable++;
             continue;
         }
@@ -327,6 +329,16 @@ static void worker_release(prs_worker *w, unsigned s) {
     sl->map = NULL;
 }
 
+/* The runtime's pid: a process the script forked that returns into prs is not it. */
+static _Atomic pid_t worker_runtime_pid;
+
+/* A child the script forked, returning from its prs_run/init/shutdown into prs: it must
+ * not go on as a copy of this worker (the scoreboard, the io_uring ring and the log ring
+ * are shared with the runtime). It ends here, touching nothing. */
+static void worker_not_forked(void) {
+    if (getpid() != atomic_load_explicit(&worker_runtime_pid, memory_order_relaxed)) _exit(0);
+}
+
 /* Runs the batch prepared in slot s; fills done. A failure to prepare it is an internal
  * error: the batch fails this try with a message, and the coordinator sees it like any
  * failed try. */
@@ -341,11 +353,12 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     int rc = sl->prep_rc;
     if (rc == 0 && sl->input_rc) {
         /* The input file of a tabular batch is gone or changed: every record fails. */
-        out_error(out, sl->names, "cannot read input file: %s%s", strerror(-sl->input_rc),
-                  sl->input_rc == -ESTALE ? " (it is shorter than when the job was created)" : "");
+        prs_out_error(out, sl->names, "cannot read input file: %s%s", strerror(-sl->input_rc),
+                      sl->input_rc == -ESTALE ? " (it is shorter than when the job was created)"
+                                              : "");
         done->unreadable += m->item_count;
     } else if (rc) {
-        out_error(out, "-", "%s: %s", sl->prep_what, strerror(-rc));
+        prs_out_error(out, "-", "%s: %s", sl->prep_what, strerror(-rc));
         done->run_rc = rc;
         goto release;
     } else {
@@ -356,28 +369,35 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
                      : worker_items_tabular(w, s, out, done, &n, &batch);
         }
         if (rc) {
-            out_error(out, "-", "prs could not read the batch's inputs: %s%s", strerror(-rc),
-                      rc == -ESTALE ? " (an input file changed since the job was created)" : "");
+            prs_out_error(out, "-", "prs could not read the batch's inputs: %s%s", strerror(-rc),
+                          rc == -ESTALE ? " (an input file changed since the job was created)"
+                                        : "");
             done->run_rc = rc;
             goto release;
         }
     }
     batch.count = n;
     batch.items = w->items; /* after worker_scratch: it may have moved the array */
+    /* A hosted script's dead host starts again here, before the timed window. */
+    if (w->shared->entry_ready && (done->run_rc = w->shared->entry_ready(&w->ctx, out)) < 0)
+        goto release;
     prs_scoreboard_slot *slot = &w->shared->scoreboard->slot[w->id];
     atomic_store(&w->cancel, false);
     prs_scoreboard_begin(slot, m->batch_id, m->attempt, m->first_item, m->item_count);
     prs_crash_set_progress(&out->progress);
     prs_crash_set_batch(&batch);
     uint64_t run_start_ns = prs_clock_ns(CLOCK_MONOTONIC);
+    w->running = &batch;
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
+    worker_not_forked();
+    w->running = NULL;
     done->run_ns = prs_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
     worker_side_end(w);
     prs_crash_set_batch(NULL);
     prs_scoreboard_end(slot);
     done->timed_out = atomic_load(&w->cancel);
     if (out->fail_reason[0] && done->run_rc >= 0) done->run_rc = -1;
-    if (done->run_rc < 0) out_batch_failed(out, done->run_rc);
+    if (done->run_rc < 0 && !out->failure_said) out_batch_failed(out, done->run_rc);
 release:
     worker_release(w, s);
 }
@@ -410,6 +430,7 @@ static void *worker_main(void *arg) {
         init.run_rc = io_rc;
     } else if (sh->entry->init) {
         int rc = sh->entry->init(&w->ctx, sh->argc, sh->argv);
+        worker_not_forked();
         worker_side_end(w);
         init.init_ok = rc == 0;
         init.run_rc = rc;
@@ -462,6 +483,7 @@ static void *worker_main(void *arg) {
     }
     if (init.init_ok && sh->entry->shutdown) {
         sh->entry->shutdown(&w->ctx);
+        worker_not_forked();
         worker_side_end(w);
     }
     for (unsigned i = 0; i < PRS_READER_SLOTS; i++)
@@ -485,6 +507,7 @@ static void worker_split_keys(prs_worker *w, const char *keys) {
 
 int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared) {
     memset(w, 0, sizeof(*w));
+    atomic_store_explicit(&worker_runtime_pid, getpid(), memory_order_relaxed);
     w->id = id;
     w->cpu = cpu;
     w->shared = shared;
@@ -516,6 +539,7 @@ void prs_worker_join(prs_worker *w) {
     for (uint32_t i = 0; i < PRS_WORKER_OUTS; i++) {
         free(w->out[i].rows);
         free(w->out[i].errors);
+        free(w->out[i].header);
     }
     free(w->items);
     free(w->views);

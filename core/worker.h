@@ -2,8 +2,9 @@
  *
  * Owns: one pinned thread per worker, its jemalloc arena, its queue reader, its batch
  *   scratch (item array, file bytes) and two output buffers.
- * May call: entry-script callbacks, storage/queue readers, io/reader (file items), io/records
- *   (tabular items), joblog user(), the channels.
+ * May call: entry-script callbacks, storage/queue readers, storage/sidedb readers (side
+ *   tables), io/reader (file items), io/records (tabular items), core/crash (its handler's
+ *   per-thread state), core/scoreboard (its slot), joblog user(), the channels, core/base.
  * Callers (the coordinator) must: start workers after the job is created; send each a
  *   stop message; join them; hand an output buffer back with prs_worker_release_out
  *   once its rows are written.
@@ -37,11 +38,20 @@ struct prs_out {
     char *errors; /* "batch B item NAME: message\n" lines for logs/user/error.txt */
     size_t errors_len, errors_cap;
     const prs_batch *batch;
+    /* Set by a hosted script (host.c): a DataFrame header to write once as the output's
+     * first line, and that the batch's failure is already in errors. */
+    char *header;
+    size_t header_len, header_cap;
+    bool failure_said;
     /* The item run() works on, as far as its calls tell: past the last emitted row or
      * failed item (rows are taken to come in item order). Named in crash evidence. */
     uint32_t progress;
     char fail_reason[512]; /* prs_fail_batch's reason; "" when none */
 };
+
+/* One error line "batch B attempt A item ITEM: message" into out->errors. */
+void prs_out_error(prs_out *out, const char *item, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 struct prs_worker;
 
@@ -102,6 +112,8 @@ typedef struct prs_workers_shared {
     const prs_side_config *side; /* never NULL */
     prs_sidedb *sidedb;          /* NULL without side tables */
     prs_global *global;
+    /* Hosted scripts: before each batch's timed window (see host.h); NULL otherwise. */
+    int (*entry_ready)(prs_ctx *ctx, prs_out *out);
 } prs_workers_shared;
 
 /* One batch between its dispatch and its run(): the next batch's reads are in flight (or
@@ -138,6 +150,7 @@ typedef struct prs_worker {
     uint64_t started_unix_ms, ended_unix_ms;
     const prs_workers_shared *shared;
     prs_ctx ctx;
+    const prs_batch *running; /* inside run(): its batch (log lines name it), else NULL */
     prs_out out[PRS_WORKER_OUTS];
     uint32_t out_current;
     atomic_bool out_busy[PRS_WORKER_OUTS];

@@ -2,11 +2,14 @@
 #include "logfile.h"
 
 #include <fcntl.h>
-#include <liburing.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
+
+#ifndef PRS_NO_URING
+#include <liburing.h>
+#endif
 
 #define LOGFILE_RING_ENTRIES 4u
 #define LOGFILE_MAX_PARTIAL 64u /* short writes retried at most this often per flush */
@@ -14,7 +17,9 @@
 struct prs_logfile_writer {
     pthread_mutex_t lock;
     bool uring;
+#ifndef PRS_NO_URING
     struct io_uring ring;
+#endif
     _Atomic uint64_t uring_writes;
 };
 
@@ -31,6 +36,7 @@ int prs_logfile_writer_init(prs_logfile_writer **out) {
     return 0;
 }
 
+#ifndef PRS_NO_URING
 int prs_logfile_writer_use_uring(prs_logfile_writer *w) {
     pthread_mutex_lock(&w->lock);
     int rc = 0;
@@ -46,22 +52,8 @@ int prs_logfile_writer_use_uring(prs_logfile_writer *w) {
     return rc;
 }
 
-bool prs_logfile_writer_uses_uring(prs_logfile_writer *w) {
-    pthread_mutex_lock(&w->lock);
-    bool uring = w->uring;
-    pthread_mutex_unlock(&w->lock);
-    return uring;
-}
-
-uint64_t prs_logfile_writer_uring_writes(prs_logfile_writer *w) {
-    return atomic_load(&w->uring_writes);
-}
-
-void prs_logfile_writer_destroy(prs_logfile_writer *w) {
-    if (!w) return;
-    if (w->uring) io_uring_queue_exit(&w->ring);
-    pthread_mutex_destroy(&w->lock);
-    free(w);
+static void ring_exit(prs_logfile_writer *w) {
+    io_uring_queue_exit(&w->ring);
 }
 
 /* One write of up to len bytes through the ring; the byte count or a negative errno. */
@@ -77,6 +69,44 @@ static ssize_t uring_write_locked(prs_logfile_writer *w, int fd, const char *buf
     ssize_t res = cqe->res;
     io_uring_cqe_seen(&w->ring, cqe);
     return res;
+}
+#else /* PRS_NO_URING: the writer always uses write(2) */
+int prs_logfile_writer_use_uring(prs_logfile_writer *w) {
+    (void)w;
+    return -ENOSYS;
+}
+
+/* w->uring is never set in this build. */
+static void ring_exit(prs_logfile_writer *w) {
+    (void)w;
+    PRS_ASSERT(!"io_uring log writes in a build without them");
+}
+
+static ssize_t uring_write_locked(prs_logfile_writer *w, int fd, const char *buf, size_t len) {
+    (void)fd;
+    (void)buf;
+    (void)len;
+    ring_exit(w);
+    return -ENOSYS;
+}
+#endif
+
+bool prs_logfile_writer_uses_uring(prs_logfile_writer *w) {
+    pthread_mutex_lock(&w->lock);
+    bool uring = w->uring;
+    pthread_mutex_unlock(&w->lock);
+    return uring;
+}
+
+uint64_t prs_logfile_writer_uring_writes(prs_logfile_writer *w) {
+    return atomic_load(&w->uring_writes);
+}
+
+void prs_logfile_writer_destroy(prs_logfile_writer *w) {
+    if (!w) return;
+    if (w->uring) ring_exit(w);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
 }
 
 static ssize_t logfile_write(void *cookie, const char *buf, size_t len) {
@@ -113,7 +143,7 @@ FILE *prs_logfile_open(prs_logfile_writer *w, const char *path, size_t buffer_by
     logfile_stream *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->w = w;
-    s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (s->fd < 0) goto free_stream;
     cookie_io_functions_t io = {.write = logfile_write, .close = logfile_close};
     FILE *f = fopencookie(s, "a", io);

@@ -13,7 +13,7 @@ int prs_outfile_open(prs_outfile *o, const char *path, uint64_t committed_bytes,
         snprintf(err, err_size, "%s: path too long", path);
         return -ENAMETOOLONG;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
         int e = errno;
         snprintf(err, err_size, "%s: cannot open output file: %s", path, strerror(e));

@@ -23,7 +23,9 @@
 #include "reader.h"
 
 #include <fcntl.h>
+#ifndef PRS_NO_URING
 #include <liburing.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -125,7 +127,9 @@ struct prs_reader {
     size_t threshold_bytes;
     size_t chunk_bytes;
     size_t chunk_max_bytes;
+#ifndef PRS_NO_URING
     struct io_uring ring;
+#endif
     uint32_t cq_budget;
     uint32_t inflight; /* CQEs still owed by the kernel */
     uint32_t *free_fslots;
@@ -243,14 +247,6 @@ static void enqueue(prs_reader *r, bslot *s, uint32_t i) {
     s->q_len++;
 }
 
-static uint32_t dequeue(bslot *s) {
-    PRS_ASSERT(s->q_len > 0);
-    uint32_t i = s->q[s->q_head];
-    s->q_head = (s->q_head + 1) % s->count;
-    s->q_len--;
-    return i;
-}
-
 /* The first read is done: either it reached end of file or the size must be asked. */
 static void on_chain_done(prs_reader *r, bslot *s, uint32_t i) {
     item_st *it = &s->st[i];
@@ -281,7 +277,7 @@ static void dispatch_sized(prs_reader *r, bslot *s, uint32_t i) {
     PRS_ASSERT(it->stage == ST_QUEUED);
     const char *path = item_path(s, i);
     if (it->fd < 0) {
-        int fd = openat(r->root_fd, path, O_RDONLY | O_CLOEXEC);
+        int fd = openat(r->root_fd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
             finish(r, s, i, NULL, 0, -errno);
             return;
@@ -299,7 +295,7 @@ static void dispatch_sized(prs_reader *r, bslot *s, uint32_t i) {
         return;
     }
     if (!S_ISREG(st.st_mode)) {
-        finish(r, s, i, NULL, 0, -EINVAL);
+        finish(r, s, i, NULL, 0, -ESPIPE); /* a FIFO, socket or device: not read */
         return;
     }
     uint64_t size = (uint64_t)st.st_size;
@@ -431,7 +427,9 @@ static ssize_t pread_retry(int fd, void *buf, size_t len) {
 
 static void sync_item(prs_reader *r, bslot *s, uint32_t i) {
     item_st *it = &s->st[i];
-    int fd = openat(r->root_fd, item_path(s, i), O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO among the items must not block the worker in open (pread then
+     * fails with ESPIPE); for a regular file it changes nothing. */
+    int fd = openat(r->root_fd, item_path(s, i), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         finish(r, s, i, NULL, 0, -errno);
         return;
@@ -461,6 +459,15 @@ static void sync_item(prs_reader *r, bslot *s, uint32_t i) {
 
 /* ---- io_uring path ----------------------------------------------------------------------- */
 
+#ifndef PRS_NO_URING
+static uint32_t dequeue(bslot *s) {
+    PRS_ASSERT(s->q_len > 0);
+    uint32_t i = s->q[s->q_head];
+    s->q_head = (s->q_head + 1) % s->count;
+    s->q_len--;
+    return i;
+}
+
 static uint64_t make_ud(const bslot *s, unsigned sidx, uint32_t i, enum op op) {
     return (uint64_t)i | ((uint64_t)op << UD_OP_SHIFT) | ((uint64_t)sidx << UD_SLOT_SHIFT) |
            ((uint64_t)s->gen << UD_GEN_SHIFT);
@@ -480,8 +487,20 @@ static struct io_uring_sqe *sqe_for(prs_reader *r) {
     return sqe;
 }
 
+/* Items of a list (paths from AT_FDCWD) were never typed by a directory walk: a FIFO
+ * there would block the ring's open for ever (O_NONBLOCK cannot be used: io_uring would
+ * then fail reads of uncached regular files with EAGAIN). False if the item is done. */
+static bool list_item_is_regular(prs_reader *r, bslot *s, uint32_t i) {
+    struct stat st;
+    if (r->root_fd != AT_FDCWD || fstatat(AT_FDCWD, item_path(s, i), &st, 0) != 0) return true;
+    if (S_ISREG(st.st_mode)) return true;
+    finish(r, s, i, NULL, 0, S_ISDIR(st.st_mode) ? -EISDIR : -ESPIPE);
+    return false;
+}
+
 static void start_chain(prs_reader *r, bslot *s, unsigned sidx, uint32_t i) {
     item_st *it = &s->st[i];
+    if (!list_item_is_regular(r, s, i)) return;
     it->buf = pool_alloc(&s->pool, s->chunk_bytes, 4096);
     if (!it->buf) {
         finish(r, s, i, NULL, 0, -ENOMEM);
@@ -821,6 +840,42 @@ fail:
     return rc;
 }
 
+static void uring_teardown(prs_reader *r) {
+    ring_exit(&r->ring);
+}
+
+#else /* PRS_NO_URING: built without liburing (tools/configure's nouring variant) */
+
+/* Auto mode then always takes the sync path, saying why; --io uring is refused. */
+static int uring_setup(prs_reader *r, char *reason, size_t reason_size, const char **flags_name) {
+    (void)r;
+    (void)flags_name;
+    snprintf(reason, reason_size, "this prs was built without io_uring (PRS_NO_URING)");
+    return -ENOSYS;
+}
+
+/* r->uring is never set in this build: the ring's steps cannot be reached. */
+static void fill(prs_reader *r, unsigned first) {
+    (void)r;
+    (void)first;
+    PRS_ASSERT(!"io_uring path in a build without it");
+}
+static void kick(prs_reader *r) {
+    fill(r, 0);
+}
+static void reap(prs_reader *r) {
+    fill(r, 0);
+}
+static int uring_wait(prs_reader *r, unsigned sidx) {
+    fill(r, sidx);
+    return -ENOSYS;
+}
+static void uring_teardown(prs_reader *r) {
+    fill(r, 0);
+}
+
+#endif
+
 int prs_reader_create(prs_reader **out, int root_dirfd, enum prs_io_mode mode,
                       size_t mmap_threshold_bytes, char *why, size_t why_size) {
     if (why && why_size) why[0] = 0;
@@ -1007,7 +1062,7 @@ void prs_reader_destroy(prs_reader *r) {
     bool kernel_may_write = false;
     for (unsigned k = 0; k < PRS_READER_SLOTS; k++)
         kernel_may_write |= r->slots[k].state != SL_IDLE;
-    if (r->uring) ring_exit(&r->ring);
+    if (r->uring) uring_teardown(r);
     for (unsigned k = 0; k < PRS_READER_SLOTS; k++) {
         bslot *s = &r->slots[k];
         /* A broken ring can leave reads in flight: leaking their buffers is the safe way. */

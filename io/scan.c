@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@ typedef struct scan_walk {
     char *err;
     size_t err_size;
     const char *root;
+    prs_scan_skipped *skipped;
     char path[PRS_SCAN_MAX_PATH + 256];
 } scan_walk;
 
@@ -32,7 +34,7 @@ static void free_entries(scan_entry *e, size_t n) {
 }
 
 /* Reads one directory's entries (items and subdirectories), sorted. */
-static int read_entries(int dfd, scan_entry **out, size_t *count) {
+static int read_entries(int dfd, scan_entry **out, size_t *count, prs_scan_skipped *skipped) {
     DIR *d = fdopendir(dfd);
     if (!d) {
         int e = errno;
@@ -48,16 +50,26 @@ static int read_entries(int dfd, scan_entry **out, size_t *count) {
         if (de->d_name[0] == '.' &&
             (de->d_name[1] == 0 || (de->d_name[1] == '.' && !de->d_name[2])))
             continue;
-        bool is_dir = de->d_type == DT_DIR, is_file = de->d_type == DT_REG;
+        bool is_dir = de->d_type == DT_DIR, is_file = de->d_type == DT_REG, link = false;
         if (de->d_type == DT_UNKNOWN || de->d_type == DT_LNK) {
             struct stat st, lst;
-            if (fstatat(dirfd(d), de->d_name, &lst, AT_SYMLINK_NOFOLLOW) != 0) continue;
-            bool link = S_ISLNK(lst.st_mode);
-            if (fstatat(dirfd(d), de->d_name, &st, 0) != 0) continue; /* dangling link */
+            if (fstatat(dirfd(d), de->d_name, &lst, AT_SYMLINK_NOFOLLOW) != 0 ||
+                fstatat(dirfd(d), de->d_name, &st, 0) != 0) { /* vanished, dangling, a loop */
+                skipped->broken++;
+                continue;
+            }
+            link = S_ISLNK(lst.st_mode);
             is_file = S_ISREG(st.st_mode);
             is_dir = S_ISDIR(st.st_mode) && !link;
         }
-        if (!is_dir && !is_file) continue;
+        if (!is_dir && !is_file) {
+            if (link && !is_file) {
+                skipped->dir_links++; /* or a link to a FIFO...: counted with the links */
+            } else {
+                skipped->special++;
+            }
+            continue;
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             scan_entry *grown = realloc(e, cap * sizeof(*e));
@@ -98,7 +110,7 @@ static int walk(scan_walk *w, int dfd, size_t len, int depth) {
     scan_entry *e;
     size_t n;
     int list_fd = dup(dfd); /* fdopendir takes one; dfd stays open for openat of children */
-    int rc = list_fd < 0 ? -errno : read_entries(list_fd, &e, &n);
+    int rc = list_fd < 0 ? -errno : read_entries(list_fd, &e, &n, w->skipped);
     if (rc) {
         close(dfd);
         snprintf(w->err, w->err_size, "%s/%s: cannot list directory: %s", w->root, w->path,
@@ -136,9 +148,16 @@ static int walk(scan_walk *w, int dfd, size_t len, int depth) {
 }
 
 int prs_scan_dir(const char *root, prs_scan_fn fn, void *arg, char *err, size_t err_size) {
+    prs_scan_skipped unused = {0};
+    return prs_scan_dir_counted(root, fn, arg, &unused, err, err_size);
+}
+
+int prs_scan_dir_counted(const char *root, prs_scan_fn fn, void *arg, prs_scan_skipped *skipped,
+                         char *err, size_t err_size) {
     scan_walk *w = calloc(1, sizeof(*w));
     if (!w) return -ENOMEM;
-    *w = (scan_walk){.fn = fn, .arg = arg, .err = err, .err_size = err_size, .root = root};
+    *w = (scan_walk){
+        .fn = fn, .arg = arg, .err = err, .err_size = err_size, .root = root, .skipped = skipped};
     int rc;
     int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
@@ -202,4 +221,32 @@ int prs_scan_list(const char *list_path, prs_scan_fn fn, void *arg, char *err, s
     free(line);
     fclose(f);
     return rc;
+}
+
+/* realpath of path, or of its longest existing prefix with the rest appended. */
+static bool resolve(const char *path, char *out) {
+    char buf[PATH_MAX];
+    int len = path[0] == '/' ? snprintf(buf, sizeof(buf), "%s", path)
+                             : snprintf(buf, sizeof(buf), "./%s", path);
+    if (len < 0 || len >= (int)sizeof(buf)) return false;
+    /* Each pass drops one trailing component: bounded by the path's length. */
+    for (int cut = len; cut >= 0; cut--) {
+        if (cut != len && buf[cut] != '/') continue;
+        char c = buf[cut];
+        buf[cut] = 0;
+        bool ok = realpath(cut ? buf : "/", out) != NULL;
+        buf[cut] = c;
+        if (!ok) continue;
+        size_t n = strlen(out);
+        return snprintf(out + n, PATH_MAX - n, "%s", buf + cut) < (int)(PATH_MAX - n);
+    }
+    return false;
+}
+
+bool prs_scan_within(const char *root, const char *path) {
+    char r[PATH_MAX], p[PATH_MAX];
+    if (!realpath(root, r) || !resolve(path, p)) return false;
+    size_t n = strlen(r);
+    if (n == 1) return true; /* the root directory holds everything */
+    return strncmp(p, r, n) == 0 && (p[n] == 0 || p[n] == '/');
 }

@@ -19,6 +19,7 @@
 struct prs_queue {
     MDB_env *env;
     MDB_dbi meta, items, batches;
+    char path[PATH_MAX]; /* dir/data.mdb, for corruption messages */
 };
 
 struct prs_queue_reader {
@@ -104,8 +105,10 @@ int prs_queue_item_decode(const void *buf, size_t len, const char **name, size_t
 }
 
 /* A record read back that no run could have written: the state file is corrupt. */
-static int stored_batch(const MDB_val *v, prs_batch_rec *rec) {
-    return prs_queue_batch_decode(v->mv_data, v->mv_size, rec) ? -EBADMSG : 0;
+static int stored_batch(const prs_queue *q, uint64_t id, const MDB_val *v, prs_batch_rec *rec) {
+    if (prs_queue_batch_decode(v->mv_data, v->mv_size, rec) == 0) return 0;
+    return PRS_CORRUPT(q->path, "batch %llu: a %zu-byte record no run of prs writes",
+                       (unsigned long long)id, v->mv_size);
 }
 
 /* The map to open dir's environment with: the default, or twice the file when the file
@@ -131,6 +134,7 @@ static int queue_open(prs_queue **out, const char *dir, enum prs_durability dura
                       bool readonly, char *err, size_t err_size) {
     prs_queue *q = calloc(1, sizeof(*q));
     if (!q) return -ENOMEM;
+    snprintf(q->path, sizeof(q->path), "%s/data.mdb", dir);
     int rc = mdb_env_create(&q->env);
     if (rc) goto fail_alloc;
     mdb_env_set_maxdbs(q->env, 8);
@@ -221,9 +225,9 @@ int prs_queue_counts_get(prs_queue *q, prs_queue_counts *counts) {
     uint8_t buf[PRS_QUEUE_COUNTS_BYTES + 1]; /* one more: a padded record is not cut to fit */
     size_t len = 0;
     int rc = prs_queue_meta_get(q, "counts", buf, sizeof(buf), &len);
-    if (rc == -ENOBUFS) return -EBADMSG;
-    if (rc) return rc;
-    return prs_queue_counts_decode(buf, len, counts) ? -EBADMSG : 0;
+    if (rc == 0 && prs_queue_counts_decode(buf, len, counts) == 0) return 0;
+    if (rc && rc != -ENOBUFS) return rc;
+    return PRS_CORRUPT(q->path, "the job's counters: a record no run of prs writes");
 }
 
 static int meta_put(MDB_txn *txn, MDB_dbi dbi, const char *key, const void *val, size_t len) {
@@ -501,7 +505,7 @@ int prs_queue_reader_pending(prs_queue_reader *r, uint64_t *cursor, uint64_t *id
         uint64_t id;
         memcpy(&id, k.mv_data, sizeof(id));
         prs_batch_rec rec;
-        int e = stored_batch(&v, &rec);
+        int e = stored_batch(r->q, id, &v, &rec);
         if (e) {
             mdb_cursor_close(cur);
             return e;
@@ -526,7 +530,7 @@ int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec
     MDB_val k = {sizeof(batch_id), &batch_id}, v;
     int rc = mdb_get(r->txn, r->q->batches, &k, &v);
     if (rc) return prs_mdb_err(rc);
-    return stored_batch(&v, rec);
+    return stored_batch(r->q, batch_id, &v, rec);
 }
 
 int prs_queue_reader_get(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec) {
@@ -544,10 +548,12 @@ int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count, 
     MDB_val k = {sizeof(key), &key}, v;
     int rc = mdb_cursor_get(r->items_cur, &k, &v, MDB_SET_KEY);
     for (uint32_t i = 0; i < count; i++) {
-        if (rc) return rc == MDB_NOTFOUND ? -EBADMSG : prs_mdb_err(rc);
-        uint64_t id;
-        memcpy(&id, k.mv_data, sizeof(id));
-        if (id != first + i) return -EBADMSG;
+        if (rc && rc != MDB_NOTFOUND) return prs_mdb_err(rc);
+        uint64_t id = 0;
+        if (rc == 0) memcpy(&id, k.mv_data, sizeof(id));
+        if (rc || id != first + i)
+            return PRS_CORRUPT(r->q->path, "item %llu of a batch is missing",
+                               (unsigned long long)(first + i));
         views[i] = v.mv_data;
         sizes[i] = v.mv_size;
         if (i + 1 < count) rc = mdb_cursor_get(r->items_cur, &k, &v, MDB_NEXT);
@@ -571,7 +577,7 @@ int prs_queue_scan_batches(prs_queue *q, uint32_t state, size_t limit,
         uint64_t id;
         memcpy(&id, k.mv_data, sizeof(id));
         prs_batch_rec rec;
-        if (stored_batch(&v, &rec)) {
+        if (stored_batch(q, id, &v, &rec)) {
             rc = MDB_CORRUPTED;
             break;
         }

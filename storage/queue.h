@@ -4,10 +4,25 @@
  *   "meta"    small named values (config text, counters, first error)
  *   "items"   item id (u64) -> item record (files: the relative path with its NUL)
  *   "batches" batch id (u64) -> prs_batch_rec
- * May call: LMDB, libc. Knows nothing of io/ or the runtime.
- * Callers must: make every write from ONE thread (the coordinator, or the job creator
- *   before workers start). Readers on any thread use a prs_queue_reader each (an
- *   MDB_NOTLS read transaction that is reset/renewed around each use).
+ * May call: LMDB, libc, core/base (counts.h, le.h, mdb_err.h). Knows nothing of io/ or the
+ *   runtime.
+ * Callers must: make every write (builder, commit, grow) from ONE thread (the
+ *   coordinator, or the job creator before workers start). Readers on any thread use a
+ *   prs_queue_reader each (an MDB_NOTLS read transaction that is reset/renewed around
+ *   each use). A prs_queue is shared by every thread of the process; close it last.
+ *
+ * Errors (every function below returns 0, a count where it says so, or one of these,
+ * each with this meaning):
+ *   PRS_QUEUE_EMAPFULL (-EFBIG)  the map is full; the write did not happen (below)
+ *   -ENOENT    no such key or batch (meta_get, reader_batch), or no job (open_readonly)
+ *   -EBADMSG   bytes read back that no run of prs writes: a damaged state file (reported
+ *              with PRS_CORRUPT naming data.mdb), or LMDB says the file is damaged
+ *   -EINVAL    the caller's bug refused before anything was written (a record the
+ *              decoders would refuse; decoders: a malformed record)
+ *   -ENOMEM    out of memory
+ *   -ENOBUFS / -ENAMETOOLONG  a value does not fit the caller's buffer / the item limit
+ *   other negative errnos: a system call LMDB made failed (-ENOSPC, -EDQUOT: the disk is
+ *              full; -EACCES; -EIO: also LMDB limits such as MDB_READERS_FULL).
  *
  * Durability: PRS_DURABILITY_FULL syncs every commit (LMDB's default); the caller
  * syncs the output file before committing the lengths that describe it.
@@ -59,15 +74,18 @@ typedef prs_counts prs_queue_counts;
 #define PRS_QUEUE_COUNTS_BYTES 56u
 #define PRS_QUEUE_MAX_ATTEMPTS 100u /* = PRS_SCHED_MAX_TRY (checked in core/coord.c) */
 
+/* Encoders cannot fail; decoders return 0 or -EINVAL (the record is left unwritten). */
 void prs_queue_batch_encode(const prs_batch_rec *rec, uint8_t out[PRS_QUEUE_BATCH_BYTES]);
 int prs_queue_batch_decode(const void *buf, size_t len, prs_batch_rec *rec);
 void prs_queue_counts_encode(const prs_queue_counts *c, uint8_t out[PRS_QUEUE_COUNTS_BYTES]);
 int prs_queue_counts_decode(const void *buf, size_t len, prs_queue_counts *c);
 /* name_len bytes of name (no NUL among them) -> buf; *len_bytes = name_len + 1. -EINVAL for
- * an empty name or one holding a NUL, -ENAMETOOLONG past PRS_QUEUE_MAX_ITEM_BYTES. */
+ * an empty name or one holding a NUL, -ENAMETOOLONG past PRS_QUEUE_MAX_ITEM_BYTES,
+ * -ENOBUFS when it does not fit cap. */
 int prs_queue_item_encode(const char *name, size_t name_len, void *buf, size_t cap,
                           size_t *len_bytes);
-/* Zero-copy: *name points into buf (NUL-terminated there). */
+/* Zero-copy: *name points into buf (NUL-terminated there). 0; -EINVAL unless buf is a
+ * name and one NUL at its end. */
 int prs_queue_item_decode(const void *buf, size_t len, const char **name, size_t *name_len);
 
 typedef struct prs_batch_update {
@@ -80,33 +98,44 @@ typedef struct prs_queue_reader prs_queue_reader;
 
 /* Any call that writes may return this: LMDB's map is full (MDB_MAP_FULL, mapped to
  * -EFBIG by core/base/mdb_err.h, as for every environment). The write did not happen.
- * prs_queue_grow with no transaction open in this process, or closing and reopening (which opens a
- * map twice the file's size), makes room. */
+ * prs_queue_grow with no transaction open in this process, or closing and reopening
+ * (which opens a map twice the file's size), makes room. */
 #define PRS_QUEUE_EMAPFULL (-EFBIG)
 
 #define PRS_QUEUE_MAX_ITEM_BYTES 4096u /* a path or a tabular item reference */
 
-/* Opens (creating if asked) the environment in dir. err gets a message naming the path. */
+/* Opens (creating if needed) the environment in dir, which must exist, with the map
+ * size of queue_map_bytes (PRS_QUEUE_MAP_BYTES, or twice a file past half of it). The
+ * caller owns *out until prs_queue_close. err gets a message naming dir/data.mdb. 0,
+ * -ENOMEM, -EBADMSG (not an LMDB file of this version), or open's errno (-ENOENT: no
+ * dir; -EACCES; -EAGAIN: the lock file is locked). */
 int prs_queue_open(prs_queue **out, const char *dir, enum prs_durability durability, char *err,
                    size_t err_size);
 /* The same, read-only (prs status): never writes, works beside a running job. A job
- * never created gives -ENOENT. */
+ * never created gives -ENOENT (no data.mdb, or its sub-databases were never made). */
 int prs_queue_open_readonly(prs_queue **out, const char *dir, char *err, size_t err_size);
+/* Closes the environment and frees q. Every reader closed and no builder open first.
+ * NULL is fine. */
 void prs_queue_close(prs_queue *q);
-/* Doubles the map (up to 64 TiB; -ENOSPC past it) and says its new size. The caller must
- * hold no transaction, reader or builder of this environment in this process. */
+/* Doubles the map (up to 64 TiB) and says its new size in *map_bytes. The writing
+ * thread, holding no transaction, reader or builder of this environment in this process
+ * (LMDB's rule for mdb_env_set_mapsize). 0; -ENOSPC: already 64 TiB; an LMDB error. */
 int prs_queue_grow(prs_queue *q, size_t *map_bytes);
 
-/* meta: small values (< 64 KiB). get returns -ENOENT when absent. */
+/* Copies meta value key (< 64 KiB by convention) into buf (cap bytes), its size in *len.
+ * Any thread (its own read transaction). 0; -ENOENT: no such value; -ENOBUFS: it is
+ * longer than cap (nothing copied); an LMDB error. */
 int prs_queue_meta_get(prs_queue *q, const char *key, void *buf, size_t cap, size_t *len);
 
-/* True when a job was fully created in this environment (the "created" mark is set). */
+/* True when a job was fully created in this environment (the "created" mark is set);
+ * false also when it cannot be read. Any thread. */
 bool prs_queue_created(prs_queue *q);
 
 /* Job creation: one builder at a time, before any worker runs. It empties the queue first
  * (a creation interrupted by a crash is redone from scratch), then appends items and
  * batches in ascending ids (MDB_APPEND), committing every few thousand records so memory
- * stays flat, and finally marks the job created with its config text. */
+ * stays flat, and finally marks the job created with its config text. The builder is the
+ * caller's (on its stack); the fields are the builder's own: read none but the counts. */
 typedef struct prs_queue_builder {
     prs_queue *q;
     void *txn; /* MDB_txn */
@@ -116,39 +145,67 @@ typedef struct prs_queue_builder {
     uint64_t ref_items; /* items counted by prs_queue_build_batch_ref (tabular jobs) */
 } prs_queue_builder;
 
+/* Starts a creation (the writing thread): meta, items and batches are emptied in its
+ * first transaction. 0 or an LMDB error (nothing open then: no abort needed). */
 int prs_queue_build_begin(prs_queue *q, prs_queue_builder *b);
+/* Appends item record rec (size_bytes, copied) as item next_item. 0; -ENAMETOOLONG past
+ * PRS_QUEUE_MAX_ITEM_BYTES; PRS_QUEUE_EMAPFULL; an LMDB error. After an error the builder
+ * may hold no transaction: call prs_queue_build_abort (and begin again to retry). */
 int prs_queue_build_item(prs_queue_builder *b, const void *rec, size_t size_bytes);
-/* Closes a batch over the items added since the previous batch. */
+/* Closes a batch over the items [first_item, first_item + count) added since the
+ * previous batch (count > 0 and the items added: asserted). Errors as build_item. */
 int prs_queue_build_batch(prs_queue_builder *b, uint64_t first_item, uint32_t count);
 /* Tabular jobs: a batch whose records live in an input file. item_id is ONE item record
  * (a prs_tab_ref, encoded below) describing the byte range; the batch counts `records`
- * items (its item_count), so counters and thresholds see records, not queue records. */
+ * items (its item_count), so counters and thresholds see records, not queue records.
+ * records > 0 and item_id added (asserted). Errors as build_item. */
 int prs_queue_build_batch_ref(prs_queue_builder *b, uint64_t item_id, uint32_t records);
+/* Sets meta value key (val copied) in the creation's transaction. 0,
+ * PRS_QUEUE_EMAPFULL, or an LMDB error. */
 int prs_queue_build_meta(prs_queue_builder *b, const char *key, const void *val, size_t len);
+/* Writes the counters (batches and items added) and the "created" mark, and commits: the
+ * job exists once this returns 0. On an error nothing of the last transaction is kept
+ * and the builder is closed (the creation is redone by the next begin). */
 int prs_queue_build_end(prs_queue_builder *b);
+/* Drops the open transaction (what earlier commits wrote stays, without the "created"
+ * mark: the next creation empties it). Fine twice or after end. */
 void prs_queue_build_abort(prs_queue_builder *b);
 
-/* One commit: batch records, counters and extra meta values together, or none of them. */
+/* One commit: batch records, counters and extra meta values together, or none of them
+ * (the writing thread; updates, counts and meta_val are only read). meta_key NULL: no
+ * extra value. 0; -EINVAL: an update or counts the decoders would refuse (nothing
+ * written); PRS_QUEUE_EMAPFULL; an LMDB error (-ENOSPC, -EIO...): nothing committed. */
 int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count,
                      const prs_queue_counts *counts, const char *meta_key, const void *meta_val,
                      size_t meta_len);
+/* The committed counters. Any thread. 0; -ENOENT: no job created; -EBADMSG: the record is
+ * not one prs writes (reported with PRS_CORRUPT); an LMDB error. */
 int prs_queue_counts_get(prs_queue *q, prs_queue_counts *counts);
 
-/* Readers: one per thread. Views returned stay valid until the next end/begin. */
+/* Readers: one per thread, each the opening thread's until closed. Views returned stay
+ * valid until the next end/begin of that reader. open: 0, -ENOMEM, or an LMDB error
+ * (-EIO: the 1024 reader slots are taken). close: ends and frees; NULL is fine. */
 int prs_queue_reader_open(prs_queue *q, prs_queue_reader **out);
 void prs_queue_reader_close(prs_queue_reader *r);
+/* Starts a read snapshot of what is committed now: 0 or an LMDB error. end ends it
+ * (views die). begin needs an inactive reader, end an active one (both asserted). */
 int prs_queue_reader_begin(prs_queue_reader *r);
 void prs_queue_reader_end(prs_queue_reader *r);
 
-/* Reads up to cap pending batches with id >= *cursor; advances *cursor past the last
- * batch looked at. Returns how many were found (0: none left) or a negative error. */
+/* Reads up to cap pending batches with id >= *cursor into ids/recs; advances *cursor past
+ * the last batch looked at (an active reader). Returns how many were found (0: none
+ * left); -EAGAIN: it looked at 64 * cap finished batches without finding cap pending
+ * ones, call again from *cursor; -EBADMSG: a damaged batch record; an LMDB error. */
 int prs_queue_reader_pending(prs_queue_reader *r, uint64_t *cursor, uint64_t *ids,
                              prs_batch_rec *recs, size_t cap);
+/* The batch's record. 0; -ENOENT: no such batch; -EBADMSG; an LMDB error. */
 int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec);
-/* One batch record in a read transaction of its own (begin, batch, end): for a reader
- * that holds no transaction. The errors of begin and batch (-ENOENT: no such batch). */
+/* The batch's record read in a snapshot of its own (begin, batch, end): for an inactive
+ * reader, left inactive. 0; -ENOENT: no such batch; -EBADMSG; an LMDB error. */
 int prs_queue_reader_get(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec);
-/* Zero-copy view of item records [first, first+count): views[i]/sizes[i]. */
+/* Zero-copy view of item records [first, first+count): views[i]/sizes[i], valid until
+ * the reader's end. 0; -EBADMSG: an item of the range is missing (reported); an LMDB
+ * error. */
 int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count, const void **views,
                            size_t *sizes);
 
@@ -174,14 +231,17 @@ typedef struct prs_tab_ref {
     const char *key_values;
     uint32_t key_values_len;
 } prs_tab_ref;
-/* Writes the record into buf (cap bytes); *len its size. -ENAMETOOLONG when it does not
- * fit (or exceeds PRS_QUEUE_MAX_ITEM_BYTES). */
+/* Pure, any thread. Writes the record into buf (cap bytes); *len its size. 0;
+ * -ENAMETOOLONG when it does not fit (or exceeds PRS_QUEUE_MAX_ITEM_BYTES). */
 int prs_queue_tab_encode(const prs_tab_ref *ref, void *buf, size_t cap, size_t *len);
-/* -EBADMSG unless val holds a well-formed record; ref->path then points into val. */
+/* Pure, any thread. 0 with ref->path pointing into val (valid as val is); -EBADMSG
+ * unless val holds a well-formed record (bytes read back from the store). */
 int prs_queue_tab_decode(const void *val, size_t len, prs_tab_ref *ref);
 
 /* Calls fn for each batch in state (PRS_QUEUE_ANY_STATE: all), ids ascending, up to
- * limit. For reports only. */
+ * limit, in its own read transaction (any thread; fn must not use this queue's writer).
+ * For reports only. 0; -EBADMSG: a damaged batch record (the batches before it were
+ * reported to fn); an LMDB error. */
 #define PRS_QUEUE_ANY_STATE UINT32_MAX
 int prs_queue_scan_batches(prs_queue *q, uint32_t state, size_t limit,
                            void (*fn)(void *arg, uint64_t id, const prs_batch_rec *rec), void *arg);

@@ -753,7 +753,8 @@ int prs_sidedb_ensure(prs_sidedb *db, const prs_sidedb_spec *spec, prs_sidedb_lo
         return -EINVAL;
     }
     int rc = 0;
-    int fd = open(spec->path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO is refused below, not waited on in open. */
+    int fd = open(spec->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         rc = -errno;
         snprintf(err, err_size, "--side-table %s=%s: %s", spec->name, spec->path, strerror(errno));

@@ -5,7 +5,10 @@
  * on timing. */
 #include "e2e.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MB_SCRIPTS "build/tests/"
@@ -18,6 +21,52 @@ static int mb_run(const e2e_run *r, const char *script, const char *opts, const 
     return tu_sh("timeout -k 3 %u %s run --quiet --entry-script " MB_SCRIPTS
                  "%s.so --input '%s' --output '%s' %s -- %s 2>>'%s'",
                  limit_s, tu_prs(), script, r->in, r->out, opts, args, r->err);
+}
+
+/* `prs run` in the background (no timeout: the caller bounds it with mb_wait). */
+static pid_t mb_spawn(const e2e_run *r, const char *script, const char *opts, const char *args) {
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "exec %s run --quiet --entry-script " MB_SCRIPTS
+             "%s.so --input '%s' --output '%s' %s -- %s 2>>'%s'",
+             tu_prs(), script, r->in, r->out, opts, args, r->err);
+    pid_t pid = fork();
+    cr_assert(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void mb_sleep_ms(unsigned ms) {
+    nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L},
+              NULL);
+}
+
+/* prs's exit code, or -1 if it was still running after limit_s (then it is killed: its
+ * runtime dies with it). */
+static int mb_wait(pid_t pid, unsigned limit_s) {
+    for (unsigned i = 0; i < limit_s * 20; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+        mb_sleep_ms(50);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+/* Waits (bounded) until OUT's output holds n lines. */
+static bool mb_wait_rows(const e2e_run *r, size_t n, unsigned limit_s) {
+    for (unsigned i = 0; i < limit_s * 20; i++) {
+        char *text = e2e_out_file(r, "parallel_run_step.txt");
+        size_t got = tu_count_lines(text);
+        free(text);
+        if (got >= n) return true;
+        mb_sleep_ms(50);
+    }
+    return false;
 }
 
 static char *mb_file(const e2e_run *r, const char *name) {
@@ -166,4 +215,158 @@ Test(misbehave, raise_sigterm_in_run_is_charged_not_a_stop, .timeout = 120) {
 /* SIGSTOP: a stopped runtime is hung; with one try, its batch fails and the job ends. */
 Test(misbehave, self_sigstop_is_treated_as_hung, .timeout = 120) {
     mb_charged("mb-stop", "--sig 19 --at f0005", "--run-max-try 1");
+}
+
+/* A second SIGTERM ends prs within a bound whatever the script does (here: a prs_shutdown
+ * that never returns): exit 5, resumable. */
+Test(misbehave, second_sigterm_ends_prs_whatever_the_script_does, .timeout = 90) {
+    e2e_run r;
+    e2e_setup(&r, "mb-2term", MB_FILES);
+    pid_t pid = mb_spawn(&r, "shutdown_hang", "--workers 2 --run-invocation-timeout 600", "");
+    bool rows = mb_wait_rows(&r, MB_FILES, 30);
+    mb_sleep_ms(300); /* into the shutdown (not needed for the verdict) */
+    kill(pid, SIGTERM);
+    mb_sleep_ms(200);
+    kill(pid, SIGTERM);
+    int code = mb_wait(pid, 10);
+    cr_assert(rows, "the rows never reached the output:\n%s", mb_stderr(&r));
+    cr_assert_eq(code, 5, "after two SIGTERMs prs exited %d (-1: still running):\n%s", code,
+                 mb_stderr(&r));
+    mb_assert_messages(&r);
+    tu_rmrf(r.dir);
+}
+
+/* A script that closes every descriptor (the capture pipes included): prs ends. */
+Test(misbehave, closing_every_descriptor_does_not_hang_prs, .timeout = 90) {
+    e2e_run r;
+    e2e_setup(&r, "mb-fds", MB_FILES);
+    int code = mb_run(&r, "close_fds", "--workers 1 --mini-batch-size 1", "--at f0005", 60);
+    cr_assert(code != 124 && code != 137, "prs hung (exit %d):\n%s", code, mb_stderr(&r));
+    mb_assert_messages(&r);
+    tu_rmrf(r.dir);
+}
+
+/* A child process of the script holding the capture pipes for 30 s: the job ends when its
+ * work does (the run is bounded at 20 s), and the child's line is still captured. */
+Test(misbehave, a_child_holding_the_capture_pipes_does_not_hold_prs, .timeout = 90) {
+    e2e_run r;
+    e2e_setup(&r, "mb-daemon", MB_FILES);
+    char args[400], pidf[320];
+    snprintf(pidf, sizeof(pidf), "%s/daemon.pid", r.dir);
+    snprintf(args, sizeof(args), "--pid-file '%s' --sleep-s 30", pidf);
+    int code = mb_run(&r, "daemon_child", "--workers 2", args, 20);
+    char *pid = tu_read(pidf, NULL);
+    if (pid && atoi(pid) > 0) kill(atoi(pid), SIGKILL); /* the daemon, whatever happened */
+    cr_assert(pid != NULL, "the script started no child");
+    free(pid);
+    cr_assert_eq(code, 0, "prs exited %d (124: it waited for the child):\n%s", code, mb_stderr(&r));
+    e2e_assert_rows_once(&r, MB_FILES, NULL);
+    tu_rmrf(r.dir);
+}
+
+/* A child the script forked returning into prs: it ends there; the runtime goes on. */
+Test(misbehave, a_forked_child_returning_into_prs_ends_there, .timeout = 120) {
+    for (int i = 0; i < 4; i++) {
+        e2e_run r;
+        e2e_setup(&r, "mb-fork", MB_FILES);
+        int code = mb_run(&r, "fork_return", "--workers 2 --mini-batch-size 1", "--at f0005", 20);
+        cr_assert_eq(code, 0, "run %d: prs exited %d (124: hung):\n%s", i, code, mb_stderr(&r));
+        e2e_assert_rows_once(&r, MB_FILES, NULL);
+        tu_rmrf(r.dir);
+    }
+}
+
+/* A FIFO named in an @LIST (both I/O paths) is a failed item, never a blocked worker; a
+ * FIFO as a side table is refused (exit 2), never waited on. */
+Test(misbehave, fifo_in_a_list_or_as_side_table_never_blocks, .timeout = 120) {
+    static const char *io[] = {"--io sync", "--io auto"};
+    for (size_t m = 0; m < PRS_ARRAY_LEN(io); m++) {
+        e2e_run r;
+        e2e_setup(&r, "mb-fifo", MB_FILES);
+        char list[280], fifo[280];
+        snprintf(list, sizeof(list), "%s/list.txt", r.dir);
+        snprintf(fifo, sizeof(fifo), "%s/a.fifo", r.dir);
+        cr_assert_eq(tu_sh("mkfifo '%s' && (cd '%s' && ls -d \"$PWD\"/f*.txt '%s') > '%s'", fifo,
+                           r.in, fifo, list),
+                     0);
+        snprintf(r.in, sizeof(r.in), "@%s", list);
+        char opts[400];
+        snprintf(opts, sizeof(opts), "--workers 2 --mini-batch-size 3 %s", io[m]);
+        int code = mb_run(&r, "exit_run", opts, "", 30);
+        cr_assert_eq(code, 0, "%s: prs exited %d (124: blocked on the FIFO):\n%s", io[m], code,
+                     mb_stderr(&r));
+        char *errors = e2e_error_files(&r);
+        cr_assert(strstr(errors, "not a regular file"), "%s: %s", io[m], errors);
+        free(errors);
+        char *ov = mb_file(&r, "logs/overview.txt");
+        cr_assert_eq(tu_field(ov, "items: total 21, succeeded 20, failed "), 1, "%s", ov);
+        free(ov);
+        snprintf(opts, sizeof(opts), "--fresh --side-table t=%s", fifo);
+        code = mb_run(&r, "exit_run", opts, "", 30);
+        cr_assert_eq(code, 2, "a FIFO side table: prs exited %d:\n%s", code, mb_stderr(&r));
+        tu_rmrf(r.dir);
+    }
+}
+
+/* ---- 6. never through a symlink ---------------------------------------------------- */
+
+/* Symlinks planted in OUT (at log files, the output, OUT/logs, OUT/.prs) never carry a
+ * write outside OUT: the targets stay empty. */
+Test(misbehave, symlinks_in_out_never_carry_writes_outside, .timeout = 120) {
+    static const char *links[] = {"logs/sys/master.txt", "logs/70_driver_log.txt",
+                                  "logs/sys/processes.csv", "parallel_run_step.txt"};
+    static const char *dirs[] = {"logs", ".prs", "logs/sys"};
+    for (size_t i = 0; i < PRS_ARRAY_LEN(links) + PRS_ARRAY_LEN(dirs); i++) {
+        e2e_run r;
+        e2e_setup(&r, "mb-link", MB_FILES);
+        bool dir = i >= PRS_ARRAY_LEN(links);
+        const char *name = dir ? dirs[i - PRS_ARRAY_LEN(links)] : links[i];
+        cr_assert_eq(tu_sh("mkdir -p '%s/outside' '%s/%s' && rmdir '%s/%s' && %s '%s/outside%s' "
+                           "&& ln -s '%s/outside%s' '%s/%s'",
+                           r.dir, r.out, name, r.out, name, dir ? "true" : "touch", r.dir,
+                           dir ? "" : "/file", r.dir, dir ? "" : "/file", r.out, name),
+                     0);
+        int code = mb_run(&r, "exit_run", "--workers 2", "", 60);
+        cr_assert(code != 124 && code != 137, "%s: prs hung", name);
+        cr_assert_eq(
+            tu_sh("test -z \"$(ls -A '%s/outside')\" || test ! -s '%s/outside/file'", r.dir, r.dir),
+            0, "%s (a symlink): prs wrote outside OUT (exit %d):\n%s", name, code, mb_stderr(&r));
+        if (dir) cr_assert_eq(code, 2, "%s (a symlink): exit %d", name, code);
+        tu_rmrf(r.dir);
+    }
+}
+
+/* Links, FIFOs and dangling links inside --input are not items, and master.txt says how
+ * many of each were left out. */
+Test(misbehave, skipped_input_entries_are_counted_in_master, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-skip", MB_FILES);
+    cr_assert_eq(tu_sh("cd '%s' && mkdir sub && mkfifo a.fifo && ln -s sub dirlink && "
+                       "ln -s nowhere dangling && ln -s loop loop",
+                       r.in),
+                 0);
+    int code = mb_run(&r, "exit_run", "--workers 2", "", 30);
+    cr_assert_eq(code, 0, "prs exited %d:\n%s", code, mb_stderr(&r));
+    e2e_assert_rows_once(&r, MB_FILES, NULL);
+    char *master = mb_file(&r, "logs/sys/master.txt");
+    cr_assert(strstr(master, "not items: 1 symlinks to directories or other non-files (not "
+                             "followed), 1 FIFOs, sockets or devices, 2 dangling or looping"),
+              "%s", master);
+    free(master);
+    tu_rmrf(r.dir);
+}
+
+/* ---- 5. OUT inside the input ------------------------------------------------------- */
+
+Test(misbehave, output_inside_the_input_is_refused, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-inside", MB_FILES);
+    snprintf(r.out, sizeof(r.out), "%s/in/sub/out", r.dir);
+    int code = mb_run(&r, "exit_run", "", "", 30);
+    cr_assert_eq(code, 2, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char *err = mb_stderr(&r);
+    cr_assert(strstr(err, "is inside --input"), "%s", err);
+    free(err);
+    cr_assert_neq(tu_sh("test -e '%s/in/sub'", r.dir), 0, "OUT was made inside the input");
+    tu_rmrf(r.dir);
 }

@@ -11,6 +11,17 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+/* `prs why OUT WHAT` into r->dir/why.txt; its exit code. */
+static int why_run(const e2e_run *r, const char *what) {
+    return tu_sh("%s why '%s' '%s' > '%s/why.txt' 2>&1", tu_prs(), r->out, what, r->dir);
+}
+
+static char *why_text(const e2e_run *r) {
+    char p[512];
+    snprintf(p, sizeof(p), "%s/why.txt", r->dir);
+    return tu_read(p, NULL);
+}
+
 Test(triage, errors_grouped_by_shape_and_ordered_by_count, .timeout = 120) {
     e2e_run r;
     e2e_setup(&r, "triage", 30);
@@ -152,12 +163,148 @@ Test(triage, interrupted_job_says_how_to_resume, .timeout = 120) {
                    "2>'%s' & pid=$!; "
                    "for i in $(seq 100); do grep -q 'running:' '%s/logs/sys/master.txt' "
                    "2>/dev/null && break; sleep 0.1; done; "
+                   "%s why '%s' 0 > '%s/why.txt' 2>&1; echo \"why: $?\" >> '%s/why.txt'; "
                    "kill -INT $pid; wait $pid",
-                   tu_prs(), r.in, r.out, r.err, r.out);
+                   tu_prs(), r.in, r.out, r.err, r.out, tu_prs(), r.out, r.dir, r.dir);
     cr_assert_eq(rc, 5);
+    /* prs why beside the running job: it only reads. */
+    char *why = why_text(&r);
+    cr_assert(strstr(why, "mini-batch 0: 2 items") && strstr(why, "why: 0\n"), "%s", why);
+    free(why);
     char *err = tu_read(r.err, NULL);
     cr_assert(strstr(err, "prs: STOPPED") && strstr(err, "run the same command again to resume"),
               "%s", err);
     free(err);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, why_tells_a_failure_a_crash_a_timeout_and_a_success, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 30);
+    cr_assert_eq(e2e_prs(&r, "faulty",
+                         "--mini-batch-size 5 --workers 1 --run-max-try 1 "
+                         "--run-invocation-timeout 1",
+                         "--crash-item f0012 --fail-item f0002 --slow-item f0017 --log-each"),
+                 0);
+    static const struct {
+        const char *what;
+        const char *expect[6];
+    } cases[] = {
+        {"f0002.txt",
+         {"item f0002.txt is in mini-batch 0\n", "try 1: worker 0, started ", "RUN_DONE",
+          "try 1, item f0002.txt: faulty: fails items matching 'f0002'",
+          "INFO worker-0: [batch 0 try 1] item f0002.txt", "next:\n"}},
+        {"f0012.txt",
+         {"state: FAILED after 1 try", "item f0012.txt: the process crashed", "  item: f0012.txt",
+          " prs_run+0x", "tools/examples/faulty.c:", "(the crash: stack with lines)"}},
+        {"f0017.txt",
+         {"mini-batch 3", "RUN_TIMEOUT", "--run-invocation-timeout (1000 ms)",
+          "[batch 3 try 1] item f0017.txt", "prs try --entry-script ", "--item 'f0017.txt'"}},
+        {"5",
+         {"mini-batch 5: 5 items (f0025.txt .. f0029.txt)", "state: done, 5 of 5 items",
+          "RUN_DONE, 5 of 5 items succeeded", "errors (logs/user/error/):\n  none",
+          "[batch 5 try 1] item f0029.txt", "--batch 5"}},
+    };
+    for (size_t c = 0; c < PRS_ARRAY_LEN(cases); c++) {
+        cr_assert_eq(why_run(&r, cases[c].what), 0, "prs why %s", cases[c].what);
+        char *t = why_text(&r);
+        for (size_t k = 0; k < 6; k++)
+            cr_assert(strstr(t, cases[c].expect[k]), "prs why %s lacks '%s':\n%s", cases[c].what,
+                      cases[c].expect[k], t);
+        free(t);
+    }
+    /* A success's story holds no other batch's lines. */
+    cr_assert_eq(why_run(&r, "5"), 0);
+    char *t = why_text(&r);
+    cr_assert(!strstr(t, "[batch 4 ") && !strstr(t, "f0012"), "%s", t);
+    free(t);
+    cr_assert_eq(why_run(&r, "nope.txt"), 2);
+    t = why_text(&r);
+    cr_assert(strstr(t, "nope.txt: no such item or mini-batch"), "%s", t);
+    free(t);
+    tu_rmrf(r.dir);
+}
+
+/* `prs try` on the dataset of r; stdout to r->dir/try.out, stderr to r->err. */
+static int try_run(const e2e_run *r, const char *opts, const char *args) {
+    return tu_sh("TMPDIR='%s' %s try --entry-script build/examples/faulty.so --input '%s' "
+                 "--mini-batch-size 5 %s -- %s > '%s/try.out' 2>'%s' </dev/null",
+                 r->dir, tu_prs(), r->in, opts, args, r->dir, r->err);
+}
+
+static char *try_out(const e2e_run *r) {
+    char p[512];
+    snprintf(p, sizeof(p), "%s/try.out", r->dir);
+    return tu_read(p, NULL);
+}
+
+Test(triage, try_runs_one_good_batch_in_the_foreground, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 20);
+    cr_assert_eq(try_run(&r, "--item f0012.txt", "--log-each"), 0);
+    char *rows = try_out(&r), *err = tu_read(r.err, NULL);
+    cr_assert_str_eq(rows, "f0010.txt\tok\nf0011.txt\tok\nf0012.txt\tok\nf0013.txt\tok\n"
+                           "f0014.txt\tok\n");
+    cr_assert(strstr(err, "prs try: mini-batch 2 (5 items: f0010.txt .. f0014.txt)"), "%s", err);
+    cr_assert(strstr(err, "log: ") && strstr(err, "INFO worker-0: ") &&
+                  strstr(err, "item f0013.txt"),
+              "%s", err);
+    cr_assert(strstr(err, "the mini-batch succeeded"), "%s", err);
+    free(rows);
+    free(err);
+    /* Nothing committed, nothing left: no OUT, no scratch directory. */
+    cr_assert_eq(tu_sh("test ! -e '%s' && ! ls -d '%s'/prs-try-* 2>/dev/null", r.out, r.dir), 0);
+    /* The first batch by default, --batch by id; one past the end is a usage error. */
+    cr_assert_eq(try_run(&r, "", ""), 0);
+    rows = try_out(&r);
+    cr_assert(strncmp(rows, "f0000.txt\tok\n", 13) == 0, "%s", rows);
+    free(rows);
+    cr_assert_eq(try_run(&r, "--batch 3", ""), 0);
+    rows = try_out(&r);
+    cr_assert(strncmp(rows, "f0015.txt\tok\n", 13) == 0, "%s", rows);
+    free(rows);
+    cr_assert_eq(try_run(&r, "--batch 4", ""), 2);
+    err = tu_read(r.err, NULL);
+    cr_assert(strstr(err, "no such mini-batch: this input makes 0..3"), "%s", err);
+    free(err);
+    cr_assert_eq(try_run(&r, "--item nope.txt", ""), 2);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, try_shows_a_failing_and_a_crashing_batch, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 20);
+    cr_assert_eq(try_run(&r, "--batch 2", "--fail-item f0011"), 1);
+    char *err = tu_read(r.err, NULL), *rows = try_out(&r);
+    cr_assert(strstr(err, "error: item f0011.txt: faulty: fails items matching 'f0011'"), "%s",
+              err);
+    cr_assert(!strstr(rows, "f0011.txt") && strstr(rows, "f0012.txt\tok"), "%s", rows);
+    free(err);
+    free(rows);
+    cr_assert_eq(try_run(&r, "--batch 2", "--fail-batch f0013"), 1);
+    err = tu_read(r.err, NULL);
+    cr_assert(strstr(err, "the batch failed this try: faulty: the batch holds f0013.txt"), "%s",
+              err);
+    free(err);
+    cr_assert_eq(try_run(&r, "--batch 2", "--crash-item f0012"), 1);
+    err = tu_read(r.err, NULL);
+    cr_assert(strstr(err, "crash: item: f0012.txt") && strstr(err, "tools/examples/faulty.c:") &&
+                  strstr(err, "the mini-batch crashed"),
+              "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, try_under_gdb_stops_at_the_fault, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 10);
+    /* gdb reads its commands from /dev/null: it runs, stops at the fault, prints the stack,
+     * quits. */
+    try_run(&r, "--batch 0 --gdb", "--crash-item f0003");
+    char *out = try_out(&r);
+    cr_assert(strstr(out, "received signal SIGSEGV") && strstr(out, "prs_run (") &&
+                  strstr(out, "tools/examples/faulty.c:"),
+              "%s", out);
+    free(out);
     tu_rmrf(r.dir);
 }

@@ -4,21 +4,24 @@
  * everything to a prs_job_config. All job behaviour lives in the library; --dry-run's
  * preview of the cut is tools/dryrun.c. */
 #include "dryrun.h"
+#include "htmlreport.h"
 #include "jobspec.h"
 #include "joblog.h"
 #include "opts.h"
 #include "prs.h"
 #include "records.h"
 #include "sched.h"
+#include "shard_cli.h"
 #include "side.h"
 #include "status.h"
+#include "submit.h"
+#include "triage.h"
 #include "units.h"
 
 #include <limits.h>
 #include <stddef.h>
 #include <string.h>
-
-#define PRS_VERSION "0.1.0"
+#include <time.h>
 
 static const char usage_main[] =
     "usage: prs <command> [options]\n"
@@ -31,6 +34,11 @@ static const char usage_main[] =
     "commands:\n"
     "  run       run or resume a job          (prs run --help)\n"
     "  status    show a job, running or not   (prs status --help)\n"
+    "  merge     assemble a job run as shards (prs merge --help)\n"
+    "  submit    run a job as shards on Slurm (prs submit --help)\n"
+    "  report    write OUT/logs/report.html   (prs report --help)\n"
+    "  why       the story of one item or mini-batch: tries, errors, stack, log lines\n"
+    "  try       run init() and one mini-batch in the foreground, nothing committed\n"
     "  help      this text\n"
     "  version   print the version\n"
     "\n"
@@ -69,6 +77,7 @@ typedef struct run_ctx {
     const char *mbs_who;
     const char *source_directory;
     const char *config;
+    const char *shard; /* --shard K/N as given (tools/shard_cli.c) */
     enum prs_format format;
     bool dry_run, help;
     run_given given[RUN_MAX_GIVEN]; /* every value set, in the order applied */
@@ -184,6 +193,10 @@ static int set_io(run_ctx *r, const run_opt *o, const char *who, const char *val
     return set_choice(r, o, who, value, "auto|uring|sync", sizeof(uint32_t));
 }
 
+static int set_row_format(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    return set_choice(r, o, who, value, "space|csv|tsv|jsonl", sizeof(uint32_t));
+}
+
 static int set_log_policy(run_ctx *r, const run_opt *o, const char *who, const char *value) {
     return set_choice(r, o, who, value, "wait|drop", sizeof(uint32_t));
 }
@@ -226,6 +239,12 @@ static int set_help(run_ctx *r, const run_opt *o, const char *who, const char *v
 static int set_dry_run(run_ctx *r, const run_opt *o, const char *who, const char *value) {
     (void)o, (void)who, (void)value;
     r->dry_run = true;
+    return 0;
+}
+
+static int set_shard(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o, (void)who;
+    r->shard = value; /* checked with --output, in prs_shard_cli_run_output */
     return 0;
 }
 
@@ -291,7 +310,8 @@ static const run_opt run_opts[] = {
      set_str,
      CFG(entry_script),
      .section = "required",
-     .help = "the entry script: a shared object exporting prs_run"},
+     .help = "the entry script: a shared object exporting prs_run, or a\n"
+             "Python script (*.py) defining run(mini_batch)"},
     {{"input", "input_data", 0, "DIR|@LIST"}, set_str, CFG(input), .help = "the dataset"},
     {{"output", NULL, 0, "OUT"},
      set_str,
@@ -447,6 +467,13 @@ static const run_opt run_opts[] = {
      CFG(quiet),
      .def = "off",
      .help = "no progress lines on stderr (also -q)"},
+    {{"shard", NULL, 0, "K/N"},
+     set_shard,
+     .def = "(none)",
+     .help = "run shard K (0..N-1) of the job split into N: the K-th\n"
+             "contiguous range of its mini-batches, as a complete job in\n"
+             "OUT/shards/K-of-N/ (prs merge OUT assembles them); auto/N\n"
+             "takes K from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX"},
     {{"fresh", NULL, 0, NULL},
      set_true,
      CFG(fresh),
@@ -463,6 +490,27 @@ static const run_opt run_opts[] = {
              "overview says how many were retried and recovered. Their\n"
              "items are in OUT/logs/failed_items.txt after every job"},
     {{"help", NULL, 'h', NULL}, set_help, .help = "this text"},
+    {{"python", NULL, 0, "PATH"},
+     set_str,
+     CFG(python),
+     .def = "/usr/bin/python3",
+     .section = "Python entry scripts (--entry-script S.py: ParallelRunStep's init/run/shutdown)",
+     .help = "the interpreter (default /usr/bin/python3; a virtualenv's\n"
+             "bin/python works). Each worker runs the script in its own\n"
+             "process, pinned to the worker's CPU; run() gets a list of\n"
+             "absolute paths (files) or a pandas DataFrame (tabular) and\n"
+             "returns a list (one row per element) or a DataFrame"},
+    {{"row-format", NULL, 0, "space|csv|tsv|jsonl"},
+     set_row_format,
+     CFG(row_format),
+     .def = "space",
+     .help = "a returned DataFrame's rows: space-separated values, as\n"
+             "ParallelRunStep writes them (default), or csv, tsv, jsonl"},
+    {{"append-row-dataframe-header", NULL, 0, NULL},
+     set_true,
+     CFG(append_row_dataframe_header),
+     .def = "off",
+     .help = "write a returned DataFrame's header once, as line one"},
     {{"side-input", NULL, 0, "NAME=PATH"},
      set_side_input,
      .repeat = true,
@@ -695,6 +743,40 @@ static int run_parse(run_ctx *r, int argc, char **argv, prs_jobspec *js, bool *j
     return 0;
 }
 
+/* OUT/logs/report.html, for the job the run just ended; a report that cannot be
+ * written is said, never changes the job's exit code. */
+static void write_report(const char *out_dir, unsigned refresh_s) {
+    char err[PATH_MAX + 256];
+    if (prs_htmlreport_write(out_dir, refresh_s, err, sizeof(err)) != 0)
+        fprintf(stderr, "prs: report not written: %s\n", err);
+}
+
+#define LIVE_REPORT_PERIOD_S 5u
+
+typedef struct live_report {
+    const char *out_dir;
+    double next_s; /* CLOCK_MONOTONIC */
+} live_report;
+
+static double monotonic_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The supervisor's tick while the job runs: rewrites the report with a refresh, at most
+ * one tenth of the time (a million-batch job's logs take seconds to read), silently until
+ * OUT/logs exists. */
+static void on_supervisor_tick(void *arg) {
+    live_report *lr = arg;
+    double now = monotonic_s();
+    if (now < lr->next_s) return;
+    char err[PATH_MAX + 256];
+    prs_htmlreport_write(lr->out_dir, LIVE_REPORT_PERIOD_S, err, sizeof(err));
+    double took = monotonic_s() - now;
+    lr->next_s = now + PRS_MAX(LIVE_REPORT_PERIOD_S - 0.5, 10 * took);
+}
+
 static int run_job(run_ctx *r, const prs_jobspec *js, int argc, char **argv, int rest) {
     int n;
     char **init_argv = init_args(r, argc, argv, rest, js, &n);
@@ -719,6 +801,10 @@ static int run_job(run_ctx *r, const prs_jobspec *js, int argc, char **argv, int
         return code;
     }
     prs_job_report report;
+    live_report live = {.out_dir = r->c.output_dir};
+    r->c.supervisor_tick = on_supervisor_tick;
+    r->c.supervisor_tick_arg = &live;
+    r->c.supervisor_tick_ms = LIVE_REPORT_PERIOD_S * 1000;
     code = prs_supervise(&r->c, &report);
     fprintf(stderr, "prs: %s\n", report.message);
     /* A refused job (OUT holds another one, or bad usage): OUT's files are not this job's. */
@@ -726,8 +812,10 @@ static int run_job(run_ctx *r, const prs_jobspec *js, int argc, char **argv, int
     if (ours && r->c.output_action == PRS_OUTPUT_APPEND_ROW && report.total_batches) {
         fprintf(stderr, "prs: results: %s/%s\n", r->c.output_dir, r->c.append_row_file_name);
     }
-    if (ours && report.total_batches)
+    if (ours && report.total_batches) {
         fprintf(stderr, "prs: logs:    %s/logs/overview.txt\n", r->c.output_dir);
+        write_report(r->c.output_dir, 0);
+    }
     free(init_argv);
     return code;
 }
@@ -760,10 +848,43 @@ static int cmd_run(int argc, char **argv) {
                 r.config ? "is required (on the command line, or in the job YAML)" : "is required");
         goto free_spec;
     }
+    static char shard_dir[PATH_MAX + 64]; /* OUT/shards/K-of-N: --dry-run creates nothing */
+    if (!r.dry_run &&
+        (code = prs_shard_cli_run_output(r.shard, &r.c, shard_dir, sizeof(shard_dir))))
+        goto free_spec;
     code = run_job(&r, js_loaded ? &js : NULL, argc, argv, rest);
 free_spec:
     if (js_loaded) prs_jobspec_free(&js);
     return code;
+}
+
+static const char usage_report[] =
+    "usage: prs report OUT\n"
+    "\n"
+    "Writes OUT/logs/report.html: one self-contained page (no script, nothing fetched) with\n"
+    "the job's state, progress, throughput and a timeline per worker, batch durations, the\n"
+    "error groups with their files, restarts, and CPU and memory use, from the files prs\n"
+    "already wrote under OUT/logs/. Works for any job: finished, running or resumable.\n"
+    "`prs run` writes it at the end of every run.\n"
+    "exit code: 0; 2 for bad usage or when OUT holds no job logs; 70 if it cannot be written\n";
+
+static int cmd_report(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "--help")) {
+        fputs(usage_report, stdout);
+        return 0;
+    }
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "prs report: expected one argument, OUT\n\n%s", usage_report);
+        return PRS_EXIT_USAGE;
+    }
+    char err[PATH_MAX + 256];
+    int rc = prs_htmlreport_write(argv[1], 0, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "prs report: %s\n", err);
+        return rc == -ENOENT ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL;
+    }
+    printf("%s/logs/report.html\n", argv[1]);
+    return 0;
 }
 
 static const char usage_status[] =
@@ -799,6 +920,8 @@ static int cmd_status(int argc, char **argv) {
         fprintf(stderr, "prs status: OUT is required\n\n%s", usage_status);
         return PRS_EXIT_USAGE;
     }
+    int code = prs_shard_cli_status(out_dir);
+    if (code >= 0) return code;
     char err[PATH_MAX + 256];
     int rc = prs_status_print(out_dir, &opt, stdout, err, sizeof(err));
     if (rc == 0) return 0;
@@ -814,12 +937,17 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "status")) return cmd_status(argc - 1, argv + 1);
+    if (!strcmp(cmd, "merge")) return prs_shard_cli_merge(argc - 1, argv + 1);
+    if (!strcmp(cmd, "submit")) return prs_submit_cli(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "why")) return prs_cmd_why(argc - 1, argv + 1);
+    if (!strcmp(cmd, "try")) return prs_cmd_try(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage_main, stdout);
         return 0;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        puts("prs " PRS_VERSION);
+        printf("prs %s\n", prs_version());
         return 0;
     }
     fprintf(stderr, "prs: unknown command '%s'\n\n%s", cmd, usage_main);

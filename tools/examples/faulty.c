@@ -8,6 +8,7 @@
  *   --fail-init W        init fails on worker W ("all": on every worker)
  *   --extra-rows N       emit N extra rows per batch (more rows than items)
  *   --log-each           log one INFO line per item and one DEBUG line per batch
+ *   --print-each         write one line per item to stderr
  *   --crash-item S       segfault on an item whose name contains S
  *   --abort-item S       abort() on an item whose name contains S
  *   --hang-item S        loop forever on such an item, ignoring prs_cancelled()
@@ -45,7 +46,7 @@ typedef struct rules {
     const char *fail_item, *fail_batch, *fail_named;
     const char *crash_item, *abort_item, *hang_item, *slow_item;
     unsigned fail_attempts, extra_rows, crash_attempts, leak_bytes, sleep_us;
-    int log_each;
+    int log_each, print_each;
     uint64_t seed;
     double fail_rate, batch_fail_rate, flaky_rate, crash_rate, hang_rate, slow_rate;
     unsigned slow_ms;
@@ -108,6 +109,8 @@ int prs_init(prs_ctx *ctx, int argc, char **argv) {
             r->extra_rows = (unsigned)atoi(argv[++i]);
         else if (!strcmp(a, "--log-each"))
             r->log_each = 1;
+        else if (!strcmp(a, "--print-each"))
+            r->print_each = 1;
         else if (!strcmp(a, "--crash-item") && has_value)
             r->crash_item = argv[++i];
         else if (!strcmp(a, "--abort-item") && has_value)
@@ -185,6 +188,7 @@ int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {
     for (uint32_t i = 0; i < batch->count; i++) {
         const char *name = batch->items[i].name;
         if (r->log_each) prs_log(ctx, PRS_LOG_INFO, "item %s", name);
+        if (r->print_each) fprintf(stderr, "faulty: working on %s\n", name);
         if (r->sleep_us) usleep(r->sleep_us);
         if (r->crash_item && strstr(name, r->crash_item)) crash();
         if (r->abort_item && strstr(name, r->abort_item)) abort();

@@ -1,0 +1,2 @@
+"""tests/python/no_run.py: imports, but defines no run()."""
+VALUE = 1

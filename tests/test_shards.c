@@ -1,0 +1,193 @@
+/* test_shards.c -- a job run as shards (prs run --shard K/N), assembled by prs merge and
+ * shown by prs status (core/shards.c, tools/shard_cli.c), driving $PRS_BIN. */
+#include "e2e.h"
+
+#include <sys/stat.h>
+
+/* Runs shard k of n of r's job with faulty.so (args after --); returns the exit code. */
+static int run_shard(const e2e_run *r, unsigned k, unsigned n, const char *opts, const char *args) {
+    char o[512];
+    snprintf(o, sizeof(o), "--shard %u/%u %s", k, n, opts);
+    return e2e_prs(r, "faulty", o, args);
+}
+
+static int merge(const e2e_run *r, char *msg_path, size_t size) {
+    snprintf(msg_path, size, "%s/merge.txt", r->dir);
+    return tu_sh("%s merge '%s' >'%s' 2>&1", tu_prs(), r->out, msg_path);
+}
+
+static char *read_rel(const e2e_run *r, const char *name) {
+    char p[600];
+    snprintf(p, sizeof(p), "%s/%s", r->out, name);
+    return tu_read(p, NULL);
+}
+
+/* One worker: rows in batch order, so the merge equals the single-machine output byte for
+ * byte (contiguous shards keep order); every item counted once; a second merge writes the
+ * same bytes. */
+Test(shards, merge_equals_a_single_machine_run_in_order) {
+    e2e_run r, single;
+    e2e_setup(&r, "shards-order", 503);
+    e2e_setup(&single, "shards-single", 0);
+    snprintf(single.in, sizeof(single.in), "%s", r.in);
+    for (unsigned k = 0; k < 4; k++)
+        cr_assert_eq(run_shard(&r, k, 4, "--workers 1 --mini-batch-size 7", "--fail-item 3.t"), 0);
+    cr_assert_eq(e2e_prs(&single, "faulty", "--workers 1 --mini-batch-size 7", "--fail-item 3.t"),
+                 0);
+    char msg[600];
+    cr_assert_eq(merge(&r, msg, sizeof(msg)), 0, "%s", tu_read(msg, NULL));
+    char *merged = e2e_out_file(&r, "parallel_run_step.txt");
+    char *want = e2e_out_file(&single, "parallel_run_step.txt");
+    cr_assert(merged && want);
+    cr_assert_str_eq(merged, want, "the merged rows differ from a single-machine run");
+    char *ov = read_rel(&r, "logs/overview.txt");
+    cr_assert(ov && strstr(ov, "state: SUCCEEDED"), "%s", ov);
+    cr_assert(strstr(ov, "items: total 503, succeeded 453, failed 50"), "%s", ov);
+    cr_assert(strstr(ov, "created 72, processed 72"), "%s", ov);
+    char *errs = read_rel(&r, "logs/user/error.txt");
+    cr_assert(errs && strstr(errs, "errors: 50 in "), "%s", errs);
+    char *ov1 = ov, *errs1 = errs;
+    cr_assert_eq(merge(&r, msg, sizeof(msg)), 0);
+    char *merged2 = e2e_out_file(&r, "parallel_run_step.txt");
+    ov = read_rel(&r, "logs/overview.txt");
+    errs = read_rel(&r, "logs/user/error.txt");
+    cr_assert_str_eq(merged2, merged, "a second merge changed the rows");
+    cr_assert_str_eq(ov, ov1, "a second merge changed overview.txt");
+    cr_assert_str_eq(errs, errs1, "a second merge changed error.txt");
+    free(merged), free(merged2), free(want), free(ov), free(ov1), free(errs), free(errs1);
+}
+
+/* Two workers: rows in completion order; the merge holds every row exactly once. */
+Test(shards, merge_holds_every_row_once) {
+    e2e_run r;
+    e2e_setup(&r, "shards-once", 400);
+    for (unsigned k = 0; k < 3; k++)
+        cr_assert_eq(run_shard(&r, k, 3, "--workers 2 --mini-batch-size 3", ""), 0);
+    char msg[600];
+    cr_assert_eq(merge(&r, msg, sizeof(msg)), 0);
+    e2e_assert_rows_once(&r, 400, NULL);
+}
+
+Test(shards, merge_refuses_a_missing_shard) {
+    e2e_run r;
+    e2e_setup(&r, "shards-missing", 100);
+    cr_assert_eq(run_shard(&r, 0, 3, "", ""), 0);
+    cr_assert_eq(run_shard(&r, 2, 3, "", ""), 0);
+    char msg[600];
+    cr_assert_eq(merge(&r, msg, sizeof(msg)), 5);
+    char *m = tu_read(msg, NULL);
+    cr_assert(strstr(m, "1 of 3 shards have not finished: 1-of-3 missing"), "%s", m);
+    cr_assert_null(e2e_out_file(&r, "parallel_run_step.txt"), "a refused merge wrote rows");
+    cr_assert_null(read_rel(&r, "logs/overview.txt"), "a refused merge wrote the overview");
+    free(m);
+    /* status shows every shard and what is missing. */
+    snprintf(msg, sizeof(msg), "%s/status.txt", r.dir);
+    cr_assert_eq(tu_sh("%s status '%s' >'%s' 2>&1", tu_prs(), r.out, msg), 0);
+    m = tu_read(msg, NULL);
+    cr_assert(strstr(m, "3 shards; 2 finished"), "%s", m);
+    cr_assert(strstr(m, "shard 1-of-3: missing (never started)"), "%s", m);
+    cr_assert(strstr(m, "of the job's 10 created in shards, done 7"), "%s", m);
+    cr_assert(strstr(m, "items 70, succeeded 70"), "%s", m);
+    free(m);
+}
+
+/* A shard whose init fails on every worker (exit 4) is failed, not finished. */
+Test(shards, merge_refuses_a_failed_shard) {
+    e2e_run r;
+    e2e_setup(&r, "shards-failed", 60);
+    cr_assert_eq(run_shard(&r, 0, 2, "", ""), 0);
+    cr_assert_eq(run_shard(&r, 1, 2, "", "--fail-init all"), 4);
+    char msg[600];
+    cr_assert_eq(merge(&r, msg, sizeof(msg)), 5);
+    char *m = tu_read(msg, NULL);
+    cr_assert(strstr(m, "1-of-2 failed"), "%s", m);
+    free(m);
+}
+
+/* The thresholds are the job's: each shard is within --error-threshold on its own, the
+ * sum is not, so the merge fails the job (exit 1) as a single-machine run would. */
+Test(shards, thresholds_apply_to_the_whole_job) {
+    e2e_run r;
+    e2e_setup(&r, "shards-threshold", 300);
+    for (unsigned k = 0; k < 3; k++)
+        cr_assert_eq(run_shard(&r, k, 3, "--error-threshold 25", "--fail-item 7.t"), 0);
+    char msg[600];
+    cr_assert_eq(merge(&r, msg, sizeof(msg)), 1);
+    char *ov = read_rel(&r, "logs/overview.txt");
+    cr_assert(ov && strstr(ov, "state: FAILED"), "%s", ov);
+    cr_assert(strstr(ov, "failed because: failed items exceeded --error-threshold"), "%s", ov);
+    free(ov);
+}
+
+/* A shard whose own counts exceed the job's threshold stops early (exit 1); merge says so. */
+Test(shards, a_shard_over_the_threshold_fails_the_job) {
+    e2e_run r;
+    e2e_setup(&r, "shards-over", 200);
+    cr_assert_eq(run_shard(&r, 0, 2, "--allowed-failed-percent 10 --workers 1", "--fail-batch f00"),
+                 1);
+    cr_assert_eq(run_shard(&r, 1, 2, "--allowed-failed-percent 10 --workers 1", "--fail-batch f00"),
+                 0);
+    char msg[600];
+    cr_assert_eq(merge(&r, msg, sizeof(msg)), 1, "%s", tu_read(msg, NULL));
+    char *ov = read_rel(&r, "logs/overview.txt");
+    cr_assert(strstr(ov, "exceeded --allowed-failed-percent"), "%s", ov);
+    free(ov);
+}
+
+Test(shards, merge_refuses_two_splits_and_different_jobs) {
+    e2e_run r;
+    e2e_setup(&r, "shards-mixed", 50);
+    cr_assert_eq(run_shard(&r, 0, 2, "", ""), 0);
+    cr_assert_eq(run_shard(&r, 1, 2, "--mini-batch-size 5", ""), 0);
+    char msg[600];
+    cr_assert_eq(merge(&r, msg, sizeof(msg)), 2);
+    char *m = tu_read(msg, NULL);
+    cr_assert(strstr(m, "1-of-2 holds a different job than 0-of-2"), "%s", m);
+    free(m);
+    /* A run with another N is refused; shards of two N (made by hand) too. */
+    cr_assert_eq(run_shard(&r, 0, 3, "", ""), 2);
+    char *e = tu_read(r.err, NULL);
+    cr_assert(strstr(e, "already holds shards of a split into 2"), "%s", e);
+    free(e);
+    cr_assert_eq(tu_sh("mkdir -p '%s/shards/0-of-3'", r.out), 0);
+    cr_assert_eq(merge(&r, msg, sizeof(msg)), 2);
+    m = tu_read(msg, NULL);
+    cr_assert(strstr(m, "two different splits"), "%s", m);
+    free(m);
+}
+
+Test(shards, bad_shard_options) {
+    e2e_run r;
+    e2e_setup(&r, "shards-bad", 20);
+    static const char *const bad[][2] = {
+        {"4/4", "shards of 4 are 0..3"},
+        {"0/0", "N must be a whole number from 1 to 10000"},
+        {"x/y", "N must be"},
+        {"auto/4", "neither SLURM_ARRAY_TASK_ID"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char o[64];
+        snprintf(o, sizeof(o), "--shard %s", bad[i][0]);
+        cr_assert_eq(e2e_prs(&r, "faulty", o, ""), 2, "--shard %s", bad[i][0]);
+        char *e = tu_read(r.err, NULL);
+        cr_assert(strstr(e, bad[i][1]), "--shard %s: %s", bad[i][0], e);
+        free(e);
+    }
+    /* More shards than batches; a shard OUT over a single-machine job and the reverse. */
+    cr_assert_eq(e2e_prs(&r, "faulty", "--shard 0/3", ""), 2);
+    char *e = tu_read(r.err, NULL);
+    cr_assert(strstr(e, "the job has only 2 mini-batches"), "%s", e);
+    free(e);
+    cr_assert_eq(e2e_prs(&r, "faulty", "", ""), 2); /* OUT has shards/ now */
+    e = tu_read(r.err, NULL);
+    cr_assert(strstr(e, "holds a sharded job"), "%s", e);
+    free(e);
+    snprintf(r.out, sizeof(r.out), "%s/single", r.dir);
+    cr_assert_eq(e2e_prs(&r, "faulty", "", ""), 0);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--shard 0/2", ""), 2);
+    e = tu_read(r.err, NULL);
+    cr_assert(strstr(e, "holds a single-machine job"), "%s", e);
+    free(e);
+    char msg[600];
+    cr_assert_eq(merge(&r, msg, sizeof(msg)), 2);
+}
