@@ -7,7 +7,9 @@
 #include "records.h"
 #include "worker.h"
 
+#include <dirent.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +20,11 @@
 #define HOST_EXIT_MS 2000u      /* after BYE (or a death seen on the pipes) */
 #define HOST_CHECK_MS 600000u   /* the job-start import check: a hung import fails it */
 #define HOST_ARGS_MAX 8u
+
+/* The host prs_host_check started, kept for worker 0 of that job. */
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static const void *spare_key;
+static struct prs_host *spare_host;
 
 /* A cancel that is on from the start: a wait with it is a plain deadline. */
 static const atomic_bool host_deadline = true;
@@ -34,6 +41,7 @@ typedef struct prs_host {
     int argc;
     char **argv;
     uint32_t lives; /* hosts started for this worker */
+    int gpu;        /* its CUDA_VISIBLE_DEVICES, or -1 */
     char message[1024];
 } prs_host;
 
@@ -51,6 +59,19 @@ static double host_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* GPUs to share out: --gpus, else those the NVIDIA driver lists, else none. */
+static uint32_t host_gpus(const prs_job_config *cfg) {
+    if (cfg->gpus) return cfg->gpus;
+    DIR *d = opendir("/proc/driver/nvidia/gpus");
+    if (!d) return 0;
+    uint32_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 1024)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
 }
 
 /* ---- where things are ----------------------------------------------------------------- */
@@ -156,6 +177,8 @@ static int req_init(prs_host *h, const prs_job_config *cfg, int worker, bool che
     rc = rc ?: req_kv(h, "row_format", "%s", row_format_name(cfg->row_format));
     rc = rc ?: req_kv(h, "dataframe_header", "%d", cfg->append_row_dataframe_header ? 1 : 0);
     rc = rc ?: req_kv(h, "logging_level", "%d", cfg->logging_level);
+    rc =
+        rc ?: req_kv(h, "memory_limit", "%llu", (unsigned long long)cfg->worker_memory_limit_bytes);
     rc = rc ?: req_kv(h, "check", "%d", check ? 1 : 0);
     rc = rc ?: req_str(h, "--");
     for (int i = 0; i < h->argc && rc == 0; i++)
@@ -312,17 +335,21 @@ static int host_await_ready(prs_host *h, const atomic_bool *cancel, uint32_t kil
 
 /* ---- starting a host ------------------------------------------------------------------ */
 
-static int host_spawn(prs_host *h, prs_joblog *log, int worker, int cpu, char *err,
-                      size_t err_size) {
-    char w[32], parent[32];
+static int host_spawn(prs_host *h, const prs_job_config *cfg, prs_joblog *log, int worker, int cpu,
+                      char *err, size_t err_size) {
+    char w[32], parent[32], gpu[48];
     snprintf(w, sizeof(w), "PRS_HOST_WORKER=%d", worker);
     snprintf(parent, sizeof(parent), "PRS_HOST_PARENT=%d", (int)getpid());
-    const char *env[] = {w, parent};
+    uint32_t gpus = host_gpus(cfg);
+    h->gpu = gpus ? (int)((uint32_t)worker % gpus) : -1;
+    snprintf(gpu, sizeof(gpu), "CUDA_VISIBLE_DEVICES=%d", h->gpu);
+    const char *env[] = {w, parent, gpu};
     const char *argv[HOST_ARGS_MAX] = {h->python, h->adapter, NULL};
     prs_hostproc_spec spec = {.argv = argv,
                               .env = env,
-                              .env_count = PRS_ARRAY_LEN(env),
+                              .env_count = gpus ? 3u : 2u,
                               .cpu = cpu,
+                              .memory_limit_bytes = cfg->worker_memory_limit_bytes,
                               .worker = worker,
                               .log = log};
     int rc = prs_hostproc_spawn(&h->proc, &spec, err, err_size);
@@ -332,8 +359,11 @@ static int host_spawn(prs_host *h, prs_joblog *log, int worker, int cpu, char *e
 
 static void host_process_row(prs_host *h, prs_joblog *log, int worker, int cpu) {
     if (!log) return;
-    char role[32];
-    snprintf(role, sizeof(role), "host-%d", worker);
+    char role[48];
+    if (h->gpu >= 0)
+        snprintf(role, sizeof(role), "host-%d/gpu%d", worker, h->gpu);
+    else
+        snprintf(role, sizeof(role), "host-%d", worker);
     prs_joblog_process_row(prs_joblog_dir(log), (int)h->proc.last_pid, (int)h->proc.last_pid, role,
                            cpu, h->proc.started_unix_ms, h->proc.ended_unix_ms, h->proc.exit_code,
                            h->proc.signal);
@@ -345,7 +375,13 @@ static int host_start(prs_host *h, prs_worker *w, char *tb_rel, size_t tb_rel_si
     const prs_workers_shared *sh = w->shared;
     tb_rel[0] = 0;
     double t0 = host_seconds();
-    int rc = host_spawn(h, sh->log, (int)w->id, w->cpu, h->message, sizeof(h->message));
+    int rc = 0;
+    bool adopted = h->proc.pid != 0;
+    if (adopted) {
+        prs_hostproc_adopt(&h->proc, sh->log, (int)w->id, w->cpu); /* the checked host */
+    } else {
+        rc = host_spawn(h, sh->config, sh->log, (int)w->id, w->cpu, h->message, sizeof(h->message));
+    }
     if (rc) return -1;
     rc = req_init(h, sh->config, (int)w->id, false);
     if (rc == 0) rc = host_send(h, PRS_HOST_INIT, NULL, 0);
@@ -363,8 +399,9 @@ static int host_start(prs_host *h, prs_worker *w, char *tb_rel, size_t tb_rel_si
         return -1;
     }
     host_log(h, (int)w->id, sh->log, PRS_LOG_INFO,
-             "Python host pid %d (%s) ready on CPU %d: import and init() took %.2f s",
-             (int)h->proc.pid, h->python, w->cpu, host_seconds() - t0);
+             "Python host pid %d (%s) ready on CPU %d: %s took %.2f s", (int)h->proc.pid, h->python,
+             w->cpu, adopted ? "init() (imported by the job-start check)" : "import and init()",
+             host_seconds() - t0);
     return 0;
 }
 
@@ -373,13 +410,23 @@ static int host_start(prs_host *h, prs_worker *w, char *tb_rel, size_t tb_rel_si
 int prs_host_entry_init(prs_ctx *ctx, int argc, char **argv) {
     prs_worker *w = ctx->worker;
     prs_joblog *log = w->shared->log;
-    prs_host *h = calloc(1, sizeof(*h));
+    prs_host *h = NULL;
+    if (w->id == 0) {
+        pthread_mutex_lock(&spare_lock);
+        if (spare_key == w->shared->config) {
+            h = spare_host;
+            spare_host = NULL;
+            spare_key = NULL;
+        }
+        pthread_mutex_unlock(&spare_lock);
+    }
+    if (!h) h = calloc(1, sizeof(*h));
     if (!h) return -1;
     h->argc = argc;
     h->argv = argv;
     h->log = log;
     char err[1024], tb[PATH_MAX];
-    if (host_paths(h, w->shared->config, err, sizeof(err)) != 0) {
+    if (!h->proc.pid && host_paths(h, w->shared->config, err, sizeof(err)) != 0) {
         snprintf(h->message, sizeof(h->message), "%s", err);
         tb[0] = 0;
     } else if (host_start(h, w, tb, sizeof(tb)) == 0) {
@@ -430,6 +477,20 @@ static int on_rows(prs_out *out, const char *p, uint32_t len) {
     return off == len ? 0 : -EPROTO;
 }
 
+/* ROWS_TEXT: count, then count rows each ending in '\n' (kept: prs_emit adds none). */
+static int on_rows_text(prs_out *out, const char *p, uint32_t len) {
+    if (len < 4) return -EPROTO;
+    uint32_t n = prs_le32_get(p);
+    const char *q = p + 4, *end = p + len;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        if (!nl) return -EPROTO;
+        if (prs_emit(out, q, (size_t)(nl - q) + 1)) return -ENOMEM;
+        q = nl + 1;
+    }
+    return q == end ? 0 : -EPROTO;
+}
+
 static int on_header(prs_out *out, const char *p, uint32_t len) {
     if (out->header_cap < len) {
         char *q = realloc(out->header, len);
@@ -475,11 +536,14 @@ static int host_lost(prs_host *h, prs_worker *w, const prs_batch *b, prs_out *ou
 }
 
 /* An ERROR answer: the try fails with the script's message; the traceback gets a file. */
-static int host_run_error(prs_host *h, const prs_batch *b, prs_out *out, const char *p,
-                          uint32_t len) {
+static int host_run_error(prs_host *h, prs_worker *w, const prs_batch *b, prs_out *out,
+                          const char *p, uint32_t len) {
     const char *msg, *tb;
     size_t ml, tl;
-    on_error(p, len, &msg, &ml, &tb, &tl);
+    if (on_error(p, len, &msg, &ml, &tb, &tl) == PRS_HOST_ERR_MEMORY) {
+        prs_hostproc_end(&h->proc, HOST_EXIT_MS); /* it exits: a new one starts */
+        host_process_row(h, h->log, (int)w->id, w->cpu);
+    }
     char name[96], rel[PATH_MAX], head[1024];
     snprintf(name, sizeof(name), "traceback-b%llu-a%u.txt", (unsigned long long)b->id, b->attempt);
     snprintf(head, sizeof(head), "%.*s", (int)ml, msg);
@@ -513,13 +577,14 @@ int prs_host_entry_run(prs_ctx *ctx, const prs_batch *b, prs_out *out) {
             prs_fail_item(out, prs_le32_get(p), "%.*s", (int)(len - 4), p + 4);
         } else if (type == PRS_HOST_HEADER) {
             rc = on_header(out, p, len);
-        } else if (type == PRS_HOST_ROWS) {
-            if ((rc = on_rows(out, p, len)) == 0) return 0;
+        } else if (type == PRS_HOST_ROWS || type == PRS_HOST_ROWS_TEXT) {
+            rc = type == PRS_HOST_ROWS ? on_rows(out, p, len) : on_rows_text(out, p, len);
+            if (rc == 0) return 0;
             prs_hostproc_end(&h->proc, 0);
             snprintf(h->proc.why, sizeof(h->proc.why), "its ROWS frame is malformed: killed");
             rc = -EPROTO;
         } else if (type == PRS_HOST_ERROR) {
-            return host_run_error(h, b, out, p, len);
+            return host_run_error(h, w, b, out, p, len);
         }
     }
     return host_lost(h, w, b, out, rc);
@@ -559,7 +624,55 @@ void prs_host_entry_shutdown(prs_ctx *ctx) {
     prs_set_user(ctx, NULL);
 }
 
-int prs_host_check(const prs_job_config *cfg, prs_joblog *log, char *err, size_t err_size) {
+static void host_free(prs_host *h) {
+    prs_hostproc_end(&h->proc, HOST_EXIT_MS);
+    prs_hostproc_free(&h->proc);
+    free(h->req);
+    free(h);
+}
+
+void prs_host_spare_drop(const void *cfg) {
+    prs_host *h = NULL;
+    pthread_mutex_lock(&spare_lock);
+    if (spare_key == cfg) {
+        h = spare_host;
+        spare_host = NULL;
+        spare_key = NULL;
+    }
+    pthread_mutex_unlock(&spare_lock);
+    if (h) host_free(h);
+}
+
+/* Keeps a checked host for worker 0 (one job at a time: another's is ended). */
+static void spare_keep(const prs_job_config *cfg, prs_host *h) {
+    prs_host *old;
+    pthread_mutex_lock(&spare_lock);
+    old = spare_host;
+    spare_host = h;
+    spare_key = cfg;
+    pthread_mutex_unlock(&spare_lock);
+    if (old) host_free(old);
+}
+
+/* What every host of the job gets, in master.txt (coordinator thread). */
+static void host_master_line(const prs_host *h, const prs_job_config *cfg, prs_joblog *log) {
+    if (!log) return;
+    uint32_t gpus = host_gpus(cfg);
+    char mem[96] = "none", gpu[96] = "none";
+    if (cfg->worker_memory_limit_bytes)
+        snprintf(mem, sizeof(mem), "%llu MB of address space each (RLIMIT_AS; no cgroup)",
+                 (unsigned long long)(cfg->worker_memory_limit_bytes >> 20));
+    if (gpus)
+        snprintf(gpu, sizeof(gpu), "%u (%s): worker W's host gets CUDA_VISIBLE_DEVICES=W mod %u",
+                 gpus, cfg->gpus ? "--gpus" : "detected", gpus);
+    prs_joblog_master(log,
+                      "Python entry script: one host process per worker, %s %s; memory limit: "
+                      "%s; GPUs: %s",
+                      h->python, h->adapter, mem, gpu);
+}
+
+int prs_host_check(const prs_job_config *cfg, int argc, char **argv, prs_joblog *log, char *err,
+                   size_t err_size) {
     prs_host *h = calloc(1, sizeof(*h));
     if (!h) {
         snprintf(err, err_size, "out of memory");
@@ -567,15 +680,15 @@ int prs_host_check(const prs_job_config *cfg, prs_joblog *log, char *err, size_t
     }
     int code = 0;
     h->log = log;
-    h->argc = cfg->argc;
-    h->argv = cfg->argv;
+    h->argc = argc;
+    h->argv = argv;
     if (host_paths(h, cfg, err, err_size) != 0) {
         code = PRS_EXIT_USAGE;
         goto free_host;
     }
-    /* No output streaming (the workers' own imports log theirs); no pinning. */
-    int rc = host_spawn(h, NULL, 0, -1, h->message, sizeof(h->message));
-    rc = rc ?: req_init(h, cfg, -1, true);
+    /* As worker 0's host, which it becomes; its output streams once worker 0 takes it. */
+    int rc = host_spawn(h, cfg, NULL, 0, -1, h->message, sizeof(h->message));
+    rc = rc ?: req_init(h, cfg, 0, true);
     rc = rc ?: host_send(h, PRS_HOST_INIT, &host_deadline, HOST_CHECK_MS);
     char rel[PATH_MAX] = "";
     if (rc == 0) {
@@ -584,12 +697,15 @@ int prs_host_check(const prs_job_config *cfg, prs_joblog *log, char *err, size_t
     } else if (h->proc.why[0]) {
         snprintf(h->message, sizeof(h->message), "the Python host %s", h->proc.why);
     }
-    prs_hostproc_end(&h->proc, HOST_EXIT_MS);
-    if (rc) {
-        snprintf(err, err_size, "--entry-script %s: %s%s%s%s", cfg->entry_script, h->message,
-                 rel[0] ? " (traceback: " : "", rel, rel[0] ? ")" : "");
-        code = PRS_EXIT_USAGE;
+    if (rc == 0) {
+        host_master_line(h, cfg, log);
+        spare_keep(cfg, h);
+        return 0;
     }
+    prs_hostproc_end(&h->proc, HOST_EXIT_MS);
+    snprintf(err, err_size, "--entry-script %s: %s%s%s%s", cfg->entry_script, h->message,
+             rel[0] ? " (traceback: " : "", rel, rel[0] ? ")" : "");
+    code = PRS_EXIT_USAGE;
 free_host:
     prs_hostproc_free(&h->proc);
     free(h->req);

@@ -27,8 +27,14 @@ bool prs_host_is_script(const char *path);
 /* Imports the script once in a host of its own (no init()): a missing interpreter, a
  * script that does not import, has no run(), or a tabular job without pandas is a usage
  * error. Returns 0 or PRS_EXIT_USAGE with err saying what (the traceback's last line)
- * and the traceback in logs/user/error/<node>/traceback-import.txt. Coordinator thread. */
-int prs_host_check(const prs_job_config *cfg, prs_joblog *log, char *err, size_t err_size);
+ * and the traceback in logs/user/error/<node>/traceback-import.txt. Coordinator thread
+ * (it must outlive the job's workers: a host dies with the thread that started it).
+ * The checked host is kept for worker 0 of the job whose config is cfg, which then
+ * only runs init() in it: the import is not paid twice. */
+int prs_host_check(const prs_job_config *cfg, int argc, char **argv, prs_joblog *log, char *err,
+                   size_t err_size);
+/* Ends the host kept for cfg's worker 0 if no worker took it. Any thread. */
+void prs_host_spare_drop(const void *cfg);
 
 /* The entry table of a hosted script; worker thread. init: 0, or -1 when the host could
  * not start or its init() failed (the traceback in logs/user/error/<node>/, its last

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -425,6 +426,28 @@ static int spawn_child(pid_t *pid, const prs_hostproc_spec *spec, int p[4][2], c
     return -rc;
 }
 
+static void block_sigpipe(void) {
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL); /* a dead host's pipe gives EPIPE */
+}
+
+static void pin(pid_t pid, int cpu) {
+    if (cpu < 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(pid, sizeof(set), &set); /* best effort, as for the worker */
+}
+
+void prs_hostproc_adopt(prs_hostproc *hp, prs_joblog *log, int worker, int cpu) {
+    hp->log = log;
+    hp->worker = worker;
+    block_sigpipe();
+    pin(hp->pid, cpu);
+}
+
 int prs_hostproc_spawn(prs_hostproc *hp, const prs_hostproc_spec *spec, char *err,
                        size_t err_size) {
     char *rbuf = hp->rbuf;
@@ -440,10 +463,7 @@ int prs_hostproc_spawn(prs_hostproc *hp, const prs_hostproc_spec *spec, char *er
     hp->worker = spec->worker;
     hp->why[0] = 0;
     hp->killed = false;
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL); /* a dead host's pipe gives EPIPE */
+    block_sigpipe();
     int p[4][2];
     int rc = spawn_pipes(p);
     char **env = rc ? NULL : spawn_env(spec);
@@ -460,11 +480,12 @@ int prs_hostproc_spawn(prs_hostproc *hp, const prs_hostproc_spec *spec, char *er
         snprintf(err, err_size, "cannot start %s: %s", spec->argv[0], strerror(-rc));
         goto close_pipes;
     }
-    if (spec->cpu >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(spec->cpu, &set);
-        sched_setaffinity(pid, sizeof(set), &set); /* best effort, as for the worker */
+    pin(pid, spec->cpu);
+    if (spec->memory_limit_bytes) {
+        /* Before the host reads INIT, so before the entry script is imported. */
+        struct rlimit lim = {.rlim_cur = spec->memory_limit_bytes,
+                             .rlim_max = spec->memory_limit_bytes};
+        prlimit(pid, RLIMIT_AS, &lim, NULL);
     }
     hp->pid = pid;
     hp->last_pid = pid;

@@ -3,9 +3,10 @@
  * Owns: the child process (pid), the four pipes to it, a frame read buffer, the line
  *   buffers of its stdout and stderr, and the tail of its stderr since the last request.
  * May call: libc (posix_spawn, poll, waitpid), joblog (user lines only).
- * Callers must: use a prs_hostproc from one thread only, the worker thread that spawned
- *   it (the kernel's PR_SET_PDEATHSIG, which ends a host whose worker is gone, follows
- *   that thread), with SIGPIPE blocked in that thread (prs_hostproc_spawn blocks it);
+ * Callers must: use a prs_hostproc from one thread at a time (the one that spawned it,
+ *   or took it over with prs_hostproc_adopt), with SIGPIPE blocked in that thread (spawn
+ *   and adopt block it); keep the spawning thread alive while the host runs (the
+ *   kernel's PR_SET_PDEATHSIG, which ends a host whose prs is gone, follows that thread);
  *   end it with prs_hostproc_end (which reaps the child) before freeing it.
  * While a call waits for the host, whatever the host writes on stdout/stderr goes to
  * the user log, tagged with the worker, line by line. */
@@ -56,7 +57,8 @@ typedef struct prs_hostproc_spec {
     const char *const *argv; /* argv[0]: the interpreter */
     const char *const *env;  /* "K=V" to add to (or replace in) prs's environment */
     uint32_t env_count;
-    int cpu; /* pin to it, or -1 */
+    int cpu;                     /* pin to it, or -1 */
+    uint64_t memory_limit_bytes; /* RLIMIT_AS of the host; 0: none */
     int worker;
     prs_joblog *log;
 } prs_hostproc_spec;
@@ -64,6 +66,11 @@ typedef struct prs_hostproc_spec {
 /* Starts the host. Returns 0; -ENOENT / -EACCES (the interpreter: err says so) or
  * another negative errno (pipes, spawn). */
 int prs_hostproc_spawn(prs_hostproc *hp, const prs_hostproc_spec *spec, char *err, size_t err_size);
+
+/* Takes over a host spawned by another thread (the job-start check's, for worker 0):
+ * its output now goes to log as worker's, it is pinned to cpu, and the calling thread
+ * blocks SIGPIPE. The host still dies with the thread that spawned it. */
+void prs_hostproc_adopt(prs_hostproc *hp, prs_joblog *log, int worker, int cpu);
 
 /* Sends one frame whose payload is the iov parts, concatenated. Drains the host's output
  * meanwhile. Returns 0, -EPIPE (the host died: hp->why), -ETIMEDOUT (cancel turned true

@@ -89,12 +89,12 @@ static int build_item(void *arg, const char *path, size_t len) {
     return rc;
 }
 
-/* A shard's tabular batch (one range of one file): 1 to build it, 0 when counted or
- * skipped, CREATE_SHARD_STOP past the shard's range. */
-static int tab_shard_batch(creator *cr) {
+/* A shard's tabular batch (one range of one file): taken (built as usual), skipped or
+ * counted (nothing built), or past the shard's range (the walk stops). */
+static enum prs_shard_take tab_shard_batch(creator *cr) {
     prs_shard_cut *cut = &cr->cut;
-    if (!cut->shard.count) return 1;
-    int take = 0;
+    if (!cut->shard.count) return PRS_SHARD_TAKE;
+    enum prs_shard_take take = PRS_SHARD_SKIP;
     if (cut->counting) {
         char key[PRS_QUEUE_MAX_ITEM_BYTES + 64];
         int n = snprintf(key, sizeof(key), "%s\t%llu\t%llu", cr->ref.path,
@@ -102,17 +102,16 @@ static int tab_shard_batch(creator *cr) {
         prs_shard_count_item(cut, key, (size_t)PRS_MIN(n, (int)sizeof(key)));
         prs_shard_count_batch(cut);
     } else {
-        enum prs_shard_take t = prs_shard_build_batch(cut);
-        take = t == PRS_SHARD_TAKE ? 1 : t == PRS_SHARD_PAST ? CREATE_SHARD_STOP : 0;
+        take = prs_shard_build_batch(cut);
     }
-    if (take != 1) cr->ref.records = 0;
+    if (take != PRS_SHARD_TAKE) cr->ref.records = 0;
     return take;
 }
 
 static int tab_close_batch(creator *cr) {
     if (cr->ref.records == 0) return 0;
-    int take = tab_shard_batch(cr);
-    if (take != 1) return take;
+    enum prs_shard_take take = tab_shard_batch(cr);
+    if (take != PRS_SHARD_TAKE) return take == PRS_SHARD_PAST ? CREATE_SHARD_STOP : 0;
     unsigned char rec[PRS_QUEUE_MAX_ITEM_BYTES];
     size_t len;
     int rc = prs_queue_tab_encode(&cr->ref, rec, sizeof(rec), &len);
@@ -474,7 +473,7 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
         if (rc == -ERANGE && cr->cut.shard.count)
             return prs_jobreport_fail(rep, PRS_EXIT_USAGE, "%s", cr->err);
         bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
-                     rc == -ENAMETOOLONG || rc == -EILSEQ;
+                     rc == -ENAMETOOLONG || rc == -EILSEQ || rc == -EISDIR;
         /* --partition-keys naming a column the input lacks: the option is wrong. */
         bool usage = rc == -EINVAL && cr->cfg->partition_keys;
         return prs_jobreport_fail(rep,

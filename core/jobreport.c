@@ -229,6 +229,7 @@ void prs_jobreport_batch(prs_jobreport *r, const prs_done_msg *m, const prs_out 
         PRS_ASSERT(m->worker < r->perf_count);
         r->perf_workers[m->worker].tid = m->tid;
         r->perf_workers[m->worker].batches_done++;
+        r->perf_workers[m->worker].input_bytes += m->input_bytes;
     }
 }
 

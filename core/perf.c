@@ -50,26 +50,6 @@ undo_p : {
 }
 }
 
-/* rchar from /proc/self/task/<tid>/io (or /proc/self/io when tid is 0): bytes the
- * thread (process) read through read(2) and friends. */
-static uint64_t bytes_read(int32_t tid) {
-    char path[64];
-    if (tid > 0) {
-        snprintf(path, sizeof(path), "/proc/self/task/%d/io", tid);
-    } else {
-        snprintf(path, sizeof(path), "/proc/self/io");
-    }
-    FILE *f = fopen(path, "re");
-    if (!f) return 0;
-    char line[128];
-    unsigned long long v = 0;
-    while (fgets(line, sizeof(line), f)) {
-        if (sscanf(line, "rchar: %llu", &v) == 1) break;
-    }
-    fclose(f);
-    return v;
-}
-
 static uint64_t rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "re");
     if (!f) return 0;
@@ -89,13 +69,15 @@ void prs_perf_tick(prs_perf *p, const prs_perf_worker *w, uint32_t n, bool force
     uint64_t now = prs_clock_ns(CLOCK_MONOTONIC);
     if (!force && p->last_ns && now - p->last_ns < p->interval_ns) return;
     uint64_t span = p->last_ns ? now - p->last_ns : 0;
-    time_t t = time(NULL);
+    uint64_t wall_ms = prs_wall_ms();
+    time_t t = (time_t)(wall_ms / 1000u);
     struct tm tm;
     gmtime_r(&t, &tm);
-    char ts[32];
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char ts[40];
+    size_t tn = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + tn, sizeof(ts) - tn, ".%03uZ", (unsigned)(wall_ms % 1000u)); /* as every log */
     int pid = (int)getpid();
-    uint64_t batches = 0;
+    uint64_t batches = 0, input = 0;
     n = PRS_MIN(n, p->workers);
     for (uint32_t i = 0; i < n; i++) {
         clockid_t cid;
@@ -103,9 +85,9 @@ void prs_perf_tick(prs_perf *p, const prs_perf_worker *w, uint32_t n, bool force
         double pct = span ? 100.0 * (double)(cpu - p->last_cpu[i]) / (double)span : 0.0;
         p->last_cpu[i] = cpu;
         batches += w[i].batches_done;
+        input += w[i].input_bytes;
         fprintf(p->csv, "%s,worker-%u,%d,%d,%.1f,,,,,%llu,%llu\n", ts, i, pid, w[i].tid, pct,
-                (unsigned long long)(w[i].tid ? bytes_read(w[i].tid) : 0),
-                (unsigned long long)w[i].batches_done);
+                (unsigned long long)w[i].input_bytes, (unsigned long long)w[i].batches_done);
     }
     uint64_t proc = prs_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
     double pct = span ? 100.0 * (double)(proc - p->last_proc_cpu) / (double)span : 0.0;
@@ -118,7 +100,7 @@ void prs_perf_tick(prs_perf *p, const prs_perf_worker *w, uint32_t n, bool force
     fprintf(p->csv, "%s,process,%d,%d,%.1f,%llu,%llu,%llu,%llu,%llu,%llu\n", ts, pid, pid, pct,
             (unsigned long long)rss_bytes(), (unsigned long long)jemalloc_stat("stats.allocated"),
             (unsigned long long)jemalloc_stat("stats.active"),
-            (unsigned long long)jemalloc_stat("stats.resident"), (unsigned long long)bytes_read(0),
+            (unsigned long long)jemalloc_stat("stats.resident"), (unsigned long long)input,
             (unsigned long long)batches);
     fflush(p->csv);
     p->last_ns = now;

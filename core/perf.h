@@ -5,9 +5,11 @@
  *   jemalloc's mallctl when the binary links it (weak: 0 columns otherwise).
  * Callers must: use it from the coordinator thread only; pass worker threads that are
  *   running (joined threads have no CPU clock).
- * Rows: one per worker (its thread's CPU %, bytes read from /proc/self/task/<tid>/io,
- *   batches done) and one for the process (CPU %, RSS, jemalloc stats.allocated /
- *   active / resident, bytes read, batches done). Worker rows leave the memory columns
+ * Rows: one per worker (its thread's CPU %, input bytes read, batches done) and one for
+ *   the process (CPU %, RSS, jemalloc stats.allocated / active / resident, input bytes
+ *   read by all workers, batches done). bytes_read counts the bytes of the inputs handed
+ *   to run() (files' bytes, tabular ranges) as the workers read them, on every I/O path:
+ *   /proc's rchar misses io_uring reads and mapped files. Worker rows leave the memory columns
  *   empty: memory belongs to the process, not to a thread. */
 #ifndef PRS_PERF_H
 #define PRS_PERF_H
@@ -22,6 +24,7 @@ typedef struct prs_perf_worker {
     pthread_t thread;
     int32_t tid; /* 0 until known (its first batch) */
     uint64_t batches_done;
+    uint64_t input_bytes; /* read for its batches (prs_done_msg.input_bytes, summed) */
 } prs_perf_worker;
 
 /* logs_dir: OUT/logs. interval_s: seconds between samples, >= 1. */

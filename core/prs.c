@@ -330,7 +330,8 @@ static int job_open(job *j) {
     prs_coord_restore_first_error(&j->coord, j->st.queue);
     if ((code = job_open_output(j))) return code;
     char err2[2048]; /* a Python script is imported once, with the log open */
-    if ((code = prs_script_check(&j->lib, j->cfg, j->st.log, err2, sizeof(err2))))
+    if ((code = prs_script_check(&j->lib, j->cfg, j->cfg->argc, j->init_argv, j->st.log, err2,
+                                 sizeof(err2))))
         return prs_jobreport_fail(&j->rep, code, "%s", err2);
     return 0;
 }

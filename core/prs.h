@@ -112,7 +112,11 @@ typedef struct prs_job_config {
                              * binary (../core/python, ../share/prs/python) */
     uint32_t row_format;    /* a DataFrame result's rows: 0 space-separated (default, as
                              * ParallelRunStep), 1 csv, 2 tsv, 3 jsonl */
-    bool append_row_dataframe_header; /* write a DataFrame's header once, as line one */
+    bool append_row_dataframe_header;   /* write a DataFrame's header once, as line one */
+    uint32_t gpus;                      /* host processes get CUDA_VISIBLE_DEVICES = worker
+                                         * mod gpus (0: as detected, none without) */
+    uint64_t worker_memory_limit_bytes; /* a host's address space at most (RLIMIT_AS); 0:
+                                         * none. Past it the host is ended, the try fails */
     /* Tabular formats: "COL[,COL...]": each mini-batch is exactly the records of one
      * combination of these columns' values, in input order (mini_batch_bytes does not
      * apply). NULL: not partitioned. */
@@ -129,7 +133,7 @@ typedef struct prs_job_config {
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[11];
+    uint64_t reserved[9];
 } prs_job_config;
 
 typedef struct prs_job_report {

@@ -60,11 +60,15 @@ int prs_script_load(prs_script_lib *lib, const char *path, char *err, size_t err
 }
 
 void prs_script_unload(prs_script_lib *lib) {
+    if (lib->host_key) prs_host_spare_drop(lib->host_key);
+    lib->host_key = NULL;
     if (lib->handle) dlclose(lib->handle);
     lib->handle = NULL;
 }
 
-int prs_script_check(const prs_script_lib *lib, const prs_job_config *cfg, prs_joblog *log,
-                     char *err, size_t err_size) {
-    return lib->hosted ? prs_host_check(cfg, log, err, err_size) : 0;
+int prs_script_check(prs_script_lib *lib, const prs_job_config *cfg, int argc, char **argv,
+                     prs_joblog *log, char *err, size_t err_size) {
+    if (!lib->hosted) return 0;
+    lib->host_key = cfg;
+    return prs_host_check(cfg, argc, argv, log, err, err_size);
 }

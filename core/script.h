@@ -16,7 +16,8 @@
 typedef struct prs_script_lib {
     void *handle;
     prs_entry_table table;
-    bool hosted; /* *.py: run by host processes (host.h) */
+    bool hosted;          /* *.py: run by host processes (host.h) */
+    const void *host_key; /* the job whose checked host waits for worker 0 (host.h) */
     /* Hosted: called by each worker before a batch's timed window; NULL otherwise. */
     int (*ready)(prs_ctx *ctx, struct prs_out *out);
 } prs_script_lib;
@@ -27,8 +28,9 @@ int prs_script_load(prs_script_lib *lib, const char *path, char *err, size_t err
 void prs_script_unload(prs_script_lib *lib);
 
 /* Once per job, after the log is open and before any worker starts: a hosted script is
- * imported once (host.h: prs_host_check). Returns 0 or a PRS_EXIT_* code with err. */
-int prs_script_check(const prs_script_lib *lib, const prs_job_config *cfg, prs_joblog *log,
-                     char *err, size_t err_size);
+ * imported once (host.h: prs_host_check; argv as init() gets it). Returns 0 or a
+ * PRS_EXIT_* code with err. */
+int prs_script_check(prs_script_lib *lib, const prs_job_config *cfg, int argc, char **argv,
+                     prs_joblog *log, char *err, size_t err_size);
 
 #endif

@@ -23,6 +23,7 @@ typedef struct status {
     char result[STATUS_TEXT_BYTES]; /* "code message", empty while unfinished */
     char first_error[STATUS_TEXT_BYTES];
     uint32_t listed;
+    prs_queue_reader *reader; /* item names of listed batches; NULL: names not shown */
 } status;
 
 /* JSON string body. Hand-written: four escapes and \u00XX are all JSON asks of a writer,
@@ -68,21 +69,44 @@ static const char *batch_state_text(uint32_t state) {
     }
 }
 
+/* The name of item record id (files: its path; tabular: "path:line" of the range's first
+ * record), or "" when it cannot be read. */
+static void item_name(status *st, uint64_t id, char *name, size_t size) {
+    name[0] = 0;
+    const void *view;
+    size_t len;
+    if (!st->reader || prs_queue_reader_begin(st->reader) != 0) return;
+    if (prs_queue_reader_items(st->reader, id, 1, &view, &len) == 0) {
+        prs_tab_ref ref;
+        if (prs_queue_tab_decode(view, len, &ref) == 0) {
+            snprintf(name, size, "%s:%llu", ref.path, (unsigned long long)ref.first_line);
+        } else {
+            snprintf(name, size, "%.*s", (int)strnlen(view, len), (const char *)view);
+        }
+    }
+    prs_queue_reader_end(st->reader);
+}
+
 static void print_batch(void *arg, uint64_t id, const prs_batch_rec *rec) {
     status *st = arg;
+    char name[1024];
+    item_name(st, rec->first_item, name, sizeof(name));
     if (st->opt->json) {
         fprintf(st->f,
                 "%s\n    {\"batch\": %llu, \"state\": \"%s\", \"failed_tries\": %u, \"items\": %u, "
-                "\"succeeded\": %u, \"first_item\": %llu}",
+                "\"succeeded\": %u, \"first_item\": %llu, \"first_item_name\": ",
                 st->listed ? "," : "", (unsigned long long)id, batch_state_text(rec->state),
                 rec->attempts, rec->item_count, rec->succeeded,
                 (unsigned long long)rec->first_item);
+        json_str(st->f, name);
+        fputc('}', st->f);
     } else {
-        fprintf(st->f,
-                "  batch %llu: %s, %u failed tr%s, %u items (%u succeeded), first item %llu\n",
-                (unsigned long long)id, batch_state_text(rec->state), rec->attempts,
-                rec->attempts == 1 ? "y" : "ies", rec->item_count, rec->succeeded,
-                (unsigned long long)rec->first_item);
+        fprintf(
+            st->f,
+            "  batch %llu: %s, %u failed tr%s, %u items (%u succeeded), first item %llu%s%s%s\n",
+            (unsigned long long)id, batch_state_text(rec->state), rec->attempts,
+            rec->attempts == 1 ? "y" : "ies", rec->item_count, rec->succeeded,
+            (unsigned long long)rec->first_item, name[0] ? " (" : "", name, name[0] ? ")" : "");
     }
     st->listed++;
 }
@@ -227,13 +251,15 @@ int prs_status_print(const char *out_dir, const prs_status_options *opt, FILE *f
     meta_text(q, "result", st.result, sizeof(st.result));
     meta_text(q, "first_error", st.first_error, sizeof(st.first_error));
     prs_scoreboard_file *sb = NULL;
-    if (prs_scoreboard_open(&sb, state_dir, false) != 0) sb = NULL; /* never ran: no slots */
+    if (prs_scoreboard_open(&sb, state_dir, false) != 0) sb = NULL;  /* never ran: no slots */
+    if (prs_queue_reader_open(q, &st.reader) != 0) st.reader = NULL; /* names not shown */
     if (opt->json) {
         print_json(&st, out_dir, q, sb);
     } else {
         print_text(&st, out_dir, q, sb);
     }
     if (sb) prs_scoreboard_close(sb);
+    prs_queue_reader_close(st.reader);
 close_queue:
     prs_queue_close(q);
     return rc;

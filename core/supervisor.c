@@ -23,6 +23,7 @@
 #include "fs.h"
 
 #include "crash.h"
+#include "clock.h"
 #include "joblog.h"
 #include "scoreboard.h"
 #include "symbolize.h"
@@ -121,10 +122,13 @@ static uint64_t progress_of(const char *out_dir) {
     return p;
 }
 
-static void utc_stamp(time_t t, char *buf, size_t size) {
+/* "2026-11-29T03:29:33.123Z": the stamp every log of the job uses (milliseconds, UTC). */
+static void utc_stamp(uint64_t unix_ms, char *buf, size_t size) {
+    time_t t = (time_t)(unix_ms / 1000u);
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, size - n, ".%03uZ", (unsigned)(unix_ms % 1000u));
 }
 
 /* Appends to OUT/logs/<name> if OUT/logs exists; never creates the directory. */
@@ -139,13 +143,14 @@ static FILE *logs_append(const prs_job_config *c, const char *name, bool *create
 
 /* One life of the runtime in 70_driver_log.txt and sys/processes.csv. The configuration
  * goes first, the first time the driver log is written. */
-static void driver_life(const prs_job_config *c, pid_t child, time_t start, int status) {
+static void driver_life(const prs_job_config *c, pid_t child, uint64_t start_ms, int status) {
     bool created = false;
     FILE *f = logs_append(c, "70_driver_log.txt", &created);
     if (!f) return;
     char t0[32], t1[32];
-    utc_stamp(start, t0, sizeof(t0));
-    utc_stamp(time(NULL), t1, sizeof(t1));
+    uint64_t end_ms = prs_wall_ms();
+    utc_stamp(start_ms, t0, sizeof(t0));
+    utc_stamp(end_ms, t1, sizeof(t1));
     if (created) {
         fprintf(f, "%s prs driver (supervisor pid %d)\n", t0, (int)getpid());
         fprintf(f, "  entry script: %s\n  input: %s\n  output: %s\n",
@@ -161,10 +166,10 @@ static void driver_life(const prs_job_config *c, pid_t child, time_t start, int 
                 (long long)c->error_threshold, (long long)c->allowed_failed_count,
                 c->allowed_failed_percent);
         fprintf(f,
-                "  logging level: %d; log policy: %s; perf interval: %u s; durable: %s\n"
+                "  logging level: %s; log policy: %s; perf interval: %u s; durable: %s\n"
                 "  output action: %s; output file: %s\n",
-                c->logging_level, c->log_policy ? "drop" : "wait", c->perf_interval_s,
-                c->durable ? "yes" : "no",
+                prs_log_level_name(c->logging_level), c->log_policy ? "drop" : "wait",
+                c->perf_interval_s, c->durable ? "yes" : "no",
                 c->output_action == PRS_OUTPUT_SUMMARY_ONLY ? "summary_only" : "append_row",
                 c->append_row_file_name);
     }
@@ -181,8 +186,7 @@ static void driver_life(const prs_job_config *c, pid_t child, time_t start, int 
     fclose(f);
     char logs[PATH_MAX + 16];
     snprintf(logs, sizeof(logs), "%s/logs", c->output_dir);
-    prs_joblog_process_row(logs, (int)child, (int)child, "runtime", -1, (uint64_t)start * 1000u,
-                           (uint64_t)time(NULL) * 1000u,
+    prs_joblog_process_row(logs, (int)child, (int)child, "runtime", -1, start_ms, end_ms,
                            WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                            WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
@@ -191,7 +195,7 @@ static void driver_end(const prs_job_config *c, int code, const char *message) {
     FILE *f = logs_append(c, "70_driver_log.txt", NULL);
     if (!f) return;
     char t[32];
-    utc_stamp(time(NULL), t, sizeof(t));
+    utc_stamp(prs_wall_ms(), t, sizeof(t));
     fprintf(f, "%s job ended with exit code %d: %s\n", t, code, message);
     fclose(f);
 }
@@ -202,10 +206,9 @@ static void master_line(const char *out_dir, const char *text) {
     int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return;
     char line[1024];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ supervisor: ", &tm);
+    utc_stamp(prs_wall_ms(), line, sizeof(line));
+    size_t n = strlen(line);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, " supervisor: ");
     int m = snprintf(line + n, sizeof(line) - n, "%s\n", text);
     ssize_t ignored = write(fd, line, n + (size_t)PRS_MAX(m, 0));
     (void)ignored;
@@ -555,7 +558,7 @@ int prs_supervise(const prs_job_config *config, prs_job_report *report) {
             break;
         }
         close(fds[1]);
-        time_t started = time(NULL);
+        uint64_t started = prs_wall_ms();
         life_end end;
         wait_life(config, child, &end);
         driver_life(config, child, started, end.status);

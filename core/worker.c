@@ -255,6 +255,7 @@ static int worker_items_files(prs_worker *w, unsigned s, prs_out *out, prs_done_
         }
         w->items[k++] =
             (prs_item){.name = sl->paths[i], .data = ri[i].data, .size = ri[i].size_bytes};
+        done->input_bytes += ri[i].size_bytes;
     }
     *count = k;
     return 0;
@@ -269,6 +270,7 @@ static int worker_items_tabular(prs_worker *w, unsigned s, prs_out *out, prs_don
     const char *buf = sl->map;
     int rc = prs_splitter_init_at(&sp, w->shared->format, buf, sl->map_len, sl->ref.offset,
                                   sl->ref.first_line);
+    done->input_bytes += sl->ref.length; /* the range the records are split from */
     if (rc) return rc;
     prs_record rec;
     uint32_t seen = 0, k = 0;

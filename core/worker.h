@@ -92,6 +92,7 @@ typedef struct prs_done_msg {
     uint64_t run_ns;            /* inside run() */
     int32_t tid;                /* the worker thread's id */
     int32_t cpu;                /* the CPU it finished on */
+    uint64_t input_bytes;       /* bytes of the inputs read for the batch (perf) */
 } prs_done_msg;
 
 /* What workers share; set up by the runtime before the first worker starts. */

@@ -176,6 +176,15 @@ int prs_scan_list(const char *list_path, prs_scan_fn fn, void *arg, char *err, s
         snprintf(err, err_size, "%s: cannot open input list: %s", list_path, strerror(errno));
         return -errno;
     }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, err_size,
+                 "@%s is a directory: @LIST takes a file listing paths (give a directory as "
+                 "--input DIR)",
+                 list_path);
+        fclose(f);
+        return -EISDIR;
+    }
     char cwd[PRS_SCAN_MAX_PATH];
     if (!getcwd(cwd, sizeof(cwd))) {
         snprintf(err, err_size, "cannot read the current directory: %s", strerror(errno));

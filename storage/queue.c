@@ -7,6 +7,7 @@
 #include <lmdb.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Address space only: LMDB grows the file as pages are written, never to the map size.
  * PRS_QUEUE_MAP_BYTES in the environment overrides it (tests fill a small map). */
@@ -143,6 +144,12 @@ static int queue_open(prs_queue **out, const char *dir, enum prs_durability dura
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
     if (durability == PRS_DURABILITY_NONE) flags |= MDB_NOSYNC | MDB_NOMETASYNC;
     if (readonly) flags |= MDB_RDONLY;
+    /* A reader that cannot use the lock file (none yet, or another user's) reads without
+     * one rather than create it or fail: `prs status` never writes into OUT/.prs. No
+     * writer holds such a job, or its pages could change under this read. */
+    char lock[PATH_MAX + 16];
+    snprintf(lock, sizeof(lock), "%s/lock.mdb", dir);
+    if (readonly && access(lock, R_OK | W_OK) != 0) flags |= MDB_NOLOCK;
     rc = mdb_env_open(q->env, dir, flags, 0644);
     if (rc) goto fail_env;
 

@@ -11,6 +11,9 @@
 # followed by the same `prs run` again. A kill "lands" when the process was alive and died
 # of it. Afterwards both outputs must equal, as a multiset of rows, the output of an
 # uninterrupted run, and overview.txt must count every item once.
+# Then a Python job (tests/python/kill_job.py: one host process per worker) is killed the
+# same way, `prs run` and with it the runtime and its hosts, at 5+ moments while its hosts
+# run, and must end with the same rows as its own uninterrupted run.
 # The kill moments are seeded (bash's RANDOM); the verdict does not depend on timing:
 # wherever the kills land, the result must be the same. Exit 0 = pass; 77 = skipped.
 set -uo pipefail
@@ -112,3 +115,40 @@ for target in runtime supervisor; do
         fail "$target: overview counts: $(head -5 "$out/logs/overview.txt")"
     echo "ok: $landed kills of the $target landed; $files rows equal the uninterrupted run's"
 done
+
+# ---- a Python job: kill -9 of the whole prs while its host processes run --------------------
+[ -x /usr/bin/python3 ] || { echo "skipped: the Python job (no /usr/bin/python3)"; exit 0; }
+py_files=6000
+py_opts=(--quiet --entry-script tests/python/kill_job.py --input "$root/pyin" --mini-batch-size 7
+    --workers 2)
+build/gen "$root/pyin" --files "$py_files" --min-bytes 8 --max-bytes 64 --seed "$seed" >/dev/null ||
+    fail "cannot generate the Python dataset"
+"$prs" run "${py_opts[@]}" --output "$root/pyref" 2>"$root/pyref.err" ||
+    fail "python: the uninterrupted run failed: $(cat "$root/pyref.err")"
+sort "$root/pyref/parallel_run_step.txt" >"$root/pyref.sorted"
+[ "$(grep -cP "\\tok$" "$root/pyref.sorted")" -eq "$py_files" ] || fail "python reference: not $py_files rows"
+RANDOM=$seed
+landed=0
+for ((life = 0; life < 60 && landed < 8; life++)); do
+    "$prs" run "${py_opts[@]}" --output "$root/py" 2>>"$root/py.err" &
+    sup=$!
+    sleep "0.$(printf '%03d' $((300 + RANDOM % 600)))" # past the hosts' start: 0.3..0.9 s
+    if kill -9 "$sup" 2>/dev/null; then
+        wait "$sup" 2>/dev/null
+        landed=$((landed + 1))
+    else
+        wait "$sup"; code=$?
+        [ "$code" -eq 0 ] && break # the job ended between two kills
+        [ "$code" -eq 6 ] || fail "python: prs run exited $code: $(tail -3 "$root/py.err")"
+    fi
+done
+[ "$landed" -ge 5 ] || fail "python: only $landed kills landed"
+for _ in 1 2 3; do
+    "$prs" run "${py_opts[@]}" --output "$root/py" 2>>"$root/py.err" && break
+done
+sort "$root/py/parallel_run_step.txt" >"$root/py.sorted"
+cmp -s "$root/pyref.sorted" "$root/py.sorted" ||
+    fail "python: rows differ from the uninterrupted run: $(diff "$root/pyref.sorted" "$root/py.sorted" | head -5)"
+grep -q "items: total $py_files, succeeded $py_files, failed 0" "$root/py/logs/overview.txt" ||
+    fail "python: overview counts: $(head -5 "$root/py/logs/overview.txt")"
+echo "ok: $landed kills of a Python job landed; $py_files rows equal the uninterrupted run's"

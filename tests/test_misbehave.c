@@ -370,3 +370,80 @@ Test(misbehave, output_inside_the_input_is_refused, .timeout = 60) {
     cr_assert_neq(tu_sh("test -e '%s/in/sub'", r.dir), 0, "OUT was made inside the input");
     tu_rmrf(r.dir);
 }
+
+/* ---- 10. small ones ---------------------------------------------------------------- */
+
+/* `prs status` writes nothing into OUT/.prs: without a lock file it reads without one. */
+Test(misbehave, status_creates_no_lock_file, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-status", MB_FILES);
+    cr_assert_eq(mb_run(&r, "exit_run", "", "", 30), 0);
+    cr_assert_eq(tu_sh("rm '%s/.prs/lock.mdb'", r.out), 0);
+    cr_assert_eq(tu_sh("%s status '%s' >/dev/null 2>>'%s'", tu_prs(), r.out, r.err), 0, "%s",
+                 mb_stderr(&r));
+    cr_assert_neq(tu_sh("test -e '%s/.prs/lock.mdb'", r.out), 0, "prs status made lock.mdb");
+    tu_rmrf(r.dir);
+}
+
+/* Under umask 000 every file prs makes in OUT is still 0644 (directories 0755): no log is
+ * writable by others. */
+Test(misbehave, modes_do_not_follow_a_permissive_umask, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-umask", MB_FILES);
+    cr_assert_eq(tu_sh("umask 000 && %s run --quiet --entry-script " MB_SCRIPTS
+                       "exit_run.so --input '%s' --output '%s' 2>>'%s'",
+                       tu_prs(), r.in, r.out, r.err),
+                 0, "%s", mb_stderr(&r));
+    char list[512];
+    snprintf(list, sizeof(list), "%s/writable.txt", r.dir);
+    tu_sh("find '%s' -perm /022 > '%s'", r.out, list);
+    char *bad = tu_read(list, NULL);
+    cr_assert(bad && !bad[0], "group/other-writable under umask 000:\n%s", bad);
+    free(bad);
+    tu_rmrf(r.dir);
+}
+
+/* prs_emit(out, p, SIZE_MAX) is refused (-ENOMEM) instead of wrapping its size check. */
+Test(misbehave, emit_of_an_impossible_length_is_refused, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-emit", MB_FILES);
+    int code = mb_run(&r, "emit_huge", "--workers 2", "", 30);
+    cr_assert_eq(code, 0, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char *rows = mb_file(&r, "parallel_run_step.txt");
+    char want[64];
+    snprintf(want, sizeof(want), "\t%d %d\n", -ENOMEM, -ENOMEM);
+    cr_assert_eq(e2e_count(rows, want), MB_FILES, "%s", rows);
+    free(rows);
+    tu_rmrf(r.dir);
+}
+
+/* ---- 8. exit codes and messages ----------------------------------------------------- */
+
+/* --input @DIR: an input error (3) that says what @ takes, not an internal error. */
+Test(misbehave, list_input_that_is_a_directory_is_an_input_error, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-atdir", MB_FILES);
+    char dir[280];
+    snprintf(dir, sizeof(dir), "%s", r.dir);
+    snprintf(r.in, sizeof(r.in), "@%s/in", dir);
+    int code = mb_run(&r, "exit_run", "", "", 30);
+    cr_assert_eq(code, 3, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char *err = mb_stderr(&r);
+    cr_assert(strstr(err, "is a directory"), "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
+
+/* A constructor that crashes before OUT exists: a crash loop that does not send the user
+ * to an OUT/logs/ that was never made. */
+Test(misbehave, constructor_crash_does_not_point_into_a_missing_out, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-ctor", MB_FILES);
+    int code = mb_run(&r, "crash_ctor", "", "", 30);
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char *err = mb_stderr(&r);
+    cr_assert(!strstr(err, "see logs/user/error/") && strstr(err, "before OUT/logs was created"),
+              "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}

@@ -191,3 +191,128 @@ Test(shards, bad_shard_options) {
     char msg[600];
     cr_assert_eq(merge(&r, msg, sizeof(msg)), 2);
 }
+
+/* prs submit against stand-in sbatch/squeue/scancel (shell builtins only: PATH holds
+ * nothing else, so the real Slurm tools are never found): what it passes them, and what
+ * it says when sbatch fails or is missing (the real thing: tests/test_slurm.sh). */
+static void write_tool(const e2e_run *r, const char *name, const char *body) {
+    char p[600];
+    snprintf(p, sizeof(p), "%s/bin", r->dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/bin/%s", r->dir, name);
+    FILE *f = fopen(p, "w");
+    cr_assert(f);
+    fprintf(f, "#!/bin/sh\n%s\n", body);
+    fclose(f);
+    chmod(p, 0755);
+}
+
+static void fake_tools(const e2e_run *r) {
+    char body[1200];
+    /* Job ids 41, 42, ... from a counter file; every call's arguments logged. */
+    snprintf(body, sizeof(body),
+             "echo \"$@\" >> %s/sbatch.log\nn=40\n[ -f %s/n ] && read n < %s/n\n"
+             "n=$((n+1))\necho $n > %s/n\necho \"$n;cluster\"",
+             r->dir, r->dir, r->dir, r->dir);
+    write_tool(r, "sbatch", body);
+    write_tool(r, "squeue", "exit 0");
+    snprintf(body, sizeof(body), "echo \"$@\" >> %s/scancel.log", r->dir);
+    write_tool(r, "scancel", body);
+}
+
+static int submit(const e2e_run *r, const char *args, char *log, size_t size) {
+    snprintf(log, size, "%s/submit.txt", r->dir);
+    return tu_sh("PATH='%s/bin' %s submit %s >'%s' 2>&1", r->dir, tu_prs(), args, log);
+}
+
+Test(shards, submit_passes_array_and_dependency) {
+    e2e_run r;
+    e2e_setup(&r, "shards-submit", 30);
+    fake_tools(&r);
+    char args[900], log[400];
+    snprintf(args, sizeof(args),
+             "--slurm --shards 3 --sbatch-arg=--time=5 -- --entry-script build/examples/faulty.so "
+             "--input '%s' --output '%s' --workers 1 -- --fail-item 'it'\\''s'",
+             r.in, r.out);
+    cr_assert_eq(submit(&r, args, log, sizeof(log)), 0, "%s", tu_read(log, NULL));
+    char *out = tu_read(log, NULL);
+    cr_assert(strstr(out, "Slurm job array 41 (tasks 0-2 of 0-2)"), "%s", out);
+    cr_assert(strstr(out, "merge:  job 42"), "%s", out);
+    char p[600];
+    snprintf(p, sizeof(p), "%s/sbatch.log", r.dir);
+    char *calls = tu_read(p, NULL);
+    cr_assert(strstr(calls, "--parsable --array=0-2 "), "%s", calls);
+    cr_assert(strstr(calls, "--parsable --dependency=afterok:41 "), "%s", calls);
+    char *script = read_rel(&r, "slurm/shards.sbatch");
+    cr_assert(script && strstr(script, "#SBATCH --time=5\n"), "%s", script);
+    cr_assert(strstr(script, "'--fail-item' 'it'\\''s'"), "quoting: %s", script);
+    cr_assert(strstr(script, "N=3\n"), "%s", script);
+    /* The script runs in bash as written: its quoting survives a shell. */
+    cr_assert_eq(tu_sh("bash -n '%s/slurm/shards.sbatch'", r.out), 0);
+    /* A second submit of the same OUT is refused; --resume after shard 0 ran by hand
+     * submits shards 1 and 2 and cancels the old merge job. */
+    cr_assert_eq(submit(&r, args, log, sizeof(log)), 2);
+    cr_assert_eq(run_shard(&r, 0, 3, "--workers 1", "--fail-item \"it's\""), 0);
+    snprintf(args, sizeof(args), "--slurm --resume '%s' --sbatch-arg=--qos=low", r.out);
+    cr_assert_eq(submit(&r, args, log, sizeof(log)), 0, "%s", tu_read(log, NULL));
+    free(out);
+    out = tu_read(log, NULL);
+    cr_assert(strstr(out, "2 of 3 shards to run again: 1,2"), "%s", out);
+    cr_assert(strstr(out, "cancelled the previous merge job 42"), "%s", out);
+    free(calls);
+    calls = tu_read(p, NULL);
+    cr_assert(strstr(calls, "--parsable --array=1,2 --qos=low "), "%s", calls);
+    cr_assert(strstr(calls, "--parsable --dependency=afterok:43 "), "%s", calls);
+    free(out), free(calls), free(script);
+}
+
+Test(shards, submit_shows_sbatch_failing_or_missing) {
+    e2e_run r;
+    e2e_setup(&r, "shards-sbatch", 10);
+    write_tool(&r, "sbatch", "echo 'sbatch: error: invalid partition specified: nope' >&2; exit 1");
+    char args[700], log[400];
+    snprintf(args, sizeof(args),
+             "--slurm --shards 2 -- --entry-script build/examples/faulty.so --input '%s' "
+             "--output '%s'",
+             r.in, r.out);
+    cr_assert_eq(submit(&r, args, log, sizeof(log)), 70);
+    char *out = tu_read(log, NULL);
+    cr_assert(strstr(out, "sbatch: error: invalid partition specified: nope"), "%s", out);
+    cr_assert(strstr(out, "failed (exit 1)"), "%s", out);
+    free(out);
+    cr_assert_eq(tu_sh("rm '%s/bin/sbatch' && rm -rf '%s/slurm'", r.dir, r.out), 0); /* missing */
+    cr_assert_eq(submit(&r, args, log, sizeof(log)), 70);
+    out = tu_read(log, NULL);
+    cr_assert(strstr(out, "cannot run sbatch: No such file or directory (not on PATH"), "%s", out);
+    free(out);
+    /* Bad usage. */
+    cr_assert_eq(submit(&r, "--shards 2 -- --input x", log, sizeof(log)), 2);
+    cr_assert_eq(submit(&r, "--slurm --shards 0 -- --output x", log, sizeof(log)), 2);
+    cr_assert_eq(submit(&r, "--slurm --shards 2 -- --input x", log, sizeof(log)), 2);
+    out = tu_read(log, NULL);
+    cr_assert(strstr(out, "need --output OUT"), "%s", out);
+    free(out);
+    cr_assert_eq(submit(&r, "--slurm --shards 2 -- --output x --shard 0/2", log, sizeof(log)), 2);
+}
+
+/* Tabular input: a shard's batches are byte ranges of the file; the same rule holds. */
+Test(shards, tabular_merge_equals_a_single_machine_run) {
+    e2e_run r, single;
+    e2e_setup(&r, "shards-tab", 0);
+    e2e_setup(&single, "shards-tab-single", 0);
+    snprintf(r.in, sizeof(r.in), "%s/lines.txt", r.dir);
+    snprintf(single.in, sizeof(single.in), "%s", r.in);
+    cr_assert_eq(tu_sh("seq 1 20000 > '%s'", r.in), 0);
+    const char *opts = "--input-format lines --mini-batch-size 4KB --workers 1";
+    for (unsigned k = 0; k < 4; k++)
+        cr_assert_eq(run_shard(&r, k, 4, opts, "--fail-item :77"), 0, "shard %u", k);
+    cr_assert_eq(e2e_prs(&single, "faulty", opts, "--fail-item :77"), 0);
+    char msg[600];
+    cr_assert_eq(merge(&r, msg, sizeof(msg)), 0, "%s", tu_read(msg, NULL));
+    char *merged = e2e_out_file(&r, "parallel_run_step.txt");
+    char *want = e2e_out_file(&single, "parallel_run_step.txt");
+    cr_assert(merged && want && strcmp(merged, want) == 0, "tabular merge differs");
+    char *ov = read_rel(&r, "logs/overview.txt");
+    cr_assert(strstr(ov, "items: total 20000, succeeded 19889, failed 111"), "%s", ov);
+    free(merged), free(want), free(ov);
+}

@@ -308,3 +308,58 @@ Test(triage, try_under_gdb_stops_at_the_fault, .timeout = 120) {
     free(out);
     tu_rmrf(r.dir);
 }
+
+/* Every line of text that starts with a digit starts with a millisecond UTC stamp. */
+static void assert_stamps_ms(const char *what, const char *text) {
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        if (*line < '0' || *line > '9') continue;
+        int y, mo, d, h, mi, s, ms, n = 0;
+        cr_assert(sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &y, &mo, &d, &h, &mi, &s, &ms,
+                         &n) == 7 &&
+                      n == 24,
+                  "%s: a line without a millisecond stamp: %.80s", what, line);
+    }
+}
+
+Test(triage, logs_agree_on_stamps_levels_bytes_and_names, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 20);
+    /* A crash (the supervisor writes to master.txt and the driver log), a failed batch. */
+    cr_assert_eq(e2e_prs(&r, "faulty",
+                         "--mini-batch-size 5 --workers 2 --run-max-try 1 --io uring "
+                         "--perf-interval 1 --logging-level WARNING",
+                         "--crash-item f0012 --fail-batch f0017"),
+                 0);
+    char *driver = e2e_out_file(&r, "logs/70_driver_log.txt");
+    cr_assert(strstr(driver, "logging level: WARNING;"), "%s", driver);
+    assert_stamps_ms("70_driver_log.txt", driver);
+    free(driver);
+    char *master = e2e_out_file(&r, "logs/sys/master.txt");
+    cr_assert(strstr(master, " supervisor: "), "%s", master);
+    assert_stamps_ms("master.txt", master);
+    free(master);
+    char *perf = e2e_out_file(&r, "logs/sys/perf/overview.csv");
+    assert_stamps_ms("perf/overview.csv", perf);
+    /* io_uring reads counted: the last process row has read every byte of the last life's
+     * inputs, so not 0. */
+    const char *last = NULL;
+    for (const char *p = perf; (p = strstr(p, ",process,")); p++)
+        last = p;
+    cr_assert(last, "%s", perf);
+    unsigned long long f[9] = {0};
+    cr_assert_eq(sscanf(last, ",process,%llu,%llu,%*f,%llu,%llu,%llu,%llu,%llu,%llu", &f[0], &f[1],
+                        &f[2], &f[3], &f[4], &f[5], &f[6], &f[7]),
+                 8, "%s", last);
+    cr_assert_gt(f[6], 0, "bytes_read 0 on the io_uring path:\n%s", perf);
+    free(perf);
+    /* prs status names the failed batches' items. */
+    cr_assert_eq(tu_sh("%s status '%s' > '%s/status.txt'", tu_prs(), r.out, r.dir), 0);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/status.txt", r.dir);
+    char *st = tu_read(p, NULL);
+    cr_assert(strstr(st, "batch 2: failed") && strstr(st, "first item 10 (f0010.txt)"), "%s", st);
+    cr_assert(strstr(st, "batch 3: failed") && strstr(st, "(f0015.txt)"), "%s", st);
+    free(st);
+    tu_rmrf(r.dir);
+}

@@ -35,7 +35,8 @@ static const char usage_submit[] =
     "                      tools/k8s/prs-indexed-job.yaml)\n"
     "  --shards N          shards, 1..10000 (Slurm's MaxArraySize limits it too)\n"
     "  --sbatch-arg ARG    one sbatch option for both jobs, e.g. --sbatch-arg=--partition=cpu\n"
-    "                      (repeatable; written into the scripts as #SBATCH lines)\n"
+    "                      (repeatable; written into the scripts as #SBATCH lines; with\n"
+    "                      --resume, given to sbatch for the resubmitted jobs only)\n"
     "  --resume OUT        submit again only the shards that have not finished (each\n"
     "                      resumes from its own state) and a new merge job; the previous\n"
     "                      merge job, which can no longer start, is cancelled\n"
@@ -104,6 +105,7 @@ ended:
 
 typedef struct submit {
     const char *out_arg;          /* --output as given (or --resume OUT) */
+    bool resume;                  /* --resume: --sbatch-arg goes on sbatch's command line */
     char out[PATH_MAX];           /* absolute */
     char slurm_dir[PATH_MAX + 8]; /* OUT/slurm */
     uint32_t shards;              /* N */
@@ -194,8 +196,8 @@ static unsigned long long sbatch(const submit *s, const char *array, const char 
     argv[n++] = "--parsable";
     if (array) argv[n++] = (char *)(uintptr_t)array;
     if (dependency) argv[n++] = (char *)(uintptr_t)dependency;
-    for (uint32_t i = 0; s->out_arg == s->out && i < s->sbatch_arg_count; i++)
-        argv[n++] = (char *)(uintptr_t)s->sbatch_args[i]; /* --resume: on the command line */
+    for (uint32_t i = 0; s->resume && i < s->sbatch_arg_count; i++)
+        argv[n++] = (char *)(uintptr_t)s->sbatch_args[i]; /* new jobs: in the scripts */
     snprintf(path, sizeof(path), "%s/%s", s->slurm_dir, script);
     argv[n++] = path;
     argv[n] = NULL;
@@ -475,6 +477,7 @@ int prs_submit_cli(int argc, char **argv) {
     if (s.out_arg) {
         if (s.shards || s.run_argc)
             return usage("--resume OUT takes no --shards and no run options");
+        s.resume = true;
         return submit_resume(&s);
     }
     if (!s.shards) return usage("--shards N is required");

@@ -23,9 +23,9 @@ BATCH_HEAD = struct.Struct("<QII")
 FRAME_MAX = 1 << 30
 
 INIT, BATCH, SHUTDOWN = 1, 2, 3
-READY, LOG, FAIL_ITEM, HEADER, ROWS, ERROR, BYE = 64, 65, 66, 67, 68, 69, 70
+READY, LOG, FAIL_ITEM, HEADER, ROWS, ERROR, BYE, ROWS_TEXT = 64, 65, 66, 67, 68, 69, 70, 71
 (ERR_RUN, ERR_IMPORT, ERR_NO_RUN, ERR_INIT, ERR_MISSING, ERR_SHUTDOWN,
- ERR_PROTOCOL) = range(1, 8)
+ ERR_PROTOCOL, ERR_MEMORY) = range(1, 9)
 
 SEPARATORS = {"space": " ", "csv": ",", "tsv": "\t"}
 
@@ -107,6 +107,24 @@ class Host:
         script_dir = os.path.dirname(script)
         if script_dir not in sys.path:
             sys.path.insert(0, script_dir)
+        if self.module is None and not self.load(conf, script, argv):
+            return False
+        if conf.get("check") == "1":
+            self.ch.send(READY)  # prs may hand this host to worker 0: a second INIT follows
+            return True
+        init = getattr(self.module, "init", None)
+        if callable(init):
+            try:
+                init()
+            except BaseException as e:
+                summary, tb = exception_text(e)
+                self.ch.error(ERR_INIT, "init() raised %s" % summary, tb)
+                return False
+        self.ch.send(READY)
+        return True
+
+    def load(self, conf, script, argv):
+        """Imports the entry script once (pandas first for a tabular job)."""
         if not self.files:
             try:
                 import pandas
@@ -134,18 +152,6 @@ class Host:
         if not callable(self.run):
             self.ch.error(ERR_NO_RUN, "it defines no run(mini_batch) function")
             return False
-        if conf.get("check") == "1":
-            self.ch.send(READY)
-            return True
-        init = getattr(module, "init", None)
-        if callable(init):
-            try:
-                init()
-            except BaseException as e:
-                summary, tb = exception_text(e)
-                self.ch.error(ERR_INIT, "init() raised %s" % summary, tb)
-                return False
-        self.ch.send(READY)
         return True
 
     # ---- BATCH ------------------------------------------------------------------------
@@ -169,36 +175,55 @@ class Host:
             return pd.read_json(io.BytesIO(body), lines=True)
         return pd.read_csv(io.BytesIO(header + b"\n" + body), sep="," if fmt == "csv" else "\t")
 
-    def frame_rows(self, df):
+    def frame_text(self, df):
+        """The DataFrame's rows as text, one line each (or with newlines inside values)."""
         if self.row_format == "jsonl":
             text = df.to_json(orient="records", lines=True, double_precision=15)
-            rows = text.split("\n") if text else []
-            if rows and rows[-1] == "":
-                rows.pop()
-            return rows
+            return text if not text or text.endswith("\n") else text + "\n"
         sep = SEPARATORS[self.row_format]
         if self.header_once and not self.header_sent:
             head = df.iloc[:0].to_csv(sep=sep, header=True, index=False, lineterminator="\n")
             self.ch.send(HEADER, head.rstrip("\n").encode("utf-8", "replace"))
             self.header_sent = True
-        text = df.to_csv(sep=sep, header=False, index=False, lineterminator="\n")
-        rows = text.split("\n")
-        rows.pop()  # after the last '\n'
-        if len(rows) != len(df):  # a value with a newline in it: one row each, exactly
-            rows = [df.iloc[[i]].to_csv(sep=sep, header=False, index=False,
-                                        lineterminator="\n")[:-1] for i in range(len(df))]
-        return rows
+        return df.to_csv(sep=sep, header=False, index=False, lineterminator="\n")
+
+    def frame_rows(self, df, text):
+        """One string per row, exactly, for a text whose values hold newlines."""
+        if self.row_format == "jsonl":
+            return text.split("\n")[:-1]  # to_json escapes newlines in values
+        sep = SEPARATORS[self.row_format]
+        return [df.iloc[[i]].to_csv(sep=sep, header=False, index=False,
+                                    lineterminator="\n")[:-1] for i in range(len(df))]
 
     def result_rows(self, result):
-        """The rows of run()'s result, or (None, why) for one that fails the try."""
+        """(count, text) when the rows are newline-free lines of text, (rows, None) for a
+        list of rows, or (None, why) for a result that fails the try."""
         if isinstance(result, (list, tuple)):
-            return [str(r) for r in result], None
+            rows = [str(r) for r in result]
+            text = "\n".join(rows)
+            if text.count("\n") == max(len(rows) - 1, 0):
+                return len(rows), text + "\n" if rows else ""
+            return rows, None
         pd = self.pd or sys.modules.get("pandas")
         if pd is not None and isinstance(result, pd.DataFrame):
-            return self.frame_rows(result), None
+            text = self.frame_text(result)
+            if text.count("\n") == len(result):
+                return len(result), text
+            return self.frame_rows(result, text), None
         if result is None:
             return None, "run() returned None"
         return None, "run() returned a %s" % type(result).__name__
+
+    def send_rows(self, rows, text):
+        if text is not None:
+            self.ch.send(ROWS_TEXT, U32.pack(rows), text.encode("utf-8", "surrogateescape"))
+            return
+        parts = [U32.pack(len(rows))]
+        for r in rows:
+            b = r.encode("utf-8", "surrogateescape")
+            parts.append(U32.pack(len(b)))
+            parts.append(b)
+        self.ch.send(ROWS, b"".join(parts))
 
     def batch(self, payload):
         batch_id, attempt, count = BATCH_HEAD.unpack_from(payload, 0)
@@ -217,6 +242,16 @@ class Host:
             flush_std()
             self.ch.error(ERR_RUN, "run() called sys.exit(%r)" % (e.code,))
             return
+        except MemoryError as e:
+            limit = int(self.conf.get("memory_limit", "0"))
+            if not limit:
+                raise
+            flush_std()
+            summary, tb = exception_text(e)
+            self.ch.error(ERR_MEMORY, "run() passed --worker-memory-limit (%d MB of address "
+                          "space): %s; the host is ended and a new one starts"
+                          % (limit >> 20, summary), tb)
+            os._exit(0)  # its memory goes back now
         except BaseException as e:
             flush_std()
             summary, tb = exception_text(e)
@@ -224,22 +259,17 @@ class Host:
             return
         flush_std()
         try:
-            rows, why = self.result_rows(result)
+            rows, text = self.result_rows(result)
         except Exception as e:
             summary, tb = exception_text(e)
             self.ch.error(ERR_RUN, "prs could not turn run()'s result into rows: %s" % summary, tb)
             return
         if rows is None:
-            self.ch.error(ERR_RUN, why + ": it must return a list, a tuple or a pandas "
+            self.ch.error(ERR_RUN, text + ": it must return a list, a tuple or a pandas "
                           "DataFrame (one element or row per succeeded item); the batch fails "
                           "this try")
             return
-        parts = [U32.pack(len(rows))]
-        for r in rows:
-            b = r.encode("utf-8", "surrogateescape")
-            parts.append(U32.pack(len(b)))
-            parts.append(b)
-        self.ch.send(ROWS, b"".join(parts))
+        self.send_rows(rows, text)
 
     def shutdown(self):
         fn = getattr(self.module, "shutdown", None) if self.module else None
@@ -310,9 +340,19 @@ def main():
             return 0
         if kind == BATCH:
             host.batch(payload)
+        elif kind == INIT:  # after the job-start check: init() now, for worker 0
+            if not host.init(payload):
+                flush_std()
+                return 0
         elif kind == SHUTDOWN:
             host.shutdown()
-            return 0
+            # Without the interpreter's teardown (seconds, with pandas loaded): atexit
+            # handlers still run, the streams are flushed.
+            import atexit
+
+            atexit._run_exitfuncs()
+            flush_std()
+            os._exit(0)
         else:
             ch.error(ERR_PROTOCOL, "prs_host.py: unexpected frame type %d" % kind)
 
