@@ -117,6 +117,10 @@ typedef struct prs_job_config {
                                          * mod gpus (0: as detected, none without) */
     uint64_t worker_memory_limit_bytes; /* a host's address space at most (RLIMIT_AS); 0:
                                          * none. Past it the host is ended, the try fails */
+    /* When this run of the job began (Unix ms; prs_supervise sets it for every runtime
+     * life): overview.txt's elapsed counts from it, across restarts. 0: this process's
+     * start. */
+    uint64_t run_started_unix_ms;
     /* Tabular formats: "COL[,COL...]": each mini-batch is exactly the records of one
      * combination of these columns' values, in input order (mini_batch_bytes does not
      * apply). NULL: not partitioned. */
@@ -133,7 +137,7 @@ typedef struct prs_job_config {
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[9];
+    uint64_t reserved[8];
 } prs_job_config;
 
 typedef struct prs_job_report {

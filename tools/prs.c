@@ -943,7 +943,7 @@ static int cmd_status(int argc, char **argv) {
         fprintf(stderr, "prs status: OUT is required\n\n%s", usage_status);
         return PRS_EXIT_USAGE;
     }
-    int code = prs_shard_cli_status(out_dir);
+    int code = prs_shard_cli_status(out_dir, opt.json || opt.all_batches);
     if (code >= 0) return code;
     char err[PATH_MAX + 256];
     int rc = prs_status_print(out_dir, &opt, stdout, err, sizeof(err));
