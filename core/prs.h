@@ -121,6 +121,9 @@ typedef struct prs_job_config {
      * life): overview.txt's elapsed counts from it, across restarts. 0: this process's
      * start. */
     uint64_t run_started_unix_ms;
+    /* prs try: what the scratch job's batches are numbered from, so that the script (and
+     * its log and error lines) sees the real job's mini-batch id. 0 otherwise. */
+    uint64_t batch_id_base;
     /* Tabular formats: "COL[,COL...]": each mini-batch is exactly the records of one
      * combination of these columns' values, in input order (mini_batch_bytes does not
      * apply). NULL: not partitioned. */
@@ -137,7 +140,7 @@ typedef struct prs_job_config {
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[8];
+    uint64_t reserved[7];
 } prs_job_config;
 
 typedef struct prs_job_report {

@@ -348,7 +348,10 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     prs_worker_slot *sl = &w->slot[s];
     const prs_dispatch_msg *m = &sl->m;
     prs_out *out = worker_take_out(w);
-    prs_batch batch = {.id = m->batch_id, .attempt = m->attempt, .count = 0, .items = NULL};
+    prs_batch batch = {.id = m->batch_id + w->shared->config->batch_id_base,
+                       .attempt = m->attempt,
+                       .count = 0,
+                       .items = NULL};
     out->batch = &batch;
     done->run_rc = 0;
     uint32_t n = 0;
@@ -534,8 +537,21 @@ close_reader:
     return rc;
 }
 
+static void worker_free(prs_worker *w);
+
 void prs_worker_join(prs_worker *w) {
     pthread_join(w->thread, NULL);
+    worker_free(w);
+}
+
+int prs_worker_join_by(prs_worker *w, const struct timespec *deadline) {
+    int rc = pthread_timedjoin_np(w->thread, NULL, deadline);
+    if (rc) return -rc;
+    worker_free(w);
+    return 0;
+}
+
+static void worker_free(prs_worker *w) {
     prs_queue_reader_close(w->reader);
     prs_sidedb_reader_close(w->side_reader);
     for (uint32_t i = 0; i < PRS_WORKER_OUTS; i++) {

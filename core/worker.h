@@ -181,6 +181,10 @@ typedef struct prs_worker {
 
 int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared);
 void prs_worker_join(prs_worker *w);
+/* prs_worker_join, bounded by deadline (CLOCK_REALTIME): -ETIMEDOUT if the worker is still
+ * in the entry script's code then (a prs_shutdown or prs_init that does not return);
+ * nothing is freed and the thread runs on: the caller ends the process without it. */
+int prs_worker_join_by(prs_worker *w, const struct timespec *deadline);
 void prs_worker_release_out(prs_worker *w, uint32_t out_index);
 
 /* Defined in prs_entry.c beside prs_emit, used by the worker too, on its thread: grows *buf

@@ -263,3 +263,45 @@ Test(report, live_while_running, .timeout = 240) {
     free(end);
     tu_rmrf(dir);
 }
+
+/* A job run as two shards on this machine, merged: OUT's page shows both shards side by
+ * side with links to their own reports, the merged totals and error groups. */
+Test(report, sharded_job, .timeout = 240) {
+    char dir[256], in[300], out[300];
+    tu_tmpdir(dir, sizeof(dir), "report-shards");
+    snprintf(in, sizeof(in), "%s/in", dir);
+    snprintf(out, sizeof(out), "%s/out", dir);
+    tu_dataset(in, 200);
+    for (int k = 0; k < 2; k++)
+        cr_assert_eq(tu_sh("%s run --quiet --entry-script build/examples/faulty.so --input '%s' "
+                           "--output '%s' --shard %d/2 --mini-batch-size 5 -- --seed 4 "
+                           "--fail-rate 0.05 2>/dev/null",
+                           tu_prs(), in, out, k),
+                     0);
+    cr_assert_eq(tu_sh("%s merge '%s' 2>/dev/null && %s report '%s' >/dev/null", tu_prs(), out,
+                       tu_prs(), out),
+                 0);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/logs/report.html", out);
+    char *page = tu_read(path, NULL);
+    cr_assert_not_null(page);
+    cr_assert(strstr(page, "2 shards"));
+    cr_assert(strstr(page, "href=\"../shards/0-of-2/logs/report.html\""));
+    cr_assert(strstr(page, "href=\"../shards/1-of-2/logs/report.html\""));
+    snprintf(path, sizeof(path), "%s/shards/1-of-2/logs/report.html", out);
+    char *shard = tu_read(path, NULL);
+    cr_assert_not_null(shard, "each shard has its own report");
+    snprintf(path, sizeof(path), "%s/logs/overview.txt", out);
+    char *overview = tu_read(path, NULL);
+    cr_assert_not_null(overview);
+    const char *items = strstr(overview, "items:");
+    cr_assert_not_null(items);
+    char want[128];
+    snprintf(want, sizeof(want), ": %lld items succeeded, %lld failed",
+             tu_field(items, "succeeded"), tu_field(items, "failed"));
+    cr_assert(strstr(page, want), "the page's totals are the merged ones (%s)", want);
+    free(overview);
+    free(shard);
+    free(page);
+    tu_rmrf(dir);
+}

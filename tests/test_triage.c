@@ -247,8 +247,7 @@ Test(triage, try_runs_one_good_batch_in_the_foreground, .timeout = 120) {
     cr_assert_str_eq(rows, "f0010.txt\tok\nf0011.txt\tok\nf0012.txt\tok\nf0013.txt\tok\n"
                            "f0014.txt\tok\n");
     cr_assert(strstr(err, "prs try: mini-batch 2 (5 items: f0010.txt .. f0014.txt)"), "%s", err);
-    cr_assert(strstr(err, "log: ") && strstr(err, "INFO worker-0: ") &&
-                  strstr(err, "item f0013.txt"),
+    cr_assert(strstr(err, "log: ") && strstr(err, "INFO worker-0: [batch 2 try 1] item f0013.txt"),
               "%s", err);
     cr_assert(strstr(err, "the mini-batch succeeded"), "%s", err);
     free(rows);
