@@ -70,10 +70,13 @@ Test(report, buckets_add_up_to_the_totals) {
     const char errors[] = "errors: 9 in 2 distinct messages\n\n[2 x] small\n  file: "
                           "logs/user/error/n/a.txt\n\n[7 x] big <b>\n  first: ...\n  file: "
                           "logs/user/error/n/b.txt\n";
-    const char procs[] = "pid,tid,role,cpu,start,end,exit_code,signal\n"
-                         "5,5,runtime,-1,2026-12-02T05:00:10.000Z,2026-12-02T05:00:20.000Z,-1,11\n"
-                         "6,6,runtime,-1,2026-12-02T05:00:20.000Z,2026-12-02T05:02:00.000Z,0,0\n"
-                         "6,9,worker-0,0,2026-12-02T05:00:20.000Z,2026-12-02T05:02:00.000Z,0,0\n";
+    const char procs[] =
+        "pid,tid,role,cpu,start,end,exit_code,signal\n"
+        "5,5,runtime,-1,2026-12-02T05:00:10.000Z,2026-12-02T05:00:20.000Z,-1,11\n"
+        "6,6,runtime,-1,2026-12-02T05:00:20.000Z,2026-12-02T05:02:00.000Z,0,0\n"
+        "6,9,worker-0,0,2026-12-02T05:00:20.000Z,2026-12-02T05:02:00.000Z,0,0\n"
+        "7,7,host-1,1,2026-12-02T05:00:20.000Z,2026-12-02T05:00:30.000Z,-1,9\n"
+        "8,8,host-1/gpu0,1,2026-12-02T05:00:30.000Z,2026-12-02T05:02:00.000Z,0,0\n";
     prs_jobstats *s;
     cr_assert_eq(prs_jobstats_from_text(csv, len, NULL, 0, procs, sizeof(procs) - 1, master,
                                         sizeof(master) - 1, errors, sizeof(errors) - 1,
@@ -110,6 +113,8 @@ Test(report, buckets_add_up_to_the_totals) {
     cr_assert_eq(s->crashes, 1);
     cr_assert_eq(s->timeouts, 1);
     cr_assert_eq(s->lives_total, 2);
+    cr_assert_eq(s->host_lives_total, 2);
+    cr_assert_eq(s->host_lives[1], 2, "a restarted Python host: two lives of worker 1's host");
     cr_assert_eq(s->errors_total, 9);
     cr_assert_eq(s->groups_len, 2);
     cr_assert_eq(s->groups[0].count, 7, "largest group first");

@@ -402,6 +402,17 @@ static void section_restarts(FILE *f, const prs_jobstats *s) {
         fputs("</table>", f);
         if (s->lives_len > 50) fputs("<p class=note>(the first 50)</p>", f);
     }
+    if (s->host_lives_total) {
+        fprintf(f,
+                "<p>%llu lives of entry-script host processes (Python).</p><table><tr><th>"
+                "worker</th><th>host lives</th><th>restarts</th></tr>",
+                (unsigned long long)s->host_lives_total);
+        for (uint32_t w = 0; w < PRS_JOBSTATS_MAX_WORKERS; w++)
+            if (s->host_lives[w])
+                fprintf(f, "<tr><td>worker-%u</td><td>%u</td><td>%u</td></tr>", w, s->host_lives[w],
+                        s->host_lives[w] - 1);
+        fputs("</table>", f);
+    }
     fputs("</section>\n", f);
 }
 
