@@ -18,6 +18,7 @@
 #include "base.h"
 #include "chan.h"
 #include "joblog.h"
+#include "partition.h"
 #include "prs.h"
 #include "queue.h"
 #include "reader.h"
@@ -170,6 +171,12 @@ typedef struct prs_worker {
     prs_sidedb_reader *side_reader; /* a read snapshot from the first lookup to run()'s end */
     const char *side_last_name;     /* the last table name pointer and its index: a script */
     int side_last_table;            /* passing a literal skips the name compare */
+    /* --partition-keys: the key names (from the config, split once) and the running
+     * batch's values, as prs_batch shows them. */
+    char pkey_names[PRS_PARTITION_KEY_BYTES];
+    const char *pkeys[PRS_PARTITION_MAX_KEYS];
+    const char *pvalues[PRS_PARTITION_MAX_KEYS];
+    uint32_t pkey_count;
 } prs_worker;
 
 int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared);
