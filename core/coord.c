@@ -98,6 +98,10 @@ static int maybe_commit(prs_coord *c) {
 /* Adds one batch update to the group; a full group is handed over first, after which the
  * new, empty group always takes it. Returns commit's error. */
 static int add_update(prs_coord *c, const prs_batch_update *up) {
+    /* The record this coordinator built: a state, items, rows within them. */
+    PRS_ASSERT(up->rec.state <= PRS_BATCH_FAILED && up->rec.item_count > 0);
+    PRS_ASSERT(up->rec.succeeded <= up->rec.item_count);
+    PRS_ASSERT(up->rec.attempts <= c->d.cfg->run_max_try);
     if (prs_committer_add(c->committer, up)) return 0;
     int rc = commit(c, true, NULL, NULL, 0);
     if (rc) return rc;
@@ -182,12 +186,18 @@ static int record_verdict(prs_coord *c, const prs_done_msg *m, const prs_out *ou
 
 /* One completion. Returns 0 or a negative error from writing the output or committing. */
 static int complete(prs_coord *c, const prs_done_msg *m) {
+    PRS_ASSERT(m->worker < prs_workers_started(c->workers));
     if (m->kind == PRS_DONE_INIT) {
         prs_sched_worker_init(&c->sched, m->init_ok);
         if (!m->init_ok) note_init_failure(c, m);
         return 0;
     }
     PRS_ASSERT(m->kind == PRS_DONE_BATCH);
+    /* As pushed (dispatch): a started batch of the scheduler, one of its tries. */
+    PRS_ASSERT(m->out_index < PRS_WORKER_OUTS);
+    PRS_ASSERT(m->batch.attempt >= 1 && m->batch.attempt <= c->d.cfg->run_max_try);
+    PRS_ASSERT(m->batch.item_count > 0 && !m->batch.stop);
+    PRS_ASSERT(prs_sched_has(&c->sched, m->batch.batch_id));
     /* That try is over: a retry of the same batch on the same worker needs its own cancel
      * (the worker clears its flag when a batch starts). */
     if (c->cancelled[m->worker] == m->batch.batch_id + 1) c->cancelled[m->worker] = 0;
@@ -229,16 +239,21 @@ static int complete(prs_coord *c, const prs_done_msg *m) {
 /* The next pending batch from the store, reading a window at a time. -ENOENT: none left. */
 static int next_pending(prs_coord *c, uint64_t *id, prs_batch_rec *rec) {
     while (c->pend_next == c->pend_len) {
-        /* Each read advances the cursor past the window it looked at: -EAGAIN (a window
-         * of finished batches) ends when the cursor passes the last batch. */
+        /* Each read advances the cursor past the window it looked at (asserted): -EAGAIN
+         * (a window of finished batches) ends when the cursor passes the last batch. */
+        uint64_t before = c->cursor;
         int rc = prs_queue_reader_begin(c->reader);
         if (rc) return rc;
         rc = prs_queue_reader_pending(c->reader, &c->cursor, c->pend_ids, c->pend_recs,
                                       PRS_COORD_PENDING_WINDOW);
         prs_queue_reader_end(c->reader);
-        if (rc == -EAGAIN) continue;
+        if (rc == -EAGAIN) {
+            PRS_ASSERT(c->cursor > before);
+            continue;
+        }
         if (rc < 0) return rc;
         if (rc == 0) return -ENOENT;
+        PRS_ASSERT((uint32_t)rc <= PRS_COORD_PENDING_WINDOW);
         c->pend_len = (uint32_t)rc;
         c->pend_next = 0;
     }
@@ -279,6 +294,8 @@ static int dispatch(prs_coord *c) {
         m.batch_id = t.batch_id;
         m.attempt = t.attempt;
         m.item_count = t.item_count;
+        /* Records read back are validated (item_count > 0); attempts are capped above. */
+        PRS_ASSERT(m.attempt >= 1 && m.attempt <= c->d.cfg->run_max_try && m.item_count > 0);
         prs_chan_push(&c->dispatch, &m);
     }
 }

@@ -54,6 +54,11 @@ static void worker_side_end(prs_worker *w) {
 
 /* ---- the worker thread ---------------------------------------------------------------- */
 
+/* A batch as the coordinator pushed it: one of its tries, with items. */
+static void worker_check_dispatch(const prs_dispatch_msg *m) {
+    PRS_ASSERT(m->attempt >= 1 && m->attempt <= PRS_QUEUE_MAX_ATTEMPTS && m->item_count > 0);
+}
+
 static void worker_pin(prs_worker *w) {
     if (w->cpu < 0) return;
     cpu_set_t set;
@@ -439,6 +444,7 @@ static void *worker_main(void *arg) {
         if (!have_cur) {
             prs_chan_pop(sh->dispatch, &m);
             if (m.stop) break;
+            worker_check_dispatch(&m);
             worker_prepare(w, s, &m);
         }
         bool have_next = false;
@@ -446,6 +452,7 @@ static void *worker_main(void *arg) {
             if (m.stop) {
                 stop_seen = true;
             } else {
+                worker_check_dispatch(&m);
                 worker_prepare(w, s ^ 1, &m);
                 have_next = true;
             }
@@ -464,6 +471,8 @@ static void *worker_main(void *arg) {
         done.cpu = sched_getcpu();
         atomic_store(&w->out_busy[w->out_current], true);
         w->out_current = (w->out_current + 1) % PRS_WORKER_OUTS;
+        PRS_ASSERT(done.worker == w->id && done.out_index < PRS_WORKER_OUTS);
+        PRS_ASSERT(done.batch.item_count > 0 && done.batch.attempt >= 1);
         prs_chan_push(sh->done, &done);
         have_cur = have_next;
         s ^= have_next ? 1u : 0u;
@@ -533,6 +542,8 @@ void prs_worker_join(prs_worker *w) {
 }
 
 void prs_worker_release_out(prs_worker *w, uint32_t out_index) {
+    PRS_ASSERT(out_index < PRS_WORKER_OUTS);
+    PRS_ASSERT(atomic_load(&w->out_busy[out_index])); /* handed over, not yet back */
     pthread_mutex_lock(&w->out_lock);
     atomic_store(&w->out_busy[out_index], false);
     pthread_cond_signal(&w->out_freed);
