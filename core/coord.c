@@ -7,7 +7,6 @@
 
 #include <stdatomic.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The queue refuses stored attempts above its bound: it must admit every --run-max-try. */
 _Static_assert(PRS_QUEUE_MAX_ATTEMPTS == PRS_SCHED_MAX_TRY, "queue and sched try bounds differ");
@@ -202,7 +201,7 @@ static int complete(prs_coord *c, const prs_done_msg *m) {
      * (the worker clears its flag when a batch starts). */
     if (c->cancelled[m->worker] == m->batch.batch_id + 1) c->cancelled[m->worker] = 0;
     prs_worker *w = prs_workers_get(c->workers, m->worker);
-    const prs_out *out = &w->out[m->out_index];
+    const prs_out *out = prs_worker_out(w, m->out_index);
     enum prs_outcome outcome = m->timed_out    ? PRS_OUTCOME_TIMEOUT
                                : m->run_rc < 0 ? PRS_OUTCOME_ERROR
                                                : PRS_OUTCOME_OK;
@@ -377,7 +376,7 @@ static void watch_deadlines(prs_coord *c, uint64_t t, uint64_t timeout_ms) {
         int w = worker_of(c, ids[i]);
         if (w < 0 || c->cancelled[w] == ids[i] + 1) continue;
         c->cancelled[w] = ids[i] + 1;
-        atomic_store(&prs_workers_get(c->workers, (uint32_t)w)->cancel, true);
+        prs_worker_cancel(prs_workers_get(c->workers, (uint32_t)w));
         prs_joblog_master(c->d.log,
                           "batch %llu passed --run-invocation-timeout (%llu ms) on worker %d: "
                           "asked to stop",
@@ -570,16 +569,6 @@ static void drop_completion(prs_coord *c, const prs_done_msg *m) {
         note_init_failure(c, m);
 }
 
-/* A joined worker's row of logs/processes.csv. exit_code 0: ran until stopped; 1: its
- * init failed. */
-static void process_row(prs_coord *c, const prs_worker *w) {
-    char logs[PATH_MAX + 16], role[32];
-    snprintf(logs, sizeof(logs), "%s/logs", c->d.out_dir);
-    snprintf(role, sizeof(role), "worker-%u", w->id);
-    prs_joblog_process_row(logs, (int)getpid(), w->tid, role, w->cpu, w->started_unix_ms,
-                           w->ended_unix_ms, w->init_ok ? 0 : 1, 0);
-}
-
 void prs_coord_stop_workers(prs_coord *c) {
     uint32_t started = prs_workers_started(c->workers);
     if (c->workers_stopped || !started) return;
@@ -604,7 +593,9 @@ void prs_coord_stop_workers(prs_coord *c) {
             drop_completion(c, &m);
         prs_worker *w = prs_workers_get(c->workers, i);
         prs_worker_join(w);
-        process_row(c, w);
+        char logs[PATH_MAX + 16];
+        snprintf(logs, sizeof(logs), "%s/logs", c->d.out_dir);
+        prs_worker_process_row(w, logs);
     }
     /* A worker that finished init after the job drained still said so: keep its error. */
     while (prs_chan_pop_many(&c->done, &m, 1, 0) == 1)

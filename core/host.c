@@ -5,7 +5,7 @@
 #include "le.h"
 #include "prs_host.h"
 #include "records.h"
-#include "worker.h"
+#include "worker_impl.h"
 
 #include <limits.h>
 #include <pthread.h>

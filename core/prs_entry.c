@@ -10,7 +10,7 @@
  *   prs_global_* in prs_global_init/prs_global_shutdown (the coordinator thread). */
 #include "prs_entry.h"
 
-#include "worker.h"
+#include "worker_impl.h"
 
 #include <stdarg.h>
 #include <string.h>

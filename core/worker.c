@@ -1,5 +1,5 @@
 /* worker.c -- see worker.h. The entry-script API of prs_entry.h is in prs_entry.c. */
-#include "worker.h"
+#include "worker_impl.h"
 #include "clock.h"
 
 #include "crash.h"
@@ -492,7 +492,7 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared) {
+static int worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared) {
     memset(w, 0, sizeof(*w));
     atomic_store_explicit(&worker_runtime_pid, getpid(), memory_order_relaxed);
     w->id = id;
@@ -539,6 +539,26 @@ void prs_worker_join(prs_worker *w) {
     }
     pthread_mutex_destroy(&w->out_lock);
     pthread_cond_destroy(&w->out_freed);
+}
+
+const prs_out *prs_worker_out(const prs_worker *w, uint32_t out_index) {
+    PRS_ASSERT(out_index < PRS_WORKER_OUTS && atomic_load(&w->out_busy[out_index]));
+    return &w->out[out_index];
+}
+
+void prs_worker_cancel(prs_worker *w) {
+    atomic_store(&w->cancel, true);
+}
+
+pthread_t prs_worker_thread(const prs_worker *w) {
+    return w->thread;
+}
+
+void prs_worker_process_row(const prs_worker *w, const char *logs_dir) {
+    char role[32];
+    snprintf(role, sizeof(role), "worker-%u", w->id);
+    prs_joblog_process_row(logs_dir, (int)getpid(), w->tid, role, w->cpu, w->started_unix_ms,
+                           w->ended_unix_ms, w->init_ok ? 0 : 1, 0);
 }
 
 void prs_worker_release_out(prs_worker *w, uint32_t out_index) {
@@ -592,7 +612,7 @@ int prs_workers_start(prs_workers **out, uint32_t count, const int *cpus, uint32
     if (!ws) return -ENOMEM;
     ws->count = count;
     for (uint32_t i = 0; i < count; i++) {
-        int rc = prs_worker_start(&ws->w[i], i, cpus[i % ncpu], shared);
+        int rc = worker_start(&ws->w[i], i, cpus[i % ncpu], shared);
         if (rc) return rc;
         ws->started++;
     }
