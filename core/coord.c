@@ -561,9 +561,10 @@ int prs_coord_init(prs_coord *c, const prs_coord_deps *d, uint32_t workers) {
 }
 
 /* A completion that arrives after the job stopped: rows are not committed, but a failed
- * init is still reported. */
-static void drop_completion(prs_coord *c, const prs_done_msg *m) {
-    if (m->kind == PRS_DONE_BATCH)
+ * init is still reported. Workers below `joined` are gone (their buffers and lock freed):
+ * a completion one of them pushed just before its join has nothing left to release. */
+static void drop_completion(prs_coord *c, const prs_done_msg *m, uint32_t joined) {
+    if (m->kind == PRS_DONE_BATCH && m->worker >= joined)
         prs_worker_release_out(prs_workers_get(c->workers, m->worker), m->out_index);
     else if (!m->init_ok)
         note_init_failure(c, m);
@@ -590,7 +591,7 @@ void prs_coord_stop_workers(prs_coord *c) {
     prs_done_msg m;
     for (uint32_t i = 0; i < started; i++) {
         while (prs_chan_pop_many(&c->done, &m, 1, 0) == 1)
-            drop_completion(c, &m);
+            drop_completion(c, &m, i);
         prs_worker *w = prs_workers_get(c->workers, i);
         prs_worker_join(w);
         char logs[PATH_MAX + 16];
@@ -599,7 +600,7 @@ void prs_coord_stop_workers(prs_coord *c) {
     }
     /* A worker that finished init after the job drained still said so: keep its error. */
     while (prs_chan_pop_many(&c->done, &m, 1, 0) == 1)
-        drop_completion(c, &m);
+        drop_completion(c, &m, started);
 }
 
 bool prs_coord_nothing_pending(prs_coord *c) {

@@ -1,12 +1,14 @@
 /* host.c -- see host.h. */
 #include "host.h"
 
+#include "hostmsg.h"
 #include "hostproc.h"
 #include "le.h"
 #include "prs_host.h"
 #include "records.h"
 #include "worker_impl.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -35,18 +37,13 @@ typedef struct prs_host {
     char adapter[PATH_MAX + 32];
     char script[PATH_MAX];
     char root[PATH_MAX]; /* files: item names are relative to it ("" when absolute) */
-    char *req;           /* the request being built */
-    size_t req_len, req_cap;
+    prs_hostmsg req;     /* the request being built */
     int argc;
     char **argv;
     uint32_t lives; /* hosts started for this worker */
+    int gpu;        /* its CUDA_VISIBLE_DEVICES, or -1 */
     char message[1024];
 } prs_host;
-
-static const char *row_format_name(uint32_t f) {
-    static const char *names[] = {"space", "csv", "tsv", "jsonl"};
-    return f < PRS_ARRAY_LEN(names) ? names[f] : "space";
-}
 
 bool prs_host_is_script(const char *path) {
     size_t n = strlen(path);
@@ -57,6 +54,19 @@ static double host_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* GPUs to share out: --gpus, else those the NVIDIA driver lists, else none. */
+static uint32_t host_gpus(const prs_job_config *cfg) {
+    if (cfg->gpus) return cfg->gpus;
+    DIR *d = opendir("/proc/driver/nvidia/gpus");
+    if (!d) return 0;
+    uint32_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 1024)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
 }
 
 /* ---- where things are ----------------------------------------------------------------- */
@@ -114,92 +124,10 @@ static int host_paths(prs_host *h, const prs_job_config *cfg, char *err, size_t 
     return 0;
 }
 
-/* ---- requests ------------------------------------------------------------------------- */
-
-static int req_add(prs_host *h, const void *p, size_t n) {
-    if (h->req_cap - h->req_len < n) {
-        size_t cap = h->req_cap ? h->req_cap : 65536;
-        while (cap - h->req_len < n)
-            cap *= 2;
-        char *q = realloc(h->req, cap);
-        if (!q) return -ENOMEM;
-        h->req = q;
-        h->req_cap = cap;
-    }
-    memcpy(h->req + h->req_len, p, n);
-    h->req_len += n;
-    return 0;
-}
-
-static int req_str(prs_host *h, const char *s) {
-    return req_add(h, s, strlen(s) + 1);
-}
-
-static int req_kv(prs_host *h, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int req_kv(prs_host *h, const char *key, const char *fmt, ...) {
-    char v[PATH_MAX + 64];
-    int n = snprintf(v, sizeof(v), "%s=", key);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(v + n, sizeof(v) - (size_t)n, fmt, ap);
-    va_end(ap);
-    return req_str(h, v);
-}
-
-static int req_u32(prs_host *h, uint32_t v) {
-    unsigned char b[4];
-    prs_le32_put(b, v);
-    return req_add(h, b, 4);
-}
-
-static int req_init(prs_host *h, const prs_job_config *cfg, int worker, bool check) {
-    h->req_len = 0;
-    int rc = req_kv(h, "script", "%s", h->script);
-    rc = rc ?: req_kv(h, "worker", "%d", worker);
-    rc = rc ?: req_kv(h, "output_dir", "%s", cfg->output_dir);
-    rc = rc ?: req_kv(h, "input_format", "%s", prs_format_name((enum prs_format)cfg->input_format));
-    rc = rc ?: req_kv(h, "row_format", "%s", row_format_name(cfg->row_format));
-    rc = rc ?: req_kv(h, "dataframe_header", "%d", cfg->append_row_dataframe_header ? 1 : 0);
-    rc = rc ?: req_kv(h, "logging_level", "%d", cfg->logging_level);
-    rc = rc ?: req_kv(h, "check", "%d", check ? 1 : 0);
-    rc = rc ?: req_str(h, "--");
-    for (int i = 0; i < h->argc && rc == 0; i++)
-        rc = req_str(h, h->argv[i]);
-    return rc;
-}
-
-static int req_batch(prs_host *h, const prs_batch *b, bool files) {
-    h->req_len = 0;
-    unsigned char head[16];
-    prs_le64_put(head, b->id);
-    prs_le32_put(head + 8, b->attempt);
-    prs_le32_put(head + 12, b->count);
-    int rc = req_add(h, head, sizeof(head));
-    if (files) {
-        for (uint32_t i = 0; i < b->count && rc == 0; i++) {
-            const char *name = b->items[i].name;
-            if (name[0] != '/' && h->root[0]) {
-                rc = req_add(h, h->root, strlen(h->root));
-                rc = rc ?: req_add(h, "/", 1);
-            }
-            rc = rc ?: req_str(h, name);
-        }
-        return rc;
-    }
-    rc = rc ?: req_u32(h, (uint32_t)b->header_size);
-    rc = rc ?: req_add(h, b->header, b->header_size);
-    for (uint32_t i = 0; i < b->count && rc == 0; i++) {
-        rc = req_add(h, b->items[i].data, b->items[i].size);
-        rc = rc ?: req_add(h, "\n", 1);
-    }
-    return rc;
-}
-
 static int host_send(prs_host *h, uint32_t type, const atomic_bool *cancel, uint32_t kill_ms) {
-    struct iovec v = {.iov_base = h->req, .iov_len = h->req_len};
+    struct iovec v = {.iov_base = h->req.p, .iov_len = h->req.len};
     prs_hostproc_request_begin(&h->proc);
-    return prs_hostproc_send(&h->proc, type, &v, h->req_len ? 1 : 0, cancel, kill_ms);
+    return prs_hostproc_send(&h->proc, type, &v, h->req.len ? 1 : 0, cancel, kill_ms);
 }
 
 /* ---- answers -------------------------------------------------------------------------- */
@@ -265,25 +193,6 @@ static void on_log(prs_hostproc *hp, const prs_batch *b, const char *p, uint32_t
     }
 }
 
-/* An ERROR frame: kind, then "message\ntraceback". */
-static uint32_t on_error(const char *p, uint32_t len, const char **msg, size_t *msg_len,
-                         const char **tb, size_t *tb_len) {
-    if (len < 4) {
-        *msg = "the host sent an empty error";
-        *msg_len = strlen(*msg);
-        *tb = "";
-        *tb_len = 0;
-        return PRS_HOST_ERR_PROTOCOL;
-    }
-    const char *text = p + 4, *end = p + len;
-    const char *nl = memchr(text, '\n', (size_t)(end - text));
-    *msg = text;
-    *msg_len = nl ? (size_t)(nl - text) : (size_t)(end - text);
-    *tb = nl ? nl + 1 : end;
-    *tb_len = (size_t)(end - *tb);
-    return prs_le32_get(p);
-}
-
 /* Waits for READY after INIT. 0, or the error kind with h->message (and the traceback
  * in tb_name when it has one). */
 static int host_await_ready(prs_host *h, const atomic_bool *cancel, uint32_t kill_ms,
@@ -309,7 +218,7 @@ static int host_await_ready(prs_host *h, const atomic_bool *cancel, uint32_t kil
         if (type != PRS_HOST_ERROR) continue; /* nothing else belongs here: ignored */
         const char *msg, *tb;
         size_t ml, tl;
-        uint32_t kind = on_error(p, len, &msg, &ml, &tb, &tl);
+        uint32_t kind = prs_hostmsg_error(p, len, &msg, &ml, &tb, &tl);
         snprintf(h->message, sizeof(h->message), "%.*s", (int)ml, msg);
         if (tl) write_traceback(h->log, tb_name, h->message, tb, tl, tb_rel, tb_rel_size);
         return (int)kind;
@@ -318,17 +227,21 @@ static int host_await_ready(prs_host *h, const atomic_bool *cancel, uint32_t kil
 
 /* ---- starting a host ------------------------------------------------------------------ */
 
-static int host_spawn(prs_host *h, prs_joblog *log, int worker, int cpu, char *err,
-                      size_t err_size) {
-    char w[32], parent[32];
+static int host_spawn(prs_host *h, const prs_job_config *cfg, prs_joblog *log, int worker, int cpu,
+                      char *err, size_t err_size) {
+    char w[32], parent[32], gpu[48];
     snprintf(w, sizeof(w), "PRS_HOST_WORKER=%d", worker);
     snprintf(parent, sizeof(parent), "PRS_HOST_PARENT=%d", (int)getpid());
-    const char *env[] = {w, parent};
+    uint32_t gpus = host_gpus(cfg);
+    h->gpu = gpus ? (int)((uint32_t)worker % gpus) : -1;
+    snprintf(gpu, sizeof(gpu), "CUDA_VISIBLE_DEVICES=%d", h->gpu);
+    const char *env[] = {w, parent, gpu};
     const char *argv[HOST_ARGS_MAX] = {h->python, h->adapter, NULL};
     prs_hostproc_spec spec = {.argv = argv,
                               .env = env,
-                              .env_count = PRS_ARRAY_LEN(env),
+                              .env_count = gpus ? 3u : 2u,
                               .cpu = cpu,
+                              .memory_limit_bytes = cfg->worker_memory_limit_bytes,
                               .worker = worker,
                               .log = log};
     int rc = prs_hostproc_spawn(&h->proc, &spec, err, err_size);
@@ -338,8 +251,11 @@ static int host_spawn(prs_host *h, prs_joblog *log, int worker, int cpu, char *e
 
 static void host_process_row(prs_host *h, prs_joblog *log, int worker, int cpu) {
     if (!log) return;
-    char role[32];
-    snprintf(role, sizeof(role), "host-%d", worker);
+    char role[48];
+    if (h->gpu >= 0)
+        snprintf(role, sizeof(role), "host-%d/gpu%d", worker, h->gpu);
+    else
+        snprintf(role, sizeof(role), "host-%d", worker);
     prs_joblog_process_row(prs_joblog_dir(log), (int)h->proc.last_pid, (int)h->proc.last_pid, role,
                            cpu, h->proc.started_unix_ms, h->proc.ended_unix_ms, h->proc.exit_code,
                            h->proc.signal);
@@ -356,10 +272,10 @@ static int host_start(prs_host *h, prs_worker *w, char *tb_rel, size_t tb_rel_si
     if (adopted) {
         prs_hostproc_adopt(&h->proc, sh->log, (int)w->id, w->cpu); /* the checked host */
     } else {
-        rc = host_spawn(h, sh->log, (int)w->id, w->cpu, h->message, sizeof(h->message));
+        rc = host_spawn(h, sh->config, sh->log, (int)w->id, w->cpu, h->message, sizeof(h->message));
     }
     if (rc) return -1;
-    rc = req_init(h, sh->config, (int)w->id, false);
+    rc = prs_hostmsg_init(&h->req, h->script, sh->config, (int)w->id, false, h->argc, h->argv);
     if (rc == 0) rc = host_send(h, PRS_HOST_INIT, NULL, 0);
     char name[64];
     snprintf(name, sizeof(name), "traceback-init-w%u-%u.txt", w->id, h->lives);
@@ -414,7 +330,7 @@ int prs_host_entry_init(prs_ctx *ctx, int argc, char **argv) {
              tb[0] ? " (traceback: " : "", tb, tb[0] ? ")" : "");
     fprintf(stderr, "prs: worker %u: %s\n", w->id, h->message);
     prs_hostproc_free(&h->proc);
-    free(h->req);
+    prs_hostmsg_free(&h->req);
     free(h);
     return -1;
 }
@@ -436,47 +352,6 @@ int prs_host_entry_ready(prs_ctx *ctx, prs_out *out) {
 static uint32_t host_kill_ms(const prs_job_config *cfg) {
     uint64_t grace = PRS_MIN(PRS_MAX(cfg->run_invocation_timeout_ms / 4, 500u), 10000u);
     return (uint32_t)(grace / 2);
-}
-
-static int on_rows(prs_out *out, const char *p, uint32_t len) {
-    if (len < 4) return -EPROTO;
-    uint32_t n = prs_le32_get(p);
-    size_t off = 4;
-    for (uint32_t i = 0; i < n; i++) {
-        if (len - off < 4) return -EPROTO;
-        uint32_t row = prs_le32_get(p + off);
-        off += 4;
-        if (len - off < row) return -EPROTO;
-        if (prs_emit(out, p + off, row)) return -ENOMEM;
-        off += row;
-    }
-    return off == len ? 0 : -EPROTO;
-}
-
-/* ROWS_TEXT: count, then count rows each ending in '\n' (kept: prs_emit adds none). */
-static int on_rows_text(prs_out *out, const char *p, uint32_t len) {
-    if (len < 4) return -EPROTO;
-    uint32_t n = prs_le32_get(p);
-    const char *q = p + 4, *end = p + len;
-    for (uint32_t i = 0; i < n; i++) {
-        const char *nl = memchr(q, '\n', (size_t)(end - q));
-        if (!nl) return -EPROTO;
-        if (prs_emit(out, q, (size_t)(nl - q) + 1)) return -ENOMEM;
-        q = nl + 1;
-    }
-    return q == end ? 0 : -EPROTO;
-}
-
-static int on_header(prs_out *out, const char *p, uint32_t len) {
-    if (out->header_cap < len) {
-        char *q = realloc(out->header, len);
-        if (!q) return -ENOMEM;
-        out->header = q;
-        out->header_cap = len;
-    }
-    memcpy(out->header, p, len);
-    out->header_len = len;
-    return 0;
 }
 
 /* The try failed without an answer: the host died, was killed past the timeout, or
@@ -512,11 +387,14 @@ static int host_lost(prs_host *h, prs_worker *w, const prs_batch *b, prs_out *ou
 }
 
 /* An ERROR answer: the try fails with the script's message; the traceback gets a file. */
-static int host_run_error(prs_host *h, const prs_batch *b, prs_out *out, const char *p,
-                          uint32_t len) {
+static int host_run_error(prs_host *h, prs_worker *w, const prs_batch *b, prs_out *out,
+                          const char *p, uint32_t len) {
     const char *msg, *tb;
     size_t ml, tl;
-    on_error(p, len, &msg, &ml, &tb, &tl);
+    if (prs_hostmsg_error(p, len, &msg, &ml, &tb, &tl) == PRS_HOST_ERR_MEMORY) {
+        prs_hostproc_end(&h->proc, HOST_EXIT_MS); /* it exits: a new one starts */
+        host_process_row(h, h->log, (int)w->id, w->cpu);
+    }
     char name[96], rel[PATH_MAX], head[1024];
     snprintf(name, sizeof(name), "traceback-b%llu-a%u.txt", (unsigned long long)b->id, b->attempt);
     snprintf(head, sizeof(head), "%.*s", (int)ml, msg);
@@ -532,7 +410,7 @@ int prs_host_entry_run(prs_ctx *ctx, const prs_batch *b, prs_out *out) {
     if (!h->proc.pid && prs_host_entry_ready(ctx, out) < 0) return -1;
     const atomic_bool *cancel = &w->cancel;
     uint32_t kill_ms = host_kill_ms(w->shared->config);
-    int rc = req_batch(h, b, w->shared->format == PRS_FORMAT_FILES);
+    int rc = prs_hostmsg_batch(&h->req, b, w->shared->format == PRS_FORMAT_FILES, h->root);
     if (rc) {
         prs_out_error(out, "-", "prs could not build the request: %s", strerror(-rc));
         out->failure_said = true;
@@ -549,15 +427,16 @@ int prs_host_entry_run(prs_ctx *ctx, const prs_batch *b, prs_out *out) {
         } else if (type == PRS_HOST_FAIL_ITEM && len >= 4) {
             prs_fail_item(out, prs_le32_get(p), "%.*s", (int)(len - 4), p + 4);
         } else if (type == PRS_HOST_HEADER) {
-            rc = on_header(out, p, len);
+            rc = prs_hostmsg_header(out, p, len);
         } else if (type == PRS_HOST_ROWS || type == PRS_HOST_ROWS_TEXT) {
-            rc = type == PRS_HOST_ROWS ? on_rows(out, p, len) : on_rows_text(out, p, len);
+            rc = type == PRS_HOST_ROWS ? prs_hostmsg_rows(out, p, len)
+                                       : prs_hostmsg_rows_text(out, p, len);
             if (rc == 0) return 0;
             prs_hostproc_end(&h->proc, 0);
             snprintf(h->proc.why, sizeof(h->proc.why), "its ROWS frame is malformed: killed");
             rc = -EPROTO;
         } else if (type == PRS_HOST_ERROR) {
-            return host_run_error(h, b, out, p, len);
+            return host_run_error(h, w, b, out, p, len);
         }
     }
     return host_lost(h, w, b, out, rc);
@@ -567,7 +446,7 @@ void prs_host_entry_shutdown(prs_ctx *ctx) {
     prs_host *h = prs_user(ctx);
     prs_worker *w = ctx->worker;
     if (h->proc.pid) {
-        h->req_len = 0;
+        h->req.len = 0;
         int rc = host_send(h, PRS_HOST_SHUTDOWN, &host_deadline, HOST_SHUTDOWN_MS);
         while (rc == 0) {
             uint32_t type, len;
@@ -578,7 +457,7 @@ void prs_host_entry_shutdown(prs_ctx *ctx) {
             if (type != PRS_HOST_ERROR) continue;
             const char *msg, *tb;
             size_t ml, tl;
-            on_error(p, len, &msg, &ml, &tb, &tl);
+            prs_hostmsg_error(p, len, &msg, &ml, &tb, &tl);
             char name[64], rel[PATH_MAX];
             snprintf(name, sizeof(name), "traceback-shutdown-w%u.txt", w->id);
             snprintf(h->message, sizeof(h->message), "%.*s", (int)ml, msg);
@@ -592,7 +471,7 @@ void prs_host_entry_shutdown(prs_ctx *ctx) {
         host_process_row(h, h->log, (int)w->id, w->cpu);
     }
     prs_hostproc_free(&h->proc);
-    free(h->req);
+    prs_hostmsg_free(&h->req);
     free(h);
     prs_set_user(ctx, NULL);
 }
@@ -600,7 +479,7 @@ void prs_host_entry_shutdown(prs_ctx *ctx) {
 static void host_free(prs_host *h) {
     prs_hostproc_end(&h->proc, HOST_EXIT_MS);
     prs_hostproc_free(&h->proc);
-    free(h->req);
+    prs_hostmsg_free(&h->req);
     free(h);
 }
 
@@ -627,6 +506,23 @@ static void spare_keep(const prs_job_config *cfg, prs_host *h) {
     if (old) host_free(old);
 }
 
+/* What every host of the job gets, in master.txt (coordinator thread). */
+static void host_master_line(const prs_host *h, const prs_job_config *cfg, prs_joblog *log) {
+    if (!log) return;
+    uint32_t gpus = host_gpus(cfg);
+    char mem[96] = "none", gpu[96] = "none";
+    if (cfg->worker_memory_limit_bytes)
+        snprintf(mem, sizeof(mem), "%llu MB of address space each (RLIMIT_AS; no cgroup)",
+                 (unsigned long long)(cfg->worker_memory_limit_bytes >> 20));
+    if (gpus)
+        snprintf(gpu, sizeof(gpu), "%u (%s): worker W's host gets CUDA_VISIBLE_DEVICES=W mod %u",
+                 gpus, cfg->gpus ? "--gpus" : "detected", gpus);
+    prs_joblog_master(log,
+                      "Python entry script: one host process per worker, %s %s; memory limit: "
+                      "%s; GPUs: %s",
+                      h->python, h->adapter, mem, gpu);
+}
+
 int prs_host_check(const prs_job_config *cfg, int argc, char **argv, prs_joblog *log, char *err,
                    size_t err_size) {
     prs_host *h = calloc(1, sizeof(*h));
@@ -643,8 +539,8 @@ int prs_host_check(const prs_job_config *cfg, int argc, char **argv, prs_joblog 
         goto free_host;
     }
     /* As worker 0's host, which it becomes; its output streams once worker 0 takes it. */
-    int rc = host_spawn(h, NULL, 0, -1, h->message, sizeof(h->message));
-    rc = rc ?: req_init(h, cfg, 0, true);
+    int rc = host_spawn(h, cfg, NULL, 0, -1, h->message, sizeof(h->message));
+    rc = rc ?: prs_hostmsg_init(&h->req, h->script, cfg, 0, true, h->argc, h->argv);
     rc = rc ?: host_send(h, PRS_HOST_INIT, &host_deadline, HOST_CHECK_MS);
     char rel[PATH_MAX] = "";
     if (rc == 0) {
@@ -654,6 +550,7 @@ int prs_host_check(const prs_job_config *cfg, int argc, char **argv, prs_joblog 
         snprintf(h->message, sizeof(h->message), "the Python host %s", h->proc.why);
     }
     if (rc == 0) {
+        host_master_line(h, cfg, log);
         spare_keep(cfg, h);
         return 0;
     }
@@ -663,7 +560,7 @@ int prs_host_check(const prs_job_config *cfg, int argc, char **argv, prs_joblog 
     code = PRS_EXIT_USAGE;
 free_host:
     prs_hostproc_free(&h->proc);
-    free(h->req);
+    prs_hostmsg_free(&h->req);
     free(h);
     return code;
 }

@@ -3,8 +3,8 @@
  * Owns: per worker, one prs_host (ctx->user): its host process (hostproc.h), the request
  *   buffer, and what a restart needs. The worker thread drives it; the coordinator sees
  *   the same init/run/shutdown as for a shared object and cannot tell the kinds apart.
- * May call: hostproc, joblog (user lines, process rows, error files), the worker's
- *   prs_out (rows, errors), libc.
+ * May call: hostproc (the process), hostmsg (the frames), joblog (user lines, process
+ *   rows, error files), the worker's prs_out (rows, errors), libc.
  * Callers: entry.c puts the prs_host_entry_* functions into the table of a *.py script;
  *   the worker calls prs_host_entry_ready before each batch's timed window (a host that
  *   died is started again there, so its import and init() are not charged to

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,23 +35,39 @@ static uint64_t unix_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* oom_kill of this process's cgroup (cgroup v2), or -1 where it cannot be read. */
+/* The "oom_kill N" count in file, or -1. */
+static int oom_count(const char *file) {
+    FILE *f = fopen(file, "re");
+    if (!f) return -1;
+    char line[256];
+    int n = -1;
+    while (n < 0 && fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "oom_kill %d", &n) != 1) n = -1;
+    }
+    fclose(f);
+    return n;
+}
+
+/* The OOM killer's count for this process's memory cgroup: v2 memory.events, v1
+ * memory.oom_control (at the cgroup's path, or at the mount's root when a cgroup
+ * namespace makes that the process's own); -1 where none can be read. */
 static int oom_kills(void) {
-    char line[4096], path[4200];
+    char line[4096], path[4300];
     FILE *f = fopen("/proc/self/cgroup", "re");
     if (!f) return -1;
-    bool found = false;
-    while (!found && fgets(line, sizeof(line), f))
-        found = strncmp(line, "0::", 3) == 0;
-    fclose(f);
-    if (!found) return -1;
-    line[strcspn(line, "\n")] = 0;
-    snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.events", line + 3);
-    f = fopen(path, "re");
-    if (!f) return -1;
     int n = -1;
-    while (fgets(line, sizeof(line), f)) {
-        if (sscanf(line, "oom_kill %d", &n) == 1) break;
+    while (n < 0 && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (strncmp(line, "0::", 3) == 0) {
+            snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.events", line + 3);
+            n = oom_count(path);
+        }
+        const char *v1 = strstr(line, ":memory:");
+        if (n < 0 && v1) {
+            snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/memory.oom_control", v1 + 8);
+            n = oom_count(path);
+            if (n < 0) n = oom_count("/sys/fs/cgroup/memory/memory.oom_control");
+        }
     }
     fclose(f);
     return n;
@@ -299,7 +316,7 @@ static void describe(prs_hostproc *hp, int status) {
     } else {
         int now = oom_kills();
         if (now >= 0 && hp->oom_kills_at_start >= 0 && now > hp->oom_kills_at_start)
-            snprintf(hp->why + n, room, ": the kernel's OOM killer (memory.events oom_kill rose)");
+            snprintf(hp->why + n, room, ": the kernel's OOM killer (the cgroup's oom_kill rose)");
         else
             snprintf(hp->why + n, room, " from outside prs (another process, or the OOM killer)");
     }
@@ -480,6 +497,12 @@ int prs_hostproc_spawn(prs_hostproc *hp, const prs_hostproc_spec *spec, char *er
         goto close_pipes;
     }
     pin(pid, spec->cpu);
+    if (spec->memory_limit_bytes) {
+        /* Before the host reads INIT, so before the entry script is imported. */
+        struct rlimit lim = {.rlim_cur = spec->memory_limit_bytes,
+                             .rlim_max = spec->memory_limit_bytes};
+        prlimit(pid, RLIMIT_AS, &lim, NULL);
+    }
     hp->pid = pid;
     hp->last_pid = pid;
     hp->started_unix_ms = unix_ms();

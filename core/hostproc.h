@@ -57,7 +57,8 @@ typedef struct prs_hostproc_spec {
     const char *const *argv; /* argv[0]: the interpreter */
     const char *const *env;  /* "K=V" to add to (or replace in) prs's environment */
     uint32_t env_count;
-    int cpu; /* pin to it, or -1 */
+    int cpu;                     /* pin to it, or -1 */
+    uint64_t memory_limit_bytes; /* RLIMIT_AS of the host; 0: none */
     int worker;
     prs_joblog *log;
 } prs_hostproc_spec;

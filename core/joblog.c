@@ -29,8 +29,10 @@
 #define JL_LEVEL_MASK 0xff
 #define JL_DEST_SHIFT 8
 #define JL_DEST_MASK (0xf << JL_DEST_SHIFT)
-#define JL_FIRST (1 << 12) /* first record of a line */
-#define JL_MORE (1 << 13)  /* the line continues in this producer's next record */
+#define JL_FIRST (1 << 12)  /* first record of a line */
+#define JL_MORE (1 << 13)   /* the line continues in this producer's next record */
+#define JL_STDOUT (1 << 14) /* a host process's stdout line (also to user/stdout/...) */
+#define JL_STDERR (1 << 15) /* ... its stderr (also to user/stderr/...) */
 enum { JL_DEST_MASTER = 1, JL_DEST_USER = 2, JL_DEST_CAPTURE = 3 };
 
 #define JL_LINE_MAX 4096u         /* a line is reassembled up to this; longer is cut */
@@ -67,6 +69,11 @@ struct prs_joblog {
     char stamp_prefix[32];
     uint64_t stamp_ms;
     char stamp_text[48];
+    /* The v2 layout's user/stdout|stderr/<node>/worker-N.txt (host processes) and
+     * runtime.txt (the runtime's own, shared by its worker threads); the flusher's, opened
+     * at their first line. [PRS_MAX_WORKERS]: the runtime's. */
+    FILE *streams[PRS_MAX_WORKERS + 1][2];
+    bool streams_failed;
     /* Errors: the coordinator's. */
     char error_dir[4200];
     uint64_t error_seq;
@@ -208,6 +215,40 @@ static size_t put_u32(char *buf, size_t at, uint32_t v) {
     return at;
 }
 
+/* A raw line into user/<stream>/<node>/<who>.txt (v2's per-process output). The flusher's. */
+static void stream_copy(prs_joblog *jl, uint32_t who, bool err, const char *text, size_t len) {
+    FILE **f = &jl->streams[PRS_MIN(who, (uint32_t)PRS_MAX_WORKERS)][err];
+    if (!*f && !jl->streams_failed) {
+        char sub[256], msg[256];
+        if (who < PRS_MAX_WORKERS) {
+            snprintf(sub, sizeof(sub), "user/%s/%s/worker-%u.txt", err ? "stderr" : "stdout",
+                     jl->node, who);
+        } else {
+            snprintf(sub, sizeof(sub), "user/%s/%s/runtime.txt", err ? "stderr" : "stdout",
+                     jl->node);
+        }
+        *f = open_append(jl, sub, false, msg, sizeof(msg));
+        jl->streams_failed = !*f; /* best effort: the user log has every line anyway */
+    }
+    if (!*f) return;
+    fwrite_unlocked(text, 1, len, *f);
+    fputc_unlocked('\n', *f);
+}
+
+static void streams_flush(prs_joblog *jl, bool close) {
+    for (uint32_t i = 0; i <= PRS_MAX_WORKERS; i++) {
+        for (int k = 0; k < 2; k++) {
+            if (!jl->streams[i][k]) continue;
+            if (close) {
+                fclose(jl->streams[i][k]);
+                jl->streams[i][k] = NULL;
+            } else {
+                fflush(jl->streams[i][k]);
+            }
+        }
+    }
+}
+
 /* The flusher writes every line, so the header is built by hand (no printf) and the
  * stamp is reformatted only when its millisecond changes. */
 static void emit_line(prs_joblog *jl, uint32_t producer, int tag, uint64_t ts_ns, const char *text,
@@ -226,11 +267,16 @@ static void emit_line(prs_joblog *jl, uint32_t producer, int tag, uint64_t ts_ns
     if (dest == JL_DEST_CAPTURE) {
         n = put_str(head, n, prs_log_level_name(level));
         n = put_str(head, n, producer == PRS_MAX_WORKERS + 1 ? " stdout: " : " stderr: ");
+        stream_copy(jl, PRS_MAX_WORKERS, producer != PRS_MAX_WORKERS + 1, text, len);
     } else if (dest == JL_DEST_USER) {
         n = put_str(head, n, prs_log_level_name(level));
         n = put_str(head, n, " worker-");
         n = put_u32(head, n, producer);
         n = put_str(head, n, ": ");
+        if (tag & (JL_STDOUT | JL_STDERR)) {
+            n = put_str(head, n, tag & JL_STDERR ? "stderr: " : "stdout: ");
+            stream_copy(jl, producer, tag & JL_STDERR, text, len);
+        }
     }
     /* Only the flusher writes these FILEs while it runs: no stdio lock needed. */
     fwrite_unlocked(head, 1, n, f);
@@ -298,6 +344,7 @@ static void *flusher_main(void *arg) {
         flusher_report_drops(jl);
         fflush(jl->master);
         fflush(jl->user);
+        streams_flush(jl, false);
         atomic_store(&jl->flushed_pos, atomic_load(&jl->ring.dequeue_pos));
         if (stopping) break; /* the producers stopped before stop was set: nothing is left */
         struct timespec idle = {0, JL_IDLE_SLEEP_NS};
@@ -411,6 +458,7 @@ void prs_joblog_close(prs_joblog *jl) {
         pthread_join(jl->flusher, NULL);
     }
     if (jl->errors_dirty) errors_write(jl);
+    streams_flush(jl, true);
     if (jl->master) fclose(jl->master);
     if (jl->user) fclose(jl->user);
     if (jl->node_file) fclose(jl->node_file);
@@ -509,13 +557,13 @@ void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_
 
 void prs_joblog_user_stream(prs_joblog *jl, int worker, const char *stream, const char *line,
                             size_t len) {
-    char text[JL_LINE_MAX];
-    int n = snprintf(text, sizeof(text), "%s: %.*s", stream, (int)PRS_MIN(len, sizeof(text)), line);
-    if (n < 0) return;
-    int lvl = strcmp(stream, "stderr") == 0 ? PRS_LOG_WARNING : PRS_LOG_INFO;
+    bool err = strcmp(stream, "stderr") == 0;
+    int lvl = err ? PRS_LOG_WARNING : PRS_LOG_INFO;
     uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
-    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), text,
-              PRS_MIN((size_t)n, sizeof(text) - 1));
+    /* The flusher writes "stdout: " before it in the user log, and the line as it is to
+     * user/stdout/<node>/worker-N.txt. */
+    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT) | (err ? JL_STDERR : JL_STDOUT),
+              line, PRS_MIN(len, (size_t)JL_LINE_MAX - 1));
 }
 
 void prs_joblog_capture(prs_joblog *jl, const char *stream, const char *line, size_t len) {
@@ -792,4 +840,42 @@ int prs_joblog_overview(prs_joblog *jl, const char *text) {
     fputs(text, f);
     if (fclose(f) != 0) return -errno;
     return rename(tmp, path) == 0 ? 0 : -errno;
+}
+
+/* Writes text to logs_dir/name through a temporary file and a rename. */
+static void write_whole(const char *logs_dir, const char *name, const char *text) {
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", logs_dir, name);
+    snprintf(path, sizeof(path), "%s/%s", logs_dir, name);
+    FILE *f = fopen(tmp, "we");
+    if (!f) return;
+    fputs(text, f);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) unlink(tmp);
+}
+
+void prs_joblog_job_result(const char *logs_dir, int code, const char *message) {
+    char text[8192];
+    int n = snprintf(text, sizeof(text), "exit code: %d\nresult: %s\ndetails: logs/overview.txt\n",
+                     code, message);
+    write_whole(logs_dir, "job_result.txt", text);
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/job_error.txt", logs_dir);
+    if (code == 0) {
+        unlink(path);
+        return;
+    }
+    n = snprintf(text, sizeof(text), "%s\n", message);
+    snprintf(path, sizeof(path), "%s/overview.txt", logs_dir);
+    FILE *ov = fopen(path, "re");
+    static const char *keep[] = {"first error:",   "first failing batch:", "open first:",
+                                 "why it failed:", "stopping because:",    "where to look:"};
+    char line[2048];
+    for (int lines = 0; ov && lines < 64 && fgets(line, sizeof(line), ov); lines++) {
+        for (size_t i = 0; i < PRS_ARRAY_LEN(keep); i++) {
+            if (strncmp(line, keep[i], strlen(keep[i])) == 0 && n >= 0 && (size_t)n < sizeof(text))
+                n += snprintf(text + n, sizeof(text) - (size_t)n, "%s", line);
+        }
+    }
+    if (ov) fclose(ov);
+    write_whole(logs_dir, "job_error.txt", text);
 }

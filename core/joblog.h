@@ -107,6 +107,11 @@ void prs_joblog_sync(prs_joblog *jl);
 /* Flushes sys/node/<node>.txt and processed_mini-batches.csv (stdio buffers): called at
  * every commit, so a crash loses no line of a committed try (prs why reads them). */
 void prs_joblog_flush_reports(prs_joblog *jl);
+/* The job's end in the names v2 (the parallel job) uses: logs_dir/job_result.txt (exit
+ * code and end line) and, unless the job succeeded, logs_dir/job_error.txt (the end line,
+ * then overview.txt's first error and where to look); a job that succeeded removes a
+ * job_error.txt of an earlier run. Written whole, then renamed; best effort. Any thread. */
+void prs_joblog_job_result(const char *logs_dir, int code, const char *message);
 /* Replaces overview.txt with text, atomically (write then rename). */
 int prs_joblog_overview(prs_joblog *jl, const char *text);
 

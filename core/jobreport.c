@@ -103,6 +103,14 @@ static int overview_first_failure(prs_jobreport *r, const char *first_error, cha
     return n < 0 ? 0 : (int)PRS_MIN((size_t)n, size ? size - 1 : 0);
 }
 
+/* Since this run began: across the runtime's lives when supervised. */
+static double elapsed_s(const prs_jobreport *r) {
+    uint64_t now_ms = prs_wall_ms();
+    if (r->cfg->run_started_unix_ms && now_ms >= r->cfg->run_started_unix_ms)
+        return (double)(now_ms - r->cfg->run_started_unix_ms) / 1e3;
+    return (double)(prs_mono_ns() - r->started_ns) / 1e9;
+}
+
 void prs_jobreport_overview(prs_jobreport *r, const prs_sched *s, uint64_t output_bytes,
                             const char *first_error, const char *state) {
     const prs_sched_counts *c = &s->counts;
@@ -119,8 +127,7 @@ void prs_jobreport_overview(prs_jobreport *r, const prs_sched *s, uint64_t outpu
                      (unsigned long long)c->done_batches, (unsigned long long)c->failed_batches,
                      (unsigned long long)(c->total_batches - processed),
                      (unsigned long long)c->total_items, (unsigned long long)c->succeeded_items,
-                     (unsigned long long)c->failed_items,
-                     (double)(prs_mono_ns() - r->started_ns) / 1e9);
+                     (unsigned long long)c->failed_items, elapsed_s(r));
     if (r->cfg->output_action == PRS_OUTPUT_APPEND_ROW) {
         n += snprintf(text + n, sizeof(text) - (size_t)n, "output: %s (%llu bytes)\n",
                       r->output_path, (unsigned long long)output_bytes);

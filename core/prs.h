@@ -112,11 +112,22 @@ typedef struct prs_job_config {
                              * binary (../core/python, ../share/prs/python) */
     uint32_t row_format;    /* a DataFrame result's rows: 0 space-separated (default, as
                              * ParallelRunStep), 1 csv, 2 tsv, 3 jsonl */
-    bool append_row_dataframe_header; /* write a DataFrame's header once, as line one */
+    bool append_row_dataframe_header;   /* write a DataFrame's header once, as line one */
+    uint32_t gpus;                      /* host processes get CUDA_VISIBLE_DEVICES = worker
+                                         * mod gpus (0: as detected, none without) */
+    uint64_t worker_memory_limit_bytes; /* a host's address space at most (RLIMIT_AS); 0:
+                                         * none. Past it the host is ended, the try fails */
+    /* When this run of the job began (Unix ms; prs_supervise sets it for every runtime
+     * life): overview.txt's elapsed counts from it, across restarts. 0: this process's
+     * start. */
+    uint64_t run_started_unix_ms;
+    /* prs try: what the scratch job's batches are numbered from, so that the script (and
+     * its log and error lines) sees the real job's mini-batch id. 0 otherwise. */
+    uint64_t batch_id_base;
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[14];
+    uint64_t reserved[10];
 } prs_job_config;
 
 typedef struct prs_job_report {

@@ -15,9 +15,10 @@
  *      go into the error file if the host dies during it
  *   3  requests from prs (read end)
  *   4  answers to prs (write end)
- * Environment: prs's own, plus PRS_HOST_WORKER=N (the worker id) and PRS_HOST_PARENT=PID
+ * Environment: prs's own, plus PRS_HOST_WORKER=N (the worker id), PRS_HOST_PARENT=PID
  * (prs's pid: a host whose parent is gone must exit; prs asks the kernel to kill it with
- * SIGKILL when the worker's thread ends, see PR_SET_PDEATHSIG).
+ * SIGKILL when the worker's thread ends, see PR_SET_PDEATHSIG), and with GPUs shared out
+ * CUDA_VISIBLE_DEVICES=G (G = worker mod the GPU count: a restarted host gets the same).
  *
  * A frame: an 8-byte head { uint32 type; uint32 length } then `length` payload bytes.
  * Every integer is little-endian; strings are UTF-8 (paths: the bytes of the path) and
@@ -29,7 +30,8 @@
  *             script's path, argv[1..] the arguments given after `--` (side-input names
  *             replaced by their paths). Keys: script (absolute path), worker, output_dir,
  *             input_format (files|csv|tsv|jsonl|lines), row_format (space|csv|tsv|jsonl),
- *             dataframe_header (0|1), logging_level (10..50), check (1: only import the
+ *             dataframe_header (0|1), logging_level (10..50), memory_limit (bytes of
+ *             RLIMIT_AS prs set on the host, 0: none), check (1: only import the
  *             script and look for run; prs does this once per job before the workers
  *             start, so that a script that does not import is a usage error).
  *             Answer: READY after importing the script and calling its init(), or ERROR.
@@ -93,6 +95,7 @@ enum prs_host_error {
     PRS_HOST_ERR_MISSING = 5,  /* something the job needs is missing (pandas, tabular) */
     PRS_HOST_ERR_SHUTDOWN = 6, /* its shutdown() raised */
     PRS_HOST_ERR_PROTOCOL = 7, /* the host did not understand a request */
+    PRS_HOST_ERR_MEMORY = 8,   /* run() passed memory_limit (MemoryError): the host exits */
 };
 
 #endif

@@ -198,6 +198,11 @@ static void driver_end(const prs_job_config *c, int code, const char *message) {
     utc_stamp(prs_wall_ms(), t, sizeof(t));
     fprintf(f, "%s job ended with exit code %d: %s\n", t, code, message);
     fclose(f);
+    /* A refused job (exit 2: OUT holds another one) leaves that job's files alone. */
+    if (code == PRS_EXIT_USAGE) return;
+    char logs[PATH_MAX + 16];
+    snprintf(logs, sizeof(logs), "%s/logs", c->output_dir);
+    prs_joblog_job_result(logs, code, message);
 }
 
 static void master_line(const char *out_dir, const char *text) {
@@ -515,6 +520,9 @@ static int after_death(const prs_job_config *c, pid_t child, const life_end *end
     return -1;
 }
 
+/* When prs_supervise began: overview.txt's elapsed spans every life of the runtime. */
+static uint64_t supervisor_started_ms;
+
 static pid_t start_life(const prs_job_config *config, uint32_t life, int fds[2]) {
     pid_t parent = getpid();
     pid_t child = fork();
@@ -526,10 +534,12 @@ static pid_t start_life(const prs_job_config *config, uint32_t life, int fds[2])
     /* --fresh means the first life only: a restart resumes what it began. */
     prs_job_config c = *config;
     if (life > 0) c.fresh = false;
+    if (!c.run_started_unix_ms) c.run_started_unix_ms = supervisor_started_ms;
     child_main(&c, fds[1], parent);
 }
 
 int prs_supervise(const prs_job_config *config, prs_job_report *report) {
+    supervisor_started_ms = prs_wall_ms();
     prs_job_report local;
     if (!report) report = &local;
     memset(report, 0, sizeof(*report));

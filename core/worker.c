@@ -339,7 +339,10 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     prs_worker_slot *sl = &w->slot[s];
     const prs_dispatch_msg *m = &sl->m;
     prs_out *out = worker_take_out(w);
-    prs_batch batch = {.id = m->batch_id, .attempt = m->attempt, .count = 0, .items = NULL};
+    prs_batch batch = {.id = m->batch_id + w->shared->config->batch_id_base,
+                       .attempt = m->attempt,
+                       .count = 0,
+                       .items = NULL};
     out->batch = &batch;
     done->run_rc = 0;
     uint32_t n = 0;

@@ -305,3 +305,47 @@ Test(python, tabular_without_pandas_exits_2_saying_so, .timeout = 120) {
     free(err);
     tu_rmrf(r.dir);
 }
+
+Test(python, gpus_round_robin_per_host_and_kept_on_restart, .timeout = 120) {
+    skip_without_python();
+    e2e_run r;
+    e2e_setup(&r, "py", 12);
+    cr_assert_eq(py_prs(&r, "gpu_mem", "--workers 3 --gpus 2 --mini-batch-size 2", "--die f0004"),
+                 0);
+    e2e_assert_rows_once(&r, 12, NULL);
+    char *log = user_log(&r);
+    /* Worker W's host sees W mod 2, and so does the host started after one died. */
+    size_t right = e2e_count(log, "worker 0 CUDA_VISIBLE_DEVICES=0") +
+                   e2e_count(log, "worker 1 CUDA_VISIBLE_DEVICES=1") +
+                   e2e_count(log, "worker 2 CUDA_VISIBLE_DEVICES=0");
+    cr_assert_eq(right, 4, "3 hosts and 1 restart:\n%s", log);
+    cr_assert_eq(e2e_count(log, "CUDA_VISIBLE_DEVICES="), 4, "%s", log);
+    free(log);
+    char *master = e2e_out_file(&r, "logs/sys/master.txt");
+    assert_contains(master, "GPUs: 2 (--gpus): worker W's host gets CUDA_VISIBLE_DEVICES=W mod 2");
+    free(master);
+    cr_assert_eq(process_rows(&r, "host-1/gpu1"), 1);
+    cr_assert_eq(process_rows(&r, "host-2/gpu0"), 1);
+    tu_rmrf(r.dir);
+}
+
+Test(python, memory_limit_ends_the_host_and_charges_the_try, .timeout = 120) {
+    skip_without_python();
+    e2e_run r;
+    e2e_setup(&r, "py", 8);
+    cr_assert_eq(py_prs(&r, "gpu_mem",
+                        "--workers 2 --mini-batch-size 2 --worker-memory-limit 256MB",
+                        "--hog f0003"),
+                 0);
+    e2e_assert_rows_once(&r, 8, NULL);
+    char *errs = e2e_out_file(&r, "logs/user/error.txt");
+    assert_contains(errs, "[1 x] run() passed --worker-memory-limit (<N> MB of address space): "
+                          "MemoryError");
+    free(errs);
+    char *master = e2e_out_file(&r, "logs/sys/master.txt");
+    assert_contains(master, "memory limit: 256 MB of address space each (RLIMIT_AS");
+    free(master);
+    cr_assert_eq(process_rows(&r, "host-0") + process_rows(&r, "host-1"), 3, "no host restart");
+    cr_assert_eq(py_prs(&r, "gpu_mem", "--worker-memory-limit 1KB", ""), 2);
+    tu_rmrf(r.dir);
+}

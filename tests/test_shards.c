@@ -89,6 +89,11 @@ Test(shards, merge_refuses_a_missing_shard) {
     cr_assert(strstr(m, "of the job's 10 created in shards, done 7"), "%s", m);
     cr_assert(strstr(m, "items 70, succeeded 70"), "%s", m);
     free(m);
+    /* --json is one shard's: refused on the sharded view, naming where it is. */
+    cr_assert_eq(tu_sh("%s status '%s' --json >'%s' 2>&1", tu_prs(), r.out, msg), 2);
+    m = tu_read(msg, NULL);
+    cr_assert(strstr(m, "/shards/K-of-N --json"), "%s", m);
+    free(m);
 }
 
 /* A shard whose init fails on every worker (exit 4) is failed, not finished. */

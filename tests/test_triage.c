@@ -10,6 +10,7 @@
 
 #include <criterion/criterion.h>
 #include <string.h>
+#include <unistd.h>
 
 /* `prs why OUT WHAT` into r->dir/why.txt; its exit code. */
 static int why_run(const e2e_run *r, const char *what) {
@@ -246,8 +247,7 @@ Test(triage, try_runs_one_good_batch_in_the_foreground, .timeout = 120) {
     cr_assert_str_eq(rows, "f0010.txt\tok\nf0011.txt\tok\nf0012.txt\tok\nf0013.txt\tok\n"
                            "f0014.txt\tok\n");
     cr_assert(strstr(err, "prs try: mini-batch 2 (5 items: f0010.txt .. f0014.txt)"), "%s", err);
-    cr_assert(strstr(err, "log: ") && strstr(err, "INFO worker-0: ") &&
-                  strstr(err, "item f0013.txt"),
+    cr_assert(strstr(err, "log: ") && strstr(err, "INFO worker-0: [batch 2 try 1] item f0013.txt"),
               "%s", err);
     cr_assert(strstr(err, "the mini-batch succeeded"), "%s", err);
     free(rows);
@@ -361,5 +361,94 @@ Test(triage, logs_agree_on_stamps_levels_bytes_and_names, .timeout = 120) {
     cr_assert(strstr(st, "batch 2: failed") && strstr(st, "first item 10 (f0010.txt)"), "%s", st);
     cr_assert(strstr(st, "batch 3: failed") && strstr(st, "(f0015.txt)"), "%s", st);
     free(st);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, v2_names_written_beside_v1, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 10);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 5 --workers 1", "--print-each"), 0);
+    char *res = e2e_out_file(&r, "logs/job_result.txt");
+    cr_assert(res && strstr(res, "exit code: 0\nresult: SUCCEEDED: 2 of 2 mini-batches"), "%s",
+              res ? res : "(none)");
+    free(res);
+    char *err = e2e_out_file(&r, "logs/job_error.txt");
+    cr_assert(!err, "a job that succeeded has no job_error.txt:\n%s", err);
+    /* The C runtime's worker threads share one process: its captured stderr, as it was. */
+    char p[512];
+    snprintf(p, sizeof(p), "%s/stderr.txt", r.dir);
+    cr_assert_eq(tu_sh("cat %s/logs/user/stderr/*/runtime.txt > '%s'", r.out, p), 0);
+    char *se = tu_read(p, NULL);
+    cr_assert(strstr(se, "faulty: working on f0003.txt\n"), "%s", se);
+    free(se);
+    /* A failed job says why in job_error.txt; a refused one leaves the files alone. */
+    tu_rmrf(r.out);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 5", "--fail-item f00"), 1);
+    err = e2e_out_file(&r, "logs/job_error.txt");
+    cr_assert(err && strstr(err, "FAILED: ") && strstr(err, "first error: batch ") &&
+                  strstr(err, "why it failed: no item succeeded"),
+              "%s", err ? err : "(none)");
+    free(err);
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 3", ""), 2);
+    res = e2e_out_file(&r, "logs/job_result.txt");
+    cr_assert(strstr(res, "exit code: 1\n"), "a refused job rewrote job_result.txt:\n%s", res);
+    free(res);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, v2_python_host_output_per_worker, .timeout = 120) {
+    if (access("/usr/bin/python3", X_OK) != 0) cr_skip_test("no /usr/bin/python3");
+    e2e_run r;
+    e2e_setup(&r, "triage", 8);
+    cr_assert_eq(e2e_prs(&r, "tests/python/echo.py", "--workers 2 --mini-batch-size 4", ""), 0);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/py.txt", r.dir);
+    cr_assert_eq(tu_sh("cat %s/logs/user/stdout/*/worker-0.txt %s/logs/user/stderr/*/worker-1.txt "
+                       "> '%s'",
+                       r.out, r.out, p),
+                 0);
+    char *t = tu_read(p, NULL);
+    cr_assert(strstr(t, "echo: printed from init\n") && strstr(t, "echo: to stderr\n"), "%s", t);
+    free(t);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, overview_elapsed_spans_the_runtime_lives, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "triage", 20);
+    /* Life 1 sleeps 12 x 0.1 s before it crashes on f0012; life 2 does the rest. */
+    cr_assert_eq(e2e_prs(&r, "faulty", "--mini-batch-size 5 --workers 1 --run-max-try 1",
+                         "--crash-item f0012 --sleep-us 100000"),
+                 0);
+    char *ov = e2e_out_file(&r, "logs/overview.txt");
+    const char *e = strstr(ov, "elapsed: ");
+    cr_assert(e, "%s", ov);
+    double secs = strtod(e + 9, NULL);
+    cr_assert_geq(secs, 1.6, "elapsed counts the last life only:\n%s", ov);
+    free(ov);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, try_runs_a_python_script, .timeout = 120) {
+    if (access("/usr/bin/python3", X_OK) != 0) cr_skip_test("no /usr/bin/python3");
+    e2e_run r;
+    e2e_setup(&r, "triage", 8);
+    int rc = tu_sh("TMPDIR='%s' %s try --entry-script tests/python/echo.py --input '%s' "
+                   "--mini-batch-size 4 --batch 1 > '%s/try.out' 2>'%s' </dev/null",
+                   r.dir, tu_prs(), r.in, r.dir, r.err);
+    char *rows = try_out(&r), *err = tu_read(r.err, NULL);
+    cr_assert_eq(rc, 0, "%s\n%s", rows, err);
+    cr_assert(strstr(rows, "f0004.txt\t") && strstr(rows, "f0007.txt\t") && !strstr(rows, "f0000"),
+              "%s", rows);
+    cr_assert(strstr(err, "log: ") && strstr(err, "stdout: echo: printed from init"), "%s", err);
+    free(rows);
+    free(err);
+    rc = tu_sh("TMPDIR='%s' %s try --entry-script tests/python/faults.py --input '%s' "
+               "--mini-batch-size 4 -- --raise f0002 > '%s/try.out' 2>'%s' </dev/null",
+               r.dir, tu_prs(), r.in, r.dir, r.err);
+    err = tu_read(r.err, NULL);
+    cr_assert_eq(rc, 1, "%s", err);
+    cr_assert(strstr(err, "error: item -: ") && strstr(err, "ValueError"), "%s", err);
+    free(err);
     tu_rmrf(r.dir);
 }

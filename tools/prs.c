@@ -187,6 +187,15 @@ static int set_row_format(run_ctx *r, const run_opt *o, const char *who, const c
     return set_choice(r, o, who, value, "space|csv|tsv|jsonl", sizeof(uint32_t));
 }
 
+static int set_memory_limit(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    (void)o;
+    uint64_t n;
+    if (prs_units_parse_size(value, &n) || n < (64u << 20))
+        return bad(who, value, "not a size of at least 64MB (e.g. 4GB)");
+    r->c.worker_memory_limit_bytes = n;
+    return 0;
+}
+
 static int set_log_policy(run_ctx *r, const run_opt *o, const char *who, const char *value) {
     return set_choice(r, o, who, value, "wait|drop", sizeof(uint32_t));
 }
@@ -475,6 +484,20 @@ static const run_opt run_opts[] = {
      CFG(append_row_dataframe_header),
      .def = "off",
      .help = "write a returned DataFrame's header once, as line one"},
+    {{"worker-memory-limit", NULL, 0, "SIZE"},
+     set_memory_limit,
+     .def = "none",
+     .help = "a host process's memory (address space, RLIMIT_AS) at\n"
+             "most, e.g. 4GB: past it run() fails (MemoryError), the\n"
+             "host is ended and restarted, the batch spends that try"},
+    {{"gpus", NULL, 0, "N"},
+     set_u32,
+     CFG(gpus),
+     0,
+     1024,
+     .def = "detected (/proc/driver/nvidia/gpus), else none",
+     .help = "GPUs to share out: worker W's host gets\n"
+             "CUDA_VISIBLE_DEVICES=W mod N (a restarted host the same)"},
     {{"side-input", NULL, 0, "NAME=PATH"},
      set_side_input,
      .repeat = true,
@@ -884,7 +907,7 @@ static int cmd_status(int argc, char **argv) {
         fprintf(stderr, "prs status: OUT is required\n\n%s", usage_status);
         return PRS_EXIT_USAGE;
     }
-    int code = prs_shard_cli_status(out_dir);
+    int code = prs_shard_cli_status(out_dir, opt.json || opt.all_batches);
     if (code >= 0) return code;
     char err[PATH_MAX + 256];
     int rc = prs_status_print(out_dir, &opt, stdout, err, sizeof(err));

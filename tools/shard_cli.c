@@ -97,11 +97,18 @@ static int open_shards(const char *cmd, const char *out, prs_shards **s) {
     return rc == -ENOENT || rc == -EINVAL ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL;
 }
 
-int prs_shard_cli_status(const char *out_dir) {
+int prs_shard_cli_status(const char *out_dir, bool detail) {
     char path[PATH_MAX + 16];
     struct stat st;
     snprintf(path, sizeof(path), "%s/shards", out_dir);
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return -1;
+    if (detail) {
+        fprintf(stderr,
+                "prs status: %s is a sharded job: --json and --batches show one shard: prs "
+                "status %s/shards/K-of-N --json\n",
+                out_dir, out_dir);
+        return PRS_EXIT_USAGE;
+    }
     prs_shards *s;
     int code = open_shards("status", out_dir, &s);
     if (code) return code;

@@ -19,8 +19,9 @@
 int prs_shard_cli_run_output(const char *text, prs_job_config *c, char *dir, size_t dir_size);
 
 /* prs status OUT when OUT is a sharded job: returns -1 (nothing printed) when OUT has no
- * shards/ directory, else the command's exit code. */
-int prs_shard_cli_status(const char *out_dir);
+ * shards/ directory, else the command's exit code. detail (--json, --batches): refused for
+ * the sharded view (exit 2, naming prs status OUT/shards/K-of-N, which has them). */
+int prs_shard_cli_status(const char *out_dir, bool detail);
 
 int prs_shard_cli_merge(int argc, char **argv); /* prs merge OUT */
 

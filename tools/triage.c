@@ -414,6 +414,7 @@ static int try_run(try_opts *o, int argc, char **argv) {
             count > 1 ? " .. " : "", count > 1 ? t.names[first + count - 1] : "");
     o->c.input = input;
     o->c.output_dir = out;
+    o->c.batch_id_base = first / o->c.mini_batch_size; /* the script sees the real id */
     o->c.mini_batch_size = (uint32_t)count;
     o->c.workers = 1;
     o->c.run_max_try = 1;

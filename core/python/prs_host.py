@@ -25,7 +25,7 @@ FRAME_MAX = 1 << 30
 INIT, BATCH, SHUTDOWN = 1, 2, 3
 READY, LOG, FAIL_ITEM, HEADER, ROWS, ERROR, BYE, ROWS_TEXT = 64, 65, 66, 67, 68, 69, 70, 71
 (ERR_RUN, ERR_IMPORT, ERR_NO_RUN, ERR_INIT, ERR_MISSING, ERR_SHUTDOWN,
- ERR_PROTOCOL) = range(1, 8)
+ ERR_PROTOCOL, ERR_MEMORY) = range(1, 9)
 
 SEPARATORS = {"space": " ", "csv": ",", "tsv": "\t"}
 
@@ -242,6 +242,16 @@ class Host:
             flush_std()
             self.ch.error(ERR_RUN, "run() called sys.exit(%r)" % (e.code,))
             return
+        except MemoryError as e:
+            limit = int(self.conf.get("memory_limit", "0"))
+            if not limit:
+                raise
+            flush_std()
+            summary, tb = exception_text(e)
+            self.ch.error(ERR_MEMORY, "run() passed --worker-memory-limit (%d MB of address "
+                          "space): %s; the host is ended and a new one starts"
+                          % (limit >> 20, summary), tb)
+            os._exit(0)  # its memory goes back now
         except BaseException as e:
             flush_std()
             summary, tb = exception_text(e)
