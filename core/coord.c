@@ -570,6 +570,21 @@ static void drop_completion(prs_coord *c, const prs_done_msg *m, uint32_t joined
         note_init_failure(c, m);
 }
 
+uint64_t prs_coord_shutdown_bound_ms(const prs_coord *c) {
+    uint64_t t = c->d.cfg->run_invocation_timeout_ms;
+    return t ? t : PRS_COORD_SHUTDOWN_BOUND_MS;
+}
+
+struct timespec prs_coord_shutdown_deadline(const prs_coord *c) {
+    struct timespec by;
+    clock_gettime(CLOCK_REALTIME, &by);
+    uint64_t ms = prs_coord_shutdown_bound_ms(c);
+    uint64_t ns = (uint64_t)by.tv_nsec + ms % 1000u * 1000000u;
+    by.tv_sec += (time_t)(ms / 1000u + ns / 1000000000u);
+    by.tv_nsec = (long)(ns % 1000000000u);
+    return by;
+}
+
 void prs_coord_stop_workers(prs_coord *c) {
     uint32_t started = prs_workers_started(c->workers);
     if (c->workers_stopped || !started) return;
@@ -589,11 +604,20 @@ void prs_coord_stop_workers(prs_coord *c) {
      * so it can hand its buffer over, then join. Their results are not committed: those
      * batches stay pending, which is what a stop means. */
     prs_done_msg m;
+    struct timespec by = prs_coord_shutdown_deadline(c);
     for (uint32_t i = 0; i < started; i++) {
         while (prs_chan_pop_many(&c->done, &m, 1, 0) == 1)
             drop_completion(c, &m, i);
         prs_worker *w = prs_workers_get(c->workers, i);
-        prs_worker_join(w);
+        if (prs_worker_join_by(w, &by) != 0) {
+            c->workers_hung = true;
+            prs_joblog_master(c->d.log,
+                              "worker %u did not end within %llu ms of the stop (a prs_shutdown "
+                              "or prs_init that does not return?): the runtime ends without it; "
+                              "what is committed is final",
+                              i, (unsigned long long)prs_coord_shutdown_bound_ms(c));
+            continue;
+        }
         char logs[PATH_MAX + 16];
         snprintf(logs, sizeof(logs), "%s/logs", c->d.out_dir);
         prs_worker_process_row(w, logs);
@@ -649,7 +673,7 @@ void prs_coord_close(prs_coord *c) {
         prs_chan_destroy(&c->done);
         c->chans_ready = false;
     }
-    prs_workers_free(c->workers);
+    if (!c->workers_hung) prs_workers_free(c->workers); /* else a thread still uses one */
     c->workers = NULL;
     free(c->rows);
     c->rows = NULL;

@@ -72,6 +72,7 @@ typedef struct prs_coord {
     uint64_t cancelled[PRS_MAX_WORKERS]; /* batch id + 1 whose cancel was sent, per worker */
     prs_workers *workers; /* set by the caller: prs_workers_start with these channels */
     bool workers_stopped;
+    bool workers_hung; /* one did not end by the shutdown bound: its thread runs on */
 } prs_coord;
 
 /* Asks the coordinators of this process to stop (prs_job_request_stop): async-signal-safe,
@@ -105,6 +106,13 @@ void prs_coord_flush(prs_coord *c);
 /* Stops and joins the workers, writing their rows of logs/processes.csv; completions
  * arriving meanwhile are dropped (their batches stay pending). Idempotent. */
 void prs_coord_stop_workers(prs_coord *c);
+/* How long the workers' prs_shutdown (all together) and prs_global_shutdown may take:
+ * --run-invocation-timeout, or PRS_COORD_SHUTDOWN_BOUND_MS without one. A worker still in
+ * the script then is left running (workers_hung): the runtime ends without it. */
+#define PRS_COORD_SHUTDOWN_BOUND_MS 60000u
+uint64_t prs_coord_shutdown_bound_ms(const prs_coord *c);
+/* Now + that bound, on CLOCK_REALTIME (what pthread_timedjoin_np takes). */
+struct timespec prs_coord_shutdown_deadline(const prs_coord *c);
 
 /* The job's last commit: the first error if new, then the result (code and the report's
  * message) unless the job stopped. Returns 0, or PRS_EXIT_STOPPED when it cannot be

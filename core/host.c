@@ -1,5 +1,6 @@
 /* host.c -- see host.h. */
 #include "host.h"
+#include "fs.h"
 
 #include "hostmsg.h"
 #include "hostproc.h"
@@ -149,7 +150,7 @@ static void write_traceback(prs_joblog *log, const char *name, const char *head,
     error_dir(log, dir, sizeof(dir));
     if (!dir[0]) return;
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "we");
+    FILE *f = prs_fopen_nofollow(path, "w");
     if (!f) return;
     fprintf(f, "%s\n\n%.*s", head, (int)len, text);
     if (len && text[len - 1] != '\n') fputc('\n', f);
@@ -538,8 +539,9 @@ int prs_host_check(const prs_job_config *cfg, int argc, char **argv, prs_joblog 
         code = PRS_EXIT_USAGE;
         goto free_host;
     }
-    /* As worker 0's host, which it becomes; its output streams once worker 0 takes it. */
-    int rc = host_spawn(h, cfg, NULL, 0, -1, h->message, sizeof(h->message));
+    /* As worker 0's host, which it becomes: its output is worker 0's (which has not
+     * started: the ring producer is this thread until then). */
+    int rc = host_spawn(h, cfg, log, 0, -1, h->message, sizeof(h->message));
     rc = rc ?: prs_hostmsg_init(&h->req, h->script, cfg, 0, true, h->argc, h->argv);
     rc = rc ?: host_send(h, PRS_HOST_INIT, &host_deadline, HOST_CHECK_MS);
     char rel[PATH_MAX] = "";

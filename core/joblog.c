@@ -847,7 +847,7 @@ static void write_whole(const char *logs_dir, const char *name, const char *text
     char tmp[4200], path[4200];
     snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", logs_dir, name);
     snprintf(path, sizeof(path), "%s/%s", logs_dir, name);
-    FILE *f = fopen(tmp, "we");
+    FILE *f = prs_fopen_nofollow(tmp, "w");
     if (!f) return;
     fputs(text, f);
     if (fclose(f) != 0 || rename(tmp, path) != 0) unlink(tmp);

@@ -28,10 +28,12 @@
 #include "scan.h"
 #include "side.h"
 #include "sidedb.h"
+#include "supervisor.h"
 #include "worker.h"
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -353,12 +355,38 @@ static int job_run(job *j) {
     return code;
 }
 
+static void *job_global_shutdown_main(void *arg) {
+    job *j = arg;
+    j->entry.global_shutdown(&j->global);
+    return NULL;
+}
+
+/* prs_global_shutdown, bounded like the workers' prs_shutdown; false if it did not return
+ * (its thread runs on) or a worker hung (which may still use what the global holds: it is
+ * not called then). */
+static bool job_global_shutdown(job *j) {
+    if (j->coord.workers_hung) return false;
+    if (!j->global_ready || !j->entry.global_shutdown) return true;
+    pthread_t t;
+    if (pthread_create(&t, NULL, job_global_shutdown_main, j) != 0) {
+        j->entry.global_shutdown(&j->global); /* no thread to bound it with */
+        return true;
+    }
+    struct timespec by = prs_coord_shutdown_deadline(&j->coord);
+    if (pthread_timedjoin_np(t, NULL, &by) == 0) return true;
+    prs_joblog_master(j->st.log,
+                      "prs_global_shutdown did not return within %llu ms: the runtime ends "
+                      "without it; what is committed is final",
+                      (unsigned long long)prs_coord_shutdown_bound_ms(&j->coord));
+    return false;
+}
+
 /* Undoes job_run in reverse, whatever step it reached: workers stop before the process
  * state they use goes, the committer lands what it was handed, the report gets its
  * counts and, on failure, the overview its state. */
 static void job_close(job *j, int code) {
     prs_coord_stop_workers(&j->coord);
-    if (j->global_ready && j->entry.global_shutdown) j->entry.global_shutdown(&j->global);
+    bool ended = job_global_shutdown(j);
     prs_coord_close(&j->coord);
     if (j->st.queue) {
         prs_queue_counts c;
@@ -368,6 +396,13 @@ static void job_close(job *j, int code) {
         } else if (prs_queue_counts_get(j->st.queue, &c) == 0) {
             prs_jobreport_counts(&j->rep, &c);
         }
+    }
+    if (!ended && j->cfg->supervised) {
+        /* Threads stuck in the script hold what the rest would free: end here, with the
+         * result committed before. */
+        prs_joblog_sync(j->st.log);
+        prs_joblog_flush(j->st.log, 2000);
+        prs_supervisor_exit(code, j->rep.report);
     }
     if (code && j->st.log && j->st.queue && prs_queue_created(j->st.queue))
         prs_jobreport_overview(&j->rep, &j->coord.sched, j->coord.output_bytes,

@@ -161,7 +161,8 @@ int prs_side_get(prs_ctx *ctx, const char *table, const void *key, size_t key_le
                  const void **value, size_t *value_len) {
     int t = side_table(ctx, table);
     if (t < 0) return t;
-    return prs_sidedb_get(ctx->worker->side_reader, (uint32_t)t, key, key_len, value, value_len);
+    int rc = prs_sidedb_get(ctx->worker->side_reader, (uint32_t)t, key, key_len, value, value_len);
+    return rc == -EBADMSG ? -EIO : rc; /* prs_entry.h's code for a table that cannot be read */
 }
 
 long prs_side_get_many(prs_ctx *ctx, const char *table, size_t n, const void *const *keys,
@@ -169,8 +170,11 @@ long prs_side_get_many(prs_ctx *ctx, const char *table, size_t n, const void *co
                        int *found) {
     int t = side_table(ctx, table);
     if (t < 0) return t;
-    return (long)prs_sidedb_get_many(ctx->worker->side_reader, (uint32_t)t, n, keys, key_lens,
-                                     values, value_lens, found);
+    size_t hits = prs_sidedb_get_many(ctx->worker->side_reader, (uint32_t)t, n, keys, key_lens,
+                                      values, value_lens, found);
+    for (size_t i = 0; i < n; i++)
+        if (found[i] == -EBADMSG) found[i] = -EIO;
+    return (long)hits;
 }
 
 int prs_side_header(prs_ctx *ctx, const char *table, const void **header, size_t *header_len) {

@@ -146,8 +146,8 @@ PRS_API const char *prs_side_path(const prs_ctx *ctx, const char *name);
 PRS_API int prs_side_get(prs_ctx *ctx, const char *table, const void *key, size_t key_len,
                          const void **value, size_t *value_len);
 
-/* n lookups at once (faster: their memory accesses overlap). found[i] = 0 or -ENOENT, and
- * values[i], value_lens[i] as prs_side_get. Returns how many were found, or -EINVAL/-EIO. */
+/* n lookups at once (faster: their memory accesses overlap). found[i] = 0, -ENOENT or -EIO,
+ * and values[i], value_lens[i] as prs_side_get. Returns how many were found, or -EINVAL/-EIO. */
 PRS_API long prs_side_get_many(prs_ctx *ctx, const char *table, size_t n, const void *const *keys,
                                const size_t *key_lens, const void **values, size_t *value_lens,
                                int *found);

@@ -1,11 +1,16 @@
 /* side.c -- see side.h. */
 #include "side.h"
-
+#include "clock.h"
 #include "prs.h"
+#include "sidescan.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
 
 static bool name_ok(const char *s, size_t len) {
     if (len == 0 || len > PRS_SIDE_NAME_MAX) return false;
@@ -209,6 +214,115 @@ int prs_side_apply_env(const char *const *env, uint32_t count, char *err, size_t
     return 0;
 }
 
+static int load_row(void *arg, const char *key, size_t key_len, const char *row, size_t row_len) {
+    return prs_sidedb_load_add(arg, key, key_len, row, row_len);
+}
+
+/* Scans the mapped file into a new load and finishes it. */
+static int load_rows(prs_sidedb_load *load, const prs_side_table *t, const char *data, size_t size,
+                     prs_sidedb_load_info *info, char *err, size_t err_size) {
+    const char *header;
+    size_t header_len;
+    int rc = prs_side_scan(t, data, size, load_row, load, &header, &header_len, err, err_size);
+    if (rc) {
+        prs_sidedb_load_abort(load);
+        if (rc == -EINVAL) return rc; /* err already says what and where */
+    } else {
+        prs_sidedb_load_header(load, header, header_len);
+        rc = prs_sidedb_load_finish(load, info);
+        if (rc == 0) return 0;
+    }
+    if (rc == -EFBIG) {
+        snprintf(err, err_size,
+                 "--side-table %s=%s: too big (a record over ~500 MiB, LMDB's write-transaction "
+                 "limit, over 3G rows, or over the 256 GiB map)",
+                 t->name, t->path);
+    } else {
+        snprintf(err, err_size, "--side-table %s=%s: cannot store it: %s", t->name, t->path,
+                 strerror(-rc));
+    }
+    return rc;
+}
+
+/* Begins a load of the mapped file: 0 and *load, PRS_SIDEDB_REUSED, or an error in err. */
+static int load_begin(prs_sidedb *db, const prs_side_table *t, const char *data,
+                      const struct stat *st, prs_sidedb_load **load, prs_sidedb_load_info *info,
+                      char *err, size_t err_size) {
+    prs_sidedb_source src = {.size_bytes = (uint64_t)st->st_size,
+                             .mtime_ns =
+                                 (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+                             .content_hash = XXH3_64bits(data, (size_t)st->st_size),
+                             .format = (uint32_t)t->format,
+                             .key = t->key[0] ? t->key : NULL};
+    prs_sidedb_stale old;
+    int rc = prs_sidedb_load_begin(db, t->name, &src, load, info, &old);
+    if (rc == -ESTALE) {
+        snprintf(err, err_size,
+                 "--side-table %s=%s: the file changed since the job loaded it (%s%llu bytes, "
+                 "now %llu; content hash %016llx, now %016llx): a resumed job must not mix "
+                 "two tables; restore the file, or use --fresh to start the job over",
+                 t->name, t->path, old.spec_differs ? "format or key differ; " : "",
+                 (unsigned long long)old.size_bytes, (unsigned long long)src.size_bytes,
+                 (unsigned long long)old.content_hash, (unsigned long long)src.content_hash);
+    } else if (rc == -EINVAL) {
+        snprintf(err, err_size, "--side-table %s=%s: more than %u side tables", t->name, t->path,
+                 PRS_SIDE_MAX);
+    } else if (rc < 0) {
+        snprintf(err, err_size, "--side-table %s=%s: cannot start the load: %s", t->name, t->path,
+                 strerror(-rc));
+    }
+    return rc;
+}
+
+int prs_side_table_load(prs_sidedb *db, const prs_side_table *t, prs_sidedb_load_info *info,
+                        char *err, size_t err_size) {
+    memset(info, 0, sizeof(*info));
+    uint64_t t0 = prs_mono_ns();
+    /* O_NONBLOCK: a FIFO is refused below, not waited on in open. */
+    int fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, err_size, "--side-table %s=%s: %s", t->name, t->path, strerror(e));
+        return -e;
+    }
+    int rc;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        snprintf(err, err_size, "--side-table %s=%s: %s", t->name, t->path, strerror(-rc));
+        goto close_fd;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        snprintf(err, err_size, "--side-table %s=%s: not a regular file", t->name, t->path);
+        goto close_fd;
+    }
+    size_t size = (size_t)st.st_size;
+    void *map = NULL;
+    if (size) {
+        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            rc = -errno;
+            snprintf(err, err_size, "--side-table %s=%s: cannot map it: %s", t->name, t->path,
+                     strerror(-rc));
+            goto close_fd;
+        }
+        madvise(map, size, MADV_SEQUENTIAL);
+    }
+    const char *data = map ? map : "";
+    prs_sidedb_load *load;
+    rc = load_begin(db, t, data, &st, &load, info, err, err_size);
+    if (rc == 0) rc = load_rows(load, t, data, size, info, err, err_size);
+    if (rc == PRS_SIDEDB_REUSED) rc = 0;
+    if (rc == 0) info->load_ns = prs_mono_ns() - t0;
+    if (map) munmap(map, size);
+close_fd:
+    close(fd);
+    return rc;
+}
+
+/* ---- loading a job's tables ------------------------------------------------------ */
+
 /* The exit code of a table that cannot be loaded: a changed or bad file or option is the
  * user's to fix, memory and disk the environment's, the rest is the input. */
 static int table_exit_code(int rc) {
@@ -252,12 +366,8 @@ int prs_side_load(const prs_side_config *sc, const char *state_dir, prs_joblog *
     }
     for (uint32_t i = 0; i < sc->table_count; i++) {
         const prs_side_table *t = &sc->tables[i];
-        prs_sidedb_spec spec = {.name = t->name,
-                                .path = t->path,
-                                .key = t->key[0] ? t->key : NULL,
-                                .format = t->format};
         prs_sidedb_load_info info;
-        rc = prs_sidedb_ensure(*db, &spec, &info, err, err_size);
+        rc = prs_side_table_load(*db, t, &info, err, err_size);
         if (rc) return table_exit_code(rc);
         table_log(log, t, &info);
     }

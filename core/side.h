@@ -1,12 +1,16 @@
 /* side.h -- side inputs, side tables and --env: option parsing and argument substitution.
  *
  * Owns: the parsed, resolved side configuration of one job (names, absolute paths, table
- *   specs), in fixed arrays: nothing here allocates but the substituted argv.
- * May call: storage/sidedb, core/joblog (master.txt lines of a load), libc. The parsers
- *   are pure apart from realpath/stat; prs_side_apply_env and prs_side_load act.
+ *   specs), in fixed arrays: nothing here allocates but the substituted argv; and the
+ *   loading of side tables: prs_side_table_load maps a table's file, reads it with
+ *   core/sidescan (io/records' splitter: the same rules as a tabular --input) and feeds
+ *   the (key, row) pairs to storage/sidedb, which parses nothing.
+ * May call: core/sidescan, storage/sidedb, core/joblog (master.txt lines of a load),
+ *   libxxhash, libc. The parsers are pure (apart from realpath/stat) and any thread;
+ *   prs_side_apply_env, prs_side_table_load and prs_side_load act.
  * Callers: tools/prs.c (early validation, so a bad value exits 2 before anything runs) and
  *   the lifecycle (core/prs.c: it resolves, loads and hands the result to the workers),
- *   on the thread that runs prs_job_run.
+ *   on the thread that runs prs_job_run (sidedb's loading thread).
  *
  * Grammar (errors name the option and the value):
  *   --side-input NAME=PATH                      a file or directory, by name
@@ -23,6 +27,12 @@
 #include "sidedb.h"
 
 #include <limits.h>
+
+#define PRS_SIDE_NAME_MAX PRS_SIDEDB_NAME_MAX /* table and side-input names, bytes */
+#define PRS_SIDE_KEY_MAX PRS_SIDEDB_KEY_MAX   /* key column names, bytes */
+
+/* The values are stored in a side table's load (its source's format code): keep them. */
+enum prs_side_format { PRS_SIDE_CSV = 0, PRS_SIDE_TSV, PRS_SIDE_JSONL };
 
 #define PRS_SIDE_MAX 64u /* side inputs, side tables, --env each */
 
@@ -64,6 +74,17 @@ const char *prs_side_input_path(const prs_side_config *sc, const char *name);
 char **prs_side_substitute(const prs_side_config *sc, int argc, char *const *argv);
 
 const char *prs_side_format_name(enum prs_side_format f);
+/* Loads table t into db (or keeps an earlier load of the same content: a touched mtime
+ * alone is not a change): opens and maps t->path, scans it (sidescan.h) into a sidedb
+ * load. Returns 0 with info filled (load_ns: the whole call); -ESTALE: the table was
+ * loaded from different content (err says what differs: the caller refuses, a resumed
+ * job must not mix tables); -EINVAL: bad content or a missing key column (err names
+ * file, line, column), or not a regular file; -EISDIR; -ENOENT/-EACCES...: the file
+ * cannot be read; -EFBIG: too big (a record over ~500 MiB, over ~3G rows, or the 256 GiB
+ * map full); -ENOMEM, -ENOSPC, -EIO, -EBADMSG: from sidedb (err says which step). err
+ * always starts "--side-table NAME=PATH: ". On sidedb's loading thread. */
+int prs_side_table_load(prs_sidedb *db, const prs_side_table *t, prs_sidedb_load_info *info,
+                        char *err, size_t err_size);
 
 /* setenv of each "K=V" (already parsed: prs_side_parse_env). 0, or -EINVAL with err
  * naming the value (a name of 256 bytes or more, or setenv failed). Before any other

@@ -521,8 +521,21 @@ close_reader:
     return rc;
 }
 
+static void worker_free(prs_worker *w);
+
 void prs_worker_join(prs_worker *w) {
     pthread_join(w->thread, NULL);
+    worker_free(w);
+}
+
+int prs_worker_join_by(prs_worker *w, const struct timespec *deadline) {
+    int rc = pthread_timedjoin_np(w->thread, NULL, deadline);
+    if (rc) return -rc;
+    worker_free(w);
+    return 0;
+}
+
+static void worker_free(prs_worker *w) {
     prs_queue_reader_close(w->reader);
     prs_sidedb_reader_close(w->side_reader);
     for (uint32_t i = 0; i < PRS_WORKER_OUTS; i++) {

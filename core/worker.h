@@ -133,6 +133,10 @@ typedef struct prs_worker prs_worker; /* opaque: worker_impl.h, for the worker s
  * supervised runtime exits instead, see coord.c), then frees its readers, buffers and
  * scratch. Every buffer it handed over must be released first. Once per worker. */
 void prs_worker_join(prs_worker *w);
+/* prs_worker_join, bounded by deadline (CLOCK_REALTIME): -ETIMEDOUT if the worker is still
+ * in the entry script's code then (a prs_shutdown or prs_init that does not return);
+ * nothing is freed and the thread runs on: the caller ends the process without it. */
+int prs_worker_join_by(prs_worker *w, const struct timespec *deadline);
 /* Coordinator thread: buffer out_index of a PRS_DONE_BATCH completion, readable until it
  * is released (the worker does not touch it meanwhile). out_index < PRS_WORKER_OUTS and
  * the buffer handed over (asserted). */

@@ -1,21 +1,28 @@
-/* fuzz_records -- libFuzzer target: the record splitter against a deliberately simple,
- * slow reference (one byte at a time, RFC 4180 states written out; a recursive JSON
- * checker) on arbitrary bytes.
+/* fuzz_records -- libFuzzer target: the record splitter, the field reader and the side
+ * table scan against a deliberately simple, slow reference (one byte at a time, RFC 4180
+ * states written out; a recursive JSON checker) on arbitrary bytes.
  *
  * Input: byte 0 picks the batch limit (1 .. 256 bytes); the rest is the file, split as
  * csv, tsv, jsonl and lines in turn. For each format the splitter and the reference must
  * give the same header and the same records -- offset, size, line, terminator -- and the
  * same malformed flag (the messages are not compared: the reference only says yes or no).
  * Then the records are cut into batches and every batch, re-split on its own bytes with
- * prs_splitter_init_at, must give back exactly its records. Any difference aborts.
+ * prs_splitter_init_at, must give back exactly its records. Every well-formed csv/tsv
+ * record's fields (io/fields) must be the reference's, value by value; every well-formed
+ * jsonl record's members must be found by name where the reference finds them (the first
+ * of a repeated name). Last, the whole input is read as a side table (core/side, first
+ * column or member as the key): it must fail exactly when the header or a record is
+ * malformed, and otherwise hand on every record, in order, with its first field's value
+ * as the key. Any difference aborts.
  *
- * Build: clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
- *          -fno-sanitize-recover=all -iquote core -iquote io
- *          fuzz/fuzz_records.c io/records.c -o build/fuzz/fuzz_records
+ * Build: ninja build/fuzz/fuzz_records (tools/configure's list names its sources).
  * Run:   mkdir -p build/fuzz/corpus/records
  *        build/fuzz/fuzz_records -max_total_time=60 build/fuzz/corpus/records fuzz/corpus/records
  *        (libFuzzer writes new inputs into the FIRST directory: keep that one out of git). */
+#include "fields.h"
 #include "records.h"
+#include "side.h"
+#include "sidescan.h"
 
 #include <string.h>
 
@@ -229,6 +236,228 @@ static bool same_rec(const prs_record *a, const prs_record *b) {
            a->term_bytes == b->term_bytes && a->error == b->error;
 }
 
+/* ---- reference fields: the csv states again, one byte at a time, building values ------ */
+
+/* Field values of rec, back to back in vals; ends[i] is where value i ends in vals. */
+static size_t ref_fields(const char *rec, size_t n, char sep, char *vals, size_t *ends) {
+    enum { FIELD_START, UNQUOTED, QUOTED, QUOTE_IN_QUOTED } st = FIELD_START;
+    size_t count = 0, at = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = rec[i];
+        bool ends_field = c == sep && st != QUOTED;
+        if (ends_field) {
+            ends[count++] = at;
+            st = FIELD_START;
+        } else if (st == FIELD_START) {
+            st = c == '"' ? QUOTED : UNQUOTED;
+            if (c != '"') vals[at++] = c;
+        } else if (st == UNQUOTED) {
+            vals[at++] = c;
+        } else if (st == QUOTED) {
+            if (c == '"')
+                st = QUOTE_IN_QUOTED;
+            else
+                vals[at++] = c;
+        } else { /* just after a quote inside quotes: "" is one quote, else it closed */
+            vals[at++] = c;
+            st = c == '"' ? QUOTED : UNQUOTED;
+        }
+    }
+    ends[count++] = at;
+    return count;
+}
+
+static char fvals[MAX_INPUT_BYTES], gvals[MAX_INPUT_BYTES];
+static size_t fends[MAX_INPUT_BYTES + 1];
+
+static void check_fields(enum prs_format f, const char *buf, const prs_record *r, size_t i) {
+    const char *rec = buf + r->offset;
+    size_t n = (size_t)r->size_bytes;
+    size_t rn = ref_fields(rec, n, f == PRS_FORMAT_TSV ? '\t' : ',', fvals, fends);
+    prs_fields it;
+    prs_field fl;
+    if (prs_fields_init(&it, f, rec, n) != 0) fail("fields init", f, i);
+    size_t k = 0;
+    for (; prs_fields_next(&it, &fl) == 1; k++) {
+        if (k >= rn) fail("more fields than the reference", f, i);
+        if (fl.offset + fl.size_bytes > n) fail("field outside its record", f, i);
+        size_t len = prs_field_csv_value(rec, &fl, gvals);
+        size_t start = k ? fends[k - 1] : 0;
+        if (len != fends[k] - start || memcmp(gvals, fvals + start, len) != 0)
+            fail("field value differs", f, i);
+    }
+    if (k != rn) fail("fewer fields than the reference", f, i);
+}
+
+/* ---- reference json members: the checker's walk, keeping the top level's spans -------- */
+
+typedef struct ref_member {
+    size_t name_off, name_len; /* the name's string, quotes included */
+    size_t val_off, val_len;
+} ref_member;
+
+static ref_member members[MAX_INPUT_BYTES / 4 + 1];
+
+/* Decodes a JSON string's content (quotes included in [p, p + n)) the RFC's way. */
+static size_t ref_unescape(const char *p, size_t n, char *out) {
+    size_t o = 0;
+    for (size_t i = 1; i + 1 < n; i++) {
+        if (p[i] != '\\') {
+            out[o++] = p[i];
+            continue;
+        }
+        char c = p[++i];
+        const char *simple = strchr("\"\\/bfnrt", c);
+        if (c != 'u' && simple) {
+            out[o++] = "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
+            continue;
+        }
+        unsigned cp =
+            (unsigned)strtoul((char[5]){p[i + 1], p[i + 2], p[i + 3], p[i + 4], 0}, NULL, 16);
+        i += 4;
+        if (cp >= 0xd800 && cp < 0xdc00 && i + 6 < n && p[i + 1] == '\\' && p[i + 2] == 'u') {
+            unsigned lo =
+                (unsigned)strtoul((char[5]){p[i + 3], p[i + 4], p[i + 5], p[i + 6], 0}, NULL, 16);
+            if (lo >= 0xdc00 && lo < 0xe000) {
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                i += 6;
+            }
+        }
+        if (cp < 0x80) {
+            out[o++] = (char)cp;
+        } else if (cp < 0x800) {
+            out[o++] = (char)(0xc0 | cp >> 6);
+            out[o++] = (char)(0x80 | (cp & 0x3f));
+        } else if (cp < 0x10000) {
+            out[o++] = (char)(0xe0 | cp >> 12);
+            out[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            out[o++] = (char)(0x80 | (cp & 0x3f));
+        } else {
+            out[o++] = (char)(0xf0 | cp >> 18);
+            out[o++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+            out[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            out[o++] = (char)(0x80 | (cp & 0x3f));
+        }
+    }
+    return o;
+}
+
+/* The top-level members of a record the checker accepted. */
+static size_t ref_members(const char *rec, size_t n) {
+    jp j = {(const uint8_t *)rec, (const uint8_t *)rec + n, 0};
+    size_t count = 0;
+    j_ws(&j);
+    j.p++; /* '{' */
+    j_ws(&j);
+    if (j_eat(&j, '}')) return 0;
+    for (;;) {
+        j_ws(&j);
+        const uint8_t *name = j.p;
+        j_string(&j);
+        ref_member m = {(size_t)(name - (const uint8_t *)rec), (size_t)(j.p - name), 0, 0};
+        j_ws(&j);
+        j_eat(&j, ':');
+        j_ws(&j);
+        const uint8_t *v = j.p;
+        j_value(&j);
+        m.val_off = (size_t)(v - (const uint8_t *)rec);
+        m.val_len = (size_t)(j.p - v);
+        members[count++] = m;
+        j_ws(&j);
+        if (!j_eat(&j, ',')) return count;
+    }
+}
+
+static char nbuf[MAX_INPUT_BYTES], nbuf2[MAX_INPUT_BYTES];
+
+static void check_members(const char *buf, const prs_record *r, size_t i) {
+    const char *rec = buf + r->offset;
+    size_t n = (size_t)r->size_bytes, mn = ref_members(rec, n);
+    prs_field v;
+    int got = prs_field_json_member(rec, n, NULL, 0, &v);
+    if (got != (mn > 0) ||
+        (mn && (v.offset != members[0].val_off || v.size_bytes != members[0].val_len)))
+        fail("first member differs", PRS_FORMAT_JSONL, i);
+    for (size_t k = 0; k < mn; k++) {
+        size_t len = ref_unescape(rec + members[k].name_off, members[k].name_len, nbuf);
+        size_t first = k;
+        for (size_t e = 0; e < k; e++) {
+            size_t l2 = ref_unescape(rec + members[e].name_off, members[e].name_len, nbuf2);
+            if (l2 == len && memcmp(nbuf, nbuf2, len) == 0) {
+                first = e;
+                break;
+            }
+        }
+        if (prs_field_json_member(rec, n, nbuf, len, &v) != 1 ||
+            v.offset != members[first].val_off || v.size_bytes != members[first].val_len)
+            fail("member lookup differs", PRS_FORMAT_JSONL, i);
+        if (v.quoted != (rec[v.offset] == '"')) fail("member quoted flag", PRS_FORMAT_JSONL, i);
+        if (v.quoted) {
+            size_t want = ref_unescape(rec + v.offset, v.size_bytes, nbuf2);
+            size_t have = prs_field_json_value(rec, &v, gvals);
+            if (have != want || memcmp(gvals, nbuf2, have) != 0)
+                fail("member value differs", PRS_FORMAT_JSONL, i);
+        }
+    }
+}
+
+/* ---- side table scan: what it hands on, against the records and their first fields ---- */
+
+typedef struct side_seen {
+    enum prs_format f;
+    const char *buf;
+    const prs_record *recs;
+    size_t n, next;
+} side_seen;
+
+static int side_row(void *arg, const char *key, size_t key_len, const char *row, size_t row_len) {
+    side_seen *s = arg;
+    if (s->next >= s->n) fail("side scan: more rows than records", s->f, s->next);
+    const prs_record *r = &s->recs[s->next];
+    if (row != s->buf + r->offset || row_len != r->size_bytes)
+        fail("side scan: row is not the record", s->f, s->next);
+    const char *want = gvals;
+    size_t want_len = 0;
+    if (s->f == PRS_FORMAT_JSONL) {
+        if (ref_members(row, row_len) > 0) {
+            const ref_member *m = &members[0];
+            if (row[m->val_off] == '"') {
+                want_len = ref_unescape(row + m->val_off, m->val_len, gvals);
+            } else {
+                want = row + m->val_off;
+                want_len = m->val_len;
+            }
+        }
+    } else {
+        ref_fields(row, row_len, s->f == PRS_FORMAT_TSV ? '\t' : ',', fvals, fends);
+        want = fvals;
+        want_len = fends[0];
+    }
+    if (key_len != want_len || memcmp(key, want, key_len) != 0)
+        fail("side scan: key is not the first field", s->f, s->next);
+    s->next++;
+    return 0;
+}
+
+static void check_side(enum prs_format f, const char *buf, size_t n, const prs_record *recs,
+                       size_t count, bool any_bad) {
+    prs_side_table t = {.name = "fuzz", .path = "fuzz"};
+    t.format = f == PRS_FORMAT_CSV   ? PRS_SIDE_CSV
+               : f == PRS_FORMAT_TSV ? PRS_SIDE_TSV
+                                     : PRS_SIDE_JSONL;
+    side_seen seen = {f, buf, recs, count, 0};
+    const char *header;
+    size_t header_len;
+    char err[512];
+    int rc = prs_side_scan(&t, buf, n, side_row, &seen, &header, &header_len, err, sizeof(err));
+    if (any_bad) {
+        if (rc != -EINVAL || !strstr(err, "line ")) fail("side scan: a bad record passed", f, 0);
+        return;
+    }
+    if (rc != 0) fail("side scan: failed on good records", f, seen.next);
+    if (seen.next != count) fail("side scan: fewer rows than records", f, seen.next);
+}
+
 static ref_rec ref[MAX_RECS];
 static prs_record got[MAX_RECS];
 
@@ -252,6 +481,14 @@ static void check(enum prs_format f, const char *buf, size_t n, uint64_t limit) 
     }
     if (first + gn != rn) fail("fewer records than the reference", f, gn);
     if (prs_splitter_next(&s, &h) != 0) fail("end not sticky", f, gn);
+    bool any_bad = has_header && ref[0].bad;
+    for (size_t i = 0; i < gn; i++) {
+        any_bad |= got[i].error != NULL;
+        if (got[i].error) continue;
+        if (csv) check_fields(f, buf, &got[i], i);
+        if (f == PRS_FORMAT_JSONL) check_members(buf, &got[i], i);
+    }
+    if (csv || f == PRS_FORMAT_JSONL) check_side(f, buf, n, got, gn, any_bad);
 
     prs_batcher b;
     if (prs_batcher_init(&b, limit) != 0) fail("batcher init", f, 0);

@@ -27,7 +27,9 @@ min_landed=30
 max_lives=400 # a bound: the job is far shorter than this many lives
 script=build/examples/faulty.so
 opts=(--quiet --entry-script "$script" --input "$root/in" --mini-batch-size 7 --workers 2)
-args=(-- --sleep-us 150 --extra-rows 1000)
+# --exit-rate: a first try that calls exit(0) at a seeded item, charged and retried (the
+# rows do not change: run_max_try is 3).
+args=(-- --sleep-us 150 --extra-rows 1000 --seed "$seed" --exit-rate 0.002)
 
 build/gen "$root/in" --files "$files" --min-bytes 8 --max-bytes 64 --seed "$seed" >/dev/null ||
     { echo "cannot generate the dataset"; exit 1; }

@@ -447,3 +447,21 @@ Test(misbehave, constructor_crash_does_not_point_into_a_missing_out, .timeout = 
     free(err);
     tu_rmrf(r.dir);
 }
+
+/* A prs_shutdown or prs_global_shutdown that never returns: after the bound (here the
+ * run timeout, 2 s) the runtime ends as the committed result says. */
+Test(misbehave, shutdown_that_never_returns_is_bounded, .timeout = 120) {
+    static const char *args[] = {"", "--global"};
+    for (size_t i = 0; i < PRS_ARRAY_LEN(args); i++) {
+        e2e_run r;
+        e2e_setup(&r, "mb-hang", MB_FILES);
+        int code =
+            mb_run(&r, "shutdown_hang", "--workers 2 --run-invocation-timeout 2", args[i], 40);
+        cr_assert_eq(code, 0, "%s: prs exited %d (124: hung):\n%s", args[i], code, mb_stderr(&r));
+        e2e_assert_rows_once(&r, MB_FILES, NULL);
+        char *master = mb_file(&r, "logs/sys/master.txt");
+        cr_assert(strstr(master, "did not return") || strstr(master, "did not end"), "%s", master);
+        free(master);
+        tu_rmrf(r.dir);
+    }
+}

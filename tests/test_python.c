@@ -61,6 +61,9 @@ Test(python, files_rows_once_logger_print_argv_env_output_dir, .timeout = 120) {
     snprintf(want, sizeof(want), "echo: output_dir=%s", r.out);
     assert_contains(log, want);
     assert_contains(log, "worker-0: stdout: echo: printed from init");
+    /* Worker 0's host is the one that passed the import check: its import's output too. */
+    assert_contains(log, "worker-0: stdout: echo: imported");
+    assert_contains(log, "worker-1: stdout: echo: imported");
     assert_contains(log, "WARNING worker-1: stderr: echo: to stderr");
     assert_contains(log, "worker-1: stdout: echo: shutdown");
     cr_assert(!strstr(log, "a debug line"), "DEBUG passed --logging-level INFO");

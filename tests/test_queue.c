@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <criterion/criterion.h>
+#include <lmdb.h>
 #include <string.h>
 
 static prs_queue *make_queue(const char *dir, uint32_t items, uint32_t per_batch) {
@@ -285,6 +286,52 @@ Test(queue, commit_refuses_an_impossible_record) {
     prs_queue_counts again;
     cr_assert_eq(prs_queue_counts_get(q, &again), 0);
     cr_assert_eq(again.done_batches, 0); /* nothing was written */
+    prs_queue_close(q);
+    tu_rmrf(dir);
+}
+
+/* Bytes read back that no run writes: every read path says -EBADMSG (and names data.mdb
+ * on stderr), never asserts. The damage is written with LMDB itself. */
+static void damage_queue(const char *dir, const char *dbname, uint64_t id, const char *key,
+                         const void *val, size_t len) {
+    MDB_env *env;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_dbi_open(txn, dbname, key ? 0 : MDB_INTEGERKEY, &dbi), 0);
+    MDB_val k = key ? (MDB_val){strlen(key), (void *)(uintptr_t)key} : (MDB_val){sizeof(id), &id};
+    MDB_val v = {len, (void *)(uintptr_t)val};
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+Test(queue, damaged_records_read_back_are_ebadmsg) {
+    char dir[256];
+    tu_tmpdir(dir, sizeof(dir), "queue");
+    prs_queue *q = make_queue(dir, 6, 3);
+    prs_queue_close(q);
+    uint8_t bad[PRS_QUEUE_BATCH_BYTES] = {9}; /* state 9: no such state */
+    damage_queue(dir, "batches", 1, NULL, bad, sizeof(bad));
+    damage_queue(dir, "meta", 0, "counts", "short", 5);
+    char err[512];
+    cr_assert_eq(prs_queue_open(&q, dir, PRS_DURABILITY_NONE, err, sizeof(err)), 0, "%s", err);
+    prs_queue_counts c;
+    cr_assert_eq(prs_queue_counts_get(q, &c), -EBADMSG);
+    prs_queue_reader *r;
+    cr_assert_eq(prs_queue_reader_open(q, &r), 0);
+    cr_assert_eq(prs_queue_reader_begin(r), 0);
+    prs_batch_rec rec;
+    cr_assert_eq(prs_queue_reader_batch(r, 0, &rec), 0, "the batch before is fine");
+    cr_assert_eq(prs_queue_reader_batch(r, 1, &rec), -EBADMSG);
+    uint64_t cursor = 0, ids[4];
+    prs_batch_rec recs[4];
+    cr_assert_eq(prs_queue_reader_pending(r, &cursor, ids, recs, 4), -EBADMSG);
+    prs_queue_reader_end(r);
+    prs_queue_reader_close(r);
     prs_queue_close(q);
     tu_rmrf(dir);
 }

@@ -70,10 +70,13 @@ Test(report, buckets_add_up_to_the_totals) {
     const char errors[] = "errors: 9 in 2 distinct messages\n\n[2 x] small\n  file: "
                           "logs/user/error/n/a.txt\n\n[7 x] big <b>\n  first: ...\n  file: "
                           "logs/user/error/n/b.txt\n";
-    const char procs[] = "pid,tid,role,cpu,start,end,exit_code,signal\n"
-                         "5,5,runtime,-1,2026-12-02T05:00:10.000Z,2026-12-02T05:00:20.000Z,-1,11\n"
-                         "6,6,runtime,-1,2026-12-02T05:00:20.000Z,2026-12-02T05:02:00.000Z,0,0\n"
-                         "6,9,worker-0,0,2026-12-02T05:00:20.000Z,2026-12-02T05:02:00.000Z,0,0\n";
+    const char procs[] =
+        "pid,tid,role,cpu,start,end,exit_code,signal\n"
+        "5,5,runtime,-1,2026-12-02T05:00:10.000Z,2026-12-02T05:00:20.000Z,-1,11\n"
+        "6,6,runtime,-1,2026-12-02T05:00:20.000Z,2026-12-02T05:02:00.000Z,0,0\n"
+        "6,9,worker-0,0,2026-12-02T05:00:20.000Z,2026-12-02T05:02:00.000Z,0,0\n"
+        "7,7,host-1,1,2026-12-02T05:00:20.000Z,2026-12-02T05:00:30.000Z,-1,9\n"
+        "8,8,host-1/gpu0,1,2026-12-02T05:00:30.000Z,2026-12-02T05:02:00.000Z,0,0\n";
     prs_jobstats *s;
     cr_assert_eq(prs_jobstats_from_text(csv, len, NULL, 0, procs, sizeof(procs) - 1, master,
                                         sizeof(master) - 1, errors, sizeof(errors) - 1,
@@ -110,6 +113,8 @@ Test(report, buckets_add_up_to_the_totals) {
     cr_assert_eq(s->crashes, 1);
     cr_assert_eq(s->timeouts, 1);
     cr_assert_eq(s->lives_total, 2);
+    cr_assert_eq(s->host_lives_total, 2);
+    cr_assert_eq(s->host_lives[1], 2, "a restarted Python host: two lives of worker 1's host");
     cr_assert_eq(s->errors_total, 9);
     cr_assert_eq(s->groups_len, 2);
     cr_assert_eq(s->groups[0].count, 7, "largest group first");
@@ -261,5 +266,47 @@ Test(report, live_while_running, .timeout = 240) {
     cr_assert(strstr(end, "SUCCEEDED"));
     free(live);
     free(end);
+    tu_rmrf(dir);
+}
+
+/* A job run as two shards on this machine, merged: OUT's page shows both shards side by
+ * side with links to their own reports, the merged totals and error groups. */
+Test(report, sharded_job, .timeout = 240) {
+    char dir[256], in[300], out[300];
+    tu_tmpdir(dir, sizeof(dir), "report-shards");
+    snprintf(in, sizeof(in), "%s/in", dir);
+    snprintf(out, sizeof(out), "%s/out", dir);
+    tu_dataset(in, 200);
+    for (int k = 0; k < 2; k++)
+        cr_assert_eq(tu_sh("%s run --quiet --entry-script build/examples/faulty.so --input '%s' "
+                           "--output '%s' --shard %d/2 --mini-batch-size 5 -- --seed 4 "
+                           "--fail-rate 0.05 2>/dev/null",
+                           tu_prs(), in, out, k),
+                     0);
+    cr_assert_eq(tu_sh("%s merge '%s' 2>/dev/null && %s report '%s' >/dev/null", tu_prs(), out,
+                       tu_prs(), out),
+                 0);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/logs/report.html", out);
+    char *page = tu_read(path, NULL);
+    cr_assert_not_null(page);
+    cr_assert(strstr(page, "2 shards"));
+    cr_assert(strstr(page, "href=\"../shards/0-of-2/logs/report.html\""));
+    cr_assert(strstr(page, "href=\"../shards/1-of-2/logs/report.html\""));
+    snprintf(path, sizeof(path), "%s/shards/1-of-2/logs/report.html", out);
+    char *shard = tu_read(path, NULL);
+    cr_assert_not_null(shard, "each shard has its own report");
+    snprintf(path, sizeof(path), "%s/logs/overview.txt", out);
+    char *overview = tu_read(path, NULL);
+    cr_assert_not_null(overview);
+    const char *items = strstr(overview, "items:");
+    cr_assert_not_null(items);
+    char want[128];
+    snprintf(want, sizeof(want), ": %lld items succeeded, %lld failed",
+             tu_field(items, "succeeded"), tu_field(items, "failed"));
+    cr_assert(strstr(page, want), "the page's totals are the merged ones (%s)", want);
+    free(overview);
+    free(shard);
+    free(page);
     tu_rmrf(dir);
 }

@@ -321,3 +321,30 @@ Test(shards, tabular_merge_equals_a_single_machine_run) {
     cr_assert(strstr(ov, "items: total 20000, succeeded 19889, failed 111"), "%s", ov);
     free(merged), free(want), free(ov);
 }
+
+/* The generated scripts run as Slurm would run them (bash, SLURM_ARRAY_TASK_ID set): a
+ * shard over its threshold ends its task with 0, and the merge gives the job's 1. */
+Test(shards, generated_scripts_map_a_threshold_to_the_merge) {
+    e2e_run r;
+    e2e_setup(&r, "shards-scripts", 60);
+    fake_tools(&r);
+    char args[900], log[400];
+    snprintf(args, sizeof(args),
+             "--slurm --shards 3 -- --entry-script build/examples/faulty.so --input '%s' "
+             "--output '%s' --workers 1 --error-threshold 0 -- --fail-item f0001",
+             r.in, r.out);
+    cr_assert_eq(submit(&r, args, log, sizeof(log)), 0, "%s", tu_read(log, NULL));
+    for (unsigned k = 0; k < 3; k++)
+        cr_assert_eq(
+            tu_sh("SLURM_ARRAY_TASK_ID=%u bash '%s/slurm/shards.sbatch' >/dev/null 2>&1", k, r.out),
+            0, "task %u", k);
+    char p[600];
+    snprintf(p, sizeof(p), "%s/shards/0-of-3", r.out);
+    cr_assert_eq(tu_sh("%s status '%s' | grep -q 'exit code 1'", tu_prs(), p), 0,
+                 "shard 0 should have failed its threshold");
+    cr_assert_eq(tu_sh("bash '%s/slurm/merge.sbatch' >/dev/null 2>&1", r.out), 1);
+    char *ov = read_rel(&r, "logs/overview.txt");
+    cr_assert(ov && strstr(ov, "failed because: failed items exceeded --error-threshold"), "%s",
+              ov);
+    free(ov);
+}

@@ -2,6 +2,9 @@
  * runs tests/side_probe.so, which writes what it sees into its rows (see side_probe.c). */
 #include "e2e.h"
 #include "prs.h"
+#include "records.h"
+#include "side.h"
+#include "sidescan.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -104,6 +107,84 @@ Test(side, csv_table_with_a_byte_order_mark, .timeout = 60) {
     cr_assert_eq(e2e_prs(&r, PROBE, opts, "table=lab hdr"), 0);
     assert_row_has(&r, "f0000.txt", "\tv=f0000.txt,zero\th=id,label");
     assert_row_has(&r, "f0001.txt", "\tv=MISSING(-2)");
+    tu_rmrf(r.dir);
+}
+
+/* "f0000.t"xt is one field, f0000.txt: a quote away from a field start is data, as the
+ * splitter reads a tabular --input (tests/test_fields.c). The side table's own scanner
+ * used to refuse the row ("text after a quoted field"). */
+Test(side, quote_then_text_is_data_as_in_a_tabular_input, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "side", 2);
+    char t[512];
+    side_file(&r, "q.csv", "id,label\n\"f0000.t\"xt,dog\n", t, sizeof(t));
+    char opts[1024];
+    snprintf(opts, sizeof(opts), "--side-table lab=%s", t);
+    cr_assert_eq(e2e_prs(&r, PROBE, opts, "table=lab"), 0);
+    assert_row_has(&r, "f0000.txt", "\tv=\"f0000.t\"xt,dog");
+    assert_row_has(&r, "f0001.txt", "\tv=MISSING(-2)");
+    tu_rmrf(r.dir);
+}
+
+typedef struct scanned {
+    char keys[4][32];
+    char rows[4][32];
+    int n;
+} scanned;
+
+static int scan_row(void *arg, const char *key, size_t key_len, const char *row, size_t row_len) {
+    scanned *sc = arg;
+    cr_assert_lt(sc->n, 4);
+    snprintf(sc->keys[sc->n], sizeof(sc->keys[0]), "%.*s", (int)key_len, key);
+    snprintf(sc->rows[sc->n], sizeof(sc->rows[0]), "%.*s", (int)row_len, row);
+    sc->n++;
+    return 0;
+}
+
+/* The same bytes through both readers, in this process: the splitter's record is the
+ * side table's row, and its first field the key. */
+Test(side, splitter_and_side_scan_read_one_way) {
+    const char *buf = "id,v\n\"0\"x,dog\n";
+    prs_splitter s;
+    prs_record rec;
+    cr_assert_eq(prs_splitter_init(&s, PRS_FORMAT_CSV, buf, strlen(buf)), 0);
+    cr_assert_eq(prs_splitter_next(&s, &rec), 1);
+    cr_assert_null(rec.error);
+    prs_side_table t = {.name = "t", .path = "t.csv", .format = PRS_SIDE_CSV};
+    scanned sc = {0};
+    const char *header;
+    size_t header_len;
+    char err[256] = "";
+    cr_assert_eq(
+        prs_side_scan(&t, buf, strlen(buf), scan_row, &sc, &header, &header_len, err, sizeof(err)),
+        0, "%s", err);
+    cr_assert_eq(sc.n, 1);
+    cr_assert_str_eq(sc.keys[0], "0x");
+    cr_assert_str_eq(sc.rows[0], "\"0\"x,dog");
+    cr_assert_eq(strlen(sc.rows[0]), rec.size_bytes);
+    cr_assert_eq(header_len, 4);
+    cr_assert(!memcmp(header, "id,v", 4));
+}
+
+/* A record the splitter flags is a bad table: exit 2, naming the file, the line and what
+ * is wrong (the splitter's message, as a tabular --input reports it). */
+Test(side, malformed_records_are_config_errors_naming_the_line, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "side", 2);
+    char t[512], j[512], opts[1024];
+    side_file(&r, "t.csv", "k,v\nf0000.txt,a\n\"f0001.txt,b\n", t, sizeof(t));
+    snprintf(opts, sizeof(opts), "--side-table t=%s", t);
+    cr_assert_eq(e2e_prs(&r, PROBE, opts, "table=t"), 2);
+    char *err = tu_read(r.err, NULL);
+    cr_assert(strstr(err, t) && strstr(err, "line 3") && strstr(err, "unterminated quoted field"),
+              "%s", err);
+    free(err);
+    side_file(&r, "j.jsonl", "{\"id\":\"f0000.txt\"}\n{\"id\": tru}\n", j, sizeof(j));
+    snprintf(opts, sizeof(opts), "--side-table j=%s", j);
+    cr_assert_eq(e2e_prs(&r, PROBE, opts, "table=j"), 2);
+    err = tu_read(r.err, NULL);
+    cr_assert(strstr(err, j) && strstr(err, "line 2") && strstr(err, "invalid JSON"), "%s", err);
+    free(err);
     tu_rmrf(r.dir);
 }
 

@@ -6,6 +6,7 @@
  * phone or 1280 px), and the print style fits A4. */
 #include "htmlreport.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -350,9 +351,9 @@ static void chart_durations(FILE *f, const prs_jobstats *s) {
 
 /* error.txt names its files relative to OUT; the page lives in OUT/logs/. */
 static void error_link(FILE *f, const char *file) {
-    const char *rel = strncmp(file, "logs/", 5) == 0 ? file + 5 : file;
-    fputs("<a href=\"", f);
-    esc(f, rel);
+    bool in_logs = strncmp(file, "logs/", 5) == 0;
+    fputs(in_logs ? "<a href=\"" : "<a href=\"../", f);
+    esc(f, in_logs ? file + 5 : file);
     fputs("\">", f);
     esc(f, file);
     fputs("</a>", f);
@@ -400,6 +401,17 @@ static void section_restarts(FILE *f, const prs_jobstats *s) {
         }
         fputs("</table>", f);
         if (s->lives_len > 50) fputs("<p class=note>(the first 50)</p>", f);
+    }
+    if (s->host_lives_total) {
+        fprintf(f,
+                "<p>%llu lives of entry-script host processes (Python).</p><table><tr><th>"
+                "worker</th><th>host lives</th><th>restarts</th></tr>",
+                (unsigned long long)s->host_lives_total);
+        for (uint32_t w = 0; w < PRS_JOBSTATS_MAX_WORKERS; w++)
+            if (s->host_lives[w])
+                fprintf(f, "<tr><td>worker-%u</td><td>%u</td><td>%u</td></tr>", w, s->host_lives[w],
+                        s->host_lives[w] - 1);
+        fputs("</table>", f);
     }
     fputs("</section>\n", f);
 }
@@ -503,39 +515,238 @@ int prs_htmlreport_render(const prs_jobstats *s, FILE *f, unsigned refresh_s) {
     return ferror(f) ? -EIO : 0;
 }
 
-int prs_htmlreport_write(const char *out_dir, unsigned refresh_s, char *err, size_t err_size) {
-    prs_jobstats *s;
-    int rc = prs_jobstats_load(out_dir, &s, err, err_size);
-    if (rc != 0) return rc;
+/* Writes OUT/logs/report.html from render(ctx, f): a temporary file beside it, renamed
+ * over it; neither followed if it is a symlink. */
+static int write_page(const char *out_dir, int (*render)(const void *ctx, FILE *f), const void *ctx,
+                      char *err, size_t err_size) {
     char path[PATH_MAX], tmp[PATH_MAX + 16];
     snprintf(path, sizeof(path), "%s/logs/report.html", out_dir);
     snprintf(tmp, sizeof(tmp), "%s/logs/.report.html.tmp", out_dir);
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
         snprintf(err, err_size, "%s: is a symlink; prs does not write through it", path);
-        rc = -ELOOP;
-        goto free_stats;
+        return -ELOOP;
     }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
-        rc = -errno;
+        int rc = -errno;
         snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
-        goto free_stats;
+        return rc;
     }
     FILE *f = fdopen(fd, "w");
+    int rc = 0;
     if (!f) {
         rc = -errno;
         close(fd);
         goto remove_tmp;
     }
-    rc = prs_htmlreport_render(s, f, refresh_s);
+    rc = render(ctx, f);
     if (fclose(f) != 0 && rc == 0) rc = -errno;
     if (rc == 0 && rename(tmp, path) != 0) rc = -errno;
-    if (rc == 0) goto free_stats;
+    if (rc == 0) return 0;
 remove_tmp:
     snprintf(err, err_size, "%s: %s", path, strerror(-rc));
     unlink(tmp);
-free_stats:
+    return rc;
+}
+
+typedef struct single_page {
+    const prs_jobstats *s;
+    unsigned refresh_s;
+} single_page;
+
+static int render_single(const void *ctx, FILE *f) {
+    const single_page *p = ctx;
+    return prs_htmlreport_render(p->s, f, p->refresh_s);
+}
+
+int prs_htmlreport_write(const char *out_dir, unsigned refresh_s, char *err, size_t err_size) {
+    char shards[PATH_MAX];
+    struct stat st;
+    snprintf(shards, sizeof(shards), "%s/shards", out_dir);
+    if (stat(shards, &st) == 0 && S_ISDIR(st.st_mode))
+        return prs_htmlreport_write_sharded(out_dir, err, err_size);
+    prs_jobstats *s;
+    int rc = prs_jobstats_load(out_dir, &s, err, err_size);
+    if (rc != 0) return rc;
+    single_page p = {s, refresh_s};
+    rc = write_page(out_dir, render_single, &p, err, err_size);
     prs_jobstats_free(s);
+    return rc;
+}
+
+/* ---- a job run as shards: the shards side by side ------------------------------------ */
+
+typedef struct shard_entry {
+    uint32_t k, n;
+    char name[32]; /* "K-of-N" */
+    prs_jobstats *s;
+} shard_entry;
+
+typedef struct sharded_page {
+    const prs_jobstats *whole; /* OUT/logs: the merged overview.txt and error.txt */
+    shard_entry *shard;
+    size_t len;
+    uint64_t skipped; /* shard directories past PRS_HTMLREPORT_MAX_SHARDS */
+    double t0_s, t1_s;
+} sharded_page;
+
+static int cmp_shard(const void *a, const void *b) {
+    const shard_entry *x = a, *y = b;
+    return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* Each shard's own report, and its stats for the job's page. */
+static int load_shards(const char *out_dir, sharded_page *p, char *err, size_t err_size) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/shards", out_dir);
+    DIR *d = opendir(dir);
+    if (!d) {
+        int rc = -errno;
+        snprintf(err, err_size, "%s: %s", dir, strerror(errno));
+        return rc;
+    }
+    p->shard = calloc(PRS_HTMLREPORT_MAX_SHARDS, sizeof(*p->shard));
+    if (!p->shard) {
+        closedir(d);
+        return -ENOMEM;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        shard_entry se = {0};
+        char tail;
+        if (sscanf(e->d_name, "%u-of-%u%c", &se.k, &se.n, &tail) != 2) continue;
+        if (p->len == PRS_HTMLREPORT_MAX_SHARDS) {
+            p->skipped++;
+            continue;
+        }
+        char sub[PATH_MAX + 300], ignored[PATH_MAX + 256];
+        snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+        snprintf(se.name, sizeof(se.name), "%u-of-%u", se.k, se.n);
+        /* a shard that has not started has no logs yet: no report, no lane */
+        (void)prs_htmlreport_write(sub, 0, ignored, sizeof(ignored));
+        if (prs_jobstats_load(sub, &se.s, ignored, sizeof(ignored)) != 0) continue;
+        p->shard[p->len++] = se;
+    }
+    closedir(d);
+    qsort(p->shard, p->len, sizeof(*p->shard), cmp_shard);
+    for (size_t i = 0; i < p->len; i++) {
+        const prs_jobstats *s = p->shard[i].s;
+        if (!s->tries) continue;
+        if (p->t1_s <= p->t0_s || s->t0_s < p->t0_s) p->t0_s = s->t0_s;
+        p->t1_s = PRS_MAX(p->t1_s, s->t1_s);
+    }
+    if (!(p->t1_s > p->t0_s)) p->t1_s = p->t0_s + 1;
+    return 0;
+}
+
+static void shards_table(FILE *f, const sharded_page *p) {
+    fputs("<table><tr><th>shard</th><th>state</th><th>tries</th><th>items succeeded</th>"
+          "<th>items failed</th><th>crashes</th><th>timeouts</th><th>restarts</th>"
+          "<th>report</th></tr>",
+          f);
+    for (size_t i = 0; i < p->len; i++) {
+        const shard_entry *e = &p->shard[i];
+        const prs_jobstats *s = e->s;
+        fprintf(f,
+                "<tr><td>%s</td><td>%s</td><td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</td>"
+                "<td>%llu</td><td>%llu</td><td><a href=\"../shards/%s/logs/report.html\">"
+                "shards/%s</a></td></tr>",
+                e->name, s->state[0] ? s->state : "NOT STARTED", (unsigned long long)s->tries,
+                (unsigned long long)s->items_ok, (unsigned long long)s->items_failed,
+                (unsigned long long)s->crashes, (unsigned long long)s->timeouts,
+                (unsigned long long)(s->lives_total ? s->lives_total - 1 : 0), e->name, e->name);
+    }
+    fputs("</table>", f);
+    if (p->skipped)
+        fprintf(f, "<p class=note>%llu more shards are not shown.</p>",
+                (unsigned long long)p->skipped);
+}
+
+/* One lane per shard over the job's span: each shard's buckets placed by their middle,
+ * filled with the worst outcome, fainter where its workers were less busy. */
+static void shards_timeline(FILE *f, const sharded_page *p) {
+    double span = p->t1_s - p->t0_s, height = T + p->len * LANE_H + B;
+    svg_begin(f, "shards", "One lane per shard: tries by outcome over the job's time", height);
+    for (size_t i = 0; i < p->len; i++) {
+        const prs_jobstats *s = p->shard[i].s;
+        fprintf(f, "<text class=vl x=%.0f y=%.1f>%s</text>", L - 4, T + (i + 1) * LANE_H - 5,
+                p->shard[i].name);
+        if (!s->tries) continue;
+        double w = PRS_MAX(s->bucket_s / span * PW, 0.6);
+        for (uint32_t b = 0; b < PRS_JOBSTATS_BUCKETS; b++) {
+            int worst = -1;
+            double busy = 0;
+            for (uint32_t lane = 0; lane < s->workers; lane++) {
+                size_t cell = (size_t)lane * PRS_JOBSTATS_BUCKETS + b;
+                for (int o = 0; o < PRS_TRY_OUTCOMES; o++)
+                    if (s->lane_outcome[cell * PRS_TRY_OUTCOMES + o] && o > worst) worst = o;
+                busy += s->lane_busy_s[cell];
+            }
+            busy = PRS_MIN(busy / (s->bucket_s * s->workers), 1.0);
+            if (worst < 0 && busy <= 0) continue;
+            double x = L + (s->t0_s + b * s->bucket_s - p->t0_s) / span * PW;
+            fprintf(f, "<rect x=%.2f y=%.1f width=%.2f height=%.0f fill=\"%s\" opacity=%.2f />", x,
+                    T + i * LANE_H + 1, w, LANE_H - 2, outcome_fill[worst < 0 ? 0 : worst],
+                    0.25 + 0.75 * busy);
+        }
+    }
+    prs_jobstats span_only = {.t0_s = p->t0_s, .t1_s = p->t1_s};
+    time_axis(f, &span_only, T + p->len * LANE_H);
+    fputs("</svg>", f);
+}
+
+static int render_sharded(const void *ctx, FILE *f) {
+    const sharded_page *p = ctx;
+    const prs_jobstats *w = p->whole;
+    uint64_t ok = 0, failed = 0, tries = 0;
+    for (size_t i = 0; i < p->len; i++) {
+        ok += p->shard[i].s->items_ok;
+        failed += p->shard[i].s->items_failed;
+        tries += p->shard[i].s->tries;
+    }
+    fprintf(f,
+            "<!doctype html>\n<html lang=en><head><meta charset=utf-8><meta name=viewport "
+            "content=\"width=device-width,initial-scale=1\"><title>prs job: %s</title>\n%s"
+            "</head><body>\n%s<h1>prs job report: %zu shards</h1><p class=state>",
+            w->state[0] ? w->state : "NOT MERGED", style, patterns, p->len);
+    esc(f, w->state[0] ? w->state : "NOT MERGED YET (prs merge OUT)");
+    fprintf(f, ": %llu items succeeded, %llu failed, in %llu tries</p><pre>",
+            (unsigned long long)ok, (unsigned long long)failed, (unsigned long long)tries);
+    esc(f, w->overview[0] ? w->overview : "no logs/overview.txt yet: prs merge OUT writes it");
+    fputs("</pre>\n<section><h2>Shards side by side</h2>", f);
+    legend(f);
+    fputs("<div class=wide>", f);
+    shards_timeline(f, p);
+    fputs("</div>", f);
+    shards_table(f, p);
+    fputs("</section>\n", f);
+    section_errors(f, w);
+    fputs("<p class=note>Made by prs from OUT/logs/ and each shard's OUT/shards/K-of-N/logs/."
+          "</p></body></html>\n",
+          f);
+    return ferror(f) ? -EIO : 0;
+}
+
+int prs_htmlreport_write_sharded(const char *out_dir, char *err, size_t err_size) {
+    char logs[PATH_MAX];
+    snprintf(logs, sizeof(logs), "%s/logs", out_dir);
+    if (mkdir(logs, 0755) != 0 && errno != EEXIST) {
+        int rc = -errno;
+        snprintf(err, err_size, "%s: %s", logs, strerror(errno));
+        return rc;
+    }
+    sharded_page p = {0};
+    prs_jobstats *whole = NULL;
+    int rc = load_shards(out_dir, &p, err, err_size);
+    if (rc == 0) rc = prs_jobstats_load(out_dir, &whole, err, err_size);
+    if (rc == 0) {
+        p.whole = whole;
+        rc = write_page(out_dir, render_sharded, &p, err, err_size);
+    }
+    for (size_t i = 0; i < p.len; i++)
+        prs_jobstats_free(p.shard[i].s);
+    free(p.shard);
+    prs_jobstats_free(whole);
     return rc;
 }

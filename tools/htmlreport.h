@@ -23,4 +23,13 @@ int prs_htmlreport_render(const prs_jobstats *s, FILE *f, unsigned refresh_s);
  * symlink; another negative errno when writing failed (err names the file). */
 int prs_htmlreport_write(const char *out_dir, unsigned refresh_s, char *err, size_t err_size);
 
+/* A job run as shards (OUT/shards/K-of-N/): writes each shard's own report, then OUT's:
+ * the merged state (logs/overview.txt, once `prs merge` wrote it), the shards side by side
+ * (a lane and a row each, linking their reports) and the merged error groups. Creates
+ * OUT/logs/ if the job is not merged yet. prs_htmlreport_write calls it for such an OUT.
+ * Returns 0 or a negative errno with err naming the file. */
+int prs_htmlreport_write_sharded(const char *out_dir, char *err, size_t err_size);
+
+#define PRS_HTMLREPORT_MAX_SHARDS 1024u
+
 #endif

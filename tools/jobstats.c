@@ -308,7 +308,17 @@ static void on_perf_row(void *ctx, const field *f, uint32_t n, bool is_header) {
 static void on_process_row(void *ctx, const field *f, uint32_t n, bool is_header) {
     prs_jobstats *s = ctx;
     /* pid,tid,role,cpu,start,end,exit_code,signal */
-    if (is_header || n < 8 || !field_is(f[2], "runtime")) return;
+    if (is_header || n < 8) return;
+    if (f[2].len > 5 && memcmp(f[2].p, "host-", 5) == 0) {
+        uint64_t w = 0;
+        for (size_t i = 5; i < f[2].len && f[2].p[i] >= '0' && f[2].p[i] <= '9' && w < 1u << 20;
+             i++)
+            w = w * 10 + (uint64_t)(f[2].p[i] - '0');
+        s->host_lives_total++;
+        s->host_lives[PRS_MIN(w, PRS_JOBSTATS_MAX_WORKERS - 1)]++;
+        return;
+    }
+    if (!field_is(f[2], "runtime")) return;
     prs_jobstats_life l = {0};
     uint64_t pid;
     double code, sig;

@@ -102,6 +102,10 @@ typedef struct prs_jobstats {
     prs_jobstats_life lives[PRS_JOBSTATS_MAX_LIVES];
     size_t lives_len; /* runtime lives kept; restarts = lives_len - 1 when > 0 */
     uint64_t lives_total;
+    /* entry-script host processes (Python): rows "host-W[/gpuG]" of processes.csv, one
+     * per host life; a host's restarts are its lives past the first */
+    uint64_t host_lives_total;
+    uint32_t host_lives[PRS_JOBSTATS_MAX_WORKERS];
     prs_jobstats_event events[PRS_JOBSTATS_MAX_EVENTS];
     size_t events_len;
     uint64_t crashes, timeouts;                         /* all of them, kept or not */

@@ -1,6 +1,7 @@
 /* shard_cli.c -- see shard_cli.h. */
 #include "shard_cli.h"
 
+#include "htmlreport.h"
 #include "shard.h"
 #include "shards.h"
 
@@ -145,8 +146,12 @@ int prs_shard_cli_merge(int argc, char **argv) {
     char msg[8192];
     code = prs_shards_merge(s, msg, sizeof(msg));
     fprintf(stderr, "prs merge: %s\n", msg);
-    if (code == PRS_EXIT_OK || code == PRS_EXIT_THRESHOLD)
+    if (code == PRS_EXIT_OK || code == PRS_EXIT_THRESHOLD) {
         fprintf(stderr, "prs merge: logs:    %s/logs/overview.txt\n", argv[1]);
+        char err[PATH_MAX + 256];
+        if (prs_htmlreport_write(argv[1], 0, err, sizeof(err)) != 0)
+            fprintf(stderr, "prs merge: report not written: %s\n", err);
+    }
     prs_shards_close(s);
     return code;
 }

@@ -6,6 +6,8 @@ import sys
 
 from azureml_user.parallel_run import EntryScript
 
+print("echo: imported")
+
 
 def init():
     global args

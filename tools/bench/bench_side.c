@@ -6,7 +6,7 @@
  * Generates a csv of `rows` rows "kNNNNNNNN,value-NNNNNNNN-<16 letters>" (about 36 bytes a
  * row) under $TMPDIR, then runs each case in a fresh child process (its own RSS, nothing
  * inherited) and reports what the child measured:
- *   prs load        prs_sidedb_ensure into a new OUT/.prs/side-like environment: seconds
+ *   prs load        prs_side_table_load into a new OUT/.prs/side-like environment: seconds
  *                   (its own process; the lookup cases reuse the load)
  *   prs W=1, W=2    W worker threads, each with its own reader, doing `lookups` random
  *                   lookups of existing keys: single prs_sidedb_get, then the same number
@@ -19,6 +19,7 @@
  * worker with 2 workers; prs RSS growth <= 1 MiB per extra worker (the baseline grows by
  * the table's size). Exit 1 if a lookup returns a wrong row (correctness); a missed speed
  * target is reported, not an error. */
+#include "side.h"
 #include "sidedb.h"
 
 #include <fcntl.h>
@@ -228,10 +229,11 @@ static int run_case(const char *mode, int workers, const char *csv, const char *
             fprintf(stderr, "bench_side: %s\n", err);
             return 2;
         }
-        prs_sidedb_spec spec = {.name = "t", .path = csv, .format = PRS_SIDE_CSV};
+        prs_side_table t = {.name = "t", .format = PRS_SIDE_CSV};
+        snprintf(t.path, sizeof(t.path), "%s", csv);
         prs_sidedb_load_info info;
         double t0 = now_s();
-        if (prs_sidedb_ensure(db, &spec, &info, err, sizeof(err))) {
+        if (prs_side_table_load(db, &t, &info, err, sizeof(err))) {
             fprintf(stderr, "bench_side: %s\n", err);
             return 2;
         }

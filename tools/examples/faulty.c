@@ -27,10 +27,12 @@
  *   --batch-fail-rate P  kind 'b': a batch holding such an item returns -1 on every try
  *   --flaky-rate P       kind 'l': a batch holding such an item returns -1 on its first try
  *   --crash-rate P       kind 'c': ... segfaults on its first try
+ *   --exit-rate P        kind 'x': ... calls exit(0) on its first try (the supervisor must
+ *                        charge that try, never take 0 for the job's result)
  *   --hang-rate P        kind 'h': ... hangs on its first try, ignoring prs_cancelled()
  *   --slow-rate P        kind 's': such an item takes --slow-ms (default 10) ms, or less if
  *                        cancelled (then the batch returns -1)
- * First-try faults are checked in the order crash, hang, flaky, then batch-fail, so with
+ * First-try faults are checked in the order crash, exit, hang, flaky, then batch-fail, so with
  * --run-max-try >= 2 only batch-fail and fail decide the rows. */
 #include "prs_entry.h"
 
@@ -48,7 +50,7 @@ typedef struct rules {
     unsigned fail_attempts, extra_rows, crash_attempts, leak_bytes, sleep_us;
     int log_each, print_each;
     uint64_t seed;
-    double fail_rate, batch_fail_rate, flaky_rate, crash_rate, hang_rate, slow_rate;
+    double fail_rate, batch_fail_rate, flaky_rate, crash_rate, exit_rate, hang_rate, slow_rate;
     unsigned slow_ms;
 } rules;
 
@@ -131,11 +133,13 @@ int prs_init(prs_ctx *ctx, int argc, char **argv) {
             r->slow_ms = (unsigned)atoi(argv[++i]);
         else if (has_value && (!strcmp(a, "--fail-rate") || !strcmp(a, "--batch-fail-rate") ||
                                !strcmp(a, "--flaky-rate") || !strcmp(a, "--crash-rate") ||
-                               !strcmp(a, "--hang-rate") || !strcmp(a, "--slow-rate"))) {
+                               !strcmp(a, "--exit-rate") || !strcmp(a, "--hang-rate") ||
+                               !strcmp(a, "--slow-rate"))) {
             double *rate = !strcmp(a, "--fail-rate")         ? &r->fail_rate
                            : !strcmp(a, "--batch-fail-rate") ? &r->batch_fail_rate
                            : !strcmp(a, "--flaky-rate")      ? &r->flaky_rate
                            : !strcmp(a, "--crash-rate")      ? &r->crash_rate
+                           : !strcmp(a, "--exit-rate")       ? &r->exit_rate
                            : !strcmp(a, "--hang-rate")       ? &r->hang_rate
                                                              : &r->slow_rate;
             if (parse_rate(ctx, a, argv[++i], rate)) {
@@ -178,6 +182,7 @@ int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {
     }
     if (batch->attempt == 1) { /* first-try faults: a retry recovers them */
         if (batch_hit(r, 'c', batch, r->crash_rate)) crash();
+        if (batch_hit(r, 'x', batch, r->exit_rate)) exit(0);
         if (batch_hit(r, 'h', batch, r->hang_rate)) {
             for (;;)
                 pause(); /* only the run-invocation timeout and a restart end it */
