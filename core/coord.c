@@ -493,6 +493,18 @@ int prs_coord_run(prs_coord *c) {
 
 /* ---- set-up and the end ---------------------------------------------------------------- */
 
+static void partial_fn(void *arg, uint64_t id, const prs_batch_rec *rec) {
+    (void)id;
+    *(uint64_t *)arg += rec->succeeded < rec->item_count;
+}
+
+/* The queue does not store partial batches (done with fewer rows than items): a resume
+ * with --mini-batch-error-threshold recounts them from the batch records. */
+static int count_partial(prs_queue *q, prs_queue_counts *qc) {
+    qc->partial_batches = 0;
+    return prs_queue_scan_batches(q, PRS_BATCH_DONE, SIZE_MAX, partial_fn, &qc->partial_batches);
+}
+
 /* A shard stops early only when its own counts already fail the whole job: the percent
  * of the job's batches becomes a count of this shard's (core/shard.h). */
 static int shard_limits(prs_coord *c, prs_sched_limits *lim) {
@@ -531,11 +543,14 @@ int prs_coord_init(prs_coord *c, const prs_coord_deps *d, uint32_t workers) {
                             .allowed_failed_percent = cfg->allowed_failed_percent,
                             .run_timeout_ms = cfg->run_invocation_timeout_ms,
                             .slots = slots,
-                            .workers = workers};
+                            .workers = workers,
+                            .batch_errors_limited = cfg->mini_batch_error_limited,
+                            .batch_errors_allowed = cfg->mini_batch_error_threshold};
     int rc = shard_limits(c, &lim);
     if (rc) return rc;
     prs_queue_counts qc;
     rc = prs_queue_counts_get(d->queue, &qc);
+    if (rc == 0 && lim.batch_errors_limited) rc = count_partial(d->queue, &qc);
     if (rc)
         return prs_jobreport_fail(d->rep, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s",
                                   strerror(-rc));

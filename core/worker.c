@@ -196,7 +196,12 @@ static void worker_prepare(prs_worker *w, unsigned s, const prs_dispatch_msg *m)
         prs_tab_ref ref;
         rc = prs_queue_tab_decode(w->views[0], w->view_sizes[0], &ref);
         if (rc == 0 && ref.records != m->item_count) rc = -EBADMSG;
-        if (rc == 0) rc = slot_names_add(sl, ref.path, strlen(ref.path));
+        size_t plen = rc == 0 ? strlen(ref.path) : 0;
+        if (rc == 0) rc = slot_names_add(sl, ref.path, plen);
+        /* A partition's key values (NUL-separated) follow the path in the same buffer. */
+        if (rc == 0 && ref.key_count && ref.key_count != w->pkey_count) rc = -EBADMSG;
+        if (rc == 0 && ref.key_count)
+            rc = slot_names_add(sl, ref.key_values, ref.key_values_len - 1);
         prs_queue_reader_end(w->reader);
         if (rc) {
             sl->prep_what = "prs could not decode the batch's record range in the queue";
@@ -204,6 +209,7 @@ static void worker_prepare(prs_worker *w, unsigned s, const prs_dispatch_msg *m)
         }
         sl->ref = ref;
         sl->ref.path = sl->names;
+        sl->ref.key_values = ref.key_count ? sl->names + plen + 1 : NULL;
         /* Not an internal error: every record of the batch fails, as an unreadable file's
          * item does. */
         sl->input_rc = slot_map(w, sl);
@@ -308,6 +314,14 @@ static int worker_items_tabular(prs_worker *w, unsigned s, prs_out *out, prs_don
     if (sl->ref.header_size) {
         batch->header = buf + sl->ref.header_offset;
         batch->header_size = sl->ref.header_size;
+    }
+    if (sl->ref.key_count) {
+        const char *v = sl->ref.key_values;
+        for (uint32_t i = 0; i < w->pkey_count; i++, v += strlen(v) + 1)
+            w->pvalues[i] = sl->ref.keys_missing & (1u << i) ? NULL : v;
+        batch->partition_key_count = w->pkey_count;
+        batch->partition_keys = w->pkeys;
+        batch->partition_values = w->pvalues;
     }
     *count = k;
     return 0;
@@ -495,6 +509,16 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* --partition-keys "a,b" into the names a batch's values go with (checked by the config:
+ * at most PRS_PARTITION_MAX_KEYS; the queue's records say how many each batch has). */
+static void worker_split_keys(prs_worker *w, const char *keys) {
+    if (!keys) return;
+    snprintf(w->pkey_names, sizeof(w->pkey_names), "%s", keys);
+    for (char *save = NULL, *k = strtok_r(w->pkey_names, ",", &save);
+         k && w->pkey_count < PRS_PARTITION_MAX_KEYS; k = strtok_r(NULL, ",", &save))
+        w->pkeys[w->pkey_count++] = k;
+}
+
 static int worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared) {
     memset(w, 0, sizeof(*w));
     atomic_store_explicit(&worker_runtime_pid, getpid(), memory_order_relaxed);
@@ -505,6 +529,7 @@ static int worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_s
     pthread_mutex_init(&w->out_lock, NULL);
     pthread_cond_init(&w->out_freed, NULL);
     w->side_last_table = -1;
+    worker_split_keys(w, shared->config->partition_keys);
     int rc = prs_queue_reader_open(shared->queue, &w->reader);
     if (rc) return rc;
     if (shared->sidedb) {

@@ -24,6 +24,7 @@
 #include "base.h"
 #include "chan.h"
 #include "joblog.h"
+#include "partition.h"
 #include "prs.h"
 #include "queue.h"
 #include "reader.h"

@@ -60,6 +60,12 @@ struct prs_worker {
     prs_sidedb_reader *side_reader; /* a read snapshot from the first lookup to run()'s end */
     const char *side_last_name;     /* the last table name pointer and its index: a script */
     int side_last_table;            /* passing a literal skips the name compare */
+    /* --partition-keys: the key names (from the config, split once) and the running
+     * batch's values, as prs_batch shows them. */
+    char pkey_names[PRS_PARTITION_KEY_BYTES];
+    const char *pkeys[PRS_PARTITION_MAX_KEYS];
+    const char *pvalues[PRS_PARTITION_MAX_KEYS];
+    uint32_t pkey_count;
 };
 
 #endif
