@@ -288,7 +288,7 @@ static int job_start(job *j) {
                                   prs_workers_started(j->coord.workers), strerror(-rc));
     pthread_t threads[PRS_MAX_WORKERS];
     for (uint32_t i = 0; i < n; i++)
-        threads[i] = prs_workers_get(j->coord.workers, i)->thread;
+        threads[i] = prs_worker_thread(prs_workers_get(j->coord.workers, i));
     prs_jobreport_perf_start(&j->rep, threads, n);
     return 0;
 }
