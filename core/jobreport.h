@@ -42,6 +42,7 @@ typedef struct prs_jobreport {
     prs_perf_worker *perf_workers;
     uint32_t perf_count; /* rows in perf_workers: the workers started */
     bool perf_live;      /* the workers run: their threads can be sampled */
+    int32_t pid;         /* the runtime's, read once at init (not a system call per batch) */
 } prs_jobreport;
 
 void prs_jobreport_init(prs_jobreport *r, const prs_job_config *cfg, prs_job_report *report);
