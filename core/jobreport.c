@@ -25,15 +25,8 @@ static void progress_draw(prs_jobreport *r, const prs_sched *s, bool force) {
         prs_capture_set_progress(r->capture, &r->progress); /* script stderr above the bar */
         r->progress_ready = true;
     }
-    const prs_sched_counts *c = &s->counts;
-    prs_progress_counts pc = {.total_batches = c->total_batches,
-                              .finished_batches = prs_counts_finished_batches(c),
-                              .failed_batches = c->failed_batches,
-                              .total_items = c->total_items,
-                              .finished_items = prs_counts_finished_items(c),
-                              .failed_items = c->failed_items};
     uint64_t t = prs_mono_ns();
-    prs_progress_tick(&r->progress, &pc, t, t - r->started_ns, force);
+    prs_progress_tick(&r->progress, &s->counts, t, t - r->started_ns, force);
 }
 
 void prs_jobreport_close(prs_jobreport *r, const prs_sched *s) {

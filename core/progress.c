@@ -30,12 +30,15 @@ static bool add_part(char *buf, size_t *n, size_t limit, const char *part) {
     return true;
 }
 
-void prs_progress_format(const prs_progress_counts *c, uint64_t base_items, uint64_t elapsed_ns,
-                         bool bar, unsigned cols, char *buf, size_t size) {
+void prs_progress_format(const prs_counts *c, uint64_t base_items, uint64_t elapsed_ns, bool bar,
+                         unsigned cols, char *buf, size_t size) {
     double secs = (double)elapsed_ns / 1e9;
-    uint64_t done_now = c->finished_items > base_items ? c->finished_items - base_items : 0;
+    uint64_t done_now =
+        prs_counts_finished_items(c) > base_items ? prs_counts_finished_items(c) - base_items : 0;
     double rate = secs > 0 ? (double)done_now / secs : 0.0;
-    uint64_t left = c->total_items > c->finished_items ? c->total_items - c->finished_items : 0;
+    uint64_t left = c->total_items > prs_counts_finished_items(c)
+                        ? c->total_items - prs_counts_finished_items(c)
+                        : 0;
     char parts[6][96], eta[32];
     if (rate > 0) {
         prs_progress_hms((uint64_t)((double)left / rate + 0.5), eta, sizeof(eta));
@@ -44,9 +47,10 @@ void prs_progress_format(const prs_progress_counts *c, uint64_t base_items, uint
     }
     /* Most needed first: a narrow terminal keeps the head of the list. */
     snprintf(parts[0], sizeof(parts[0]), "%llu/%llu mini-batches",
-             (unsigned long long)c->finished_batches, (unsigned long long)c->total_batches);
-    snprintf(parts[1], sizeof(parts[1]), "%llu/%llu items", (unsigned long long)c->finished_items,
-             (unsigned long long)c->total_items);
+             (unsigned long long)prs_counts_finished_batches(c),
+             (unsigned long long)c->total_batches);
+    snprintf(parts[1], sizeof(parts[1]), "%llu/%llu items",
+             (unsigned long long)prs_counts_finished_items(c), (unsigned long long)c->total_items);
     snprintf(parts[2], sizeof(parts[2]), "ETA %s", eta);
     snprintf(parts[3], sizeof(parts[3]), "failed %llu", (unsigned long long)c->failed_items);
     snprintf(parts[4], sizeof(parts[4]), "%.0f items/s", rate);
@@ -67,7 +71,8 @@ void prs_progress_format(const prs_progress_counts *c, uint64_t base_items, uint
         size_t room = tlimit > text + 3 ? tlimit - text - 3 : 0;
         unsigned cells = (unsigned)PRS_MIN(room, (size_t)PROGRESS_BAR_MAX_CELLS);
         if (cells >= PROGRESS_BAR_MIN_CELLS) {
-            uint64_t full = c->total_batches ? cells * c->finished_batches / c->total_batches : 0;
+            uint64_t full =
+                c->total_batches ? cells * prs_counts_finished_batches(c) / c->total_batches : 0;
             body[n++] = '[';
             for (unsigned i = 0; i < cells; i++)
                 body[n++] = i < full ? '#' : '.';
@@ -98,13 +103,13 @@ static void write_all(int fd, const char *text, size_t len) {
     }
 }
 
-void prs_progress_tick(prs_progress *p, const prs_progress_counts *c, uint64_t now_ns,
-                       uint64_t elapsed_ns, bool force) {
+void prs_progress_tick(prs_progress *p, const prs_counts *c, uint64_t now_ns, uint64_t elapsed_ns,
+                       bool force) {
     if (!p->started) {
         /* This run's start: what is finished already is not this run's work, and a
          * non-terminal gets no line at 0. */
         p->started = true;
-        p->base_items = c->finished_items;
+        p->base_items = prs_counts_finished_items(c);
         p->last_ns = now_ns;
         if (!p->tty && !force) return;
     }

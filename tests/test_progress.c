@@ -8,12 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static const prs_progress_counts resumed = {.total_batches = 10000,
-                                            .finished_batches = 8678,
-                                            .failed_batches = 3,
-                                            .total_items = 100000,
-                                            .finished_items = 86780,
-                                            .failed_items = 30};
+/* 8678 batches and 86780 items finished, 3 and 30 of them failed. */
+static const prs_counts resumed = {.total_batches = 10000,
+                                   .done_batches = 8675,
+                                   .failed_batches = 3,
+                                   .total_items = 100000,
+                                   .succeeded_items = 86750,
+                                   .failed_items = 30};
 
 Test(progress, fits_the_terminal_width) {
     for (unsigned cols = 20; cols <= 200; cols += 10) {
@@ -55,14 +56,14 @@ Test(progress, plain_lines_none_at_zero_then_every_period) {
     prs_progress_init(&p, fds[1]);
     cr_assert(!p.tty);
     char buf[4096];
-    prs_progress_counts zero = {.total_batches = 5, .total_items = 50};
+    prs_counts zero = {.total_batches = 5, .total_items = 50};
     prs_progress_tick(&p, &zero, 1000, 0, false);
     cr_assert_eq(pipe_read(fds[0], buf, sizeof(buf)), 0, "a line at 0: %s", buf);
     prs_progress_tick(&p, &zero, 1000 + PRS_PROGRESS_PLAIN_EVERY_NS / 2, 1, false);
     cr_assert_eq(pipe_read(fds[0], buf, sizeof(buf)), 0, "before its period: %s", buf);
-    prs_progress_counts some = zero;
-    some.finished_items = 10;
-    some.finished_batches = 1;
+    prs_counts some = zero;
+    some.succeeded_items = 10;
+    some.done_batches = 1;
     prs_progress_tick(&p, &some, 1000 + PRS_PROGRESS_PLAIN_EVERY_NS, 5000000000ull, false);
     pipe_read(fds[0], buf, sizeof(buf));
     cr_assert(strncmp(buf, "prs: 1/5 mini-batches, 10/50 items, ETA 0:00:20", 47) == 0, "%s", buf);
@@ -81,8 +82,8 @@ Test(progress, text_above_a_bar_clears_and_redraws_it) {
     prs_progress p;
     prs_progress_init(&p, fds[1]);
     p.tty = true; /* as on a terminal: the width falls back to 80 on a pipe */
-    prs_progress_counts c = {
-        .total_batches = 4, .finished_batches = 1, .total_items = 40, .finished_items = 10};
+    prs_counts c = {
+        .total_batches = 4, .done_batches = 1, .total_items = 40, .succeeded_items = 10};
     prs_progress_tick(&p, &c, 1, 1000000000ull, true);
     char buf[4096];
     pipe_read(fds[0], buf, sizeof(buf));

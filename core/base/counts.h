@@ -3,7 +3,8 @@
  *
  * Owns: nothing. Header only; plain data.
  * May call: nothing. Callers: core/sched (prs_sched_counts), storage/queue
- *   (prs_queue_counts, encoded in the "counts" record), core/status and the reports.
+ *   (prs_queue_counts, encoded in the "counts" record), core/progress (the bar), core/status
+ *   and the reports: one type, passed as it is, never converted field by field.
  *
  * Invariants (checked where counts are decoded or a scheduler starts, never assumed of
  * bytes on disk): done_batches + failed_batches <= total_batches, succeeded_items +
