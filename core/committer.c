@@ -45,6 +45,7 @@ static void *committer_main(void *arg) {
             pthread_cond_wait(&c->work, &c->lock);
         if (!c->handed) break; /* stopping with nothing left */
         group *g = &c->groups[c->filling ^ 1];
+        PRS_ASSERT(g->len <= c->cap && g->meta_len <= sizeof(g->meta_val));
         pthread_mutex_unlock(&c->lock);
         int rc = c->error ? 0 : commit_group(c, g);
         pthread_mutex_lock(&c->lock);
@@ -60,6 +61,7 @@ static void *committer_main(void *arg) {
 
 int prs_committer_start(prs_committer **out, prs_queue *q, prs_outfile *file, bool durable,
                         uint32_t group_cap) {
+    PRS_ASSERT(q && group_cap >= 1);
     prs_committer *c = calloc(1, sizeof(*c));
     if (!c) return -ENOMEM;
     *c = (prs_committer){.q = q, .file = file, .durable = durable, .cap = group_cap};
@@ -70,20 +72,22 @@ int prs_committer_start(prs_committer **out, prs_queue *q, prs_outfile *file, bo
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->work, NULL);
     pthread_cond_init(&c->idle, NULL);
-    int rc = pthread_create(&c->thread, NULL, committer_main, c);
-    if (rc) {
-        pthread_mutex_destroy(&c->lock);
-        pthread_cond_destroy(&c->work);
-        pthread_cond_destroy(&c->idle);
-        goto fail_groups;
-    }
+    int rc = -pthread_create(&c->thread, NULL, committer_main, c);
+    if (rc) goto destroy_sync;
     *out = c;
     return 0;
+destroy_sync:
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->work);
+    pthread_cond_destroy(&c->idle);
+    goto free_groups;
 fail_groups:
+    rc = -ENOMEM;
+free_groups:
     free(c->groups[0].updates);
     free(c->groups[1].updates);
     free(c);
-    return -ENOMEM;
+    return rc;
 }
 
 void prs_committer_stop(prs_committer *c) {
@@ -93,6 +97,7 @@ void prs_committer_stop(prs_committer *c) {
     pthread_cond_signal(&c->work);
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);
+    PRS_ASSERT(!c->handed); /* the thread commits a handed group before it ends */
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->work);
     pthread_cond_destroy(&c->idle);
@@ -102,7 +107,9 @@ void prs_committer_stop(prs_committer *c) {
 }
 
 bool prs_committer_add(prs_committer *c, const prs_batch_update *update) {
+    PRS_ASSERT(c->filling <= 1);
     group *g = &c->groups[c->filling]; /* only the coordinator touches the filling group */
+    PRS_ASSERT(g->len <= c->cap);
     if (g->len == c->cap) return false;
     g->updates[g->len++] = *update;
     return true;
@@ -124,6 +131,9 @@ int prs_committer_flush(prs_committer *c, const prs_queue_counts *counts, const 
     int err = c->error;
     if (err == 0) {
         group *g = &c->groups[c->filling];
+        /* The counts a group commits: finished within created, batches and items. */
+        PRS_ASSERT(prs_counts_finished_batches(counts) <= counts->total_batches);
+        PRS_ASSERT(prs_counts_finished_items(counts) <= counts->total_items);
         g->counts = *counts;
         g->meta_key[0] = 0;
         if (meta_key) {

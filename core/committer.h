@@ -1,12 +1,20 @@
 /* committer.h -- the one LMDB writer of a running job: group commits off the coordinator.
  *
- * Owns: a thread and two groups of batch updates (double buffering). While the committer
- *   syncs the output file and commits group k, the coordinator fills group k+1, so
- *   durability costs throughput only when a commit takes longer than a whole group.
- * May call: storage/queue (writes), io/outfile (sync), pthreads.
- * Callers must: add and flush from one thread (the coordinator); write every output byte
- *   a group's counts cover before flushing that group (the committer syncs the file,
- *   then commits: a committed length is always a synced one). */
+ * Owns: a thread, two groups of batch updates (double buffering: while the thread syncs
+ *   the output and commits group k, the coordinator fills group k+1, so durability costs
+ *   throughput only when a commit takes longer than a whole group), and the sticky error
+ *   of the first commit that failed.
+ * May call: storage/queue (prs_queue_commit), io/outfile (prs_outfile_sync), pthreads.
+ * Callers must: call every function from one thread (the coordinator); write every
+ *   output byte a group's counts cover before flushing that group (the committer syncs
+ *   the file, then commits: a committed length is always a synced one); keep the queue
+ *   and the output file open, and write no other transaction on the queue, from start
+ *   until prs_committer_stop returns.
+ * Invariants (asserted): a group holds at most group_cap updates; at most one group is
+ *   handed over at a time, and none is left when the thread ends; a group's counts never
+ *   have more finished batches or items than created ones; a meta value is never cut
+ *   (PRS_COMMITTER_META_BYTES). An update is not checked here: prs_queue_commit refuses
+ *   a record it could not read back, and that error becomes the sticky one. */
 #ifndef PRS_COMMITTER_H
 #define PRS_COMMITTER_H
 
@@ -19,23 +27,37 @@
 
 typedef struct prs_committer prs_committer;
 
-/* out may be NULL (summary_only). durable: sync the output before each commit. */
+/* Starts the thread. q: the job's queue (borrowed; its only writer until stop). file:
+ * the append_row output (borrowed), or NULL for summary_only. durable: sync file before
+ * each commit. group_cap >= 1: updates per group (asserted). 0 with *out set; -ENOMEM:
+ * the groups cannot be allocated; -EAGAIN (or pthread_create's other errors): no
+ * thread. Nothing is left to free on an error. */
 int prs_committer_start(prs_committer **out, prs_queue *q, prs_outfile *file, bool durable,
                         uint32_t group_cap);
-/* Joins the thread after the last group finished. */
+/* Lets the thread finish the group it was handed (committed, or dropped after a sticky
+ * error), joins it and frees everything; the group being filled is dropped: flush and
+ * drain first to keep it. NULL is ignored. */
 void prs_committer_stop(prs_committer *c);
 
-/* Adds to the group being filled; false when it is full (flush with wait first). */
+/* Copies update into the group being filled. true; false when that group holds
+ * group_cap updates already: flush it with wait, after which the add succeeds. */
 bool prs_committer_add(prs_committer *c, const prs_batch_update *update);
+/* Updates in the group being filled: 0 .. group_cap. */
 uint32_t prs_committer_pending(const prs_committer *c);
 
-/* Hands the group being filled to the thread with the counts it leads to and an optional
- * meta value. If the previous group is still being committed: with wait, waits for it;
- * without, returns -EBUSY and keeps filling. Returns the sticky error of an earlier
- * commit, if any (then nothing more is committed). */
+/* Hands the group being filled to the thread, with the counts the queue will hold once
+ * it is committed and an optional meta value (meta_key shorter than 32 bytes, meta_len at
+ * most PRS_COMMITTER_META_BYTES: both asserted; copied). The next group starts empty.
+ * If the previous group is still being committed: with wait, waits for it (unbounded:
+ * as long as one sync and one LMDB commit take); without, returns -EBUSY having handed
+ * nothing (keep filling). Otherwise returns the sticky error of an earlier commit, if any:
+ * prs_outfile_sync's (-EIO, -ENOSPC...) or prs_queue_commit's (PRS_QUEUE_EMAPFULL: the
+ * map is full, reopen it larger; -ENOSPC...); then nothing was handed and nothing more
+ * will be committed. */
 int prs_committer_flush(prs_committer *c, const prs_queue_counts *counts, const char *meta_key,
                         const void *meta_val, size_t meta_len, bool wait);
-/* Waits until everything handed over is committed; returns the sticky error or 0. */
+/* Waits until no group is under commit (unbounded, as flush with wait). 0, or the sticky
+ * error (as flush). */
 int prs_committer_drain(prs_committer *c);
 
 #endif

@@ -37,6 +37,14 @@ static int validate_ranges(const prs_job_config *c, char *err, size_t n) {
         return bad(err, n, "--allowed-failed-count must be -1 or more");
     if (c->allowed_failed_percent > 100)
         return bad(err, n, "--allowed-failed-percent must be 0..100");
+    if (c->mini_batch_error_limited && c->mini_batch_error_threshold > INT64_MAX / 4)
+        return bad(err, n, "--mini-batch-error-threshold: too large");
+    if (c->partition_keys && c->input_format != PRS_FORMAT_CSV &&
+        c->input_format != PRS_FORMAT_TSV && c->input_format != PRS_FORMAT_JSONL)
+        return bad(err, n, "--partition-keys %s needs --input-format csv, tsv or jsonl",
+                   c->partition_keys);
+    if (c->partition_keys && c->shard_count)
+        return bad(err, n, "--partition-keys with shards: not supported (run it unsharded)");
     return 0;
 }
 
@@ -66,13 +74,18 @@ int prs_config_text(const prs_job_config *c, const char *input_path, const char 
                     const prs_side_config *side, char *buf, size_t size) {
     bool list = c->input[0] == '@';
     bool tabular = c->input_format != PRS_FORMAT_FILES;
+    char mbs[64];
+    if (c->partition_keys) /* the keys cut the batches: the size does not count */
+        snprintf(mbs, sizeof(mbs), "(one batch per partition)");
+    else
+        snprintf(mbs, sizeof(mbs), "%llu%s",
+                 tabular ? (unsigned long long)c->mini_batch_bytes
+                         : (unsigned long long)c->mini_batch_size,
+                 tabular ? " bytes" : "");
     int n = snprintf(buf, size,
-                     "input=%s%s\nentry_script=%s\nmini_batch_size=%llu%s\noutput_action=%s\n"
+                     "input=%s%s\nentry_script=%s\nmini_batch_size=%s\noutput_action=%s\n"
                      "append_row_file_name=%s\ninput_format=%s\n",
-                     list ? "@" : "", input_path, script ? script : "(function table)",
-                     tabular ? (unsigned long long)c->mini_batch_bytes
-                             : (unsigned long long)c->mini_batch_size,
-                     tabular ? " bytes" : "",
+                     list ? "@" : "", input_path, script ? script : "(function table)", mbs,
                      c->output_action == PRS_OUTPUT_APPEND_ROW ? "append_row" : "summary_only",
                      c->append_row_file_name, prs_format_name((enum prs_format)c->input_format));
     /* Side inputs and tables are part of what the job computes: a resume must name the
@@ -86,6 +99,9 @@ int prs_config_text(const prs_job_config *c, const char *input_path, const char 
         n += snprintf(buf + n, size - (size_t)n, "side_table.%s=%s,key=%s,format=%s\n", t->name,
                       t->path, t->key[0] ? t->key : "(first)", prs_side_format_name(t->format));
     }
+    /* Only when set: the text of an unpartitioned job stays what earlier versions wrote. */
+    if (c->partition_keys && n >= 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - (size_t)n, "partition_keys=%s\n", c->partition_keys);
     /* A shard: its place in the split, and the thresholds prs merge applies to the whole
      * job (every shard must agree on them). */
     if (c->shard_count && n >= 0 && (size_t)n < size) {

@@ -7,7 +7,6 @@
 
 #include <stdatomic.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The queue refuses stored attempts above its bound: it must admit every --run-max-try. */
 _Static_assert(PRS_QUEUE_MAX_ATTEMPTS == PRS_SCHED_MAX_TRY, "queue and sched try bounds differ");
@@ -99,6 +98,10 @@ static int maybe_commit(prs_coord *c) {
 /* Adds one batch update to the group; a full group is handed over first, after which the
  * new, empty group always takes it. Returns commit's error. */
 static int add_update(prs_coord *c, const prs_batch_update *up) {
+    /* The record this coordinator built: a state, items, rows within them. */
+    PRS_ASSERT(up->rec.state <= PRS_BATCH_FAILED && up->rec.item_count > 0);
+    PRS_ASSERT(up->rec.succeeded <= up->rec.item_count);
+    PRS_ASSERT(up->rec.attempts <= c->d.cfg->run_max_try);
     if (prs_committer_add(c->committer, up)) return 0;
     int rc = commit(c, true, NULL, NULL, 0);
     if (rc) return rc;
@@ -183,17 +186,23 @@ static int record_verdict(prs_coord *c, const prs_done_msg *m, const prs_out *ou
 
 /* One completion. Returns 0 or a negative error from writing the output or committing. */
 static int complete(prs_coord *c, const prs_done_msg *m) {
+    PRS_ASSERT(m->worker < prs_workers_started(c->workers));
     if (m->kind == PRS_DONE_INIT) {
         prs_sched_worker_init(&c->sched, m->init_ok);
         if (!m->init_ok) note_init_failure(c, m);
         return 0;
     }
     PRS_ASSERT(m->kind == PRS_DONE_BATCH);
+    /* As pushed (dispatch): a started batch of the scheduler, one of its tries. */
+    PRS_ASSERT(m->out_index < PRS_WORKER_OUTS);
+    PRS_ASSERT(m->batch.attempt >= 1 && m->batch.attempt <= c->d.cfg->run_max_try);
+    PRS_ASSERT(m->batch.item_count > 0 && !m->batch.stop);
+    PRS_ASSERT(prs_sched_has(&c->sched, m->batch.batch_id));
     /* That try is over: a retry of the same batch on the same worker needs its own cancel
      * (the worker clears its flag when a batch starts). */
     if (c->cancelled[m->worker] == m->batch.batch_id + 1) c->cancelled[m->worker] = 0;
     prs_worker *w = prs_workers_get(c->workers, m->worker);
-    const prs_out *out = &w->out[m->out_index];
+    const prs_out *out = prs_worker_out(w, m->out_index);
     enum prs_outcome outcome = m->timed_out    ? PRS_OUTCOME_TIMEOUT
                                : m->run_rc < 0 ? PRS_OUTCOME_ERROR
                                                : PRS_OUTCOME_OK;
@@ -230,16 +239,21 @@ static int complete(prs_coord *c, const prs_done_msg *m) {
 /* The next pending batch from the store, reading a window at a time. -ENOENT: none left. */
 static int next_pending(prs_coord *c, uint64_t *id, prs_batch_rec *rec) {
     while (c->pend_next == c->pend_len) {
-        /* Each read advances the cursor past the window it looked at: -EAGAIN (a window
-         * of finished batches) ends when the cursor passes the last batch. */
+        /* Each read advances the cursor past the window it looked at (asserted): -EAGAIN
+         * (a window of finished batches) ends when the cursor passes the last batch. */
+        uint64_t before = c->cursor;
         int rc = prs_queue_reader_begin(c->reader);
         if (rc) return rc;
         rc = prs_queue_reader_pending(c->reader, &c->cursor, c->pend_ids, c->pend_recs,
                                       PRS_COORD_PENDING_WINDOW);
         prs_queue_reader_end(c->reader);
-        if (rc == -EAGAIN) continue;
+        if (rc == -EAGAIN) {
+            PRS_ASSERT(c->cursor > before);
+            continue;
+        }
         if (rc < 0) return rc;
         if (rc == 0) return -ENOENT;
+        PRS_ASSERT((uint32_t)rc <= PRS_COORD_PENDING_WINDOW);
         c->pend_len = (uint32_t)rc;
         c->pend_next = 0;
     }
@@ -280,6 +294,8 @@ static int dispatch(prs_coord *c) {
         m.batch_id = t.batch_id;
         m.attempt = t.attempt;
         m.item_count = t.item_count;
+        /* Records read back are validated (item_count > 0); attempts are capped above. */
+        PRS_ASSERT(m.attempt >= 1 && m.attempt <= c->d.cfg->run_max_try && m.item_count > 0);
         prs_chan_push(&c->dispatch, &m);
     }
 }
@@ -361,7 +377,7 @@ static void watch_deadlines(prs_coord *c, uint64_t t, uint64_t timeout_ms) {
         int w = worker_of(c, ids[i]);
         if (w < 0 || c->cancelled[w] == ids[i] + 1) continue;
         c->cancelled[w] = ids[i] + 1;
-        atomic_store(&prs_workers_get(c->workers, (uint32_t)w)->cancel, true);
+        prs_worker_cancel(prs_workers_get(c->workers, (uint32_t)w));
         prs_joblog_master(c->d.log,
                           "batch %llu passed --run-invocation-timeout (%llu ms) on worker %d: "
                           "asked to stop",
@@ -478,6 +494,18 @@ int prs_coord_run(prs_coord *c) {
 
 /* ---- set-up and the end ---------------------------------------------------------------- */
 
+static void partial_fn(void *arg, uint64_t id, const prs_batch_rec *rec) {
+    (void)id;
+    *(uint64_t *)arg += rec->succeeded < rec->item_count;
+}
+
+/* The queue does not store partial batches (done with fewer rows than items): a resume
+ * with --mini-batch-error-threshold recounts them from the batch records. */
+static int count_partial(prs_queue *q, prs_queue_counts *qc) {
+    qc->partial_batches = 0;
+    return prs_queue_scan_batches(q, PRS_BATCH_DONE, SIZE_MAX, partial_fn, &qc->partial_batches);
+}
+
 /* A shard stops early only when its own counts already fail the whole job: the percent
  * of the job's batches becomes a count of this shard's (core/shard.h). */
 static int shard_limits(prs_coord *c, prs_sched_limits *lim) {
@@ -516,11 +544,14 @@ int prs_coord_init(prs_coord *c, const prs_coord_deps *d, uint32_t workers) {
                             .allowed_failed_percent = cfg->allowed_failed_percent,
                             .run_timeout_ms = cfg->run_invocation_timeout_ms,
                             .slots = slots,
-                            .workers = workers};
+                            .workers = workers,
+                            .batch_errors_limited = cfg->mini_batch_error_limited,
+                            .batch_errors_allowed = cfg->mini_batch_error_threshold};
     int rc = shard_limits(c, &lim);
     if (rc) return rc;
     prs_queue_counts qc;
     rc = prs_queue_counts_get(d->queue, &qc);
+    if (rc == 0 && lim.batch_errors_limited) rc = count_partial(d->queue, &qc);
     if (rc)
         return prs_jobreport_fail(d->rep, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s",
                                   strerror(-rc));
@@ -553,16 +584,6 @@ static void drop_completion(prs_coord *c, const prs_done_msg *m, uint32_t joined
         prs_worker_release_out(prs_workers_get(c->workers, m->worker), m->out_index);
     else if (!m->init_ok)
         note_init_failure(c, m);
-}
-
-/* A joined worker's row of logs/processes.csv. exit_code 0: ran until stopped; 1: its
- * init failed. */
-static void process_row(prs_coord *c, const prs_worker *w) {
-    char logs[PATH_MAX + 16], role[32];
-    snprintf(logs, sizeof(logs), "%s/logs", c->d.out_dir);
-    snprintf(role, sizeof(role), "worker-%u", w->id);
-    prs_joblog_process_row(logs, (int)getpid(), w->tid, role, w->cpu, w->started_unix_ms,
-                           w->ended_unix_ms, w->init_ok ? 0 : 1, 0);
 }
 
 uint64_t prs_coord_shutdown_bound_ms(const prs_coord *c) {
@@ -613,7 +634,9 @@ void prs_coord_stop_workers(prs_coord *c) {
                               i, (unsigned long long)prs_coord_shutdown_bound_ms(c));
             continue;
         }
-        process_row(c, w);
+        char logs[PATH_MAX + 16];
+        snprintf(logs, sizeof(logs), "%s/logs", c->d.out_dir);
+        prs_worker_process_row(w, logs);
     }
     /* A worker that finished init after the job drained still said so: keep its error. */
     while (prs_chan_pop_many(&c->done, &m, 1, 0) == 1)

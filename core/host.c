@@ -7,7 +7,7 @@
 #include "le.h"
 #include "prs_host.h"
 #include "records.h"
-#include "worker.h"
+#include "worker_impl.h"
 
 #include <dirent.h>
 #include <limits.h>

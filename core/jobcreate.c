@@ -2,6 +2,7 @@
 #include "jobcreate.h"
 
 #include "clock.h"
+#include "partition.h"
 #include "records.h"
 #include "scan.h"
 #include "shard.h"
@@ -20,6 +21,7 @@
 /* One builder run: the queue's builder, the batch being filled, and the error text. */
 typedef struct creator {
     const prs_job_config *cfg;
+    const char *state_dir;
     int root_fd;
     prs_queue_builder b;
     uint64_t batch_first; /* files: the first item of the batch being filled */
@@ -30,6 +32,17 @@ typedef struct creator {
     prs_shard_cut cut;         /* a shard (cut.shard.count > 0): which batches are its own */
     uint32_t global_len;       /* a shard: items of the job's current batch walked so far */
     enum prs_shard_take take;  /* a shard: what to do with the job's current batch */
+    struct picker {            /* FILE:LINE entries of a list: the file they pick from */
+        char path[PATH_MAX];   /* "" when none is open */
+        char *map;
+        size_t len;
+        prs_splitter sp;
+        uint64_t last_line; /* the line of the record taken last */
+    } pick;
+    prs_partition *part;       /* --partition-keys: the grouping, while it runs */
+    char spill[PATH_MAX + 32]; /* its grouped copy: the batches' file */
+    uint32_t part_header;      /* the copy's header row bytes */
+    uint32_t part_keys;        /* key columns */
     char err[2048];
 } creator;
 
@@ -183,20 +196,179 @@ close_fd:
     return rc;
 }
 
-/* Walks the input: a list, one tabular file, or a directory. */
-static int create_walk_input(creator *cr) {
+/* ---- FILE:LINE entries (logs/failed_items.txt as --input @LIST of a tabular job) ------- */
+
+static void pick_close(creator *cr) {
+    if (cr->pick.path[0]) munmap(cr->pick.map, cr->pick.len);
+    cr->pick.path[0] = 0;
+}
+
+/* Maps file and reads its header, as tab_file does for a whole file. */
+static int pick_open(creator *cr, const char *file) {
+    int rc = tab_close_batch(cr);
+    pick_close(cr);
+    if (rc) return rc;
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
+        rc = fd < 0 || st.st_size ? -errno : -EILSEQ;
+        snprintf(cr->err, sizeof(cr->err), "%.1900s: %s", file,
+                 fd < 0 || st.st_size ? strerror(-rc) : "empty");
+        if (fd >= 0) close(fd);
+        return rc;
+    }
+    cr->pick.len = (size_t)st.st_size;
+    cr->pick.map = mmap(NULL, cr->pick.len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (cr->pick.map == MAP_FAILED) {
+        snprintf(cr->err, sizeof(cr->err), "%.1900s: cannot map it: %s", file, strerror(errno));
+        return -errno;
+    }
+    snprintf(cr->pick.path, sizeof(cr->pick.path), "%s", file);
+    cr->pick.last_line = 0;
+    prs_record hdr = {0};
+    prs_splitter_init(&cr->pick.sp, (enum prs_format)cr->cfg->input_format, cr->pick.map,
+                      cr->pick.len);
+    bool has_header = prs_splitter_header(&cr->pick.sp, &hdr) == 1;
+    cr->ref = (prs_tab_ref){.path = cr->pick.path,
+                            .header_offset = has_header ? hdr.offset : 0,
+                            .header_size =
+                                has_header ? (uint32_t)PRS_MIN(hdr.size_bytes, UINT32_MAX) : 0};
+    return 0;
+}
+
+/* The one record of file starting at line: it joins the open batch when it follows it
+ * and fits, else starts the next one. */
+static int pick_take(creator *cr, const char *file, uint64_t line) {
+    int rc = 0;
+    if (strcmp(cr->pick.path, file) || line <= cr->pick.last_line) rc = pick_open(cr, file);
+    prs_record rec;
+    bool found = false;
+    while (rc == 0 && prs_splitter_next(&cr->pick.sp, &rec) == 1) {
+        if (rec.line < line) continue;
+        found = rec.line == line; /* the splitter now stands right after it */
+        break;
+    }
+    if (rc) return rc;
+    if (!found) {
+        snprintf(cr->err, sizeof(cr->err), "%.1900s:%llu: no record starts at that line", file,
+                 (unsigned long long)line);
+        return -EILSEQ;
+    }
+    bool follows = cr->ref.records && cr->ref.offset + cr->ref.length == rec.offset;
+    if (!follows || prs_batcher_add(&cr->bat, &rec)) {
+        if ((rc = tab_close_batch(cr))) return rc;
+        prs_batcher_init(&cr->bat, cr->cfg->mini_batch_bytes);
+        prs_batcher_add(&cr->bat, &rec);
+        cr->ref.offset = rec.offset;
+        cr->ref.first_line = rec.line;
+    }
+    cr->ref.records++;
+    cr->ref.length = rec.offset + rec.size_bytes + rec.term_bytes - cr->ref.offset;
+    cr->pick.last_line = rec.line;
+    return 0;
+}
+
+/* A list entry of a tabular job: a file, or FILE:LINE naming one record of one (an
+ * entry that names an existing file as a whole is a file). */
+static int tab_entry(void *arg, const char *path, size_t path_len) {
+    creator *cr = arg;
+    const char *colon = strrchr(path, ':');
+    struct stat st;
+    size_t digits = colon ? strspn(colon + 1, "0123456789") : 0;
+    if (!colon || digits == 0 || colon[1 + digits] || stat(path, &st) == 0) {
+        int rc = tab_close_batch(cr);
+        pick_close(cr);
+        return rc ? rc : tab_file(arg, path, path_len);
+    }
+    char file[PATH_MAX];
+    snprintf(file, sizeof(file), "%.*s", (int)(colon - path), path);
+    return pick_take(cr, file, strtoull(colon + 1, NULL, 10));
+}
+
+/* The walk itself: fn per file of a list, of one tabular file, or of a directory. */
+static int create_walk_with(creator *cr, prs_scan_fn fn) {
     const char *in = cr->cfg->input;
     bool tabular = cr->cfg->input_format != PRS_FORMAT_FILES;
-    prs_scan_fn fn = tabular ? tab_file : build_item;
     struct stat st;
+    if (in[0] == '@' && fn == tab_file) {
+        int rc = prs_scan_list(in + 1, tab_entry, cr, cr->err, sizeof(cr->err));
+        if (rc == 0) rc = tab_close_batch(cr); /* the last picks' batch */
+        pick_close(cr);
+        return rc;
+    }
     if (in[0] == '@') return prs_scan_list(in + 1, fn, cr, cr->err, sizeof(cr->err));
     if (tabular && stat(in, &st) == 0 && S_ISREG(st.st_mode)) {
         char real[PATH_MAX];
         if (!realpath(in, real)) return -errno;
-        return tab_file(cr, real, strlen(real));
+        return fn(cr, real, strlen(real));
     }
     if (tabular) return prs_scan_dir(in, fn, cr, cr->err, sizeof(cr->err));
     return prs_scan_dir_counted(in, fn, cr, cr->skipped, cr->err, sizeof(cr->err));
+}
+
+/* --partition-keys, pass 1: every file's records into the grouping. */
+static int part_file(void *arg, const char *path, size_t path_len) {
+    (void)path_len;
+    creator *cr = arg;
+    char full[PATH_MAX * 2];
+    if (path[0] == '/')
+        snprintf(full, sizeof(full), "%s", path);
+    else
+        snprintf(full, sizeof(full), "%s/%s", cr->cfg->input, path);
+    return prs_partition_add(cr->part, full, path, cr->err, sizeof(cr->err));
+}
+
+/* Pass 2: one batch per partition, a range of the grouped copy with its key values. */
+static int part_batch(void *arg, const prs_partition_batch *b) {
+    creator *cr = arg;
+    cr->ref = (prs_tab_ref){.path = cr->spill,
+                            .offset = b->offset,
+                            .length = b->length,
+                            .first_line = b->first_line,
+                            .header_size = cr->part_header,
+                            .records = b->records,
+                            .key_count = cr->part_keys,
+                            .keys_missing = b->missing,
+                            .key_values = b->values,
+                            .key_values_len = (uint32_t)b->values_len};
+    return tab_close_batch(cr);
+}
+
+/* The grouping's copy lives in OUT/.prs (absolute: workers open it whatever the root). */
+static int create_partitioned(creator *cr, prs_scan_fn *fn) {
+    char dir[PATH_MAX];
+    if (!realpath(cr->state_dir, dir)) {
+        snprintf(cr->err, sizeof(cr->err), "%s: %s", cr->state_dir, strerror(errno));
+        return -errno;
+    }
+    const prs_job_config *c = cr->cfg;
+    snprintf(cr->spill, sizeof(cr->spill), "%s/partitions.%s", dir,
+             prs_format_name((enum prs_format)c->input_format));
+    cr->part_keys = 1;
+    for (const char *k = c->partition_keys; *k; k++)
+        cr->part_keys += *k == ',';
+    *fn = part_file;
+    return prs_partition_open(&cr->part, (enum prs_format)c->input_format, c->partition_keys,
+                              cr->spill, dir, 0, cr->err, sizeof(cr->err));
+}
+
+/* Walks the input: a list, one tabular file, or a directory; --partition-keys: through
+ * the grouping, then one batch per partition. */
+static int create_walk_input(creator *cr) {
+    bool tabular = cr->cfg->input_format != PRS_FORMAT_FILES;
+    if (cr->cfg->partition_keys) {
+        prs_scan_fn fn;
+        int rc = create_partitioned(cr, &fn);
+        if (rc == 0) rc = create_walk_with(cr, fn);
+        if (rc == 0)
+            rc = prs_partition_finish(cr->part, part_batch, cr, &cr->part_header, cr->err,
+                                      sizeof(cr->err));
+        prs_partition_close(cr->part);
+        cr->part = NULL;
+        return rc;
+    }
+    return create_walk_with(cr, tabular ? tab_file : build_item);
 }
 
 /* One walk of the input through the builder. */
@@ -243,6 +415,15 @@ static int shard_record(creator *cr, prs_joblog *log) {
 static void create_log(const creator *cr, prs_joblog *log, uint64_t t0) {
     const prs_job_config *c = cr->cfg;
     double s = (double)(prs_mono_ns() - t0) / 1e9;
+    if (c->partition_keys) {
+        prs_joblog_master(log,
+                          "created %llu mini-batches, one per combination of --partition-keys %s, "
+                          "from %llu %s records in %.3f s (grouped copy: %s)",
+                          (unsigned long long)cr->b.next_batch, c->partition_keys,
+                          (unsigned long long)cr->b.ref_items,
+                          prs_format_name((enum prs_format)c->input_format), s, cr->spill);
+        return;
+    }
     if (c->input_format != PRS_FORMAT_FILES) {
         prs_joblog_master(log,
                           "created %llu mini-batches of up to %llu bytes from %llu %s records in "
@@ -293,8 +474,13 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
             return prs_jobreport_fail(rep, PRS_EXIT_USAGE, "%s", cr->err);
         bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
                      rc == -ENAMETOOLONG || rc == -EILSEQ || rc == -EISDIR;
-        return prs_jobreport_fail(rep, input ? PRS_EXIT_INPUT : PRS_EXIT_INTERNAL, "%s",
-                                  cr->err[0] ? cr->err : strerror(-rc));
+        /* --partition-keys naming a column the input lacks: the option is wrong. */
+        bool usage = rc == -EINVAL && cr->cfg->partition_keys;
+        return prs_jobreport_fail(rep,
+                                  usage   ? PRS_EXIT_USAGE
+                                  : input ? PRS_EXIT_INPUT
+                                          : PRS_EXIT_INTERNAL,
+                                  "%s", cr->err[0] ? cr->err : strerror(-rc));
     }
     rc = prs_queue_build_end(&cr->b);
     if (rc == PRS_QUEUE_EMAPFULL) return rc;
@@ -311,7 +497,7 @@ int prs_jobcreate_run(prs_queue *q, const prs_job_config *cfg, int root_fd, cons
     if (!cr) return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "out of memory");
     int rc = -1;
     for (unsigned try = 0; try < CREATE_MAP_GROW_TRIES; try++) {
-        *cr = (creator){.cfg = cfg, .root_fd = root_fd};
+        *cr = (creator){.cfg = cfg, .root_fd = root_fd, .state_dir = state_dir};
         rc = create_once(cr, q, config_text, rep);
         if (rc != PRS_QUEUE_EMAPFULL) goto free_creator;
         size_t map_bytes = 0;

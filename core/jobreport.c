@@ -97,6 +97,29 @@ static int overview_first_failure(prs_jobreport *r, const char *first_error, cha
     return n < 0 ? 0 : (int)PRS_MIN((size_t)n, size ? size - 1 : 0);
 }
 
+void prs_jobreport_retry(prs_jobreport *r, prs_queue *q) {
+    char text[96];
+    size_t len = 0;
+    unsigned long long b, i, f;
+    if (prs_queue_meta_get(q, "retry", text, sizeof(text) - 1, &len) != 0) return;
+    text[len] = 0;
+    if (sscanf(text, "%llu %llu %llu", &b, &i, &f) != 3) return; /* not ours: no line */
+    r->retried_batches = b;
+    r->retried_items = i;
+    r->retry_failed_before = f;
+}
+
+/* "K mini-batches (N items), R recovered": the failed items before the retry, less those
+ * failed now and those not run yet (only retried batches are pending in a retry). */
+static void retry_text(const prs_jobreport *r, const prs_sched_counts *c, char *buf, size_t size) {
+    uint64_t pending = c->total_items - prs_counts_finished_items(c);
+    uint64_t left = c->failed_items + pending;
+    uint64_t recovered = r->retry_failed_before > left ? r->retry_failed_before - left : 0;
+    snprintf(buf, size, "%llu mini-batches (%llu items), %llu items recovered%s",
+             (unsigned long long)r->retried_batches, (unsigned long long)r->retried_items,
+             (unsigned long long)recovered, pending ? " so far" : "");
+}
+
 /* Since this run began: across the runtime's lives when supervised. */
 static double elapsed_s(const prs_jobreport *r) {
     uint64_t now_ms = prs_wall_ms();
@@ -136,6 +159,11 @@ void prs_jobreport_overview(prs_jobreport *r, const prs_sched *s, uint64_t outpu
                       "logs/sys/master.txt (the coordinator)\n",
                       first_error);
         n += overview_first_failure(r, first_error, text + n, sizeof(text) - (size_t)n);
+    }
+    if (r->retried_batches) {
+        char rec[128];
+        retry_text(r, c, rec, sizeof(rec));
+        n += snprintf(text + n, sizeof(text) - (size_t)n, "retried (--retry-failed): %s\n", rec);
     }
     if (processed > 0 && c->succeeded_items == 0 && c->total_batches == processed) {
         snprintf(text + n, sizeof(text) - (size_t)n,
@@ -222,5 +250,11 @@ void prs_jobreport_result(prs_jobreport *r, const prs_sched *s, enum prs_job_sta
                  none_ok ? "no mini-batch item succeeded: the job fails whatever the thresholds"
                          : prs_sched_reason_text(s->reason),
                  st == PRS_JOB_STOPPED ? "; run the same command again to resume" : "");
+    n = (int)strlen(msg);
+    if (r->retried_batches && (size_t)n < size) {
+        char rec[128];
+        retry_text(r, c, rec, sizeof(rec));
+        snprintf(msg + n, size - (size_t)n, "; retried %s", rec);
+    }
     prs_joblog_master(r->log, "result: %s", msg);
 }

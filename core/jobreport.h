@@ -43,7 +43,14 @@ typedef struct prs_jobreport {
     uint32_t perf_count; /* rows in perf_workers: the workers started */
     bool perf_live;      /* the workers run: their threads can be sampled */
     int32_t pid;         /* the runtime's, read once at init (not a system call per batch) */
+    /* --retry-failed, from the "retry" meta (prs_jobreport_retry): what the last retry took
+     * and the failed items before it; retried_batches 0: none. */
+    uint64_t retried_batches, retried_items, retry_failed_before;
 } prs_jobreport;
+
+/* Reads what the last --retry-failed took ("retry" meta) for the overview and the result
+ * message; nothing when the job was never retried. */
+void prs_jobreport_retry(prs_jobreport *r, prs_queue *q);
 
 void prs_jobreport_init(prs_jobreport *r, const prs_job_config *cfg, prs_job_report *report);
 /* Ends the progress output (drawing a terminal's bar one last time from s) and closes the

@@ -20,8 +20,9 @@
 /* --fresh, under the lock: the queue, the scoreboard and the output file go; the logs
  * stay (a new job appends to them, saying it started fresh). */
 static int discard_state(prs_jobstate *st, const prs_job_config *cfg, prs_jobreport *rep) {
-    static const char *const state_files[] = {"data.mdb", "lock.mdb", "scoreboard", "side/data.mdb",
-                                              "side/lock.mdb"};
+    static const char *const state_files[] = {"data.mdb",       "lock.mdb",        "scoreboard",
+                                              "side/data.mdb",  "side/lock.mdb",   "partitions.csv",
+                                              "partitions.tsv", "partitions.jsonl"};
     char path[PATH_MAX + 256];
     for (size_t i = 0; i < PRS_ARRAY_LEN(state_files); i++) {
         snprintf(path, sizeof(path), "%s/%s", st->state_dir, state_files[i]);
@@ -248,7 +249,8 @@ int prs_jobstate_check_resume(prs_jobstate *st, const prs_job_config *cfg, const
 bool prs_jobstate_finished(prs_jobstate *st, prs_jobreport *rep, int *code) {
     char text[PRS_COMMITTER_META_BYTES + 1];
     size_t len = 0;
-    if (prs_queue_meta_get(st->queue, "result", text, sizeof(text) - 1, &len) != 0) return false;
+    if (prs_queue_meta_get(st->queue, "result", text, sizeof(text) - 1, &len) != 0 || len == 0)
+        return false; /* none yet, or cleared by --retry-failed */
     text[len] = 0;
     *code = atoi(text);
     const char *msg = strchr(text, ' ');
@@ -257,4 +259,67 @@ bool prs_jobstate_finished(prs_jobstate *st, prs_jobreport *rep, int *code) {
     snprintf(rep->report->message, sizeof(rep->report->message), "already finished: %.900s",
              msg ? msg + 1 : text);
     return true;
+}
+
+#define RETRY_CHUNK 4096u
+
+typedef struct retry_scan {
+    prs_batch_update ups[RETRY_CHUNK];
+    size_t n;
+    uint64_t items;
+} retry_scan;
+
+static void retry_fn(void *arg, uint64_t id, const prs_batch_rec *rec) {
+    retry_scan *r = arg;
+    PRS_ASSERT(r->n < RETRY_CHUNK); /* the scan's limit */
+    r->ups[r->n++] = (prs_batch_update){.batch_id = id,
+                                        .rec = {.state = PRS_BATCH_PENDING,
+                                                .first_item = rec->first_item,
+                                                .item_count = rec->item_count}};
+    r->items += rec->item_count;
+}
+
+int prs_jobstate_retry_failed(prs_jobstate *st, prs_jobreport *rep) {
+    int code;
+    if (!prs_jobstate_finished(st, rep, &code))
+        return prs_jobreport_fail(rep, PRS_EXIT_USAGE,
+                                  "--retry-failed: the job in %s has not finished; run the same "
+                                  "command without --retry-failed to resume it",
+                                  st->out_dir);
+    prs_queue_counts c;
+    int rc = prs_queue_counts_get(st->queue, &c);
+    if (rc)
+        return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s",
+                                  strerror(-rc));
+    retry_scan *r = malloc(sizeof(*r));
+    if (!r) return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "out of memory");
+    uint64_t batches = 0, items = 0, before = c.failed_items, passes = c.failed_batches;
+    char info[96];
+    /* The result goes first: a cut short reset must resume, never look finished. */
+    rc = prs_queue_commit(st->queue, NULL, 0, &c, "result", "", 0);
+    for (uint64_t pass = 0; rc == 0 && pass <= passes / RETRY_CHUNK; pass++) {
+        r->n = 0;
+        r->items = 0;
+        rc = prs_queue_scan_batches(st->queue, PRS_BATCH_FAILED, RETRY_CHUNK, retry_fn, r);
+        if (rc || r->n == 0) break;
+        PRS_ASSERT(c.failed_batches >= r->n && c.failed_items >= r->items);
+        c.failed_batches -= r->n;
+        c.failed_items -= r->items;
+        batches += r->n;
+        items += r->items;
+        snprintf(info, sizeof(info), "%llu %llu %llu", (unsigned long long)batches,
+                 (unsigned long long)items, (unsigned long long)before);
+        rc = prs_queue_commit(st->queue, r->ups, r->n, &c, "retry", info, strlen(info));
+    }
+    free(r);
+    if (rc)
+        return prs_jobreport_fail(rep, PRS_EXIT_STOPPED,
+                                  "--retry-failed: cannot reset the failed "
+                                  "mini-batches: %s",
+                                  strerror(-rc));
+    prs_joblog_master(st->log,
+                      "--retry-failed: %llu failed mini-batches (%llu items) run again with "
+                      "fresh tries",
+                      (unsigned long long)batches, (unsigned long long)items);
+    return 0;
 }

@@ -57,6 +57,15 @@ int prs_jobstate_check_new(prs_jobstate *st, const prs_job_config *cfg, prs_jobr
 int prs_jobstate_check_resume(prs_jobstate *st, const prs_job_config *cfg, const char *config_text,
                               prs_jobreport *rep);
 
+/* --retry-failed: a finished job's failed batches go back to pending with no try spent,
+ * the counts lose them, the result is cleared, and the "retry" meta says what this retry
+ * took ("BATCHES ITEMS FAILED_ITEMS_BEFORE"); then the job resumes like any other, its
+ * rows appended once to the same output. In commits of up to 4096 batches: one cut short
+ * leaves a job that resumes the part reset, and a second --retry-failed takes the rest.
+ * Returns 0; PRS_EXIT_USAGE when the job has not finished; PRS_EXIT_STOPPED when the
+ * state cannot be written (resumable). */
+int prs_jobstate_retry_failed(prs_jobstate *st, prs_jobreport *rep);
+
 /* A job that already finished is reported from its stored result (message and counts
  * into rep, *code its exit code) and returns true; false when it has not finished. */
 bool prs_jobstate_finished(prs_jobstate *st, prs_jobreport *rep, int *code);

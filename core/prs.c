@@ -17,6 +17,7 @@
 #include "prs.h"
 
 #include "config.h"
+#include "failed.h"
 #include "coord.h"
 #include "script.h"
 #include "jobcreate.h"
@@ -165,6 +166,11 @@ static int job_prepare(job *j) {
     if (code) return code;
     if (prs_queue_created(j->st.queue))
         return prs_jobstate_check_resume(&j->st, j->cfg, j->config_text, &j->rep);
+    if (j->cfg->retry_failed)
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE,
+                                  "--retry-failed: %s holds no job to retry (run it without "
+                                  "--retry-failed first)",
+                                  j->cfg->output_dir);
     if ((code = prs_jobstate_check_new(&j->st, j->cfg, &j->rep))) return code;
     if ((code = job_load_side(j))) return code;
     return prs_jobcreate_run(j->st.queue, j->cfg, j->root_fd, j->config_text, j->st.state_dir,
@@ -282,7 +288,7 @@ static int job_start(job *j) {
                                   prs_workers_started(j->coord.workers), strerror(-rc));
     pthread_t threads[PRS_MAX_WORKERS];
     for (uint32_t i = 0; i < n; i++)
-        threads[i] = prs_workers_get(j->coord.workers, i)->thread;
+        threads[i] = prs_worker_thread(prs_workers_get(j->coord.workers, i));
     prs_jobreport_perf_start(&j->rep, threads, n);
     return 0;
 }
@@ -317,6 +323,8 @@ static int job_open(job *j) {
     /* A tabular job is cut from the files at creation: their root is needed first. */
     if (j->cfg->input_format != PRS_FORMAT_FILES && (code = job_open_root(j))) return code;
     if ((code = job_prepare(j))) return code;
+    if (j->cfg->retry_failed && (code = prs_jobstate_retry_failed(&j->st, &j->rep))) return code;
+    prs_jobreport_retry(&j->rep, j->st.queue);
     if ((j->finished = prs_jobstate_finished(&j->st, &j->rep, &code))) return code;
     if ((code = job_load_side(j))) return code; /* a resume: reuse, or refuse a changed file */
     if ((code = prs_jobstate_repair(&j->st, j->cfg, &j->rep))) return code;
@@ -328,6 +336,23 @@ static int job_open(job *j) {
                                  sizeof(err2))))
         return prs_jobreport_fail(&j->rep, code, "%s", err2);
     return 0;
+}
+
+/* OUT/logs/failed_items.txt, at the end of a job (empty when nothing failed). A failure to
+ * write it is logged, not the job's result. */
+static void job_list_failed(job *j) {
+    char path[PATH_MAX + 64], err[PATH_MAX + 256];
+    uint64_t items = 0;
+    snprintf(path, sizeof(path), "%s/failed_items.txt", prs_joblog_dir(j->st.log));
+    int rc = prs_failed_write(j->st.queue, j->cfg->input, (enum prs_format)j->cfg->input_format,
+                              path, &items, err, sizeof(err));
+    if (rc)
+        prs_joblog_master(j->st.log, "warning: logs/failed_items.txt not written: %s", err);
+    else
+        prs_joblog_master(j->st.log,
+                          "logs/failed_items.txt: %llu items of failed mini-batches (rerun them "
+                          "with --retry-failed, or --input @%s)",
+                          (unsigned long long)items, path);
 }
 
 static int job_run(job *j) {
@@ -350,6 +375,7 @@ static int job_run(job *j) {
     prs_jobreport_result(&j->rep, &j->coord.sched, st, none_ok);
     int failed = prs_coord_finish(&j->coord, code, st);
     if (failed) return failed;
+    job_list_failed(j);
     prs_jobreport_overview(&j->rep, &j->coord.sched, j->coord.output_bytes, j->coord.first_error,
                            prs_sched_state_text(st));
     return code;

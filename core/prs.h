@@ -124,10 +124,23 @@ typedef struct prs_job_config {
     /* prs try: what the scratch job's batches are numbered from, so that the script (and
      * its log and error lines) sees the real job's mini-batch id. 0 otherwise. */
     uint64_t batch_id_base;
+    /* Tabular formats: "COL[,COL...]": each mini-batch is exactly the records of one
+     * combination of these columns' values, in input order (mini_batch_bytes does not
+     * apply). NULL: not partitioned. */
+    const char *partition_keys;
+    /* v2's mini_batch_error_threshold, when mini_batch_error_limited: mini-batches that
+     * failed or returned fewer rows than items, tolerated (false: not counted, -1 in the
+     * CLI and the job YAML). */
+    uint64_t mini_batch_error_threshold;
+    bool mini_batch_error_limited;
+    /* A finished job in OUT: its failed mini-batches run again with fresh tries, their
+     * rows appended to the same output (exactly once); the overview counts the retried
+     * and the recovered. Without a finished job: refused. */
+    bool retry_failed;
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/version.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[10];
+    uint64_t reserved[7];
 } prs_job_config;
 
 typedef struct prs_job_report {

@@ -10,7 +10,7 @@
  *   prs_global_* in prs_global_init/prs_global_shutdown (the coordinator thread). */
 #include "prs_entry.h"
 
-#include "worker.h"
+#include "worker_impl.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -48,8 +48,9 @@ void prs_entry_out_error_v(prs_out *out, const char *item, const char *fmt, va_l
 }
 
 int prs_emit(prs_out *out, const void *row, size_t len) {
-    /* rows_len + len + 1 must not wrap (len = SIZE_MAX wraps to exactly rows_len). */
-    if (len >= SIZE_MAX - out->rows_len) return -ENOMEM;
+    /* rows_len + len + 1 must not wrap (len = SIZE_MAX wraps to exactly rows_len), and no
+     * object is longer than PTRDIFF_MAX: row + len - 1 below must stay a valid pointer. */
+    if (len >= SIZE_MAX - out->rows_len || len > PTRDIFF_MAX) return -ENOMEM;
     bool newline = len > 0 && ((const char *)row)[len - 1] == '\n';
     size_t need = out->rows_len + len + (newline ? 0 : 1);
     if (need < out->rows_len || prs_entry_grow(&out->rows, &out->rows_cap, need) != 0)

@@ -68,6 +68,13 @@ typedef struct prs_batch {
     const prs_item *items;
     const void *header; /* tabular: the header row, handed to every batch; else NULL */
     size_t header_size;
+    /* Appended (a script built before sees the struct it knows): --partition-keys. The
+     * batch holds exactly the records of one combination of key values: key i is the
+     * column partition_keys[i], its value in every record partition_values[i], or NULL
+     * when these records have none. partition_key_count 0: not partitioned. */
+    uint32_t partition_key_count;
+    const char *const *partition_keys;
+    const char *const *partition_values;
 } prs_batch;
 
 enum prs_log_level {

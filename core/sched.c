@@ -17,6 +17,7 @@ int prs_sched_init(prs_sched *s, const prs_sched_limits *limits, const prs_sched
     if (limits->slots < 1 || limits->slots > PRS_SCHED_MAX_SLOTS) return -EINVAL;
     if (limits->allowed_failed_percent > 100) return -EINVAL;
     if (limits->error_threshold < -1 || limits->allowed_failed_count < -1) return -EINVAL;
+    if (counts->partial_batches > counts->done_batches) return -EINVAL;
     if (limits->workers < 1) return -EINVAL;
     if (counts->done_batches + counts->failed_batches > counts->total_batches) return -EINVAL;
     if (counts->succeeded_items + counts->failed_items > counts->total_items) return -EINVAL;
@@ -51,6 +52,9 @@ static void sched_check_thresholds(prs_sched *s) {
         /* Failed batches only grow, so once over the percent of all batches the end verdict
          * is certain: stop now instead of running the rest for nothing. */
         sched_drain(s, PRS_REASON_FAILED_PERCENT);
+    } else if (l->batch_errors_limited &&
+               c->failed_batches + c->partial_batches > l->batch_errors_allowed) {
+        sched_drain(s, PRS_REASON_BATCH_ERRORS);
     }
 }
 
@@ -141,6 +145,7 @@ enum prs_verdict prs_sched_complete(prs_sched *s, uint64_t batch_id, enum prs_ou
         s->counts.done_batches++;
         s->counts.succeeded_items += ok;
         s->counts.failed_items += t.item_count - ok;
+        s->counts.partial_batches += ok < t.item_count;
         verdict = PRS_VERDICT_DONE;
     } else if (t.attempt < s->limits.run_max_try && s->state == PRS_JOB_RUNNING) {
         PRS_ASSERT(s->retry_len < PRS_SCHED_MAX_SLOTS);
@@ -213,6 +218,9 @@ const char *prs_sched_reason_text(enum prs_job_reason reason) {
         return "init() failed on every worker";
     case PRS_REASON_STOP_REQUESTED:
         return "stop requested";
+    case PRS_REASON_BATCH_ERRORS:
+        return "failed mini-batches (failed, or fewer rows than items) exceeded "
+               "--mini-batch-error-threshold";
     }
     return "unknown";
 }

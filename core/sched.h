@@ -2,7 +2,7 @@
  *
  * Owns: the in-flight slot table, the retry queue, the job's counters and its verdict
  *   (thresholds: --error-threshold, --allowed-failed-count, --allowed-failed-percent,
- *   --run-max-try, init failures, stop requests).
+ *   --mini-batch-error-threshold, --run-max-try, init failures, stop requests).
  * May call: nothing but core/base (base.h, counts.h). No syscalls, no clock reads, no threads, no
  * allocation: time (now_ms) and events are inputs, so the coordinator drives it for real and
  *   fuzz/sim drives it with a simulated clock and injected faults.
@@ -64,6 +64,7 @@ enum prs_job_reason {
     PRS_REASON_FAILED_PERCENT,  /* failed batches > --allowed-failed-percent of all */
     PRS_REASON_INIT_FAILED,     /* init() failed on every worker */
     PRS_REASON_STOP_REQUESTED,  /* SIGINT/SIGTERM or an embedder's stop */
+    PRS_REASON_BATCH_ERRORS,    /* failed + partial batches > --mini-batch-error-threshold */
 };
 
 typedef struct prs_sched_limits {
@@ -74,6 +75,10 @@ typedef struct prs_sched_limits {
     uint64_t run_timeout_ms;         /* 0 = no deadline */
     uint32_t slots;                  /* 1 .. PRS_SCHED_MAX_SLOTS batches in flight */
     uint32_t workers;                /* workers that will report init */
+    /* v2's mini_batch_error_threshold: when batch_errors_limited, batches that failed or
+     * returned fewer rows than items, tolerated. Off when zero-initialised. */
+    bool batch_errors_limited;
+    uint64_t batch_errors_allowed;
 } prs_sched_limits;
 
 /* What the store already holds (zero for a new job): the job's one counts struct

@@ -1,5 +1,5 @@
 /* worker.c -- see worker.h. The entry-script API of prs_entry.h is in prs_entry.c. */
-#include "worker.h"
+#include "worker_impl.h"
 #include "clock.h"
 
 #include "crash.h"
@@ -53,6 +53,11 @@ static void worker_side_end(prs_worker *w) {
 }
 
 /* ---- the worker thread ---------------------------------------------------------------- */
+
+/* A batch as the coordinator pushed it: one of its tries, with items. */
+static void worker_check_dispatch(const prs_dispatch_msg *m) {
+    PRS_ASSERT(m->attempt >= 1 && m->attempt <= PRS_QUEUE_MAX_ATTEMPTS && m->item_count > 0);
+}
 
 static void worker_pin(prs_worker *w) {
     if (w->cpu < 0) return;
@@ -191,7 +196,12 @@ static void worker_prepare(prs_worker *w, unsigned s, const prs_dispatch_msg *m)
         prs_tab_ref ref;
         rc = prs_queue_tab_decode(w->views[0], w->view_sizes[0], &ref);
         if (rc == 0 && ref.records != m->item_count) rc = -EBADMSG;
-        if (rc == 0) rc = slot_names_add(sl, ref.path, strlen(ref.path));
+        size_t plen = rc == 0 ? strlen(ref.path) : 0;
+        if (rc == 0) rc = slot_names_add(sl, ref.path, plen);
+        /* A partition's key values (NUL-separated) follow the path in the same buffer. */
+        if (rc == 0 && ref.key_count && ref.key_count != w->pkey_count) rc = -EBADMSG;
+        if (rc == 0 && ref.key_count)
+            rc = slot_names_add(sl, ref.key_values, ref.key_values_len - 1);
         prs_queue_reader_end(w->reader);
         if (rc) {
             sl->prep_what = "prs could not decode the batch's record range in the queue";
@@ -199,6 +209,7 @@ static void worker_prepare(prs_worker *w, unsigned s, const prs_dispatch_msg *m)
         }
         sl->ref = ref;
         sl->ref.path = sl->names;
+        sl->ref.key_values = ref.key_count ? sl->names + plen + 1 : NULL;
         /* Not an internal error: every record of the batch fails, as an unreadable file's
          * item does. */
         sl->input_rc = slot_map(w, sl);
@@ -303,6 +314,14 @@ static int worker_items_tabular(prs_worker *w, unsigned s, prs_out *out, prs_don
     if (sl->ref.header_size) {
         batch->header = buf + sl->ref.header_offset;
         batch->header_size = sl->ref.header_size;
+    }
+    if (sl->ref.key_count) {
+        const char *v = sl->ref.key_values;
+        for (uint32_t i = 0; i < w->pkey_count; i++, v += strlen(v) + 1)
+            w->pvalues[i] = sl->ref.keys_missing & (1u << i) ? NULL : v;
+        batch->partition_key_count = w->pkey_count;
+        batch->partition_keys = w->pkeys;
+        batch->partition_values = w->pvalues;
     }
     *count = k;
     return 0;
@@ -434,7 +453,9 @@ static bool worker_take(prs_worker *w, prs_dispatch_msg *m, uint64_t *since_ns) 
         prs_chan_pop(w->shared->dispatch, m);
         *since_ns = prs_mono_ns();
     }
-    return !m->stop;
+    if (m->stop) return false;
+    worker_check_dispatch(m);
+    return true;
 }
 
 /* Runs batches until the stop message. One batch of lookahead: before running the
@@ -464,6 +485,7 @@ static void worker_loop(prs_worker *w) {
             if (m.stop) {
                 stop_seen = true;
             } else {
+                worker_check_dispatch(&m);
                 worker_prepare(w, s ^ 1, &m);
                 have_next = true;
             }
@@ -484,6 +506,8 @@ static void worker_loop(prs_worker *w) {
         done.cpu = sched_getcpu();
         atomic_store(&w->out_busy[w->out_current], true);
         w->out_current = (w->out_current + 1) % PRS_WORKER_OUTS;
+        PRS_ASSERT(done.worker == w->id && done.out_index < PRS_WORKER_OUTS);
+        PRS_ASSERT(done.batch.item_count > 0 && done.batch.attempt >= 1);
         prs_chan_push(sh->done, &done);
         have_cur = have_next;
         s ^= have_next ? 1u : 0u;
@@ -531,7 +555,17 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared) {
+/* --partition-keys "a,b" into the names a batch's values go with (checked by the config:
+ * at most PRS_PARTITION_MAX_KEYS; the queue's records say how many each batch has). */
+static void worker_split_keys(prs_worker *w, const char *keys) {
+    if (!keys) return;
+    snprintf(w->pkey_names, sizeof(w->pkey_names), "%s", keys);
+    for (char *save = NULL, *k = strtok_r(w->pkey_names, ",", &save);
+         k && w->pkey_count < PRS_PARTITION_MAX_KEYS; k = strtok_r(NULL, ",", &save))
+        w->pkeys[w->pkey_count++] = k;
+}
+
+static int worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared) {
     memset(w, 0, sizeof(*w));
     pthread_once(&worker_atfork_once, worker_atfork_register);
     if (worker_atfork_rc) return -worker_atfork_rc;
@@ -545,6 +579,7 @@ int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shar
     pthread_mutex_init(&w->out_lock, NULL);
     pthread_cond_init(&w->out_freed, NULL);
     w->side_last_table = -1;
+    worker_split_keys(w, shared->config->partition_keys);
     int rc = prs_queue_reader_open(shared->queue, &w->reader);
     if (rc) return rc;
     if (shared->sidedb) {
@@ -597,7 +632,29 @@ static void worker_free(prs_worker *w) {
     pthread_cond_destroy(&w->out_freed);
 }
 
+const prs_out *prs_worker_out(const prs_worker *w, uint32_t out_index) {
+    PRS_ASSERT(out_index < PRS_WORKER_OUTS && atomic_load(&w->out_busy[out_index]));
+    return &w->out[out_index];
+}
+
+void prs_worker_cancel(prs_worker *w) {
+    atomic_store(&w->cancel, true);
+}
+
+pthread_t prs_worker_thread(const prs_worker *w) {
+    return w->thread;
+}
+
+void prs_worker_process_row(const prs_worker *w, const char *logs_dir) {
+    char role[32];
+    snprintf(role, sizeof(role), "worker-%u", w->id);
+    prs_joblog_process_row(logs_dir, (int)getpid(), w->tid, role, w->cpu, w->started_unix_ms,
+                           w->ended_unix_ms, w->init_ok ? 0 : 1, 0);
+}
+
 void prs_worker_release_out(prs_worker *w, uint32_t out_index) {
+    PRS_ASSERT(out_index < PRS_WORKER_OUTS);
+    PRS_ASSERT(atomic_load(&w->out_busy[out_index])); /* handed over, not yet back */
     pthread_mutex_lock(&w->out_lock);
     atomic_store(&w->out_busy[out_index], false);
     pthread_cond_signal(&w->out_freed);
@@ -646,7 +703,7 @@ int prs_workers_start(prs_workers **out, uint32_t count, const int *cpus, uint32
     if (!ws) return -ENOMEM;
     ws->count = count;
     for (uint32_t i = 0; i < count; i++) {
-        int rc = prs_worker_start(&ws->w[i], i, cpus[i % ncpu], shared);
+        int rc = worker_start(&ws->w[i], i, cpus[i % ncpu], shared);
         if (rc) return rc;
         ws->started++;
     }

@@ -1,23 +1,30 @@
 /* worker.h -- worker threads and the objects the entry script sees (prs_ctx, prs_out).
  *
  * Owns: one pinned thread per worker, its jemalloc arena, its queue reader, its batch
- *   scratch (item array, file bytes) and two output buffers.
+ *   scratch (item array, file bytes) and PRS_WORKER_OUTS result buffers. prs_worker is
+ *   opaque here: its inside (worker_impl.h) is for the code on the worker's thread.
  * May call: entry-script callbacks, storage/queue readers, storage/sidedb readers (side
  *   tables), io/reader (file items), io/records (tabular items), core/crash (its handler's
  *   per-thread state), core/scoreboard (its slot), joblog user(), the channels, core/base.
- * Callers (the coordinator) must: start workers after the job is created; send each a
- *   stop message; join them; hand an output buffer back with prs_worker_release_out
- *   once its rows are written.
+ * Callers (the coordinator) must: start workers after the job is created, on one thread;
+ *   read each completion's buffer (prs_worker_out) and hand it back with
+ *   prs_worker_release_out once its rows are written; send each live worker a stop
+ *   message; drain completions while joining (a worker may wait for a free buffer).
+ *
+ * Messages (asserted when pushed and when popped): a dispatch is a try of a batch with
+ * items (attempt 1..PRS_QUEUE_MAX_ATTEMPTS), or a stop; a completion names its worker and,
+ * for a batch, one of that worker's buffers.
  *
  * A worker never writes LMDB: it reads a batch's items through its own read transaction,
  * reads the files, calls run(), and posts a completion with the buffer holding the rows.
- * While the coordinator writes those rows, the worker fills its other buffer. */
+ * While the coordinator writes those rows, the worker fills its next buffer. */
 #ifndef PRS_WORKER_H
 #define PRS_WORKER_H
 
 #include "base.h"
 #include "chan.h"
 #include "joblog.h"
+#include "partition.h"
 #include "prs.h"
 #include "queue.h"
 #include "reader.h"
@@ -116,69 +123,36 @@ typedef struct prs_workers_shared {
     int (*entry_ready)(prs_ctx *ctx, prs_out *out);
 } prs_workers_shared;
 
-/* One batch between its dispatch and its run(): the next batch's reads are in flight (or
- * its range mapped and prefetched) while run() works on the current one. A prepared batch
- * is not running: its scoreboard slot is set only when run() starts, so a crash or a
- * restart puts it back to pending like a batch still in the dispatch queue. */
-typedef struct prs_worker_slot {
-    prs_dispatch_msg m;
-    int prep_rc;           /* 0, or why the batch could not be prepared (the try fails) */
-    int input_rc;          /* tabular: 0, or why its input file cannot be read (items fail) */
-    const char *prep_what; /* what failed, for the error line */
-    char *names;           /* files: the batch's paths, NUL-separated; tabular: the path */
-    size_t names_len, names_cap;
-    size_t *name_off;   /* files: offset of path i in names */
-    const char **paths; /* files: pointers into names, handed to the reader */
-    uint32_t cap;
-    bool submitted;  /* files: the reader slot holds the batch */
-    prs_tab_ref ref; /* tabular: the batch's byte range (ref.path points into names) */
-    void *map;       /* tabular: the whole input file, read-only */
-    size_t map_len;
-} prs_worker_slot;
-
 /* Result buffers per worker: one being filled, the rest waiting for the coordinator, which
  * may let up to this many completions of one worker gather before it wakes. */
 #define PRS_WORKER_OUTS 8u
 
-typedef struct prs_worker {
-    pthread_t thread;
-    uint32_t id;
-    int cpu; /* pinned to it, or -1 */
-    /* For sys/processes.csv; the worker thread sets them, read after it is joined. */
-    int tid;
-    bool init_ok;
-    uint64_t started_unix_ms, ended_unix_ms;
-    const prs_workers_shared *shared;
-    prs_ctx ctx;
-    const prs_batch *running; /* inside run(): its batch (log lines name it), else NULL */
-    prs_out out[PRS_WORKER_OUTS];
-    uint32_t out_current;
-    atomic_bool out_busy[PRS_WORKER_OUTS];
-    pthread_mutex_t out_lock;
-    pthread_cond_t out_freed;
-    atomic_bool cancel;
-    prs_queue_reader *reader;
-    uint32_t items_cap;
-    prs_item *items;
-    const void **views;
-    size_t *view_sizes;
-    size_t *offsets;
-    char *data; /* tabular: "file:line" item names of the running batch */
-    size_t data_cap;
-    prs_reader *io; /* created on the worker's thread (the ring is single-issuer) */
-    prs_worker_slot slot[PRS_READER_SLOTS];
-    prs_sidedb_reader *side_reader; /* a read snapshot from the first lookup to run()'s end */
-    const char *side_last_name;     /* the last table name pointer and its index: a script */
-    int side_last_table;            /* passing a literal skips the name compare */
-} prs_worker;
+typedef struct prs_worker prs_worker; /* opaque: worker_impl.h, for the worker side only */
 
-int prs_worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared);
+/* Coordinator thread, after the worker's stop message was sent (or its init failed):
+ * waits for its thread (unbounded: a run() or shutdown() that never returns holds it; a
+ * supervised runtime exits instead, see coord.c), then frees its readers, buffers and
+ * scratch. Every buffer it handed over must be released first. Once per worker. */
 void prs_worker_join(prs_worker *w);
 /* prs_worker_join, bounded by deadline (CLOCK_REALTIME): -ETIMEDOUT if the worker is still
  * in the entry script's code then (a prs_shutdown or prs_init that does not return);
  * nothing is freed and the thread runs on: the caller ends the process without it. */
 int prs_worker_join_by(prs_worker *w, const struct timespec *deadline);
+/* Coordinator thread: buffer out_index of a PRS_DONE_BATCH completion, readable until it
+ * is released (the worker does not touch it meanwhile). out_index < PRS_WORKER_OUTS and
+ * the buffer handed over (asserted). */
+const prs_out *prs_worker_out(const prs_worker *w, uint32_t out_index);
+/* Coordinator thread: hands buffer out_index back once its rows and errors are consumed,
+ * waking the worker if it waits for a free one (asserted: it was handed over). */
 void prs_worker_release_out(prs_worker *w, uint32_t out_index);
+/* Any thread: asks the batch running on w to stop (prs_cancelled turns true until the
+ * worker starts its next batch). */
+void prs_worker_cancel(prs_worker *w);
+/* The worker's thread (perf samples its CPU clock while it runs). */
+pthread_t prs_worker_thread(const prs_worker *w);
+/* After prs_worker_join: its row of logs_dir/sys/processes.csv (exit code 0: ran until
+ * stopped; 1: its init failed). */
+void prs_worker_process_row(const prs_worker *w, const char *logs_dir);
 
 /* Defined in prs_entry.c beside prs_emit, used by the worker too, on its thread: grows *buf
  * (doubling) to hold need bytes (0 or -ENOMEM, *buf unchanged), and appends "batch B attempt A item
@@ -196,10 +170,12 @@ typedef struct prs_workers prs_workers;
  * capped by a cgroup v2 CPU quota. {-1} (one unpinned CPU) when the mask is unreadable. */
 uint32_t prs_workers_cpus(int *cpu_ids, uint32_t cap);
 
-/* Starts count workers (1..PRS_MAX_WORKERS), worker i pinned to cpus[i % ncpu] (more
- * workers than CPUs are placed round-robin). *out is NULL only when out of memory
- * (-ENOMEM). Another error is the failing worker's (prs_worker_start: a reader cannot be
- * opened, or -EAGAIN: no thread); *out then holds the prs_workers_started() workers that
+/* Coordinator thread, after the job is created: starts count workers (1..PRS_MAX_WORKERS,
+ * asserted), worker i pinned to cpus[i % ncpu] (more workers than CPUs are placed
+ * round-robin); shared is borrowed until every worker is joined. Each posts PRS_DONE_INIT
+ * first. *out is NULL only when out of memory (-ENOMEM). Another error is the failing
+ * worker's (its queue or side-table reader cannot be opened: their errors; -EAGAIN: no
+ * thread); *out then holds the prs_workers_started() workers that
  * run, which the caller stops and joins like any others before prs_workers_free. */
 int prs_workers_start(prs_workers **out, uint32_t count, const int *cpus, uint32_t ncpu,
                       const prs_workers_shared *shared);

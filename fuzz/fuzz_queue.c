@@ -56,7 +56,7 @@ static void batch_from(const uint8_t *p, prs_batch_rec *r) {
 
 static void counts_from(const uint8_t *p, prs_queue_counts *c) {
     *c = (prs_queue_counts){le(p, 8),      le(p + 8, 8),  le(p + 16, 8), le(p + 24, 8),
-                            le(p + 32, 8), le(p + 40, 8), le(p + 48, 8)};
+                            le(p + 32, 8), le(p + 40, 8), le(p + 48, 8), 0};
 }
 
 static void fuzz_batch(const uint8_t *d, size_t n, size_t size) {

@@ -316,10 +316,12 @@ int prs_queue_build_batch_ref(prs_queue_builder *b, uint64_t item_id, uint32_t r
 
 int prs_queue_tab_encode(const prs_tab_ref *ref, void *buf, size_t cap, size_t *len) {
     size_t plen = strlen(ref->path);
-    size_t need = TAB_REF_FIXED + plen + 1;
+    size_t keys = ref->key_count ? 12u + ref->key_values_len : 0;
+    size_t need = TAB_REF_FIXED + plen + 1 + keys;
     if (need > cap || need > PRS_QUEUE_MAX_ITEM_BYTES) return -ENAMETOOLONG;
     unsigned char *p = buf;
-    uint32_t magic = PRS_TAB_REF_MAGIC, plen32 = (uint32_t)plen;
+    uint32_t magic = ref->key_count ? PRS_TAB_REF_KEYS_MAGIC : PRS_TAB_REF_MAGIC;
+    uint32_t plen32 = (uint32_t)plen;
     memcpy(p, &magic, 4);
     memcpy(p + 4, &plen32, 4);
     memcpy(p + 8, &ref->offset, 8);
@@ -329,7 +331,33 @@ int prs_queue_tab_encode(const prs_tab_ref *ref, void *buf, size_t cap, size_t *
     memcpy(p + 40, &ref->header_size, 4);
     memcpy(p + 44, &ref->records, 4);
     memcpy(p + TAB_REF_FIXED, ref->path, plen + 1);
+    if (keys) {
+        unsigned char *k = p + TAB_REF_FIXED + plen + 1;
+        memcpy(k, &ref->key_count, 4);
+        memcpy(k + 4, &ref->keys_missing, 4);
+        memcpy(k + 8, &ref->key_values_len, 4);
+        memcpy(k + 12, ref->key_values, ref->key_values_len);
+    }
     *len = need;
+    return 0;
+}
+
+/* The key block after a PTB2 record's path: count, missing mask, values (count NULs, the
+ * last byte one of them). */
+static int tab_decode_keys(const unsigned char *k, size_t len, prs_tab_ref *ref) {
+    if (len < 12) return -EBADMSG;
+    memcpy(&ref->key_count, k, 4);
+    memcpy(&ref->keys_missing, k + 4, 4);
+    memcpy(&ref->key_values_len, k + 8, 4);
+    if (ref->key_count == 0 || ref->key_count > 32 || ref->key_values_len != len - 12 ||
+        ref->key_values_len == 0 || k[len - 1] != 0)
+        return -EBADMSG;
+    if (ref->key_count < 32 && ref->keys_missing >> ref->key_count) return -EBADMSG;
+    uint32_t nuls = 0;
+    for (size_t i = 12; i < len; i++)
+        nuls += k[i] == 0;
+    if (nuls != ref->key_count) return -EBADMSG;
+    ref->key_values = (const char *)k + 12;
     return 0;
 }
 
@@ -339,7 +367,14 @@ int prs_queue_tab_decode(const void *val, size_t len, prs_tab_ref *ref) {
     uint32_t magic, plen;
     memcpy(&magic, p, 4);
     memcpy(&plen, p + 4, 4);
-    if (magic != PRS_TAB_REF_MAGIC || plen == 0 || TAB_REF_FIXED + (size_t)plen + 1 != len)
+    bool keys = magic == PRS_TAB_REF_KEYS_MAGIC;
+    if ((magic != PRS_TAB_REF_MAGIC && !keys) || plen == 0 ||
+        TAB_REF_FIXED + (size_t)plen + 1 > len ||
+        (!keys && TAB_REF_FIXED + (size_t)plen + 1 != len))
+        return -EBADMSG;
+    ref->key_count = ref->keys_missing = ref->key_values_len = 0;
+    ref->key_values = NULL;
+    if (keys && tab_decode_keys(p + TAB_REF_FIXED + plen + 1, len - TAB_REF_FIXED - plen - 1, ref))
         return -EBADMSG;
     memcpy(&ref->offset, p + 8, 8);
     memcpy(&ref->length, p + 16, 8);

@@ -213,7 +213,8 @@ int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count, 
  * starts. Encoded as a fixed little header (magic, version, sizes) then the path and its
  * NUL; decoding validates every field against the record's size. A files job's item
  * record is a bare path: the job's input format (in its config) says which one to read. */
-#define PRS_TAB_REF_MAGIC 0x31425450u /* "PTB1" */
+#define PRS_TAB_REF_MAGIC 0x31425450u      /* "PTB1" */
+#define PRS_TAB_REF_KEYS_MAGIC 0x32425450u /* "PTB2": the same, then a key block */
 typedef struct prs_tab_ref {
     uint64_t offset;        /* first byte of the batch's first record */
     uint64_t length;        /* bytes up to the end of its last record, terminator included */
@@ -222,6 +223,13 @@ typedef struct prs_tab_ref {
     uint32_t header_size;
     uint32_t records; /* records in the range (malformed ones included) */
     const char *path; /* NUL-terminated; relative to the input root, or absolute */
+    /* --partition-keys: the batch is one partition; its key values, each NUL-terminated,
+     * one after another (key_values_len bytes); bit i of keys_missing: key i has none.
+     * key_count 0: not partitioned (the record then has no key block). */
+    uint32_t key_count;
+    uint32_t keys_missing;
+    const char *key_values;
+    uint32_t key_values_len;
 } prs_tab_ref;
 /* Pure, any thread. Writes the record into buf (cap bytes); *len its size. 0;
  * -ENAMETOOLONG when it does not fit (or exceeds PRS_QUEUE_MAX_ITEM_BYTES). */

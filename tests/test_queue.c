@@ -173,6 +173,44 @@ Test(queue, tabular_range_records_round_trip_and_bad_ones_are_refused) {
     cr_assert_eq(prs_queue_tab_encode(&ref, buf, sizeof(buf), &len), -ENAMETOOLONG);
 }
 
+/* --partition-keys: a range record with its partition's key values (PTB2). */
+Test(queue, partition_range_records_carry_key_values) {
+    prs_tab_ref ref = {.offset = 10,
+                       .length = 20,
+                       .first_line = 2,
+                       .records = 3,
+                       .path = "/out/.prs/partitions",
+                       .key_count = 2,
+                       .keys_missing = 2,
+                       .key_values = "CA\0\0",
+                       .key_values_len = 4};
+    unsigned char buf[PRS_QUEUE_MAX_ITEM_BYTES];
+    size_t len = 0;
+    cr_assert_eq(prs_queue_tab_encode(&ref, buf, sizeof(buf), &len), 0);
+    prs_tab_ref back;
+    cr_assert_eq(prs_queue_tab_decode(buf, len, &back), 0);
+    cr_assert_eq(back.key_count, 2);
+    cr_assert_eq(back.keys_missing, 2);
+    cr_assert_eq(back.key_values_len, 4);
+    cr_assert(!memcmp(back.key_values, "CA\0\0", 4));
+    cr_assert_str_eq(back.path, "/out/.prs/partitions");
+    for (size_t cut = 0; cut < len; cut++)
+        cr_assert_eq(prs_queue_tab_decode(buf, cut, &back), -EBADMSG, "cut at %zu", cut);
+    unsigned char bad[PRS_QUEUE_MAX_ITEM_BYTES];
+    memcpy(bad, buf, len);
+    bad[len - 2] = 'x'; /* one NUL fewer than keys */
+    cr_assert_eq(prs_queue_tab_decode(bad, len, &back), -EBADMSG);
+    ref.keys_missing = 4; /* a missing bit past the keys */
+    cr_assert_eq(prs_queue_tab_encode(&ref, buf, sizeof(buf), &len), 0);
+    cr_assert_eq(prs_queue_tab_decode(buf, len, &back), -EBADMSG);
+    /* An unpartitioned record decodes with no keys. */
+    ref.key_count = 0;
+    cr_assert_eq(prs_queue_tab_encode(&ref, buf, sizeof(buf), &len), 0);
+    cr_assert_eq(prs_queue_tab_decode(buf, len, &back), 0);
+    cr_assert_eq(back.key_count, 0);
+    cr_assert_null(back.key_values);
+}
+
 /* ---- record encodings: decode refuses what no run can write ------------------------------ */
 
 static void batch_bytes(const prs_batch_rec *r, uint8_t out[PRS_QUEUE_BATCH_BYTES]) {

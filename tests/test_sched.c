@@ -174,3 +174,41 @@ Test(sched, stop_is_resumable) {
     cr_assert_eq(prs_sched_complete(&s, 0, PRS_OUTCOME_OK, 1, &fin), PRS_VERDICT_DONE);
     cr_assert_eq(prs_sched_result(&s), PRS_JOB_STOPPED);
 }
+
+/* v2's mini_batch_error_threshold: a batch with fewer rows than items counts like a failed
+ * one; the job fails when their sum passes the limit, not at it. */
+Test(sched, batch_errors_count_partial_and_failed_batches, .timeout = 10) {
+    prs_sched_limits l = limits(1, -1, -1, 100);
+    l.batch_errors_limited = true;
+    l.batch_errors_allowed = 2;
+    setup(l, 5, 50);
+    prs_ticket fin;
+    start_new(0, 10);
+    cr_assert_eq(prs_sched_complete(&s, 0, PRS_OUTCOME_OK, 9, &fin), PRS_VERDICT_DONE);
+    start_new(1, 10);
+    cr_assert_eq(prs_sched_complete(&s, 1, PRS_OUTCOME_OK, 10, &fin), PRS_VERDICT_DONE);
+    start_new(2, 10);
+    cr_assert_eq(prs_sched_complete(&s, 2, PRS_OUTCOME_ERROR, 0, &fin), PRS_VERDICT_FAILED);
+    cr_assert_eq(s.counts.partial_batches, 1);
+    cr_assert_eq(s.state, PRS_JOB_RUNNING, "2 batch errors: at the limit, not past it");
+    start_new(3, 10);
+    cr_assert_eq(prs_sched_complete(&s, 3, PRS_OUTCOME_OK, 0, &fin), PRS_VERDICT_DONE);
+    cr_assert_eq(s.state, PRS_JOB_DRAINING);
+    cr_assert_eq(s.reason, PRS_REASON_BATCH_ERRORS);
+    /* Off (zero-initialised limits): the same batches never fail the job. */
+    setup(limits(1, -1, -1, 100), 2, 20);
+    start_new(0, 10);
+    cr_assert_eq(prs_sched_complete(&s, 0, PRS_OUTCOME_OK, 0, &fin), PRS_VERDICT_DONE);
+    cr_assert_eq(s.state, PRS_JOB_RUNNING);
+    /* A resumed job already past it ends at once; a bad count is refused. */
+    prs_sched_counts c = {.total_batches = 4,
+                          .total_items = 4,
+                          .done_batches = 3,
+                          .partial_batches = 3,
+                          .succeeded_items = 0,
+                          .failed_items = 3};
+    cr_assert_eq(prs_sched_init(&s, &l, &c), 0);
+    cr_assert_eq(s.reason, PRS_REASON_BATCH_ERRORS);
+    c.partial_batches = 4;
+    cr_assert_eq(prs_sched_init(&s, &l, &c), -EINVAL);
+}

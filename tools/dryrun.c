@@ -1,6 +1,7 @@
 /* dryrun.c -- see dryrun.h. */
 #include "dryrun.h"
 
+#include "partition.h"
 #include "records.h"
 #include "scan.h"
 
@@ -157,6 +158,107 @@ static void dr_print_state(const prs_job_config *c, FILE *f) {
                 c->entry_script, strerror(errno));
 }
 
+/* --partition-keys: the grouping runs for real, into a scratch directory removed after
+ * (OUT is not touched), and the first and last partitions are shown with their values. */
+typedef struct dr_part {
+    const char *keys;
+    FILE *f;
+    uint64_t n, records;
+    prs_partition_batch last[DR_SHOW_BATCHES];
+    char last_values[DR_SHOW_BATCHES][1024];
+} dr_part;
+
+static void dr_part_line(const dr_part *p, uint64_t id, const prs_partition_batch *b,
+                         const char *values) {
+    fprintf(p->f, "  mini-batch %llu: %u records, %llu bytes:", (unsigned long long)id, b->records,
+            (unsigned long long)b->length);
+    const char *k = p->keys, *v = values;
+    for (uint32_t i = 0; *k; i++) {
+        size_t kl = strcspn(k, ",");
+        fprintf(p->f, " %.*s=%s", (int)kl, k, b->missing & (1u << i) ? "(none)" : v);
+        v += strlen(v) + 1;
+        k += kl + (k[kl] == ',');
+    }
+    fputc('\n', p->f);
+}
+
+static int dr_part_batch(void *arg, const prs_partition_batch *b) {
+    dr_part *p = arg;
+    if (p->n < DR_SHOW_BATCHES) dr_part_line(p, p->n, b, b->values);
+    prs_partition_batch *l = &p->last[p->n % DR_SHOW_BATCHES];
+    char *keep = p->last_values[p->n % DR_SHOW_BATCHES];
+    *l = *b;
+    if (b->values_len <= sizeof(p->last_values[0])) {
+        memcpy(keep, b->values, b->values_len);
+    } else { /* shown as that many empty values: the count is what matters */
+        memset(keep, 0, sizeof(p->last_values[0]));
+        l->missing = ~0u;
+    }
+    l->values = keep;
+    p->n++;
+    p->records += b->records;
+    return 0;
+}
+
+typedef struct dr_part_walk {
+    prs_partition *part;
+    char root[PATH_MAX];
+    char *err;
+    size_t err_size;
+} dr_part_walk;
+
+static int dr_part_file(void *arg, const char *path, size_t len) {
+    (void)len;
+    dr_part_walk *w = arg;
+    char full[PATH_MAX * 2];
+    snprintf(full, sizeof(full), "%s%s%s", path[0] == '/' ? "" : w->root, path[0] == '/' ? "" : "/",
+             path);
+    return prs_partition_add(w->part, full, path, w->err, w->err_size);
+}
+
+static int dr_partitions(const prs_job_config *c, FILE *f, char *err, size_t err_size) {
+    const char *base = getenv("TMPDIR");
+    char dir[PATH_MAX], spill[PATH_MAX + 16];
+    snprintf(dir, sizeof(dir), "%s/prs-dry-run-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir)) {
+        snprintf(err, err_size, "%s: %s", dir, strerror(errno));
+        return PRS_EXIT_INTERNAL;
+    }
+    snprintf(spill, sizeof(spill), "%s/grouped", dir);
+    dr_part_walk w = {.err = err, .err_size = err_size};
+    dr_part p = {.keys = c->partition_keys, .f = f};
+    int rc = prs_partition_open(&w.part, (enum prs_format)c->input_format, c->partition_keys, spill,
+                                dir, 0, err, err_size);
+    if (rc) goto remove_dir;
+    struct stat st;
+    if (c->input[0] == '@') {
+        rc = prs_scan_list(c->input + 1, dr_part_file, &w, err, err_size);
+    } else if (stat(c->input, &st) == 0 && S_ISREG(st.st_mode)) {
+        rc = prs_partition_add(w.part, c->input, c->input, err, err_size);
+    } else {
+        snprintf(w.root, sizeof(w.root), "%s", c->input);
+        rc = prs_scan_dir(c->input, dr_part_file, &w, err, err_size);
+    }
+    uint32_t header;
+    fprintf(f, "partitions by --partition-keys %s (the size does not apply):\n", c->partition_keys);
+    if (rc == 0) rc = prs_partition_finish(w.part, dr_part_batch, &p, &header, err, err_size);
+    prs_partition_close(w.part);
+    if (rc == 0) {
+        uint64_t from =
+            PRS_MAX(p.n > DR_SHOW_BATCHES ? p.n - DR_SHOW_BATCHES : 0, (uint64_t)DR_SHOW_BATCHES);
+        if (from > DR_SHOW_BATCHES) fprintf(f, "  ...\n");
+        for (uint64_t i = from; i < p.n; i++)
+            dr_part_line(&p, i, &p.last[i % DR_SHOW_BATCHES], p.last[i % DR_SHOW_BATCHES].values);
+        fprintf(f, "  %llu records in %llu partitions: %llu mini-batches\n",
+                (unsigned long long)p.records, (unsigned long long)p.n, (unsigned long long)p.n);
+    }
+remove_dir:
+    unlink(spill);
+    rmdir(dir);
+    if (rc == -EINVAL) return PRS_EXIT_USAGE;
+    return rc ? PRS_EXIT_INPUT : 0;
+}
+
 int prs_dryrun_print(const prs_job_config *c, FILE *f, char *err, size_t err_size) {
     dr d = {.c = c, .err = err, .err_size = err_size};
     dr_batch *mem = calloc(2 * DR_SHOW_BATCHES, sizeof(dr_batch));
@@ -175,7 +277,11 @@ int prs_dryrun_print(const prs_job_config *c, FILE *f, char *err, size_t err_siz
         return PRS_EXIT_INPUT;
     }
     bool tab = c->input_format != PRS_FORMAT_FILES;
-    if (tab)
+    if (tab && c->partition_keys)
+        fprintf(f, "input: %s (%s): %llu records (%llu bytes) in %llu files\n", c->input,
+                prs_format_name((enum prs_format)c->input_format), (unsigned long long)d.items,
+                (unsigned long long)d.bytes, (unsigned long long)d.files);
+    else if (tab)
         fprintf(f,
                 "input: %s (%s): %llu records (%llu bytes) in %llu files -> %llu mini-batches "
                 "of up to %llu bytes\n",
@@ -194,6 +300,12 @@ int prs_dryrun_print(const prs_job_config *c, FILE *f, char *err, size_t err_siz
                  tab ? "records" : "files");
         free(mem);
         return PRS_EXIT_INPUT;
+    }
+    if (c->partition_keys) {
+        int code = dr_partitions(c, f, err, err_size);
+        dr_print_state(c, f);
+        free(mem);
+        return code;
     }
     for (uint64_t i = 0; i < PRS_MIN(d.batches, DR_SHOW_BATCHES); i++)
         dr_print_batch(&d, &d.first[i], f);

@@ -2,7 +2,9 @@
  * running anything.
  *
  * Owns: nothing past a call (a few batches' item names, bounded, while it walks).
- * May call: io/scan (the walk), io/records (the splitter and the batcher) and libc. It cuts
+ * May call: io/scan (the walk), io/records (the splitter and the batcher), core/partition
+ *   (--partition-keys: the grouping itself, into a scratch directory under $TMPDIR that it
+ *   removes, so the partitions shown are the ones a run makes) and libc. It cuts
  *   with the same primitives and rules as job creation in the library (files: runs of
  *   --mini-batch-size in scan order; tabular: per file, records by bytes, never across
  *   files), reading each input once; it writes nothing and never opens OUT's state.

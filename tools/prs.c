@@ -132,6 +132,16 @@ static int set_i64(run_ctx *r, const run_opt *o, const char *who, const char *va
     return rc;
 }
 
+/* -1: not counted; N >= 0: at most N failed mini-batches. */
+static int set_batch_errors(run_ctx *r, const run_opt *o, const char *who, const char *value) {
+    int64_t v;
+    int rc = parse_int(who, value, o->min, o->max, &v);
+    if (rc) return rc;
+    r->c.mini_batch_error_limited = v >= 0;
+    r->c.mini_batch_error_threshold = v >= 0 ? (uint64_t)v : 0;
+    return 0;
+}
+
 static int set_u32(run_ctx *r, const run_opt *o, const char *who, const char *value) {
     int64_t v;
     int rc = parse_int(who, value, o->min, o->max, &v);
@@ -378,6 +388,24 @@ static const run_opt run_opts[] = {
      100,
      .def = "100",
      .help = "failed mini-batches tolerated, percent 0..100 (default 100)"},
+    {{"mini-batch-error-threshold", NULL, 0, "N"},
+     set_batch_errors,
+     0,
+     -1,
+     INT64_MAX / 4,
+     .def = "-1",
+     .help = "v2's mini_batch_error_threshold: mini-batches that failed\n"
+             "or returned fewer rows than items, tolerated; -1 ignores\n"
+             "(default -1)"},
+    {{"partition-keys", NULL, 0, "COL[,COL...]"},
+     set_str,
+     CFG(partition_keys),
+     .def = "(none)",
+     .help = "tabular inputs: each mini-batch is exactly the records of\n"
+             "one combination of these columns' values (jsonl: members),\n"
+             "in input order; --mini-batch-size does not apply. Scripts\n"
+             "get the values: batch->partition_values (C),\n"
+             "mini_batch_context.partition_key_value (Python)"},
     {{"run-max-try", "max_retries", 0, "N"},
      set_u32,
      CFG(run_max_try),
@@ -462,6 +490,14 @@ static const run_opt run_opts[] = {
      .help = "discard the job state in OUT (and its output file) and\n"
              "start over; without it, OUT holding a different job is\n"
              "refused with what differs"},
+    {{"retry-failed", NULL, 0, NULL},
+     set_true,
+     CFG(retry_failed),
+     .def = "off",
+     .help = "on a finished job: run its failed mini-batches again, with\n"
+             "fresh tries, into the same output (exactly once); the\n"
+             "overview says how many were retried and recovered. Their\n"
+             "items are in OUT/logs/failed_items.txt after every job"},
     {{"help", NULL, 'h', NULL}, set_help, .help = "this text"},
     {{"python", NULL, 0, "PATH"},
      set_str,

@@ -24,6 +24,10 @@ typedef struct prs_counts {
     /* Committed length of the append_row output file. The queue stores it; the scheduler
      * neither reads nor changes it (the coordinator owns it). */
     uint64_t output_bytes;
+    /* Done batches with fewer rows than items: with failed_batches, what v2's
+     * mini_batch_error_threshold counts. The queue does not store it (a resume recounts
+     * it from the batch records, only when that threshold is set). */
+    uint64_t partial_batches;
 } prs_counts;
 
 /* Batches / items finished either way. */
