@@ -21,7 +21,7 @@
 /* One builder run: the queue's builder, the batch being filled, and the error text. */
 typedef struct creator {
     const prs_job_config *cfg;
-    const char *state_dir;
+    const char *state_dir; /* OUT/.prs, for messages */
     int root_fd;
     prs_queue_builder *b; /* this run's (prs_queue_build_begin) */
     uint64_t batch_first; /* files: the first item of the batch being filled */
@@ -440,6 +440,18 @@ static void create_log(const creator *cr, prs_joblog *log, uint64_t t0, uint64_t
                       s);
 }
 
+static bool disk_full(int rc) {
+    return rc == -ENOSPC || rc == -EDQUOT || rc == -EIO;
+}
+
+/* A full disk while the job is made: resumable (nothing was created), like one mid-run. */
+static int create_disk_full(const creator *cr, prs_jobreport *rep, int rc) {
+    return prs_jobreport_fail(rep, PRS_EXIT_STOPPED,
+                              "%s/data.mdb: cannot create the job: %s; free space and run the "
+                              "same command again",
+                              cr->state_dir, strerror(-rc));
+}
+
 /* One try at creating the job; PRS_QUEUE_EMAPFULL (nothing reported yet) when the queue's
  * map filled up, and the caller grows it and tries again. */
 static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_jobreport *rep) {
@@ -473,6 +485,7 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
         if (rc == PRS_QUEUE_EMAPFULL) return rc;
         if (rc == -ERANGE && cr->cut.shard.count)
             return prs_jobreport_fail(rep, PRS_EXIT_USAGE, "%s", cr->err);
+        if (disk_full(rc)) return create_disk_full(cr, rep, rc);
         bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
                      rc == -ENAMETOOLONG || rc == -EILSEQ || rc == -EISDIR;
         /* --partition-keys naming a column the input lacks: the option is wrong. */
@@ -488,6 +501,7 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
     rc = prs_queue_build_end(cr->b); /* frees the builder, whatever it returns */
     cr->b = NULL;
     if (rc == PRS_QUEUE_EMAPFULL) return rc;
+    if (disk_full(rc)) return create_disk_full(cr, rep, rc);
     if (rc)
         return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "queue: cannot commit the new job: %s",
                                   strerror(-rc));
@@ -501,7 +515,7 @@ int prs_jobcreate_run(prs_queue *q, const prs_job_config *cfg, int root_fd, cons
     if (!cr) return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "out of memory");
     int rc = -1;
     for (unsigned try = 0; try < CREATE_MAP_GROW_TRIES; try++) {
-        *cr = (creator){.cfg = cfg, .root_fd = root_fd, .state_dir = state_dir};
+        *cr = (creator){.cfg = cfg, .state_dir = state_dir, .root_fd = root_fd};
         rc = create_once(cr, q, config_text, rep);
         if (rc != PRS_QUEUE_EMAPFULL) goto free_creator;
         size_t map_bytes = 0;
