@@ -58,6 +58,11 @@ int prs_config_validate(const prs_job_config *c, char *err, size_t n) {
     if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
         return bad(err, n, "--append-row-file-name '%s': a plain file name is needed",
                    name ? name : "");
+    if (!strcmp(name, "logs") || !strcmp(name, ".prs"))
+        return bad(err, n,
+                   "--append-row-file-name '%s': OUT/%s is where prs keeps its %s; choose "
+                   "another name",
+                   name, name, name[0] == '.' ? "job state" : "logs");
     if (c->argc < 0 || (c->argc > 0 && !c->argv))
         return bad(err, n, "init arguments: argc without argv");
     if ((c->side_input_count && !c->side_inputs) || (c->side_table_count && !c->side_tables) ||

@@ -1,5 +1,6 @@
 /* failed.c -- see failed.h. */
 #include "failed.h"
+#include "fs.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -116,7 +117,7 @@ int prs_failed_write(prs_queue *q, const char *input, enum prs_format format, co
     if (rc) return rc;
     char tmp[PATH_MAX + 16];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if (!(w.out = fopen(tmp, "we"))) {
+    if (!(w.out = prs_fopen_nofollow(tmp, "w"))) {
         rc = -errno;
         snprintf(err, err_size, "%s: %s", tmp, strerror(-rc));
         return rc;

@@ -99,9 +99,13 @@ int prs_jobstate_open(prs_jobstate *st, const prs_job_config *cfg, prs_jobreport
     rc = prs_queue_open(&st->queue, st->state_dir,
                         cfg->durable ? PRS_DURABILITY_FULL : PRS_DURABILITY_NONE, err, sizeof(err));
     if (rc)
-        return prs_jobreport_fail(rep, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL,
-                                  "job state %s (remove OUT/.prs to start over; the output stays)",
-                                  err);
+        return prs_jobreport_fail(
+            rep, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL, "job state %s%s", err,
+            rc == -EBADMSG  ? " (remove OUT/.prs to start over; the output stays)"
+            : rc == -ENOMEM ? " (not enough address space to map it: is "
+                              "`ulimit -v` set? raise it and run the same "
+                              "command again; the state is intact)"
+                            : "");
     rc = prs_scoreboard_open(&st->scoreboard, st->state_dir, true);
     if (rc)
         return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "%s/scoreboard: %s", st->state_dir,

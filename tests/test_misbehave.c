@@ -465,3 +465,42 @@ Test(misbehave, shutdown_that_never_returns_is_bounded, .timeout = 120) {
         tu_rmrf(r.dir);
     }
 }
+
+/* --append-row-file-name naming prs's own directories: refused as such (2), not blamed on
+ * a missing job state. */
+Test(misbehave, output_file_named_like_prs_directories_is_refused, .timeout = 60) {
+    static const char *names[] = {"logs", ".prs"};
+    for (size_t i = 0; i < PRS_ARRAY_LEN(names); i++) {
+        e2e_run r;
+        e2e_setup(&r, "mb-name", MB_FILES);
+        char opts[64];
+        snprintf(opts, sizeof(opts), "--append-row-file-name %s", names[i]);
+        int code = mb_run(&r, "exit_run", opts, "", 30);
+        cr_assert_eq(code, 2, "%s: prs exited %d:\n%s", names[i], code, mb_stderr(&r));
+        char *err = mb_stderr(&r);
+        cr_assert(strstr(err, "is where prs keeps") && !strstr(err, "job state that describes"),
+                  "%s", err);
+        free(err);
+        tu_rmrf(r.dir);
+    }
+}
+
+/* The job state cannot be mapped under `ulimit -v`: the message says so, and does not tell
+ * the user to remove OUT/.prs (a plain rerun with more address space works). */
+Test(misbehave, address_space_limit_does_not_advise_removing_the_state, .timeout = 60) {
+    if (strstr(tu_prs(), "asan") || strstr(tu_prs(), "tsan"))
+        cr_skip_test("a sanitizer's shadow memory needs more address space than the limit");
+    e2e_run r;
+    e2e_setup(&r, "mb-ulimit", MB_FILES);
+    int code =
+        tu_sh("(ulimit -v 3000000 && timeout -k 3 30 %s run --quiet --entry-script " MB_SCRIPTS
+              "exit_run.so --input '%s' --output '%s') 2>>'%s'",
+              tu_prs(), r.in, r.out, r.err);
+    char *err = mb_stderr(&r);
+    cr_assert(code != 0 && !strstr(err, "remove OUT/.prs") && strstr(err, "ulimit"), "exit %d:\n%s",
+              code, err);
+    free(err);
+    cr_assert_eq(mb_run(&r, "exit_run", "", "", 30), 0, "the plain rerun failed:\n%s",
+                 mb_stderr(&r));
+    tu_rmrf(r.dir);
+}
