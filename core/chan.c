@@ -61,10 +61,14 @@ void prs_chan_pop(prs_chan *c, void *msg) {
 }
 
 uint32_t prs_chan_pop_many(prs_chan *c, void *msgs, uint32_t cap, uint64_t timeout_ms) {
-    struct timespec until = prs_mono_deadline(timeout_ms);
     pthread_mutex_lock(&c->lock);
-    while (c->len < c->wake_len) {
-        if (pthread_cond_timedwait(&c->not_empty, &c->lock, &until) == ETIMEDOUT) break;
+    /* No wait asked (a worker's look for a batch ahead): no clock read and no futex call
+     * for a deadline already past, which would cost two system calls per batch. */
+    if (timeout_ms > 0 && c->len < c->wake_len) {
+        struct timespec until = prs_mono_deadline(timeout_ms);
+        while (c->len < c->wake_len) {
+            if (pthread_cond_timedwait(&c->not_empty, &c->lock, &until) == ETIMEDOUT) break;
+        }
     }
     uint32_t n = 0;
     while (n < cap && c->len > 0) {

@@ -83,7 +83,7 @@ static int commit(prs_coord *c, bool wait, const char *meta_key, const void *met
     rc = prs_committer_flush(c->committer, &counts, meta_key, meta_val, meta_len, wait);
     if (rc == 0) {
         atomic_fetch_add(&c->d.scoreboard->progress, 1);
-        c->last_flush_ns = prs_mono_ns();
+        c->last_flush_ns = prs_mono_coarse_ns();
         if (first_error) c->first_error_new = false;
     }
     return rc;
@@ -93,7 +93,8 @@ static int maybe_commit(prs_coord *c) {
     uint32_t pending = prs_committer_pending(c->committer);
     if (pending == 0) return 0;
     bool full = pending == COORD_GROUP_CAP;
-    if (!full && prs_mono_ns() - c->last_flush_ns < COORD_COMMIT_EVERY_NS) return 0;
+    /* Coarse (a tick of a few ms) is enough against 50 ms, and costs no system call. */
+    if (!full && prs_mono_coarse_ns() - c->last_flush_ns < COORD_COMMIT_EVERY_NS) return 0;
     int rc = commit(c, full, NULL, NULL, 0);
     return rc == -EBUSY ? 0 : rc; /* busy: keep filling this group */
 }

@@ -23,7 +23,7 @@ typedef struct creator {
     const prs_job_config *cfg;
     const char *state_dir; /* OUT/.prs, for messages */
     int root_fd;
-    prs_queue_builder b;
+    prs_queue_builder *b; /* this run's (prs_queue_build_begin) */
     uint64_t batch_first; /* files: the first item of the batch being filled */
     uint32_t batch_len;
     prs_batcher bat; /* tabular: the batch being filled, as a byte range of one file */
@@ -75,13 +75,13 @@ static int build_item(void *arg, const char *path, size_t len) {
         int stop = shard_item(cr, path, len, &take);
         if (stop || !take) return stop;
     }
-    int rc = prs_queue_build_item(&cr->b, path, len + 1);
+    int rc = prs_queue_build_item(cr->b, path, len + 1);
     if (rc) {
         snprintf(cr->err, sizeof(cr->err), "%s: cannot add to the queue: %s", path, strerror(-rc));
         return rc;
     }
     if (++cr->batch_len == cr->cfg->mini_batch_size) {
-        rc = prs_queue_build_batch(&cr->b, cr->batch_first, cr->batch_len);
+        rc = prs_queue_build_batch(cr->b, cr->batch_first, cr->batch_len);
         cr->batch_first += cr->batch_len;
         cr->batch_len = 0;
         if (rc) snprintf(cr->err, sizeof(cr->err), "queue: %s", strerror(-rc));
@@ -119,9 +119,9 @@ static int tab_close_batch(creator *cr) {
         snprintf(cr->err, sizeof(cr->err), "%s: path too long for the queue", cr->ref.path);
         return rc;
     }
-    uint64_t item = cr->b.next_item;
-    rc = prs_queue_build_item(&cr->b, rec, len);
-    if (rc == 0) rc = prs_queue_build_batch_ref(&cr->b, item, cr->ref.records);
+    uint64_t item = prs_queue_build_items(cr->b);
+    rc = prs_queue_build_item(cr->b, rec, len);
+    if (rc == 0) rc = prs_queue_build_batch_ref(cr->b, item, cr->ref.records);
     if (rc) snprintf(cr->err, sizeof(cr->err), "queue: %s", strerror(-rc));
     cr->ref.records = 0;
     return rc;
@@ -403,7 +403,7 @@ static int shard_count(creator *cr) {
 static int shard_record(creator *cr, prs_joblog *log) {
     char rec[256];
     int n = prs_shard_record(&cr->cut, rec, sizeof(rec));
-    int rc = n < 0 ? n : prs_queue_build_meta(&cr->b, "shard", rec, (size_t)n);
+    int rc = n < 0 ? n : prs_queue_build_meta(cr->b, "shard", rec, (size_t)n);
     if (rc == 0)
         prs_joblog_master(log, "shard %u of %u: the job's mini-batches %llu..%llu of %llu",
                           cr->cut.shard.index, cr->cut.shard.count,
@@ -412,15 +412,17 @@ static int shard_record(creator *cr, prs_joblog *log) {
     return rc;
 }
 
-static void create_log(const creator *cr, prs_joblog *log, uint64_t t0) {
+/* batches, items, records: the builder's counts before it ended. */
+static void create_log(const creator *cr, prs_joblog *log, uint64_t t0, uint64_t batches,
+                       uint64_t items, uint64_t records) {
     const prs_job_config *c = cr->cfg;
     double s = (double)(prs_mono_ns() - t0) / 1e9;
     if (c->partition_keys) {
         prs_joblog_master(log,
                           "created %llu mini-batches, one per combination of --partition-keys %s, "
                           "from %llu %s records in %.3f s (grouped copy: %s)",
-                          (unsigned long long)cr->b.next_batch, c->partition_keys,
-                          (unsigned long long)cr->b.ref_items,
+                          (unsigned long long)batches, c->partition_keys,
+                          (unsigned long long)records,
                           prs_format_name((enum prs_format)c->input_format), s, cr->spill);
         return;
     }
@@ -428,15 +430,14 @@ static void create_log(const creator *cr, prs_joblog *log, uint64_t t0) {
         prs_joblog_master(log,
                           "created %llu mini-batches of up to %llu bytes from %llu %s records in "
                           "%.3f s",
-                          (unsigned long long)cr->b.next_batch,
-                          (unsigned long long)c->mini_batch_bytes,
-                          (unsigned long long)cr->b.ref_items,
+                          (unsigned long long)batches, (unsigned long long)c->mini_batch_bytes,
+                          (unsigned long long)records,
                           prs_format_name((enum prs_format)c->input_format), s);
         return;
     }
     prs_joblog_master(log, "created %llu mini-batches of up to %u files from %llu files in %.3f s",
-                      (unsigned long long)cr->b.next_batch, c->mini_batch_size,
-                      (unsigned long long)cr->b.next_item, s);
+                      (unsigned long long)batches, c->mini_batch_size, (unsigned long long)items,
+                      s);
 }
 
 static bool disk_full(int rc) {
@@ -471,16 +472,16 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
                           cr->cfg->input, (unsigned long long)sk.dir_links,
                           (unsigned long long)sk.special, (unsigned long long)sk.broken);
     if (rc == 0 && cr->cut.shard.count) rc = shard_record(cr, rep->log);
-    if (rc == 0 && cr->batch_len)
-        rc = prs_queue_build_batch(&cr->b, cr->batch_first, cr->batch_len);
-    if (rc == 0 && cr->b.next_item == 0) {
+    if (rc == 0 && cr->batch_len) rc = prs_queue_build_batch(cr->b, cr->batch_first, cr->batch_len);
+    if (rc == 0 && prs_queue_build_items(cr->b) == 0) {
         snprintf(cr->err, sizeof(cr->err), "--input %s: no input %s found", cr->cfg->input,
                  cr->cfg->input_format == PRS_FORMAT_FILES ? "files" : "records");
         rc = -ENOENT;
     }
-    if (rc == 0) rc = prs_queue_build_meta(&cr->b, "config", config_text, strlen(config_text));
+    if (rc == 0) rc = prs_queue_build_meta(cr->b, "config", config_text, strlen(config_text));
     if (rc) {
-        prs_queue_build_abort(&cr->b);
+        prs_queue_build_abort(cr->b);
+        cr->b = NULL;
         if (rc == PRS_QUEUE_EMAPFULL) return rc;
         if (rc == -ERANGE && cr->cut.shard.count)
             return prs_jobreport_fail(rep, PRS_EXIT_USAGE, "%s", cr->err);
@@ -495,13 +496,16 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
                                           : PRS_EXIT_INTERNAL,
                                   "%s", cr->err[0] ? cr->err : strerror(-rc));
     }
-    rc = prs_queue_build_end(&cr->b);
+    uint64_t batches = prs_queue_build_batches(cr->b), items = prs_queue_build_items(cr->b),
+             records = prs_queue_build_records(cr->b);
+    rc = prs_queue_build_end(cr->b); /* frees the builder, whatever it returns */
+    cr->b = NULL;
     if (rc == PRS_QUEUE_EMAPFULL) return rc;
     if (disk_full(rc)) return create_disk_full(cr, rep, rc);
     if (rc)
         return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "queue: cannot commit the new job: %s",
                                   strerror(-rc));
-    create_log(cr, rep->log, t0); /* build_end leaves the builder's counts */
+    create_log(cr, rep->log, t0, batches, items, records);
     return 0;
 }
 

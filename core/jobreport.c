@@ -15,6 +15,7 @@ void prs_jobreport_init(prs_jobreport *r, const prs_job_config *cfg, prs_job_rep
     r->report = report;
     memset(report, 0, sizeof(*report));
     r->started_ns = prs_mono_ns();
+    r->pid = (int32_t)getpid();
 }
 
 static void progress_draw(prs_jobreport *r, const prs_sched *s, bool force) {
@@ -210,7 +211,7 @@ void prs_jobreport_batch(prs_jobreport *r, const prs_done_msg *m, const prs_out 
                           .first_item = m->batch.first_item,
                           .attempt = m->batch.attempt,
                           .worker = m->worker,
-                          .pid = (int32_t)getpid(),
+                          .pid = r->pid,
                           .tid = m->tid,
                           .cpu = m->cpu,
                           .total = m->batch.item_count,

@@ -42,6 +42,7 @@ typedef struct prs_jobreport {
     prs_perf_worker *perf_workers;
     uint32_t perf_count; /* rows in perf_workers: the workers started */
     bool perf_live;      /* the workers run: their threads can be sampled */
+    int32_t pid;         /* the runtime's, read once at init (not a system call per batch) */
     /* --retry-failed, from the "retry" meta (prs_jobreport_retry): what the last retry took
      * and the failed items before it; retried_batches 0: none. */
     uint64_t retried_batches, retried_items, retry_failed_before;

@@ -129,8 +129,8 @@ void prs_scoreboard_close(prs_scoreboard_file *sb) {
 }
 
 void prs_scoreboard_begin(prs_scoreboard_slot *s, uint64_t batch_id, uint32_t attempt,
-                          uint64_t first_item, uint32_t item_count) {
-    uint64_t wall_ms = prs_wall_ms(), mono_ns = prs_mono_ns();
+                          uint64_t first_item, uint32_t item_count, uint64_t wall_ms,
+                          uint64_t mono_ns) {
     memory_order r = memory_order_relaxed;
     atomic_store_explicit(&s->batch_id, batch_id, r);
     atomic_store_explicit(&s->attempt, attempt, r);

@@ -81,8 +81,12 @@ bool prs_scoreboard_any_running(const prs_scoreboard_file *sb);
  * with signal 11 (SIGSEGV)", "the entry script called exit(0)", ... */
 void prs_scoreboard_death_text(const prs_scoreboard_slot *s, char *buf, size_t size);
 
+/* wall_ms (CLOCK_REALTIME, a coarse reading is enough: status shows it) and mono_ns
+ * (CLOCK_MONOTONIC, precise: run() deadlines count from it) are when run() starts; the
+ * worker passes its own readings so the hot path reads each clock once. */
 void prs_scoreboard_begin(prs_scoreboard_slot *s, uint64_t batch_id, uint32_t attempt,
-                          uint64_t first_item, uint32_t item_count);
+                          uint64_t first_item, uint32_t item_count, uint64_t wall_ms,
+                          uint64_t mono_ns);
 void prs_scoreboard_end(prs_scoreboard_slot *s);
 
 #endif

@@ -338,18 +338,35 @@ static void worker_release(prs_worker *w, unsigned s) {
 
 /* The runtime's pid: a process the script forked that returns into prs is not it. */
 static _Atomic pid_t worker_runtime_pid;
+/* This process's pid, set again in every fork() child by an atfork handler, so the check
+ * after each run() needs no getpid system call. (A child made by a raw clone or _Fork
+ * runs no atfork handler: such a child returning into prs is not caught.) */
+static _Atomic pid_t worker_self_pid;
+static pthread_once_t worker_atfork_once = PTHREAD_ONCE_INIT;
+static int worker_atfork_rc;
+
+static void worker_atfork_child(void) {
+    atomic_store_explicit(&worker_self_pid, getpid(), memory_order_relaxed);
+}
+
+static void worker_atfork_register(void) {
+    worker_atfork_rc = pthread_atfork(NULL, NULL, worker_atfork_child);
+}
 
 /* A child the script forked, returning from its prs_run/init/shutdown into prs: it must
  * not go on as a copy of this worker (the scoreboard, the io_uring ring and the log ring
  * are shared with the runtime). It ends here, touching nothing. */
 static void worker_not_forked(void) {
-    if (getpid() != atomic_load_explicit(&worker_runtime_pid, memory_order_relaxed)) _exit(0);
+    memory_order r = memory_order_relaxed;
+    if (atomic_load_explicit(&worker_self_pid, r) != atomic_load_explicit(&worker_runtime_pid, r))
+        _exit(0);
 }
 
-/* Runs the batch prepared in slot s; fills done. A failure to prepare it is an internal
+/* Runs the batch prepared in slot s; fills done and *end_ns (CLOCK_MONOTONIC when it
+ * ended, read once: after run() when it ran). A failure to prepare it is an internal
  * error: the batch fails this try with a message, and the coordinator sees it like any
  * failed try. */
-static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
+static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done, uint64_t *end_ns) {
     prs_worker_slot *sl = &w->slot[s];
     const prs_dispatch_msg *m = &sl->m;
     prs_out *out = worker_take_out(w);
@@ -359,6 +376,7 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
                        .items = NULL};
     out->batch = &batch;
     done->run_rc = 0;
+    uint64_t run_end_ns = 0;
     uint32_t n = 0;
     int rc = sl->prep_rc;
     if (rc == 0 && sl->input_rc) {
@@ -393,15 +411,18 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
         goto release;
     prs_scoreboard_slot *slot = &w->shared->scoreboard->slot[w->id];
     atomic_store(&w->cancel, false);
-    prs_scoreboard_begin(slot, m->batch_id, m->attempt, m->first_item, m->item_count);
+    /* Precise: run() deadlines count from it, and run_ns is a duration of microseconds. */
+    uint64_t run_start_ns = prs_mono_ns();
+    prs_scoreboard_begin(slot, m->batch_id, m->attempt, m->first_item, m->item_count,
+                         done->start_realtime_ns / 1000000u, run_start_ns);
     prs_crash_set_progress(&out->progress);
     prs_crash_set_batch(&batch);
-    uint64_t run_start_ns = prs_clock_ns(CLOCK_MONOTONIC);
     w->running = &batch;
     done->run_rc = w->shared->entry->run(&w->ctx, &batch, out);
     worker_not_forked();
     w->running = NULL;
-    done->run_ns = prs_clock_ns(CLOCK_MONOTONIC) - run_start_ns;
+    run_end_ns = prs_mono_ns();
+    done->run_ns = run_end_ns - run_start_ns;
     worker_side_end(w);
     prs_crash_set_batch(NULL);
     prs_scoreboard_end(slot);
@@ -410,6 +431,7 @@ static void worker_batch(prs_worker *w, unsigned s, prs_done_msg *done) {
     if (done->run_rc < 0 && !out->failure_said) out_batch_failed(out, done->run_rc);
 release:
     worker_release(w, s);
+    *end_ns = run_end_ns ? run_end_ns : prs_mono_ns();
 }
 
 /* The worker's reader, on its own thread (SINGLE_ISSUER). The runtime probed the mode at
@@ -422,6 +444,75 @@ static int worker_open_io(prs_worker *w) {
         rc = prs_reader_create(&w->io, w->shared->input_root_fd, PRS_IO_SYNC, 0, why, sizeof(why));
     }
     return rc;
+}
+
+/* Takes the next batch. Time spent waiting for one is no batch's: after a wait the
+ * batch's clock (since_ns) starts again. */
+static bool worker_take(prs_worker *w, prs_dispatch_msg *m, uint64_t *since_ns) {
+    if (prs_chan_pop_many(w->shared->dispatch, m, 1, 0) == 0) {
+        prs_chan_pop(w->shared->dispatch, m);
+        *since_ns = prs_mono_ns();
+    }
+    if (m->stop) return false;
+    worker_check_dispatch(m);
+    return true;
+}
+
+/* Runs batches until the stop message. One batch of lookahead: before running the
+ * current batch, the worker takes the next one if the coordinator has queued it and
+ * starts its reads.
+ * Clocks, the hot path's only system calls besides the I/O on a VM without a vDSO clock:
+ * a batch's end is the next batch's start, so per batch the worker reads the precise
+ * monotonic clock twice (around run()), its thread's CPU clock once and the coarse wall
+ * clock once (a stamp in ms). A batch's elapsed and CPU time thus include the worker's
+ * own work between batches (taking the next, starting its reads, handing this one in). */
+static void worker_loop(prs_worker *w) {
+    const prs_workers_shared *sh = w->shared;
+    bool have_cur = false, stop_seen = false;
+    /* PRS_NO_LOOKAHEAD=1: no batch taken ahead (benchmark hook: shows what overlap buys). */
+    const char *no_ahead = getenv("PRS_NO_LOOKAHEAD");
+    bool lookahead = !(no_ahead && no_ahead[0] && strcmp(no_ahead, "0") != 0);
+    unsigned s = 0;
+    uint64_t since_ns = prs_mono_ns(), cpu_since_ns = prs_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    for (;;) {
+        prs_dispatch_msg m;
+        if (!have_cur) {
+            if (!worker_take(w, &m, &since_ns)) break;
+            worker_prepare(w, s, &m);
+        }
+        bool have_next = false;
+        if (lookahead && !stop_seen && prs_chan_pop_many(sh->dispatch, &m, 1, 0) == 1) {
+            if (m.stop) {
+                stop_seen = true;
+            } else {
+                worker_check_dispatch(&m);
+                worker_prepare(w, s ^ 1, &m);
+                have_next = true;
+            }
+        }
+        prs_done_msg done = {.kind = PRS_DONE_BATCH,
+                             .worker = w->id,
+                             .batch = w->slot[s].m,
+                             .out_index = w->out_current,
+                             .start_realtime_ns = prs_wall_coarse_ns(),
+                             .tid = w->tid};
+        uint64_t end_ns;
+        worker_batch(w, s, &done, &end_ns);
+        uint64_t cpu_ns = prs_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+        done.elapsed_ns = end_ns - since_ns;
+        done.cpu_ns = cpu_ns - cpu_since_ns;
+        since_ns = end_ns;
+        cpu_since_ns = cpu_ns;
+        done.cpu = sched_getcpu();
+        atomic_store(&w->out_busy[w->out_current], true);
+        w->out_current = (w->out_current + 1) % PRS_WORKER_OUTS;
+        PRS_ASSERT(done.worker == w->id && done.out_index < PRS_WORKER_OUTS);
+        PRS_ASSERT(done.batch.item_count > 0 && done.batch.attempt >= 1);
+        prs_chan_push(sh->done, &done);
+        have_cur = have_next;
+        s ^= have_next ? 1u : 0u;
+        if (!have_cur && stop_seen) break;
+    }
 }
 
 static void *worker_main(void *arg) {
@@ -448,53 +539,8 @@ static void *worker_main(void *arg) {
     w->init_ok = init.init_ok;
     prs_chan_push(sh->done, &init);
     /* A worker whose init failed takes no batch and needs no stop message: the dispatch
-     * channel is shared, so it must not pop from it at all.
-     * One batch of lookahead: before running the current batch, the worker takes the next
-     * one if the coordinator has queued it and starts its reads. */
-    bool have_cur = false, stop_seen = false;
-    /* PRS_NO_LOOKAHEAD=1: no batch taken ahead (benchmark hook: shows what overlap buys). */
-    const char *no_ahead = getenv("PRS_NO_LOOKAHEAD");
-    bool lookahead = !(no_ahead && no_ahead[0] && strcmp(no_ahead, "0") != 0);
-    unsigned s = 0;
-    while (init.init_ok) {
-        prs_dispatch_msg m;
-        if (!have_cur) {
-            prs_chan_pop(sh->dispatch, &m);
-            if (m.stop) break;
-            worker_check_dispatch(&m);
-            worker_prepare(w, s, &m);
-        }
-        bool have_next = false;
-        if (lookahead && !stop_seen && prs_chan_pop_many(sh->dispatch, &m, 1, 0) == 1) {
-            if (m.stop) {
-                stop_seen = true;
-            } else {
-                worker_check_dispatch(&m);
-                worker_prepare(w, s ^ 1, &m);
-                have_next = true;
-            }
-        }
-        prs_done_msg done = {.kind = PRS_DONE_BATCH,
-                             .worker = w->id,
-                             .batch = w->slot[s].m,
-                             .out_index = w->out_current};
-        done.start_realtime_ns = prs_clock_ns(CLOCK_REALTIME);
-        uint64_t start_ns = prs_clock_ns(CLOCK_MONOTONIC);
-        uint64_t cpu_start_ns = prs_clock_ns(CLOCK_THREAD_CPUTIME_ID);
-        worker_batch(w, s, &done);
-        done.elapsed_ns = prs_clock_ns(CLOCK_MONOTONIC) - start_ns;
-        done.cpu_ns = prs_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start_ns;
-        done.tid = (int32_t)gettid();
-        done.cpu = sched_getcpu();
-        atomic_store(&w->out_busy[w->out_current], true);
-        w->out_current = (w->out_current + 1) % PRS_WORKER_OUTS;
-        PRS_ASSERT(done.worker == w->id && done.out_index < PRS_WORKER_OUTS);
-        PRS_ASSERT(done.batch.item_count > 0 && done.batch.attempt >= 1);
-        prs_chan_push(sh->done, &done);
-        have_cur = have_next;
-        s ^= have_next ? 1u : 0u;
-        if (!have_cur && stop_seen) break;
-    }
+     * channel is shared, so it must not pop from it at all. */
+    if (init.init_ok) worker_loop(w);
     if (init.init_ok && sh->entry->shutdown) {
         sh->entry->shutdown(&w->ctx);
         worker_not_forked();
@@ -521,7 +567,11 @@ static void worker_split_keys(prs_worker *w, const char *keys) {
 
 static int worker_start(prs_worker *w, uint32_t id, int cpu, const prs_workers_shared *shared) {
     memset(w, 0, sizeof(*w));
-    atomic_store_explicit(&worker_runtime_pid, getpid(), memory_order_relaxed);
+    pthread_once(&worker_atfork_once, worker_atfork_register);
+    if (worker_atfork_rc) return -worker_atfork_rc;
+    pid_t pid = getpid();
+    atomic_store_explicit(&worker_runtime_pid, pid, memory_order_relaxed);
+    atomic_store_explicit(&worker_self_pid, pid, memory_order_relaxed);
     w->id = id;
     w->cpu = cpu;
     w->shared = shared;

@@ -92,9 +92,9 @@ typedef struct prs_done_msg {
     uint32_t unreadable; /* items whose file could not be read */
     bool timed_out;      /* run() was asked to stop (prs_cancelled) before it returned */
     /* Per-batch timing for logs/sys/node and processed_mini-batches.csv. */
-    uint64_t start_realtime_ns; /* CLOCK_REALTIME when the worker picked the batch up */
-    uint64_t elapsed_ns;        /* picked up .. done, wall clock */
-    uint64_t cpu_ns;            /* the worker thread's CPU time over the batch */
+    uint64_t start_realtime_ns; /* CLOCK_REALTIME_COARSE (ms) when the batch started */
+    uint64_t elapsed_ns;        /* previous batch done (or a wait for work over) .. done */
+    uint64_t cpu_ns;            /* the worker thread's CPU time over that same span */
     uint64_t run_ns;            /* inside run() */
     int32_t tid;                /* the worker thread's id */
     int32_t cpu;                /* the CPU it finished on */

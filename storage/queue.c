@@ -242,20 +242,48 @@ static int meta_put(MDB_txn *txn, MDB_dbi dbi, const char *key, const void *val,
     return prs_mdb_err(mdb_put(txn, dbi, &k, &v, 0));
 }
 
-int prs_queue_build_begin(prs_queue *q, prs_queue_builder *b) {
-    memset(b, 0, sizeof(*b));
+struct prs_queue_builder {
+    prs_queue *q;
+    void *txn; /* MDB_txn */
+    uint64_t next_item;
+    uint64_t next_batch;
+    uint32_t uncommitted;
+    uint64_t ref_items; /* items counted by prs_queue_build_batch_ref (tabular jobs) */
+};
+
+int prs_queue_build_begin(prs_queue *q, prs_queue_builder **out) {
+    *out = NULL;
+    prs_queue_builder *b = calloc(1, sizeof(*b));
+    if (!b) return -ENOMEM;
     b->q = q;
     MDB_txn *txn;
     int rc = mdb_txn_begin(q->env, NULL, 0, &txn);
-    if (rc) return prs_mdb_err(rc);
+    if (rc) {
+        free(b);
+        return prs_mdb_err(rc);
+    }
     /* Empty, not delete: a half-built job from a crashed creation starts over. */
     if ((rc = mdb_drop(txn, q->meta, 0)) || (rc = mdb_drop(txn, q->items, 0)) ||
         (rc = mdb_drop(txn, q->batches, 0))) {
         mdb_txn_abort(txn);
+        free(b);
         return prs_mdb_err(rc);
     }
     b->txn = txn;
+    *out = b;
     return 0;
+}
+
+uint64_t prs_queue_build_items(const prs_queue_builder *b) {
+    return b->next_item;
+}
+
+uint64_t prs_queue_build_batches(const prs_queue_builder *b) {
+    return b->next_batch;
+}
+
+uint64_t prs_queue_build_records(const prs_queue_builder *b) {
+    return b->ref_items;
 }
 
 static int build_maybe_commit(prs_queue_builder *b) {
@@ -410,13 +438,14 @@ int prs_queue_build_end(prs_queue_builder *b) {
         return rc;
     }
     rc = mdb_txn_commit(b->txn);
-    b->txn = NULL;
+    free(b);
     return prs_mdb_err(rc);
 }
 
 void prs_queue_build_abort(prs_queue_builder *b) {
+    if (!b) return;
     if (b->txn) mdb_txn_abort(b->txn);
-    b->txn = NULL;
+    free(b);
 }
 
 int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count,

@@ -136,18 +136,18 @@ bool prs_queue_created(prs_queue *q);
  * batches in ascending ids (MDB_APPEND), committing every few thousand records so memory
  * stays flat, and finally marks the job created with its config text. The builder is the
  * caller's (on its stack); the fields are the builder's own: read none but the counts. */
-typedef struct prs_queue_builder {
-    prs_queue *q;
-    void *txn; /* MDB_txn */
-    uint64_t next_item;
-    uint64_t next_batch;
-    uint32_t uncommitted;
-    uint64_t ref_items; /* items counted by prs_queue_build_batch_ref (tabular jobs) */
-} prs_queue_builder;
+typedef struct prs_queue_builder prs_queue_builder; /* opaque */
 
 /* Starts a creation (the writing thread): meta, items and batches are emptied in its
  * first transaction. 0 or an LMDB error (nothing open then: no abort needed). */
-int prs_queue_build_begin(prs_queue *q, prs_queue_builder *b);
+/* The builder is allocated here (*out; NULL on an error) and freed by build_end (whatever
+ * it returns) or build_abort: after any other build call's error, abort it. */
+int prs_queue_build_begin(prs_queue *q, prs_queue_builder **out);
+/* Items added so far (the id the next item gets), batches closed so far, and the records
+ * counted by prs_queue_build_batch_ref (tabular jobs; 0 for a files job). */
+uint64_t prs_queue_build_items(const prs_queue_builder *b);
+uint64_t prs_queue_build_batches(const prs_queue_builder *b);
+uint64_t prs_queue_build_records(const prs_queue_builder *b);
 /* Appends item record rec (size_bytes, copied) as item next_item. 0; -ENAMETOOLONG past
  * PRS_QUEUE_MAX_ITEM_BYTES; PRS_QUEUE_EMAPFULL; an LMDB error. After an error the builder
  * may hold no transaction: call prs_queue_build_abort (and begin again to retry). */

@@ -14,16 +14,16 @@ static prs_queue *make_queue(const char *dir) {
     prs_queue *q;
     char err[512];
     cr_assert_eq(prs_queue_open(&q, dir, PRS_DURABILITY_NONE, err, sizeof(err)), 0, "%s", err);
-    prs_queue_builder b;
+    prs_queue_builder *b;
     cr_assert_eq(prs_queue_build_begin(q, &b), 0);
     for (uint32_t i = 0; i < ITEMS; i++) {
         char name[32];
         int n = snprintf(name, sizeof(name), "item-%u", i);
-        cr_assert_eq(prs_queue_build_item(&b, name, (size_t)n + 1), 0);
+        cr_assert_eq(prs_queue_build_item(b, name, (size_t)n + 1), 0);
         if ((i + 1) % PER_BATCH == 0)
-            cr_assert_eq(prs_queue_build_batch(&b, i + 1 - PER_BATCH, PER_BATCH), 0);
+            cr_assert_eq(prs_queue_build_batch(b, i + 1 - PER_BATCH, PER_BATCH), 0);
     }
-    cr_assert_eq(prs_queue_build_end(&b), 0);
+    cr_assert_eq(prs_queue_build_end(b), 0);
     return q;
 }
 

@@ -11,21 +11,21 @@ static prs_queue *make_queue(const char *dir, uint32_t items, uint32_t per_batch
     char err[512];
     cr_assert_eq(prs_queue_open(&q, dir, PRS_DURABILITY_NONE, err, sizeof(err)), 0, "%s", err);
     cr_assert(!prs_queue_created(q));
-    prs_queue_builder b;
+    prs_queue_builder *b;
     cr_assert_eq(prs_queue_build_begin(q, &b), 0);
     uint64_t first = 0;
     for (uint32_t i = 0; i < items; i++) {
         char name[32];
         int n = snprintf(name, sizeof(name), "item-%u", i);
-        cr_assert_eq(prs_queue_build_item(&b, name, (size_t)n + 1), 0);
+        cr_assert_eq(prs_queue_build_item(b, name, (size_t)n + 1), 0);
         if ((i + 1) % per_batch == 0 || i + 1 == items) {
             uint32_t count = (uint32_t)(i + 1 - first);
-            cr_assert_eq(prs_queue_build_batch(&b, first, count), 0);
+            cr_assert_eq(prs_queue_build_batch(b, first, count), 0);
             first = i + 1;
         }
     }
-    cr_assert_eq(prs_queue_build_meta(&b, "config", "x=1\n", 4), 0);
-    cr_assert_eq(prs_queue_build_end(&b), 0);
+    cr_assert_eq(prs_queue_build_meta(b, "config", "x=1\n", 4), 0);
+    cr_assert_eq(prs_queue_build_end(b), 0);
     return q;
 }
 
@@ -109,10 +109,10 @@ Test(queue, rebuilding_empties_a_half_built_job) {
     prs_queue_close(q);
     char err[512];
     cr_assert_eq(prs_queue_open(&q, dir, PRS_DURABILITY_NONE, err, sizeof(err)), 0);
-    prs_queue_builder b;
+    prs_queue_builder *b;
     cr_assert_eq(prs_queue_build_begin(q, &b), 0);
-    cr_assert_eq(prs_queue_build_item(&b, "x", 2), 0);
-    prs_queue_build_abort(&b); /* nothing of the new build, but the old job is untouched */
+    cr_assert_eq(prs_queue_build_item(b, "x", 2), 0);
+    prs_queue_build_abort(b); /* nothing of the new build, but the old job is untouched */
     cr_assert(prs_queue_created(q));
     prs_queue_close(q);
     tu_rmrf(dir);

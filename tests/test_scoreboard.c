@@ -1,6 +1,7 @@
 /* core/scoreboard: the file that outlives the process -- creation, reopening, what a
  * death charges (only RUNNING slots), the death texts, and refusals of a missing or
  * foreign file. */
+#include "clock.h"
 #include "scoreboard.h"
 #include "util.h"
 
@@ -24,7 +25,7 @@ Test(scoreboard, created_zeroed_and_reopened_as_left, .timeout = 30) {
     cr_assert_str_eq(sb->magic, "prsscb1");
     cr_assert_eq(sb->slots, PRS_MAX_WORKERS);
     cr_assert(!prs_scoreboard_any_running(sb));
-    prs_scoreboard_begin(&sb->slot[3], 42, 2, 100, 7);
+    prs_scoreboard_begin(&sb->slot[3], 42, 2, 100, 7, prs_wall_ms(), prs_mono_ns());
     cr_assert(prs_scoreboard_any_running(sb));
     cr_assert_eq(atomic_load(&sb->slot[3].state), PRS_SLOT_RUNNING);
     cr_assert_eq(atomic_load(&sb->slot[3].batch_id), 42);
@@ -51,10 +52,10 @@ Test(scoreboard, a_death_charges_only_running_slots, .timeout = 30) {
     char dir[256];
     tu_tmpdir(dir, sizeof(dir), "scoreboard");
     prs_scoreboard_file *sb = create_in(dir);
-    prs_scoreboard_begin(&sb->slot[0], 1, 1, 0, 1);
-    prs_scoreboard_begin(&sb->slot[1], 2, 1, 1, 1);
+    prs_scoreboard_begin(&sb->slot[0], 1, 1, 0, 1, prs_wall_ms(), prs_mono_ns());
+    prs_scoreboard_begin(&sb->slot[1], 2, 1, 1, 1, prs_wall_ms(), prs_mono_ns());
     prs_scoreboard_end(&sb->slot[1]); /* finished before the death: not charged */
-    prs_scoreboard_begin(&sb->slot[5], 3, 1, 2, 1);
+    prs_scoreboard_begin(&sb->slot[5], 3, 1, 2, 1, prs_wall_ms(), prs_mono_ns());
     cr_assert_eq(prs_scoreboard_charge_running(sb, PRS_DEATH_EXIT, 3), 2);
     cr_assert_eq(atomic_load(&sb->slot[0].state), PRS_SLOT_CRASHED);
     cr_assert_eq(atomic_load(&sb->slot[1].state), PRS_SLOT_IDLE);
@@ -68,7 +69,7 @@ Test(scoreboard, a_death_charges_only_running_slots, .timeout = 30) {
     cr_assert_eq(prs_scoreboard_charge_running(NULL, PRS_DEATH_SIGNAL, SIGSEGV), 0);
     cr_assert(!prs_scoreboard_any_running(NULL));
     /* The next batch on the slot starts clean. */
-    prs_scoreboard_begin(&sb->slot[0], 9, 1, 0, 1);
+    prs_scoreboard_begin(&sb->slot[0], 9, 1, 0, 1, prs_wall_ms(), prs_mono_ns());
     cr_assert_eq(atomic_load(&sb->slot[0].cause), PRS_DEATH_SIGNAL);
     cr_assert_eq(atomic_load(&sb->slot[0].signal), 0);
     prs_scoreboard_close(sb);

@@ -4,7 +4,11 @@
  * May call: clock_gettime (libc). Callers: any thread; every call is independent.
  *
  * Monotonic time measures durations and deadlines (it never jumps); wall time
- * (CLOCK_REALTIME) is only for stamps a person reads or compares across processes. */
+ * (CLOCK_REALTIME) is only for stamps a person reads or compares across processes.
+ * The _coarse clocks are the kernel's last tick (a few ms behind, clock_getres says how
+ * much): always read from the vDSO without a system call, while the precise clocks are a
+ * system call on a VM whose clock source has no vDSO path (kvm-clock on many clouds). The
+ * hot path reads them where a stamp in ms is enough. */
 #ifndef PRS_CLOCK_H
 #define PRS_CLOCK_H
 
@@ -23,6 +27,10 @@ static inline uint64_t prs_mono_ns(void) {
     return prs_clock_ns(CLOCK_MONOTONIC);
 }
 
+static inline uint64_t prs_mono_coarse_ns(void) {
+    return prs_clock_ns(CLOCK_MONOTONIC_COARSE);
+}
+
 /* Since the Unix epoch. */
 static inline uint64_t prs_wall_ns(void) {
     return prs_clock_ns(CLOCK_REALTIME);
@@ -30,6 +38,10 @@ static inline uint64_t prs_wall_ns(void) {
 
 static inline uint64_t prs_wall_ms(void) {
     return prs_wall_ns() / 1000000u;
+}
+
+static inline uint64_t prs_wall_coarse_ns(void) {
+    return prs_clock_ns(CLOCK_REALTIME_COARSE);
 }
 
 /* The CLOCK_MONOTONIC time timeout_ms from now, as pthread_cond_timedwait wants it (its
