@@ -142,14 +142,20 @@ static int job_load_entry(job *j) {
 /* The job's identity text, with the input and the script resolved to absolute paths. */
 static int job_identity(job *j) {
     const prs_job_config *c = j->cfg;
-    char input[PATH_MAX], script[PATH_MAX];
+    char input[PATH_MAX], script[PATH_MAX], script_id[PRS_CONFIG_SCRIPT_ID_BYTES];
     const char *in = c->input[0] == '@' ? c->input + 1 : c->input;
     if (!realpath(in, input))
         return prs_jobreport_fail(&j->rep, PRS_EXIT_INPUT, "--input %s: %s", c->input,
                                   strerror(errno));
     if (c->entry_script && !realpath(c->entry_script, script))
         snprintf(script, sizeof(script), "%s", c->entry_script);
-    if (prs_config_text(c, input, c->entry_script ? script : NULL, &j->side, j->config_text,
+    int rc =
+        c->entry_script ? prs_jobstate_script_identity(script, script_id, sizeof(script_id)) : 0;
+    if (rc)
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE, "--entry-script %s: %s", c->entry_script,
+                                  strerror(-rc));
+    if (prs_config_text(c, input, c->entry_script ? script : NULL,
+                        c->entry_script ? script_id : NULL, &j->side, j->config_text,
                         sizeof(j->config_text)))
         return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE, "the job's options are too long");
     return 0;

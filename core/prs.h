@@ -157,10 +157,14 @@ typedef struct prs_job_config {
     /* Process-wide handlers the job installs while it runs and restores on return:
      * PRS_HANDLE_* bits (0, the default: none; the host's own stay in place). */
     uint64_t handlers;
+    /* A resume whose entry script's content changed since the job was created (its size
+     * and hash are part of the job's identity) proceeds, rows of both versions in one
+     * output, and master.txt says so (false: refused, PRS_EXIT_USAGE). */
+    bool allow_changed_script;
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/prs.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[4];
+    uint64_t reserved[3];
 } prs_job_config;
 
 typedef struct prs_job_report {

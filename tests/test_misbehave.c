@@ -504,3 +504,67 @@ Test(misbehave, address_space_limit_does_not_advise_removing_the_state, .timeout
                  mb_stderr(&r));
     tu_rmrf(r.dir);
 }
+
+/* ---- 9. resume identity ------------------------------------------------------------- */
+
+/* `prs run` under timeout with the entry script at path (any file). */
+static int mb_run_path(const e2e_run *r, const char *path, const char *opts, unsigned limit_s) {
+    return tu_sh("timeout -k 3 %u %s run --quiet --entry-script '%s' --input '%s' --output '%s' %s "
+                 "2>>'%s'",
+                 limit_s, tu_prs(), path, r->in, r->out, opts, r->err);
+}
+
+/* An entry script rebuilt at the same path between runs: refused (2), saying how the
+ * output would mix and what to do; --allow-changed-script resumes with it, master.txt
+ * says so, and the new identity is the job's from then on. */
+Test(misbehave, a_changed_entry_script_is_refused_on_resume, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "mb-script", MB_FILES);
+    char script[400];
+    snprintf(script, sizeof(script), "%s/script.so", r.dir);
+    cr_assert_eq(tu_sh("cp " MB_SCRIPTS "exit_init.so '%s'", script), 0);
+    int code = mb_run_path(&r, script, "--workers 1", 45); /* a crash loop: resumable */
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, mb_stderr(&r));
+    cr_assert_eq(
+        tu_sh("cp " MB_SCRIPTS "exit_run.so '%s.new' && mv '%s.new' '%s'", script, script, script),
+        0);
+    cr_assert_eq(tu_sh(": >'%s'", r.err), 0);
+    code = mb_run_path(&r, script, "--workers 1", 30);
+    char *err = mb_stderr(&r);
+    cr_assert_eq(code, 2, "a changed script: prs exited %d:\n%s", code, err);
+    cr_assert(strstr(err, "changed since the job") &&
+                  strstr(err, "rows of the old and the new version in one output") &&
+                  strstr(err, "--allow-changed-script") && strstr(err, "xxh3="),
+              "%s", err);
+    free(err);
+    code = mb_run_path(&r, script, "--workers 1 --allow-changed-script", 60);
+    cr_assert_eq(code, 0, "--allow-changed-script: prs exited %d:\n%s", code, mb_stderr(&r));
+    e2e_assert_rows_once(&r, MB_FILES, NULL);
+    char *master = mb_file(&r, "logs/sys/master.txt");
+    cr_assert(strstr(master, "--allow-changed-script: the entry script changed"), "%s", master);
+    free(master);
+    code = mb_run_path(&r, script, "--workers 1", 30); /* the new identity is the job's now */
+    cr_assert_eq(code, 0, "the rerun: prs exited %d:\n%s", code, mb_stderr(&r));
+    tu_rmrf(r.dir);
+}
+
+/* A Python entry script: its .py file is what is identified. */
+Test(misbehave, a_changed_python_script_is_refused_on_resume, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "mb-pyscript", MB_FILES);
+    char script[400];
+    snprintf(script, sizeof(script), "%s/echo.py", r.dir);
+    cr_assert_eq(tu_sh("cp tests/python/echo.py '%s'", script), 0);
+    int code = mb_run_path(&r, script, "--workers 1", 60);
+    cr_assert_eq(code, 0, "prs exited %d:\n%s", code, mb_stderr(&r));
+    code = mb_run_path(&r, script, "--workers 1", 60); /* unchanged: already finished */
+    cr_assert_eq(code, 0, "an unchanged script: prs exited %d:\n%s", code, mb_stderr(&r));
+    cr_assert_eq(tu_sh("echo '# rebuilt' >>'%s' && : >'%s'", script, r.err), 0);
+    code = mb_run_path(&r, script, "--workers 1", 60);
+    char *err = mb_stderr(&r);
+    cr_assert_eq(code, 2, "a changed .py: prs exited %d:\n%s", code, err);
+    cr_assert(strstr(err, "echo.py changed since the job") && strstr(err, "--allow-changed-script"),
+              "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
