@@ -2,6 +2,7 @@
 #include "jobcreate.h"
 
 #include "clock.h"
+#include "inputdiff.h"
 #include "partition.h"
 #include "records.h"
 #include "scan.h"
@@ -460,6 +461,9 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
         return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "queue: cannot start job creation: %s",
                                   strerror(-rc));
     uint64_t t0 = prs_mono_ns();
+    char since[64], run[32]; /* before the walk: a file written during it counts as changed */
+    prs_inputdiff_stamp(since, sizeof(since));
+    snprintf(run, sizeof(run), "%llu", (unsigned long long)cr->cfg->run_started_unix_ms);
     prs_scan_skipped sk = {0};
     cr->skipped = &sk;
     if (cr->cfg->shard_count) rc = shard_count(cr);
@@ -479,6 +483,8 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
         rc = -ENOENT;
     }
     if (rc == 0) rc = prs_queue_build_meta(cr->b, "config", config_text, strlen(config_text));
+    if (rc == 0) rc = prs_queue_build_meta(cr->b, PRS_INPUTDIFF_SINCE_KEY, since, strlen(since));
+    if (rc == 0) rc = prs_queue_build_meta(cr->b, PRS_INPUTDIFF_RUN_KEY, run, strlen(run));
     if (rc) {
         prs_queue_build_abort(cr->b);
         cr->b = NULL;

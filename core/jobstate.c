@@ -5,9 +5,12 @@
 #include "committer.h"
 #include "crash.h"
 #include "fs.h"
+#include "inputdiff.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -303,6 +306,66 @@ static int script_changed(prs_jobstate *st, const prs_job_config *cfg, const cha
     return store_config(st, config_text, rep);
 }
 
+/* A note on what changed in the input: master.txt, and stderr when it is prs's own. */
+static void input_note(prs_jobstate *st, const prs_job_config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void input_note(prs_jobstate *st, const prs_job_config *cfg, const char *fmt, ...) {
+    char line[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    prs_joblog_master(st->log, "%s", line);
+    if (cfg->supervised) dprintf(prs_capture_stderr_fd(st->capture), "prs: %s\n", line);
+}
+
+/* The report of core/inputdiff, once per `prs run`: a restarted life of the same run
+ * (same run_started_unix_ms) does not walk the input again. Never the job's result: a
+ * check that fails is said and the resume goes on. */
+static void report_input(prs_jobstate *st, const prs_job_config *cfg) {
+    char run[32], stored[32];
+    size_t len = 0;
+    snprintf(run, sizeof(run), "%llu", (unsigned long long)cfg->run_started_unix_ms);
+    if (cfg->run_started_unix_ms &&
+        prs_queue_meta_get(st->queue, PRS_INPUTDIFF_RUN_KEY, stored, sizeof(stored) - 1, &len) ==
+            0 &&
+        len == strlen(run) && memcmp(stored, run, len) == 0)
+        return;
+    prs_inputdiff d;
+    char err[PATH_MAX + 256];
+    int rc = prs_inputdiff_run(st->queue, cfg, &d, err, sizeof(err));
+    if (rc || d.skipped) {
+        prs_joblog_master(st->log, "input: changes since the job was created not checked: %s",
+                          rc ? (err[0] ? err : strerror(-rc)) : d.skipped);
+    } else if (d.added + d.changed + d.gone == 0) {
+        prs_joblog_master(st->log,
+                          "input: no file of the job changed or gone%s since it was created "
+                          "(names and ctime/mtime, checked in %llu ms; contents not read)",
+                          d.added_checked ? ", none new" : " (new files not looked for)",
+                          (unsigned long long)d.elapsed_ms);
+    }
+    if (d.added)
+        input_note(st, cfg,
+                   "input: %llu new file%s not part of this job (first: %.400s); use "
+                   "--fresh to include %s",
+                   (unsigned long long)d.added, d.added == 1 ? " is" : "s are", d.first_added,
+                   d.added == 1 ? "it" : "them");
+    if (d.changed)
+        input_note(st, cfg,
+                   "input: %llu file%s of the job changed since it was created (ctime or mtime "
+                   "later; first: %.400s): mini-batches not done yet read %s as %s now",
+                   (unsigned long long)d.changed, d.changed == 1 ? "" : "s", d.first_changed,
+                   d.changed == 1 ? "it" : "them", d.changed == 1 ? "it is" : "they are");
+    if (d.gone)
+        input_note(st, cfg,
+                   "input: %llu file%s of the job %s gone (first: %.400s): %s items will fail",
+                   (unsigned long long)d.gone, d.gone == 1 ? "" : "s", d.gone == 1 ? "is" : "are",
+                   d.first_gone, d.gone == 1 ? "its" : "their");
+    prs_queue_counts c;
+    if (cfg->run_started_unix_ms && prs_queue_counts_get(st->queue, &c) == 0)
+        (void)prs_queue_commit(st->queue, NULL, 0, &c, PRS_INPUTDIFF_RUN_KEY, run, strlen(run));
+}
+
 int prs_jobstate_check_resume(prs_jobstate *st, const prs_job_config *cfg, const char *config_text,
                               prs_jobreport *rep) {
     char stored[PRS_CONFIG_TEXT_BYTES];
@@ -334,6 +397,7 @@ int prs_jobstate_check_resume(prs_jobstate *st, const prs_job_config *cfg, const
         break;
     }
     prs_joblog_master(st->log, "resuming the job in %s", st->out_dir);
+    report_input(st, cfg);
     return 0;
 }
 

@@ -5,7 +5,8 @@
  *   job's logs (joblog), the stdout/stderr capture, the queue (LMDB environment) and the
  *   scoreboard file; all opened by prs_jobstate_open and closed by prs_jobstate_close.
  * May call: storage/queue, core/joblog, core/capture, core/scoreboard, core/crash,
- *   core/config (the identity diff), core/jobreport (errors), libc.
+ *   core/config (the identity diff), core/inputdiff (what changed in the input),
+ *   core/jobreport (errors), libxxhash, libc.
  * Callers must: use it from the thread running prs_job_run; hold it open while anything
  *   else of the job (workers, committer) uses the queue, the logs or the scoreboard.
  *

@@ -505,6 +505,22 @@ Test(misbehave, address_space_limit_does_not_advise_removing_the_state, .timeout
     tu_rmrf(r.dir);
 }
 
+/* Resuming a files job with --input-format lines: refused naming the format, not
+ * --mini-batch-size (whose text reads as files or bytes by the format). */
+Test(misbehave, resume_with_another_format_names_the_format, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-format", MB_FILES);
+    cr_assert_eq(mb_run(&r, "exit_run", "", "", 30), 0, "%s", mb_stderr(&r));
+    int code = mb_run(&r, "exit_run", "--input-format lines", "", 30);
+    char *err = mb_stderr(&r);
+    cr_assert_eq(code, 2, "prs exited %d:\n%s", code, err);
+    cr_assert(strstr(err, "--input-format was 'files', now 'lines'") &&
+                  !strstr(err, "--mini-batch-size was"),
+              "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
+
 /* ---- 9. resume identity ------------------------------------------------------------- */
 
 /* `prs run` under timeout with the entry script at path (any file). */
@@ -565,6 +581,46 @@ Test(misbehave, a_changed_python_script_is_refused_on_resume, .timeout = 120) {
     cr_assert_eq(code, 2, "a changed .py: prs exited %d:\n%s", code, err);
     cr_assert(strstr(err, "echo.py changed since the job") && strstr(err, "--allow-changed-script"),
               "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
+
+/* Input files new, rewritten or removed between runs: each kind said on stderr and in
+ * master.txt on resume (new files are not part of the job: --fresh takes them), by names
+ * and inode times only, once per `prs run` (not again in each restarted runtime life). */
+Test(misbehave, resume_reports_new_changed_and_gone_input_files, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "mb-input", MB_FILES);
+    int code = mb_run(&r, "exit_init", "--workers 1", "--code 0", 45); /* resumable, 3 lives */
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char *master = mb_file(&r, "logs/sys/master.txt");
+    cr_assert(!strstr(master, "input: "), "a new job reports no input change:\n%s", master);
+    free(master);
+    cr_assert_eq(tu_sh("cd '%s' && echo new >znew.txt && echo more >>f0003.txt && rm f0007.txt "
+                       "&& : >'%s'",
+                       r.in, r.err),
+                 0);
+    code = mb_run(&r, "exit_init", "--workers 1", "--code 0", 45);
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char *err = mb_stderr(&r);
+    cr_assert(strstr(err, "input: 1 new file is not part of this job (first: znew.txt); use "
+                          "--fresh to include it"),
+              "%s", err);
+    cr_assert(strstr(err, "input: 1 file of the job changed since it was created") &&
+                  strstr(err, "first: f0003.txt"),
+              "%s", err);
+    cr_assert(strstr(err, "input: 1 file of the job is gone (first: f0007.txt)"), "%s", err);
+    cr_assert_eq(e2e_count(err, "new file is not part"), 1, "once per run:\n%s", err);
+    free(err);
+    master = mb_file(&r, "logs/sys/master.txt");
+    cr_assert_eq(e2e_count(master, "new file is not part"), 1, "%s", master);
+    free(master);
+    /* Unchanged since: the next run says so in master.txt only. */
+    cr_assert_eq(tu_sh("cd '%s' && echo f0007 >f0007.txt && : >'%s'", r.in, r.err), 0);
+    tu_sh("rm -f '%s/znew.txt'", r.in);
+    code = mb_run(&r, "exit_init", "--workers 1", "--code 0", 45);
+    err = mb_stderr(&r);
+    cr_assert(!strstr(err, "new file") && !strstr(err, "is gone"), "%s", err);
     free(err);
     tu_rmrf(r.dir);
 }
