@@ -43,7 +43,8 @@
 #include <unistd.h>
 
 typedef struct job {
-    const prs_job_config *cfg;
+    const prs_job_config *cfg; /* &own */
+    prs_job_config own;        /* the caller's, copied: prs try's pick sets batch_id_base */
     prs_jobreport rep;
     prs_jobstate st;
     prs_coord coord;
@@ -195,7 +196,7 @@ static int job_prepare(job *j) {
     if ((code = prs_jobstate_check_new(&j->st, j->cfg, &j->rep))) return code;
     if ((code = job_load_side(j))) return code;
     return prs_jobcreate_run(j->st.queue, j->cfg, j->root_fd, j->config_text, j->st.state_dir,
-                             &j->rep);
+                             &j->rep, &j->own.batch_id_base);
 }
 
 /* The output file, truncated to the committed length (append_row only). */
@@ -482,8 +483,9 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
     prs_job_report local;
     job *j = calloc(1, sizeof(*j));
     if (!j) return PRS_EXIT_INTERNAL;
-    j->cfg = config;
-    prs_jobreport_init(&j->rep, config, report ? report : &local);
+    j->own = *config;
+    j->cfg = &j->own;
+    prs_jobreport_init(&j->rep, j->cfg, report ? report : &local);
     j->st.lock_fd = -1;
     j->root_fd = -1;
     j->out.fd = -1;
