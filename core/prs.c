@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -304,7 +305,15 @@ static int job_start(job *j) {
     /* More workers than CPUs is allowed: they are placed round-robin over the CPUs. */
     prs_joblog_master(j->st.log, "starting %u workers on %u CPUs%s", n, ncpu,
                       n > ncpu ? " (more workers than CPUs: placed round-robin)" : "");
+    /* Worker threads (the entry script's) never take a SIGWINCH (a resize of the terminal,
+     * forwarded for the progress bar): a sleep or poll of the script must not end early.
+     * They inherit this mask; the other threads are prs's own. */
+    sigset_t winch, old;
+    sigemptyset(&winch);
+    sigaddset(&winch, SIGWINCH);
+    pthread_sigmask(SIG_BLOCK, &winch, &old);
     int rc = prs_workers_start(&j->coord.workers, n, cpus, ncpu, &j->shared);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc)
         return prs_jobreport_fail(&j->rep, PRS_EXIT_INTERNAL, "cannot start worker %u: %s",
                                   prs_workers_started(j->coord.workers), strerror(-rc));
