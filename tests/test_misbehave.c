@@ -553,3 +553,43 @@ Test(misbehave, overview_after_the_runtime_is_killed_says_stopped_and_why, .time
     tr_assert_overview(&r, "STOPPED", reason);
     tu_rmrf(r.dir);
 }
+
+/* ---- triage's block (issue 13, case 10): a row holding a newline ---------------------- */
+
+/* The output stays one line per row: a row with a newline inside is refused (prs_emit
+ * returns -EINVAL, checked by the script), not written, and is a failed item whose error
+ * names the item and says why. From C and from a Python list. */
+static void tr_newline_rows_refused(const e2e_run *r, const char *what) {
+    char *rows = mb_file(r, "parallel_run_step.txt");
+    cr_assert_eq(tu_count_lines(rows), MB_FILES - 1, "%s:\n%s", what, rows);
+    cr_assert(!strstr(rows, "second") && !strstr(rows, "f0007.txt") &&
+                  strstr(rows, "f0008.txt\tok\n"),
+              "%s:\n%s", what, rows);
+    free(rows);
+    char *errs = e2e_error_files(r);
+    cr_assert(strstr(errs, "item: f0007.txt\n") &&
+                  strstr(errs, "prs_emit: the row holds a newline at byte 15: refused"),
+              "%s:\n%s", what, errs);
+    free(errs);
+    char *ov = mb_file(r, "logs/overview.txt");
+    cr_assert(strstr(ov, "failed 1"), "%s:\n%s", what, ov);
+    free(ov);
+}
+
+Test(misbehave, row_with_a_newline_is_a_failed_item, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "mb-newline", MB_FILES);
+    int code = mb_run(&r, "emit_newline", "--workers 2 --mini-batch-size 4", "--newline f0007", 30);
+    cr_assert_eq(code, 0, "prs exited %d:\n%s", code, mb_stderr(&r));
+    tr_newline_rows_refused(&r, "C");
+    if (access("/usr/bin/python3", X_OK) == 0) {
+        tu_rmrf(r.out);
+        code = tu_sh("timeout -k 3 60 %s run --quiet --entry-script tests/python/newline_rows.py "
+                     "--input '%s' --output '%s' --workers 2 --mini-batch-size 4 -- --newline "
+                     "f0007 2>>'%s'",
+                     tu_prs(), r.in, r.out, r.err);
+        cr_assert_eq(code, 0, "prs exited %d:\n%s", code, mb_stderr(&r));
+        tr_newline_rows_refused(&r, "Python");
+    }
+    tu_rmrf(r.dir);
+}
