@@ -45,6 +45,8 @@ static int validate_ranges(const prs_job_config *c, char *err, size_t n) {
                    c->partition_keys);
     if (c->partition_keys && c->shard_count)
         return bad(err, n, "--partition-keys with shards: not supported (run it unsharded)");
+    if ((c->pick_item || c->pick_batch) && (c->input_format == PRS_FORMAT_FILES || c->shard_count))
+        return bad(err, n, "pick_item, pick_batch: tabular formats only, not with shards");
     return 0;
 }
 

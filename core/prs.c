@@ -37,13 +37,15 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct job {
-    const prs_job_config *cfg;
+    const prs_job_config *cfg; /* &own */
+    prs_job_config own;        /* the caller's, copied: prs try's pick sets batch_id_base */
     prs_jobreport rep;
     prs_jobstate st;
     prs_coord coord;
@@ -195,7 +197,7 @@ static int job_prepare(job *j) {
     if ((code = prs_jobstate_check_new(&j->st, j->cfg, &j->rep))) return code;
     if ((code = job_load_side(j))) return code;
     return prs_jobcreate_run(j->st.queue, j->cfg, j->root_fd, j->config_text, j->st.state_dir,
-                             &j->rep);
+                             &j->rep, &j->own.batch_id_base);
 }
 
 /* The output file, truncated to the committed length (append_row only). */
@@ -303,7 +305,15 @@ static int job_start(job *j) {
     /* More workers than CPUs is allowed: they are placed round-robin over the CPUs. */
     prs_joblog_master(j->st.log, "starting %u workers on %u CPUs%s", n, ncpu,
                       n > ncpu ? " (more workers than CPUs: placed round-robin)" : "");
+    /* Worker threads (the entry script's) never take a SIGWINCH (a resize of the terminal,
+     * forwarded for the progress bar): a sleep or poll of the script must not end early.
+     * They inherit this mask; the other threads are prs's own. */
+    sigset_t winch, old;
+    sigemptyset(&winch);
+    sigaddset(&winch, SIGWINCH);
+    pthread_sigmask(SIG_BLOCK, &winch, &old);
     int rc = prs_workers_start(&j->coord.workers, n, cpus, ncpu, &j->shared);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc)
         return prs_jobreport_fail(&j->rep, PRS_EXIT_INTERNAL, "cannot start worker %u: %s",
                                   prs_workers_started(j->coord.workers), strerror(-rc));
@@ -482,8 +492,9 @@ int prs_job_run(const prs_job_config *config, prs_job_report *report) {
     prs_job_report local;
     job *j = calloc(1, sizeof(*j));
     if (!j) return PRS_EXIT_INTERNAL;
-    j->cfg = config;
-    prs_jobreport_init(&j->rep, config, report ? report : &local);
+    j->own = *config;
+    j->cfg = &j->own;
+    prs_jobreport_init(&j->rep, j->cfg, report ? report : &local);
     j->st.lock_fd = -1;
     j->root_fd = -1;
     j->out.fd = -1;
