@@ -89,8 +89,8 @@ int prs_jobstate_open(prs_jobstate *st, const prs_job_config *cfg, prs_jobreport
     if (rc) return rc;
     if (cfg->fresh && (rc = discard_state(st, cfg, rep))) return rc;
     char err[512];
-    rc = prs_joblog_open(&st->log, st->out_dir, cfg->logging_level, cfg->log_policy, err,
-                         sizeof(err));
+    rc = prs_joblog_open(&st->log, st->out_dir, cfg->logging_level, cfg->workers, cfg->log_policy,
+                         err, sizeof(err));
     if (rc) return prs_jobreport_fail(rep, PRS_EXIT_USAGE, "%s", err);
     rep->log = st->log;
     prs_joblog_set_sink(st->log, cfg->log_fn, cfg->log_arg);

@@ -47,10 +47,27 @@ void prs_entry_out_error_v(prs_out *out, const char *item, const char *fmt, va_l
     out->errors_len += len;
 }
 
+/* A row holding a newline before its end: refused, as a failed item (rows come in item
+ * order: the one past the last row or failed item) whose error says why. One row is one
+ * line of the output: a reader splitting lines, a row count, `prs merge` depend on it. */
+static int emit_refuse_newline(prs_out *out, const char *row, const char *nl) {
+    const prs_batch *b = out->batch;
+    uint32_t item = out->progress;
+    prs_out_error(out, b && item < b->count ? b->items[item].name : "-",
+                  "prs_emit: the row holds a newline at byte %zu: refused (one row is one "
+                  "line of the output; escape it, or write a DataFrame with --row-format "
+                  "jsonl)",
+                  (size_t)(nl - row));
+    if (b && item < b->count) out->progress = item + 1;
+    return -EINVAL;
+}
+
 int prs_emit(prs_out *out, const void *row, size_t len) {
     /* rows_len + len + 1 must not wrap (len = SIZE_MAX wraps to exactly rows_len), and no
      * object is longer than PTRDIFF_MAX: row + len - 1 below must stay a valid pointer. */
     if (len >= SIZE_MAX - out->rows_len || len > PTRDIFF_MAX) return -ENOMEM;
+    const char *nl = len > 1 ? memchr(row, '\n', len - 1) : NULL;
+    if (nl) return emit_refuse_newline(out, row, nl);
     bool newline = len > 0 && ((const char *)row)[len - 1] == '\n';
     size_t need = out->rows_len + len + (newline ? 0 : 1);
     if (need < out->rows_len || prs_entry_grow(&out->rows, &out->rows_cap, need) != 0)

@@ -101,9 +101,11 @@ void prs_shutdown(prs_ctx *ctx);
 int prs_global_init(prs_global *g, int argc, char **argv);
 void prs_global_shutdown(prs_global *g);
 
-/* Appends one result row (a '\n' is added unless the row ends with one). Returns 0, or
- * -ENOMEM when the row cannot be held. Rows reach the output file only if the batch
- * succeeds, exactly once. */
+/* Appends one result row (a '\n' is added unless the row ends with one). Returns 0;
+ * -ENOMEM when the row cannot be held; -EINVAL when it holds a '\n' before its last byte:
+ * one row is one line of the output, so the row is refused, not written, and counts as
+ * the failed item past the last row or failed item, with an error saying so. Rows reach
+ * the output file only if the batch succeeds, exactly once. */
 PRS_API int prs_emit(prs_out *out, const void *row, size_t len);
 
 /* Records why item `index` failed (shown in logs/user/error.txt). It does not change the

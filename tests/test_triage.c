@@ -59,7 +59,7 @@ Test(triage, redone_try_is_filed_once_and_a_retry_is_marked_repeated, .timeout =
     for (int life = 0; life < 2; life++) {
         prs_joblog *jl;
         char err[256];
-        cr_assert_eq(prs_joblog_open(&jl, dir, PRS_LOG_INFO, 0, err, sizeof(err)), 0, "%s", err);
+        cr_assert_eq(prs_joblog_open(&jl, dir, PRS_LOG_INFO, 1, 0, err, sizeof(err)), 0, "%s", err);
         const char *text = life ? life2 : life1;
         prs_joblog_errors(jl, text, strlen(text));
         prs_joblog_close(jl);
