@@ -594,6 +594,35 @@ Test(misbehave, row_with_a_newline_is_a_failed_item, .timeout = 120) {
     tu_rmrf(r.dir);
 }
 
+/* ---- triage's block (issue 13, case 10): a prs_emit after prs_run returned ------------ */
+
+/* A script's thread emits through the out of a prs_run that returned, while a later batch
+ * runs: refused (-EPERM), the row lands nowhere, every item's row is there once, and it
+ * is said once (stderr, captured into the user log). */
+Test(misbehave, emit_after_run_returned_is_refused, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "mb-late", MB_FILES);
+    char args[400];
+    snprintf(args, sizeof(args), "--rc '%s/late.rc'", r.dir);
+    int code = mb_run(&r, "late_emit", "--workers 1 --mini-batch-size 2", args, 60);
+    cr_assert_eq(code, 0, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char p[512];
+    snprintf(p, sizeof(p), "%s/late.rc", r.dir);
+    char *rc = tu_read(p, NULL);
+    cr_assert(rc, "the script's thread never emitted");
+    cr_assert_eq(atoi(rc), -EPERM, "the late prs_emit returned %s", rc);
+    free(rc);
+    e2e_assert_rows_once(&r, MB_FILES, NULL);
+    char *rows = mb_file(&r, "parallel_run_step.txt");
+    cr_assert(!strstr(rows, "LATE"), "the late row landed in the output:\n%s", rows);
+    free(rows);
+    cr_assert_eq(tu_sh("test $(cat %s/logs/user/*/*.log.txt | grep -c 'called outside the "
+                       "prs_run its out was handed to') -eq 1",
+                       r.out),
+                 0, "not said exactly once in the user log");
+    tu_rmrf(r.dir);
+}
+
 /* Resuming a files job with --input-format lines: refused naming the format, not
  * --mini-batch-size (whose text reads as files or bytes by the format). */
 Test(misbehave, resume_with_another_format_names_the_format, .timeout = 60) {
