@@ -468,10 +468,12 @@ static bool disk_full(int rc) {
 
 /* A full disk while the job is made: resumable (nothing was created), like one mid-run. */
 static int create_disk_full(const creator *cr, prs_jobreport *rep, int rc) {
+    /* LMDB's own writes report a full disk as EIO: say what it most likely means. */
     return prs_jobreport_fail(rep, PRS_EXIT_STOPPED,
-                              "%s/data.mdb: cannot create the job: %s; free space and run the "
+                              "%s/data.mdb: cannot create the job: %s%s; free space and run the "
                               "same command again",
-                              cr->state_dir, strerror(-rc));
+                              cr->state_dir, strerror(-rc),
+                              rc == -EIO ? " (is the disk full?)" : "");
 }
 
 /* One try at creating the job; PRS_QUEUE_EMAPFULL (nothing reported yet) when the queue's

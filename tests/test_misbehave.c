@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -620,6 +621,125 @@ Test(misbehave, emit_after_run_returned_is_refused, .timeout = 120) {
                        "prs_run its out was handed to') -eq 1",
                        r.out),
                  0, "not said exactly once in the user log");
+    tu_rmrf(r.dir);
+}
+
+/* A path over 4000 bytes in a message of 1024: its middle elided, both ends kept, so the
+ * reason after it is still there (it was cut mid-path). */
+Test(misbehave, a_very_long_path_is_elided_not_cut, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-long", MB_FILES);
+    char longp[4800];
+    int n = snprintf(longp, sizeof(longp), "%s", r.dir);
+    for (int i = 0; i < 21; i++)
+        n += snprintf(longp + n, sizeof(longp) - (size_t)n, "/%0200d", i);
+    cr_assert(strlen(longp) > 4000);
+    static const struct {
+        const char *what, *reason;
+        int code;
+    } cases[] = {{"--input", "No such file", 3},
+                 {"--output", "File name too long", 2},
+                 {"--entry-script", "File name too long", 2}};
+    for (size_t i = 0; i < PRS_ARRAY_LEN(cases); i++) {
+        cr_assert_eq(tu_sh(": >'%s'", r.err), 0);
+        int code = tu_sh("timeout -k 3 30 %s run --quiet --entry-script '%s%s' --input '%s' "
+                         "--output '%s' 2>'%s'",
+                         tu_prs(), i == 2 ? longp : MB_SCRIPTS "exit_run.so", i == 2 ? "/x.so" : "",
+                         i == 0 ? longp : r.in, i == 1 ? longp : r.out, r.err);
+        char *err = mb_stderr(&r);
+        cr_assert_eq(code, cases[i].code, "%s: prs exited %d:\n%s", cases[i].what, code, err);
+        char *line = strstr(err, "prs: ");
+        cr_assert(line, "%s", err);
+        size_t len = strcspn(line, "\n");
+        char end[16];
+        snprintf(end, sizeof(end), "%s", i == 2 ? "00020/x.so" : "00020");
+        char *tail = strstr(line, end);
+        cr_assert(len < 1100 && strstr(line, r.dir) && strstr(line, "...") && tail &&
+                      tail < line + len && strstr(line, cases[i].reason) &&
+                      strstr(line, cases[i].reason) < line + len,
+                  "%s: %zu bytes, not elided keeping both ends and the reason:\n%.*s",
+                  cases[i].what, len, (int)len, line);
+        free(err);
+    }
+    tu_rmrf(r.dir);
+}
+
+/* The tmpfs mb_small_out mounted: unmounted by the test's .fini even when it fails. */
+static char mb_mounted[300];
+
+static void mb_unmount(void) {
+    if (mb_mounted[0]) umount(mb_mounted);
+    mb_mounted[0] = 0;
+}
+
+/* OUT on a small tmpfs (size, e.g. "128k"): false (and skipped) when it cannot be mounted. */
+static bool mb_small_out(const e2e_run *r, const char *size) {
+    char opts[32];
+    snprintf(opts, sizeof(opts), "size=%s", size);
+    cr_assert_eq(tu_sh("mkdir -p '%s'", r->out), 0);
+    if (mount("prs-test", r->out, "tmpfs", 0, opts) != 0) return false;
+    snprintf(mb_mounted, sizeof(mb_mounted), "%s", r->out);
+    return true;
+}
+
+/* The result message (the first "prs: " line of stderr) names a path in OUT. */
+static void mb_assert_first_line_names(const e2e_run *r, const char *what) {
+    char *err = mb_stderr(r);
+    char *line = strstr(err, "prs: ");
+    cr_assert(line, "%s", err);
+    size_t len = strcspn(line, "\n");
+    char *path = strstr(line, r->out);
+    cr_assert(path && path < line + len, "%s: the message names no path in OUT:\n%s", what, err);
+    free(err);
+}
+
+/* A disk that fills while the job is created: exit 5 naming the state file (was 70,
+ * "Input/output error"); with room made, the same command does the whole job. */
+Test(misbehave, full_disk_while_creating_names_the_state_file, .timeout = 120, .fini = mb_unmount) {
+    e2e_run r;
+    e2e_setup(&r, "mb-fullc", 3000); /* ~280 KB of item and batch records into 128 KiB */
+    if (!mb_small_out(&r, "128k")) {
+        tu_rmrf(r.dir);
+        cr_skip_test("cannot mount a tmpfs here (%s)", strerror(errno));
+    }
+    int code = mb_run(&r, "exit_run", "--workers 1", "", 60);
+    char *err = mb_stderr(&r);
+    cr_assert_eq(code, 5, "prs exited %d:\n%s", code, err);
+    cr_assert(strstr(err, "/.prs/data.mdb: cannot create the job") && strstr(err, "free space"),
+              "%s", err);
+    free(err);
+    mb_assert_first_line_names(&r, "creation");
+    cr_assert_eq(mount(NULL, r.out, NULL, MS_REMOUNT, "size=64m"), 0, "%s", strerror(errno));
+    code = mb_run(&r, "exit_run", "--workers 1", "", 60);
+    cr_assert_eq(code, 0, "after room was made: prs exited %d:\n%s", code, mb_stderr(&r));
+    e2e_assert_rows_once(&r, 3000, NULL);
+    mb_unmount();
+    tu_rmrf(r.dir);
+}
+
+/* A disk that fills under the job's commits (here: the grouped commits all fail, the last
+ * at the result): exit 5 with a message naming the path, and master.txt never says
+ * "result: SUCCEEDED" for a result that was not committed (it did). Then the rerun. */
+Test(misbehave, full_disk_mid_run_names_the_path_and_logs_no_success, .timeout = 120,
+     .fini = mb_unmount) {
+    e2e_run r;
+    e2e_setup(&r, "mb-fullr", 3000); /* creation fits in 200 KiB; marking 300 batches not */
+    if (!mb_small_out(&r, "200k")) {
+        tu_rmrf(r.dir);
+        cr_skip_test("cannot mount a tmpfs here (%s)", strerror(errno));
+    }
+    int code = mb_run(&r, "exit_run", "--workers 1", "", 60);
+    cr_assert_eq(code, 5, "prs exited %d:\n%s", code, mb_stderr(&r));
+    mb_assert_first_line_names(&r, "mid-run");
+    char *master = mb_file(&r, "logs/sys/master.txt");
+    cr_assert(strstr(master, "error: ") && !strstr(master, "result: SUCCEEDED"),
+              "a success logged that was not committed:\n%s", master);
+    free(master);
+    cr_assert_eq(mount(NULL, r.out, NULL, MS_REMOUNT, "size=64m"), 0, "%s", strerror(errno));
+    code = mb_run(&r, "exit_run", "--workers 1", "", 60);
+    cr_assert_eq(code, 0, "after room was made: prs exited %d:\n%s", code, mb_stderr(&r));
+    e2e_assert_rows_once(&r, 3000, NULL);
+    mb_unmount();
     tu_rmrf(r.dir);
 }
 
