@@ -290,7 +290,7 @@ Test(misbehave, fifo_in_a_list_or_as_side_table_never_blocks, .timeout = 120) {
         cr_assert_eq(tu_sh("mkfifo '%s' && (cd '%s' && ls -d \"$PWD\"/f*.txt '%s') > '%s'", fifo,
                            r.in, fifo, list),
                      0);
-        snprintf(r.in, sizeof(r.in), "@%s", list);
+        snprintf(r.in, sizeof(r.in), "@%.256s/list.txt", r.dir);
         char opts[400];
         snprintf(opts, sizeof(opts), "--workers 2 --mini-batch-size 3 %s", io[m]);
         int code = mb_run(&r, "exit_run", opts, "", 30);
@@ -859,6 +859,33 @@ Test(misbehave, resume_reports_new_changed_and_gone_input_files, .timeout = 120)
     code = mb_run(&r, "exit_init", "--workers 1", "--code 0", 45);
     err = mb_stderr(&r);
     cr_assert(!strstr(err, "new file") && !strstr(err, "is gone"), "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
+
+/* An @LIST input: an entry added to the list is a new file; a listed file rewritten is a
+ * changed one (the list is read again by name, in any order). */
+Test(misbehave, resume_reports_a_list_input_s_new_and_changed_entries, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "mb-inlist", MB_FILES);
+    char list[320];
+    snprintf(list, sizeof(list), "%s/list.txt", r.dir);
+    cr_assert_eq(tu_sh("ls '%s'/f000*.txt >'%s'", r.in, list), 0); /* 10 of the files */
+    snprintf(r.in, sizeof(r.in), "@%.256s/list.txt", r.dir);
+    int code = mb_run(&r, "exit_init", "--workers 1", "--code 0", 45);
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, mb_stderr(&r));
+    cr_assert_eq(tu_sh("cd '%s/in' && sort -r '%s' >'%s.r' && mv '%s.r' '%s' && "
+                       "echo \"$PWD/f0015.txt\" >>'%s' && echo more >>f0004.txt && : >'%s'",
+                       r.dir, list, list, list, list, list, r.err),
+                 0);
+    code = mb_run(&r, "exit_init", "--workers 1", "--code 0", 45);
+    char *err = mb_stderr(&r);
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, err);
+    cr_assert(strstr(err, "input: 1 new file is not part of this job") && strstr(err, "f0015.txt"),
+              "%s", err);
+    cr_assert(strstr(err, "input: 1 file of the job changed") && strstr(err, "f0004.txt"), "%s",
+              err);
+    cr_assert(!strstr(err, "is gone"), "%s", err);
     free(err);
     tu_rmrf(r.dir);
 }
