@@ -114,6 +114,24 @@ static int add_update(prs_coord *c, const prs_batch_update *up) {
     return 0;
 }
 
+/* --keep-order's writer (core/keeporder.h): rows into the buffer, counted. */
+static int order_write(void *arg, const void *rows, size_t len) {
+    prs_coord *c = arg;
+    c->output_bytes += len;
+    return buffer_rows(c, rows, len);
+}
+
+static int order_flush(void *arg) {
+    return commit(arg, true, NULL, NULL, 0);
+}
+
+/* A finished batch's update, and its rows in order when --keep-order holds them back. */
+static int add_finished(prs_coord *c, const prs_batch_update *up, const prs_out *out) {
+    if (!c->keep_order || up->rec.state == PRS_BATCH_PENDING) return add_update(c, up);
+    bool rows = out && up->rec.state == PRS_BATCH_DONE;
+    return prs_keeporder_finish(&c->order, up, rows ? out->rows : NULL, rows ? out->rows_len : 0);
+}
+
 /* ---- errors ---------------------------------------------------------------------------- */
 
 /* The first line of errors becomes the job's first error, if it has none yet. */
@@ -176,7 +194,7 @@ static int record_verdict(prs_coord *c, const prs_done_msg *m, const prs_out *ou
             if (rc) return rc;
             c->output_bytes += out->header_len + 1;
         }
-        if (append && out->rows_len) {
+        if (append && out->rows_len && !c->keep_order) { /* else add_finished writes them */
             int rc = buffer_rows(c, out->rows, out->rows_len);
             if (rc) return rc;
             c->output_bytes += out->rows_len;
@@ -232,9 +250,9 @@ static int complete(prs_coord *c, const prs_done_msg *m) {
     prs_batch_rec rec;
     int rc = record_verdict(c, m, out, v, &fin, &rec);
     prs_jobreport_batch(c->d.rep, m, out, outcome, rec.state == PRS_BATCH_DONE ? rec.succeeded : 0);
-    prs_worker_release_out(w, m->out_index);
     prs_batch_update up = {.batch_id = fin.batch_id, .rec = rec};
-    int arc = add_update(c, &up);
+    int arc = add_finished(c, &up, c->d.cfg->output_action == PRS_OUTPUT_APPEND_ROW ? out : NULL);
+    prs_worker_release_out(w, m->out_index);
     return arc ? arc : rc;
 }
 
@@ -283,6 +301,10 @@ static int dispatch(prs_coord *c) {
                 continue;
             }
             if (rc) return rc;
+            if (c->keep_order && !prs_keeporder_admits(&c->order, id)) {
+                c->pend_next--; /* past the reorder window: it starts once next is written */
+                return 0;
+            }
             if (rec.attempts >= c->d.cfg->run_max_try) {
                 /* Tries spent in an earlier run with a larger --run-max-try: give it one. */
                 rec.attempts = c->d.cfg->run_max_try - 1;
@@ -413,7 +435,7 @@ static void watch_hung(prs_coord *c, uint64_t t, uint64_t timeout_ms) {
                      v == PRS_VERDICT_FAILED ? "no tries left: the batch failed"
                                              : "it will be retried");
     prs_batch_update up = {.batch_id = id, .rec = rec};
-    rc = add_update(c, &up);
+    rc = add_finished(c, &up, NULL);
     if (rc)
         prs_joblog_master(c->d.log, "cannot record the timeout of batch %llu: %s",
                           (unsigned long long)id, strerror(-rc));
@@ -577,6 +599,14 @@ int prs_coord_init(prs_coord *c, const prs_coord_deps *d, uint32_t workers) {
     c->chans_ready = true;
     rc = prs_queue_reader_open(d->queue, &c->reader);
     if (rc) return prs_jobreport_fail(d->rep, PRS_EXIT_INTERNAL, "queue reader: %s", strerror(-rc));
+    c->keep_order = cfg->keep_order;
+    if (!c->keep_order) return 0;
+    prs_keeporder_io io = {.write = order_write, .flush = order_flush, .arg = c};
+    rc = prs_keeporder_init(&c->order, c->reader, c->committer, &io, qc.total_batches,
+                            prs_keeporder_window(workers));
+    if (rc)
+        return prs_jobreport_fail(d->rep, PRS_EXIT_INTERNAL, "%s/data.mdb: --keep-order: %s",
+                                  d->state_dir, strerror(-rc));
     return 0;
 }
 

@@ -5,12 +5,11 @@
  *   done batches not yet written, the committer (the only LMDB writer while workers run),
  *   the first error, the cancels sent to workers, the stop requests, and the workers set
  *   (started by the caller into .workers, stopped and freed here).
- * May call: core/sched, core/chan, core/committer, core/worker, core/shard (a shard's
- *   failure limit), core/scoreboard (reads the
- *   running slots), core/jobreport, storage/queue (reads), io/outfile (appends), libc.
- * Callers must: call everything from one thread (the one running prs_job_run) except
- *   prs_coord_request_stop; keep the queue, logs, scoreboard and output file open until
- *   prs_coord_close.
+ * May call: core/sched, core/chan, core/committer, core/keeporder (--keep-order), core/worker,
+ * core/shard (a shard's failure limit), core/scoreboard (reads the running slots), core/jobreport,
+ * storage/queue (reads), io/outfile (appends), libc. Callers must: call everything from one thread
+ * (the one running prs_job_run) except prs_coord_request_stop; keep the queue, logs, scoreboard and
+ * output file open until prs_coord_close.
  *
  * One pass of the loop: start what the scheduler picks (pending batches are read from
  * LMDB in windows, never all at once), drain completions, buffer the rows of every batch
@@ -30,6 +29,7 @@
 #include "chan.h"
 #include "committer.h"
 #include "jobreport.h"
+#include "keeporder.h"
 #include "outfile.h"
 #include "queue.h"
 #include "sched.h"
@@ -61,6 +61,8 @@ typedef struct prs_coord {
     prs_batch_rec pend_recs[PRS_COORD_PENDING_WINDOW];
     uint32_t pend_len, pend_next;
     prs_committer *committer;
+    prs_keeporder order; /* --keep-order: the reorder window (keep_order set) */
+    bool keep_order;
     char *rows; /* rows of done batches not yet written to the output */
     size_t rows_len, rows_cap;
     uint64_t output_bytes; /* the output's length once every buffered row is written */

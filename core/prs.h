@@ -157,10 +157,16 @@ typedef struct prs_job_config {
     /* Process-wide handlers the job installs while it runs and restores on return:
      * PRS_HANDLE_* bits (0, the default: none; the host's own stay in place). */
     uint64_t handlers;
+    /* Rows reach the output file in input order (batch id order: items within a batch as
+     * the script emitted them, batches as created, partitions in order of first
+     * appearance), still exactly once after any crash. Batches finishing early wait in
+     * the job state (LMDB), a bounded window of them (README "--keep-order"). Part of
+     * the job's identity. Needs output_action append_row. false: any order (default). */
+    bool keep_order;
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/prs.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[4];
+    uint64_t reserved[3];
 } prs_job_config;
 
 typedef struct prs_job_report {
