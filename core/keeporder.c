@@ -26,7 +26,7 @@ static int learn(prs_keeporder *k) {
 }
 
 /* The store's lowest pending batch, or total when none. */
-static int lowest_pending(prs_queue_reader *r, uint64_t total, uint64_t *next) {
+static int lowest_pending_id(prs_queue_reader *r, uint64_t total, uint64_t *next) {
     uint64_t cursor = 0, id;
     prs_batch_rec rec;
     /* Each round looks at 64 batches or finds one: at most total / 64 + 1 rounds. */
@@ -43,11 +43,26 @@ static int lowest_pending(prs_queue_reader *r, uint64_t total, uint64_t *next) {
     return -EBADMSG; /* more batch records than the counts say */
 }
 
+/* The oldest unwritten batch: the lowest pending or holding one, or total when none. */
+static int oldest_unwritten(prs_queue_reader *r, uint64_t total, uint64_t *next) {
+    /* A crash's repair (core/jobstate) may have failed the oldest unwritten batch: then
+     * the batches held after it come first. */
+    int rc = prs_queue_reader_begin(r);
+    if (rc) return rc;
+    uint64_t held = total;
+    rc = prs_queue_reader_held_first(r, &held);
+    prs_queue_reader_end(r);
+    if (rc && rc != -ENOENT) return rc;
+    rc = lowest_pending_id(r, total, next);
+    if (rc == 0) *next = PRS_MIN(*next, held);
+    return rc;
+}
+
 int prs_keeporder_init(prs_keeporder *k, prs_queue_reader *reader, prs_committer *committer,
                        const prs_keeporder_io *io, uint64_t total_batches, uint32_t window) {
     *k = (prs_keeporder){.reader = reader, .committer = committer, .io = *io};
     uint64_t next;
-    int rc = lowest_pending(reader, total_batches, &next);
+    int rc = oldest_unwritten(reader, total_batches, &next);
     if (rc) return rc;
     rc = prs_reorder_init(&k->ring, next, total_batches, window);
     PRS_ASSERT(rc == 0); /* the window is prs_keeporder_window's, next at most total */

@@ -45,9 +45,9 @@ typedef struct prs_keeporder {
  * enough for the scheduler's slots (8 per worker) and as many finishing early again. */
 uint32_t prs_keeporder_window(uint32_t workers);
 
-/* Finds the oldest unwritten batch (the store's lowest pending one; total_batches when
- * none) and what finished after it in an earlier life. 0; a queue read error (-EBADMSG:
- * a damaged batch record). */
+/* Finds the oldest unwritten batch (the store's lowest pending or holding one;
+ * total_batches when none) and what finished after it in an earlier life. 0; a queue read error
+ * (-EBADMSG: a damaged batch record). */
 int prs_keeporder_init(prs_keeporder *k, prs_queue_reader *reader, prs_committer *committer,
                        const prs_keeporder_io *io, uint64_t total_batches, uint32_t window);
 /* True when batch id may start now. */

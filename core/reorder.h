@@ -14,9 +14,10 @@
  * Exactly once: a batch's rows are written when it becomes next's (then the window
  * advances over the contiguous run of finished batches, writing theirs), else held; the
  * commit that records a batch done also stores its held rows, and the commit that
- * records the output's new length drops the rows it covers. So after any commit the
- * store's lowest pending batch is next, and every held batch is above it: a resume finds
- * next as the lowest pending batch and what is finished above it from the batch table.
+ * records the output's new length drops the rows it covers. So after any commit next is
+ * the store's lowest pending batch and every held batch is above it; a crash's repair may
+ * then fail next (its last try): a resume finds next as the lowest batch pending or
+ * holding rows, and what is finished above it from the batch table.
  * The bound: batches at or past next + window do not start, so at most window - 1
  * batches hold rows. Invariants (asserted): next <= total; a finished id is in the
  * window and not finished already; window in 1 .. PRS_REORDER_RING. */
@@ -44,7 +45,7 @@ typedef struct prs_reorder {
     uint8_t mark[PRS_REORDER_RING]; /* by id % RING, for ids in [next, known) */
 } prs_reorder;
 
-/* Starts at next (the lowest pending batch; total when none), with every id of the
+/* Starts at next (the oldest unwritten batch; total when none), with every id of the
  * window OPEN until prs_reorder_learn says otherwise. window: 1 .. PRS_REORDER_RING.
  * -EINVAL for a window out of range or next > total. */
 int prs_reorder_init(prs_reorder *r, uint64_t next, uint64_t total, uint32_t window);

@@ -627,6 +627,24 @@ int prs_queue_reader_get(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *
     return rc;
 }
 
+int prs_queue_reader_held_first(prs_queue_reader *r, uint64_t *batch_id) {
+    PRS_ASSERT(r->active);
+    if (!r->q->has_held) return -ENOENT;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(r->txn, r->q->held, &cur);
+    if (rc) return prs_mdb_err(rc);
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (rc == 0 && k.mv_size != sizeof(*batch_id))
+        rc = PRS_CORRUPT(r->q->path, "a held row record with a %zu-byte key", k.mv_size);
+    else if (rc == 0)
+        memcpy(batch_id, k.mv_data, sizeof(*batch_id));
+    else
+        rc = prs_mdb_err(rc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 int prs_queue_reader_held(prs_queue_reader *r, uint64_t batch_id, const void **rows, size_t *len) {
     PRS_ASSERT(r->active);
     if (!r->q->has_held) return -ENOENT;

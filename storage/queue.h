@@ -231,6 +231,8 @@ int prs_queue_reader_get(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *
 /* Zero-copy view of batch_id's held rows (an active reader), valid until the reader's end.
  * 0; -ENOENT: none held; -EBADMSG: an empty record (no run writes one); an LMDB error. */
 int prs_queue_reader_held(prs_queue_reader *r, uint64_t batch_id, const void **rows, size_t *len);
+/* The lowest batch id holding rows (an active reader). 0; -ENOENT: none; an LMDB error. */
+int prs_queue_reader_held_first(prs_queue_reader *r, uint64_t *batch_id);
 /* Zero-copy view of item records [first, first+count): views[i]/sizes[i], valid until
  * the reader's end. 0; -EBADMSG: an item of the range is missing (reported); an LMDB
  * error. */
