@@ -46,8 +46,9 @@ static int validate_ranges(const prs_job_config *c, char *err, size_t n) {
     if (c->partition_keys && c->shard_count)
         return bad(err, n, "--partition-keys with shards: not supported (run it unsharded)");
     if (c->keep_order && c->output_action != PRS_OUTPUT_APPEND_ROW)
-        return bad(err, n, "--keep-order orders the rows of --output-action append_row: "
-                           "summary_only writes none");
+        return bad(err, n,
+                   "--keep-order orders the rows of --output-action append_row: "
+                   "summary_only writes none");
     if ((c->pick_item || c->pick_batch) && (c->input_format == PRS_FORMAT_FILES || c->shard_count))
         return bad(err, n, "pick_item, pick_batch: tabular formats only, not with shards");
     return 0;
