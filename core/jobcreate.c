@@ -2,7 +2,9 @@
 #include "jobcreate.h"
 
 #include "clock.h"
+#include "inputdiff.h"
 #include "partition.h"
+#include "trypick.h"
 #include "records.h"
 #include "scan.h"
 #include "shard.h"
@@ -43,6 +45,7 @@ typedef struct creator {
     char spill[PATH_MAX + 32]; /* its grouped copy: the batches' file */
     uint32_t part_header;      /* the copy's header row bytes */
     uint32_t part_keys;        /* key columns */
+    prs_trypick pk;            /* prs try: the one batch kept (cfg->pick_item, pick_batch) */
     char err[2048];
 } creator;
 
@@ -111,6 +114,10 @@ static enum prs_shard_take tab_shard_batch(creator *cr) {
 static int tab_close_batch(creator *cr) {
     if (cr->ref.records == 0) return 0;
     enum prs_shard_take take = tab_shard_batch(cr);
+    if (cr->pk.on)
+        take =
+            prs_trypick_batch(&cr->pk, cr->cfg, cr->ref.path, cr->ref.first_line, cr->ref.records);
+    if (take != PRS_SHARD_TAKE) cr->ref.records = 0;
     if (take != PRS_SHARD_TAKE) return take == PRS_SHARD_PAST ? CREATE_SHARD_STOP : 0;
     unsigned char rec[PRS_QUEUE_MAX_ITEM_BYTES];
     size_t len;
@@ -154,6 +161,7 @@ static int tab_split(creator *cr, const char *path, char *map, size_t len) {
         }
         cr->ref.records++;
         cr->ref.length = rec.offset + rec.size_bytes + rec.term_bytes - cr->ref.offset;
+        prs_trypick_mark(&cr->pk, path, rec.line);
         if (rec.offset - dropped >= TAB_DROP_BEHIND_BYTES) {
             /* Clean file pages: dropping them only means they are read again if needed. */
             uint64_t upto = rec.offset & ~(uint64_t)0xfffff;
@@ -265,6 +273,7 @@ static int pick_take(creator *cr, const char *file, uint64_t line) {
     }
     cr->ref.records++;
     cr->ref.length = rec.offset + rec.size_bytes + rec.term_bytes - cr->ref.offset;
+    prs_trypick_mark(&cr->pk, file, rec.line);
     cr->pick.last_line = rec.line;
     return 0;
 }
@@ -440,16 +449,31 @@ static void create_log(const creator *cr, prs_joblog *log, uint64_t t0, uint64_t
                       s);
 }
 
+/* After the walk: the pick kept (said in master.txt), or -ESRCH with err saying why not. */
+static int pick_end(creator *cr, prs_joblog *log) {
+    int rc = prs_trypick_end(&cr->pk, cr->cfg, cr->err, sizeof(cr->err));
+    if (rc == 0 && cr->pk.on)
+        prs_joblog_master(log,
+                          "prs try: mini-batch %llu of the job (%u record%s from %s:%llu) kept, "
+                          "the others not run",
+                          (unsigned long long)cr->pk.id, cr->pk.records,
+                          cr->pk.records == 1 ? "" : "s", cr->pk.path,
+                          (unsigned long long)cr->pk.first_line);
+    return rc;
+}
+
 static bool disk_full(int rc) {
     return rc == -ENOSPC || rc == -EDQUOT || rc == -EIO;
 }
 
 /* A full disk while the job is made: resumable (nothing was created), like one mid-run. */
 static int create_disk_full(const creator *cr, prs_jobreport *rep, int rc) {
+    /* LMDB's own writes report a full disk as EIO: say what it most likely means. */
     return prs_jobreport_fail(rep, PRS_EXIT_STOPPED,
-                              "%s/data.mdb: cannot create the job: %s; free space and run the "
+                              "%s/data.mdb: cannot create the job: %s%s; free space and run the "
                               "same command again",
-                              cr->state_dir, strerror(-rc));
+                              cr->state_dir, strerror(-rc),
+                              rc == -EIO ? " (is the disk full?)" : "");
 }
 
 /* One try at creating the job; PRS_QUEUE_EMAPFULL (nothing reported yet) when the queue's
@@ -460,10 +484,15 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
         return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "queue: cannot start job creation: %s",
                                   strerror(-rc));
     uint64_t t0 = prs_mono_ns();
+    char since[64], run[32]; /* before the walk: a file written during it counts as changed */
+    prs_inputdiff_stamp(since, sizeof(since));
+    snprintf(run, sizeof(run), "%llu", (unsigned long long)cr->cfg->run_started_unix_ms);
     prs_scan_skipped sk = {0};
     cr->skipped = &sk;
     if (cr->cfg->shard_count) rc = shard_count(cr);
+    if (rc == 0) rc = prs_trypick_begin(&cr->pk, cr->cfg, cr->err, sizeof(cr->err));
     if (rc == 0) rc = create_walk(cr);
+    if (rc == 0) rc = pick_end(cr, rep->log);
     if (rc == 0 && sk.dir_links + sk.special + sk.broken > 0)
         prs_joblog_master(rep->log,
                           "--input %s: not items: %llu symlinks to directories or other "
@@ -479,11 +508,13 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
         rc = -ENOENT;
     }
     if (rc == 0) rc = prs_queue_build_meta(cr->b, "config", config_text, strlen(config_text));
+    if (rc == 0) rc = prs_queue_build_meta(cr->b, PRS_INPUTDIFF_SINCE_KEY, since, strlen(since));
+    if (rc == 0) rc = prs_queue_build_meta(cr->b, PRS_INPUTDIFF_RUN_KEY, run, strlen(run));
     if (rc) {
         prs_queue_build_abort(cr->b);
         cr->b = NULL;
         if (rc == PRS_QUEUE_EMAPFULL) return rc;
-        if (rc == -ERANGE && cr->cut.shard.count)
+        if ((rc == -ERANGE && cr->cut.shard.count) || rc == -ESRCH)
             return prs_jobreport_fail(rep, PRS_EXIT_USAGE, "%s", cr->err);
         if (disk_full(rc)) return create_disk_full(cr, rep, rc);
         bool input = rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP ||
@@ -510,13 +541,14 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
 }
 
 int prs_jobcreate_run(prs_queue *q, const prs_job_config *cfg, int root_fd, const char *config_text,
-                      const char *state_dir, prs_jobreport *rep) {
+                      const char *state_dir, prs_jobreport *rep, uint64_t *picked_id) {
     creator *cr = malloc(sizeof(*cr)); /* about 7 KiB: kept off the caller's stack */
     if (!cr) return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "out of memory");
     int rc = -1;
     for (unsigned try = 0; try < CREATE_MAP_GROW_TRIES; try++) {
         *cr = (creator){.cfg = cfg, .state_dir = state_dir, .root_fd = root_fd};
         rc = create_once(cr, q, config_text, rep);
+        if (rc == 0 && cr->pk.on) *picked_id = cr->pk.id;
         if (rc != PRS_QUEUE_EMAPFULL) goto free_creator;
         size_t map_bytes = 0;
         if (prs_queue_grow(q, &map_bytes)) break;

@@ -15,6 +15,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -346,12 +347,25 @@ static void *flusher_main(void *arg) {
     return NULL;
 }
 
-int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy, char *err,
-                    size_t err_size) {
+uint32_t prs_joblog_ring_records(uint32_t workers, int level) {
+    if (workers == 0) { /* --workers' default: the CPUs this process may run on */
+        cpu_set_t set;
+        workers = sched_getaffinity(0, sizeof(set), &set) == 0 ? (uint32_t)CPU_COUNT(&set) : 1u;
+    }
+    uint64_t producers = (uint64_t)PRS_MAX(workers, 1u) + 1u;
+    uint64_t want = producers * PRS_JOBLOG_RING_PER_PRODUCER * (level <= PRS_LOG_DEBUG ? 4u : 1u);
+    uint32_t records = PRS_JOBLOG_RING_MIN;
+    while (records < want && records < PRS_JOBLOG_RING_MAX) /* bounded: at most 5 doublings */
+        records *= 2u;
+    return records;
+}
+
+int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, uint32_t workers, int policy,
+                    char *err, size_t err_size) {
     prs_joblog *jl = calloc(1, sizeof(*jl));
     if (!jl) return -ENOMEM;
     jl->level = level;
-    int rc = prs_logring_init(&jl->ring, PRS_JOBLOG_RING_RECORDS,
+    int rc = prs_logring_init(&jl->ring, prs_joblog_ring_records(workers, level),
                               policy == PRS_LOGRING_DROP ? PRS_LOGRING_DROP : PRS_LOGRING_WAIT);
     jl->assembly = calloc(PRS_JOBLOG_PRODUCERS, sizeof(*jl->assembly));
     if (rc || !jl->assembly) {

@@ -28,8 +28,17 @@
 
 typedef struct prs_joblog prs_joblog;
 
-/* The ring holds this many records: one flusher tick's worth at millions of records/s. */
-#define PRS_JOBLOG_RING_RECORDS 16384u
+/* The ring's size follows the job (prs_joblog_ring_records): per producer (each worker,
+ * and one for the coordinator and the other prs threads), PRS_JOBLOG_RING_PER_PRODUCER
+ * records at INFO and above, 4x that at DEBUG (5 lines an item, in tools/bench/logjob),
+ * rounded up to a power of two, within [PRS_JOBLOG_RING_MIN, PRS_JOBLOG_RING_MAX]: a
+ * few flusher ticks (1 ms) of what those producers log. Every slot (256 bytes) is
+ * resident from the start, so the ring is most of a small job's memory: 16,384 slots
+ * (4 MiB) whatever the job, before. A fuller ring costs producers a wait (--log-policy
+ * wait) or records (drop, counted), never a torn line. */
+#define PRS_JOBLOG_RING_PER_PRODUCER 256u
+#define PRS_JOBLOG_RING_MIN 512u
+#define PRS_JOBLOG_RING_MAX 16384u
 /* Producer ids in the ring: workers are 0..PRS_MAX_WORKERS-1, then these. */
 enum { PRS_JOBLOG_PRODUCERS = 260u };
 
@@ -47,8 +56,12 @@ void prs_joblog_process_row(const char *logs_dir, int pid, int tid, const char *
                             uint64_t start_unix_ms, uint64_t end_unix_ms, int exit_code,
                             int signal);
 
-int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, int policy, char *err,
-                    size_t err_size);
+/* The ring's records for a job of `workers` workers logging at `level` (see above);
+ * workers 0: as --workers' default, the CPUs in the affinity mask. */
+uint32_t prs_joblog_ring_records(uint32_t workers, int level);
+/* workers: the job's --workers (sizes the ring; 0: its default). */
+int prs_joblog_open(prs_joblog **out, const char *out_dir, int level, uint32_t workers, int policy,
+                    char *err, size_t err_size);
 /* Blocks until every record pushed before the call is in the files (bounded: gives up
  * after timeout_ms and returns -ETIMEDOUT). Any thread. */
 int prs_joblog_flush(prs_joblog *jl, uint32_t timeout_ms);

@@ -8,7 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define XXH_INLINE_ALL
+/* libxxhash's XXH3-128 (not the inline build): one streamed hash per record while the job
+ * is created, where a call is cheap and 4 KiB of inlined hash code in libprs is not. */
 #include <xxhash.h>
 
 #define PART_DROP_BYTES ((uint64_t)16 << 20) /* bytes read or copied between page drops */
@@ -43,6 +44,8 @@ typedef struct map_cache {
     size_t len;
 } map_cache;
 
+typedef struct keyvals keyvals;
+
 struct prs_partition {
     enum prs_format format;
     char sep;
@@ -64,15 +67,19 @@ struct prs_partition {
     uint64_t records, partitions;
     map_cache cache[PART_MAPS];
     uint32_t cache_next;
+    /* Pass 1's key values (64 KiB) and hash state, on the heap with the partition: not in
+     * every thread's static TLS (which glibc zeroes, so touches, in each new thread). */
+    keyvals *kv;
+    XXH3_state_t *hash;
 };
 
 /* ---- key values ------------------------------------------------------------------------- */
 
-typedef struct keyvals {
+struct keyvals {
     uint32_t missing; /* bit i: no value for key i */
     size_t len[PRS_PARTITION_MAX_KEYS];
     char val[PRS_PARTITION_MAX_KEYS][PRS_PARTITION_MAX_VALUE_BYTES];
-} keyvals;
+};
 
 static void put_value(keyvals *kv, uint32_t k, const char *s, size_t n, bool unquote_csv) {
     size_t w = 0;
@@ -193,17 +200,17 @@ static void key_values(const prs_partition *p, const char *rec, size_t size, key
     }
 }
 
-static void key_hash(const prs_partition *p, const keyvals *kv, tuple *t) {
-    XXH3_state_t st;
-    XXH3_128bits_reset(&st);
+static void key_hash(prs_partition *p, const keyvals *kv, tuple *t) {
+    XXH3_state_t *st = p->hash;
+    XXH3_128bits_reset(st);
     for (uint32_t k = 0; k < p->key_count; k++) {
         uint8_t present = !(kv->missing & (1u << k));
         uint64_t len = kv->len[k];
-        XXH3_128bits_update(&st, &present, 1);
-        XXH3_128bits_update(&st, &len, sizeof(len));
-        if (present) XXH3_128bits_update(&st, kv->val[k], kv->len[k]);
+        XXH3_128bits_update(st, &present, 1);
+        XXH3_128bits_update(st, &len, sizeof(len));
+        if (present) XXH3_128bits_update(st, kv->val[k], kv->len[k]);
     }
-    XXH128_hash_t h = XXH3_128bits_digest(&st);
+    XXH128_hash_t h = XXH3_128bits_digest(st);
     t->hi = h.high64;
     t->lo = h.low64;
 }
@@ -249,7 +256,9 @@ int prs_partition_open(prs_partition **out, enum prs_format format, const char *
     p->buf = malloc(p->buf_cap * sizeof(tuple));
     p->tmp = malloc(p->buf_cap * sizeof(tuple));
     p->hist = malloc(RADIX_BUCKETS * sizeof(size_t));
-    if (p->runs_fd < 0 || !p->buf || !p->tmp || !p->hist) {
+    p->kv = malloc(sizeof(*p->kv));
+    p->hash = XXH3_createState();
+    if (p->runs_fd < 0 || !p->buf || !p->tmp || !p->hist || !p->kv || !p->hash) {
         int e = p->runs_fd < 0 ? errno : ENOMEM;
         snprintf(err, err_size, "%s: %s", p->runs_path, strerror(e));
         prs_partition_close(p);
@@ -386,14 +395,13 @@ static int add_record(prs_partition *p, const char *map, const prs_record *r, ke
 
 static int scan_file(prs_partition *p, const char *name, char *map, size_t len, char *err,
                      size_t err_size) {
-    static __thread keyvals kv;
     prs_splitter sp;
     prs_record rec;
     int rc = prs_splitter_init(&sp, p->format, map, len);
     if (rc == 0) rc = check_header(p, name, &sp, map, err, err_size);
     uint64_t dropped = 0;
     while (rc == 0 && prs_splitter_next(&sp, &rec) == 1) {
-        rc = add_record(p, map, &rec, &kv, name, err, err_size);
+        rc = add_record(p, map, &rec, p->kv, name, err, err_size);
         if (rec.offset - dropped >= PART_DROP_BYTES) {
             uint64_t upto = rec.offset & ~(uint64_t)0xfffff;
             madvise(map + dropped, (size_t)(upto - dropped), MADV_DONTNEED);
@@ -597,37 +605,48 @@ static int merge_runs(prs_partition *p, emitter *e) {
 
 int prs_partition_finish(prs_partition *p, int (*fn)(void *arg, const prs_partition_batch *b),
                          void *arg, uint32_t *header_size, char *err, size_t err_size) {
-    static __thread emitter e;
-    memset(&e, 0, sizeof(e));
-    e = (emitter){.p = p, .fn = fn, .arg = arg, .err = err, .err_size = err_size, .line = 1};
     err[0] = 0;
     *header_size = 0;
-    if (!(e.out = fopen(p->spill, "we"))) {
+    /* On the heap (its key values are 64 KiB): see struct prs_partition. */
+    emitter *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(err, err_size, "%s: %s", p->spill, strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    e->p = p;
+    e->fn = fn;
+    e->arg = arg;
+    e->err = err;
+    e->err_size = err_size;
+    e->line = 1;
+    if (!(e->out = fopen(p->spill, "we"))) {
         int rc = -errno;
         snprintf(err, err_size, "%s: %s", p->spill, strerror(-rc));
+        free(e);
         return rc;
     }
-    setvbuf(e.out, NULL, _IOFBF, 1 << 20);
+    setvbuf(e->out, NULL, _IOFBF, 1 << 20);
     int rc = 0;
     if (p->header) {
-        if (fwrite(p->header, 1, p->header_len, e.out) != p->header_len || fputc('\n', e.out) < 0)
+        if (fwrite(p->header, 1, p->header_len, e->out) != p->header_len || fputc('\n', e->out) < 0)
             rc = -errno;
-        e.pos = p->header_len + 1;
-        e.line = 2;
+        e->pos = p->header_len + 1;
+        e->line = 2;
         *header_size = (uint32_t)PRS_MIN(p->header_len, UINT32_MAX);
     }
     if (rc == 0 && p->runs == 0) {
         /* Everything fitted in one buffer: sorted in place, no run written. */
         radix_sort(p);
         for (size_t i = 0; rc == 0 && i < p->buf_len; i++)
-            rc = copy_record(&e, &p->buf[i]);
+            rc = copy_record(e, &p->buf[i]);
     } else if (rc == 0) {
-        rc = merge_runs(p, &e);
+        rc = merge_runs(p, e);
     }
-    if (rc == 0) rc = emit(&e);
-    if (fflush(e.out) != 0 || fsync(fileno(e.out)) != 0) rc = rc ? rc : -errno;
-    if (fclose(e.out) != 0 && rc == 0) rc = -errno;
+    if (rc == 0) rc = emit(e);
+    if (fflush(e->out) != 0 || fsync(fileno(e->out)) != 0) rc = rc ? rc : -errno;
+    if (fclose(e->out) != 0 && rc == 0) rc = -errno;
     if (rc && !err[0]) snprintf(err, err_size, "%s: %s", p->spill, strerror(-rc));
+    free(e);
     return rc;
 }
 
@@ -647,6 +666,8 @@ void prs_partition_close(prs_partition *p) {
     free(p->buf);
     free(p->tmp);
     free(p->hist);
+    free(p->kv);
+    XXH3_freeState(p->hash);
     free(p);
 }
 

@@ -1,6 +1,7 @@
 /* progress.c -- see progress.h. */
 #include "progress.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -9,6 +10,15 @@
 #define PROGRESS_BAR_MAX_CELLS 24u
 #define PROGRESS_BAR_MIN_CELLS 8u
 #define PROGRESS_DEFAULT_COLS 80u
+
+/* SIGWINCHs received by the process (the handler's only state). */
+static atomic_uint progress_winches;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the SIGWINCH handler needs a lock-free counter");
+
+void prs_progress_on_sigwinch(int sig) {
+    (void)sig;
+    atomic_fetch_add_explicit(&progress_winches, 1u, memory_order_relaxed);
+}
 
 void prs_progress_init(prs_progress *p, int fd) {
     memset(p, 0, sizeof(*p));
@@ -86,7 +96,7 @@ void prs_progress_format(const prs_counts *c, uint64_t base_items, uint64_t elap
     buf[PRS_MIN(limit, strlen(buf))] = 0;
 }
 
-/* The terminal's width, asked at each redraw (a resize shows at the next one). */
+/* The terminal's width (asked at the first draw and after each SIGWINCH). */
 static unsigned term_cols(int fd) {
     struct winsize ws;
     if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
@@ -103,6 +113,30 @@ static void write_all(int fd, const char *text, size_t len) {
     }
 }
 
+/* Under p->lock, on a terminal: a SIGWINCH since the last look (or the first draw) asks the
+ * width again; a bar on the screen is cleared, with the rows a reflowing terminal wrapped
+ * it onto when narrowed (the cursor is on the last of them). Returns whether it resized
+ * (the first look is not a resize). */
+static bool resize_locked(prs_progress *p) {
+    unsigned seen = atomic_load_explicit(&progress_winches, memory_order_relaxed);
+    if (p->cols && seen == p->winches) return false;
+    bool first = !p->cols;
+    p->winches = seen;
+    p->cols = term_cols(p->fd);
+    if (!p->drawn) return !first;
+    char clear[16 + 3 * PRS_PROGRESS_LINE_BYTES];
+    size_t n = 0, rows = p->bar_cols > p->cols ? (p->bar_cols - 1) / p->cols : 0;
+    clear[n++] = '\r';
+    for (size_t i = 0; i < rows && n + 8 < sizeof(clear); i++) {
+        memcpy(clear + n, "\033[A", 3);
+        n += 3;
+    }
+    memcpy(clear + n, "\033[J", 3);
+    write_all(p->fd, clear, n + 3);
+    p->drawn = false;
+    return true;
+}
+
 void prs_progress_tick(prs_progress *p, const prs_counts *c, uint64_t now_ns, uint64_t elapsed_ns,
                        bool force) {
     if (!p->started) {
@@ -114,14 +148,21 @@ void prs_progress_tick(prs_progress *p, const prs_counts *c, uint64_t now_ns, ui
         if (!p->tty && !force) return;
     }
     uint64_t every = p->tty ? PRS_PROGRESS_TTY_EVERY_NS : PRS_PROGRESS_PLAIN_EVERY_NS;
-    if (!force && now_ns - p->last_ns < every) return;
+    pthread_mutex_lock(&p->lock); /* write_above may have handled a resize meanwhile */
+    /* A resize is drawn at once: the old bar, wrapped, would stay until the next period. */
+    bool resized = p->tty && (resize_locked(p) || p->resized);
+    p->resized = false;
+    if (!force && !resized && now_ns - p->last_ns < every) {
+        pthread_mutex_unlock(&p->lock);
+        return;
+    }
     p->last_ns = now_ns;
     char line[PRS_PROGRESS_LINE_BYTES];
-    prs_progress_format(c, p->base_items, elapsed_ns, p->tty, p->tty ? term_cols(p->fd) : 0, line,
+    prs_progress_format(c, p->base_items, elapsed_ns, p->tty, p->tty ? p->cols : 0, line,
                         sizeof(line));
-    pthread_mutex_lock(&p->lock);
     if (p->tty) {
         /* \033[K clears what a longer previous bar left on the line. */
+        p->bar_cols = strlen(line);
         p->bar_len = (size_t)snprintf(p->bar, sizeof(p->bar), "\r%s\033[K", line);
         p->bar_len = PRS_MIN(p->bar_len, sizeof(p->bar) - 1);
         write_all(p->fd, p->bar, p->bar_len);
@@ -136,6 +177,9 @@ void prs_progress_tick(prs_progress *p, const prs_counts *c, uint64_t now_ns, ui
 
 void prs_progress_write_above(prs_progress *p, const char *text, size_t len) {
     pthread_mutex_lock(&p->lock);
+    /* After a resize the bar is stale (its old width): cleared, not redrawn; the next tick
+     * draws it at the new width. */
+    if (p->tty && p->drawn && resize_locked(p)) p->resized = true;
     if (p->drawn) write_all(p->fd, "\r\033[K", 4);
     write_all(p->fd, text, len);
     if (p->drawn) write_all(p->fd, p->bar, p->bar_len);

@@ -4,8 +4,8 @@
 #include "units.h"
 
 #include <string.h>
-/* The inline build of XXH3 (no call into the shared library), as sidedb.c uses it. */
-#define XXH_INLINE_ALL
+/* libxxhash's XXH3 (not the inline build, as sidedb.c's lookups use): one call per item
+ * name while the job is created; the same function, so the same fingerprint. */
 #include <xxhash.h>
 
 static int shard_number(const char *text, size_t len, uint32_t max, uint32_t *out) {

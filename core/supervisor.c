@@ -2,7 +2,7 @@
  *
  * Owns: the child runtime process, the restart policy, signal forwarding.
  * May call: fork/wait, the scoreboard (read-only: the progress counter), prs_job_run in
- *   the child only, prs_joblog_process_row.
+ *   the child only, prs_joblog_process_row, core/progress (its SIGWINCH handler, in the child).
  * The runtime reports its exit code through a pipe before it exits (supervisor.h); an
  * exit code without that report is the entry script's exit(N), a death like any other.
  * A child that dies, or reports a restart (a hung run()), is restarted; the new child
@@ -14,7 +14,9 @@
  * intact, and a later `prs run` resumes.
  * Signals: the first SIGINT/SIGTERM is forwarded (the runtime stops within its grace); a
  * second one, or a runtime still alive SUPERVISOR_STOP_BOUND_MS after the first, is
- * ended with SIGKILL within SUPERVISOR_SECOND_STOP_MS: exit 5, resumable.
+ * ended with SIGKILL within SUPERVISOR_SECOND_STOP_MS: exit 5, resumable. SIGWINCH (a resized
+ * terminal, which signals only its foreground group: the supervisor's) is forwarded to the
+ * runtime, whose progress bar then redraws at the new width (core/progress.h).
  * It also writes the controller's files of the logs/ layout, once OUT/logs exists (the
  * runtime creates it after checking OUT): logs/70_driver_log.txt (the configuration and
  * every life of the runtime) and logs/sys/processes.csv (one row per runtime life; the runtime adds
@@ -25,6 +27,7 @@
 #include "crash.h"
 #include "clock.h"
 #include "joblog.h"
+#include "progress.h"
 #include "scoreboard.h"
 #include "symbolize.h"
 
@@ -53,6 +56,13 @@ static volatile sig_atomic_t supervisor_last_signal;
 static void supervisor_on_signal(int sig) {
     supervisor_signals++;
     supervisor_last_signal = sig;
+}
+
+static volatile sig_atomic_t supervisor_winches; /* SIGWINCHs received, to forward */
+
+static void supervisor_on_winch(int sig) {
+    (void)sig;
+    supervisor_winches++;
 }
 
 /* The child's end of the report pipe (-1: not supervised). */
@@ -239,6 +249,11 @@ static _Noreturn void child_main(const prs_job_config *config, int report_fd, pi
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* The forwarded SIGWINCH: the progress bar redraws at the new width. SA_RESTART: a
+     * resize must not fail a read of the runtime's with EINTR. */
+    struct sigaction winch = {.sa_handler = prs_progress_on_sigwinch, .sa_flags = SA_RESTART};
+    sigemptyset(&winch.sa_mask);
+    sigaction(SIGWINCH, &winch, NULL);
     prs_job_config c = *config;
     c.supervised = true;
     /* This process is the runtime's own: its crash handlers charge the batch that crashed. */
@@ -291,6 +306,7 @@ static unsigned charge_in_hand(const prs_job_config *c, enum prs_death_cause cau
 static void wait_life(const prs_job_config *c, pid_t child, life_end *end) {
     memset(end, 0, sizeof(*end));
     int forwarded = 0;
+    sig_atomic_t winches = supervisor_winches;
     uint64_t kill_at = 0, stopped_at = 0;
     uint64_t tick_at = mono_ms() + c->supervisor_tick_ms;
     bool killed = false;
@@ -316,6 +332,10 @@ static void wait_life(const prs_job_config *c, pid_t child, life_end *end) {
             kill(child, SIGCONT); /* a stopped runtime must see it */
             forwarded++;
             kill_at = now + (forwarded == 1 ? SUPERVISOR_STOP_BOUND_MS : SUPERVISOR_SECOND_STOP_MS);
+        }
+        if (winches != supervisor_winches) { /* one forward for any number since the last look */
+            winches = supervisor_winches;
+            kill(child, SIGWINCH);
         }
         if (!killed && stopped_at && now - stopped_at >= SUPERVISOR_STOPPED_MS && !forwarded) {
             charge_in_hand(c, PRS_DEATH_STOPPED, end->stop_sig, NULL, 0);
@@ -545,12 +565,15 @@ int prs_supervise(const prs_job_config *config, prs_job_report *report) {
     prs_job_report local;
     if (!report) report = &local;
     memset(report, 0, sizeof(*report));
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_winch;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = supervisor_on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    struct sigaction winch = {.sa_handler = supervisor_on_winch, .sa_flags = SA_RESTART};
+    sigemptyset(&winch.sa_mask);
+    sigaction(SIGWINCH, &winch, &old_winch);
     supervisor_signals = 0;
     int code = PRS_EXIT_INTERNAL;
     bool own_end = false; /* the runtime reported the job's end itself */
@@ -603,5 +626,6 @@ int prs_supervise(const prs_job_config *config, prs_job_report *report) {
     driver_end(config, code, report->message);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGWINCH, &old_winch, NULL);
     return code;
 }

@@ -79,7 +79,7 @@ static void scenario(const char *root, int policy) {
     mkdir(dir, 0755);
     prs_joblog *jl;
     char err[256];
-    if (prs_joblog_open(&jl, dir, PRS_LOG_DEBUG, policy, err, sizeof(err)) != 0)
+    if (prs_joblog_open(&jl, dir, PRS_LOG_DEBUG, PRODUCERS, policy, err, sizeof(err)) != 0)
         fail("open: %s", err);
     pthread_t t[PRODUCERS];
     producer p[PRODUCERS];

@@ -321,7 +321,8 @@ static void *produce(void *arg) {
 static char *ring_job(const char *dir, int policy, uint64_t *dropped, size_t *lines) {
     prs_joblog *jl;
     char err[256];
-    cr_assert_eq(prs_joblog_open(&jl, dir, PRS_LOG_DEBUG, policy, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(prs_joblog_open(&jl, dir, PRS_LOG_DEBUG, JL_PRODUCERS, policy, err, sizeof(err)),
+                 0, "%s", err);
     pthread_t t[JL_PRODUCERS];
     producer_arg a[JL_PRODUCERS];
     for (int i = 0; i < JL_PRODUCERS; i++) {

@@ -1,11 +1,15 @@
 /* The progress line (core/progress): it fits the width it is given, counts only this run's
  * items in the rate and the ETA, shows the ETA as h:mm:ss, prints nothing at 0 on a
- * non-terminal, and text written above a bar clears it first. */
+ * non-terminal, text written above a bar clears it first, and a SIGWINCH redraws it at the
+ * terminal's new width at once. */
 #include "progress.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 /* 8678 batches and 86780 items finished, 3 and 30 of them failed. */
@@ -97,4 +101,66 @@ Test(progress, text_above_a_bar_clears_and_redraws_it) {
     cr_assert_str_eq(buf, "\n");
     close(fds[0]);
     close(fds[1]);
+}
+
+/* What the terminal side of pty m got (non-blocking, bounded). */
+static void pty_read(int m, char *buf, size_t size) {
+    size_t n = 0;
+    for (int tries = 0; tries < 50 && n + 1 < size; tries++) {
+        ssize_t got = read(m, buf + n, size - 1 - n);
+        if (got > 0) n += (size_t)got;
+        if (got <= 0) {
+            if (n) break;
+            usleep(10000);
+        }
+    }
+    buf[n] = 0;
+}
+
+static void pty_cols(int m, unsigned short cols) {
+    struct winsize ws = {.ws_row = 24, .ws_col = cols};
+    cr_assert_eq(ioctl(m, TIOCSWINSZ, &ws), 0);
+}
+
+/* A terminal narrowed from 120 to 60 columns: the width is asked again only after a
+ * SIGWINCH, which redraws at once (within the period), first going up over the row the
+ * terminal wrapped the old bar onto. */
+Test(progress, sigwinch_redraws_at_the_new_width_at_once) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
+    cr_assert(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0);
+    int s = open(ptsname(m), O_RDWR | O_NOCTTY);
+    cr_assert(s >= 0);
+    pty_cols(m, 120);
+    prs_progress p;
+    prs_progress_init(&p, s);
+    cr_assert(p.tty);
+    prs_progress_tick(&p, &resumed, 1, 10000000000ull, true);
+    char buf[4096];
+    pty_read(m, buf, sizeof(buf));
+    size_t wide = strcspn(buf + 1, "\033");
+    cr_assert(wide > 60 && wide <= 119, "%zu: %s", wide, buf);
+    /* Narrowed, no signal: a tick within the period draws nothing; a forced one keeps the
+     * width it knows (nothing asks the terminal without a SIGWINCH). */
+    pty_cols(m, 60);
+    prs_progress_tick(&p, &resumed, 2, 10000000000ull, false);
+    pty_read(m, buf, sizeof(buf));
+    cr_assert_str_eq(buf, "");
+    prs_progress_tick(&p, &resumed, 3, 10000000000ull, true);
+    pty_read(m, buf, sizeof(buf));
+    cr_assert(buf[0] == '\r' && buf[1] == '[' && strcspn(buf + 1, "\033") == wide, "%s", buf);
+    prs_progress_on_sigwinch(SIGWINCH);
+    prs_progress_tick(&p, &resumed, 4, 10000000000ull, false); /* within the period */
+    pty_read(m, buf, sizeof(buf));
+    cr_assert(strncmp(buf, "\r\033[A\033[J\r", 8) == 0, "%s", buf);
+    size_t narrow = strcspn(buf + 8, "\033");
+    cr_assert(narrow <= 59 && strstr(buf, "mini-batches"), "%zu: %s", narrow, buf);
+    /* Widened again: nothing to go up over. */
+    pty_cols(m, 120);
+    prs_progress_on_sigwinch(SIGWINCH);
+    prs_progress_tick(&p, &resumed, 5, 10000000000ull, false);
+    pty_read(m, buf, sizeof(buf));
+    cr_assert(strncmp(buf, "\r\033[J\r", 5) == 0 && strcspn(buf + 5, "\033") > 60, "%s", buf);
+    prs_progress_end(&p);
+    close(s);
+    close(m);
 }

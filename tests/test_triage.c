@@ -59,7 +59,7 @@ Test(triage, redone_try_is_filed_once_and_a_retry_is_marked_repeated, .timeout =
     for (int life = 0; life < 2; life++) {
         prs_joblog *jl;
         char err[256];
-        cr_assert_eq(prs_joblog_open(&jl, dir, PRS_LOG_INFO, 0, err, sizeof(err)), 0, "%s", err);
+        cr_assert_eq(prs_joblog_open(&jl, dir, PRS_LOG_INFO, 1, 0, err, sizeof(err)), 0, "%s", err);
         const char *text = life ? life2 : life1;
         prs_joblog_errors(jl, text, strlen(text));
         prs_joblog_close(jl);
@@ -449,6 +449,134 @@ Test(triage, try_runs_a_python_script, .timeout = 120) {
     err = tu_read(r.err, NULL);
     cr_assert_eq(rc, 1, "%s", err);
     cr_assert(strstr(err, "error: item -: ") && strstr(err, "ValueError"), "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
+
+/* ---- prs try on tabular inputs ------------------------------------------------------------ */
+
+/* r->in: a directory of two csv files ("id,x" header, rows "I,I.5"): t.csv 100 rows, u.csv
+ * 10, cut by 100-byte mini-batches into several batches per file. */
+static void try_tab_setup(e2e_run *r) {
+    e2e_setup(r, "triage", 0);
+    cr_assert_eq(tu_sh("mkdir -p '%s'", r->in), 0);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/t.csv", r->in);
+    FILE *t = fopen(p, "w");
+    snprintf(p, sizeof(p), "%s/u.csv", r->in);
+    FILE *u = fopen(p, "w");
+    cr_assert(t && u);
+    fputs("id,x\n", t);
+    fputs("id,x\n", u);
+    for (unsigned i = 0; i < 100; i++)
+        fprintf(i < 10 && i % 2 ? u : t, "%u,%u.5\n", i, i);
+    fclose(t);
+    fclose(u);
+}
+
+static int try_tab_run(const e2e_run *r, const char *script, const char *opts, const char *args) {
+    return tu_sh("TMPDIR='%s' timeout 60 %s try --entry-script %s --input '%s' --input-format csv "
+                 "--mini-batch-size 100 %s -- %s > '%s/try.out' 2>'%s' </dev/null",
+                 r->dir, tu_prs(), script, r->in, opts, args, r->dir, r->err);
+}
+
+Test(triage, try_tabular_batch_is_the_real_jobs_batch, .timeout = 120) {
+    e2e_run r;
+    try_tab_setup(&r);
+    /* The real job, one worker: which records each mini-batch holds. */
+    cr_assert_eq(
+        e2e_prs(&r, "faulty", "--input-format csv --mini-batch-size 100 --workers 1", "--log-each"),
+        0);
+    char job[600];
+    snprintf(job, sizeof(job), "cat %s/logs/user/*/*.log.txt", r.out);
+    for (unsigned b = 2; b <= 3; b++) {
+        char opts[64];
+        snprintf(opts, sizeof(opts), "--batch %u", b);
+        cr_assert_eq(try_tab_run(&r, "build/examples/faulty.so", opts, "--log-each"), 0);
+        char *err = tu_read(r.err, NULL);
+        cr_assert(strstr(err, "prs try: mini-batch ") && strstr(err, "kept, the others not run") &&
+                      strstr(err, "the mini-batch succeeded"),
+                  "%s", err);
+        free(err);
+        /* The same records, under the same names and batch id, as the real job's batch b;
+         * one row each. */
+        cr_assert_eq(tu_sh("%s | grep -o '\\[batch %u try 1\\] item .*' | sed 's/.* item //' | "
+                           "sort > %s/job.items && test -s %s/job.items",
+                           job, b, r.dir, r.dir),
+                     0);
+        cr_assert_eq(tu_sh("grep -o '\\[batch %u try 1\\] item .*' '%s' | sed 's/.* item //' | "
+                           "sort | cmp - %s/job.items",
+                           b, r.err, r.dir),
+                     0, "batch %u differs from the real job's", b);
+        cr_assert_eq(tu_sh("cut -f1 %s/try.out | sort | cmp - %s/job.items", r.dir, r.dir), 0);
+    }
+    /* --item picks the batch holding that record: u.csv's second row is on line 3. */
+    cr_assert_eq(try_tab_run(&r, "build/examples/faulty.so", "--item u.csv:3", "--log-each"), 0);
+    char *rows = try_out(&r);
+    cr_assert(strstr(rows, "u.csv:3\tok\n") && !strstr(rows, "t.csv:"), "%s", rows);
+    free(rows);
+    /* Every batch gets the header: records_probe shows its size ("id,x": 4 bytes). */
+    cr_assert_eq(try_tab_run(&r, "build/tests/records_probe.so", "--item t.csv:50", ""), 0);
+    rows = try_out(&r);
+    cr_assert(strstr(rows, "t.csv:50\t7\t4\t") && strstr(rows, "\t4\t44,44.5\n"), "%s", rows);
+    free(rows);
+    tu_rmrf(r.dir);
+}
+
+Test(triage, try_tabular_failing_batch_and_bad_picks, .timeout = 120) {
+    e2e_run r;
+    try_tab_setup(&r);
+    cr_assert_eq(
+        try_tab_run(&r, "build/examples/faulty.so", "--item t.csv:30", "--fail-item t.csv:30"), 1);
+    char *err = tu_read(r.err, NULL), *rows = try_out(&r);
+    cr_assert(strstr(err, "error: item t.csv:30: faulty: fails items matching 't.csv:30'"), "%s",
+              err);
+    cr_assert(strstr(err, "the mini-batch (or some of its items) failed"), "%s", err);
+    cr_assert(!strstr(rows, "t.csv:30\t") && strstr(rows, "t.csv:31\tok"), "%s", rows);
+    free(err);
+    free(rows);
+    /* No record starts at the header's line, at a line past the end, or in a file not in
+     * --input; a batch past the end; not FILE:LINE: usage errors that say so. */
+    const char *bad[][2] = {
+        {"--item t.csv:1", "--item t.csv:1: no record of --input starts at that line"},
+        {"--item t.csv:500", "--item t.csv:500: no record of --input starts at that line"},
+        {"--item nope.csv:5", "--item nope.csv:5: no record of --input starts at that line"},
+        {"--item t.csv", "--item t.csv: a tabular item is named FILE:LINE"},
+        {"--batch 99", "--batch 99: no such mini-batch: this input makes 0.."},
+        {"--mini-batch-size 0", "--mini-batch-size: a size in bytes"},
+    };
+    for (size_t i = 0; i < PRS_ARRAY_LEN(bad); i++) {
+        cr_assert_eq(try_tab_run(&r, "build/examples/faulty.so", bad[i][0], ""), 2, "%s",
+                     bad[i][0]);
+        err = tu_read(r.err, NULL);
+        cr_assert(strstr(err, bad[i][1]), "%s:\n%s", bad[i][0], err);
+        cr_assert(!strstr(err, "the mini-batch"), "%s:\n%s", bad[i][0], err);
+        free(err);
+    }
+    cr_assert_eq(tu_sh("! ls -d '%s'/prs-try-* 2>/dev/null", r.dir), 0, "scratch left behind");
+    tu_rmrf(r.dir);
+}
+
+Test(triage, try_tabular_python_good_and_failing_batch, .timeout = 120) {
+    if (tu_sh("/usr/bin/python3 -c 'import pandas, numpy' 2>/dev/null") != 0)
+        cr_skip_test("no /usr/bin/python3 with python3-pandas and python3-numpy");
+    e2e_run r;
+    try_tab_setup(&r);
+    /* frame.py returns a DataFrame: "id twice label" rows. t.csv's line 30 is id 33. */
+    cr_assert_eq(try_tab_run(&r, "tests/python/frame.py", "--item t.csv:30", ""), 0);
+    char *rows = try_out(&r), *err = tu_read(r.err, NULL);
+    cr_assert(strstr(rows, "\n33 67.0 \"v 33\"\n"), "%s\n%s", rows, err);
+    cr_assert(!strstr(rows, "\"v 0\"") && strstr(err, "the mini-batch succeeded"), "%s", err);
+    free(rows);
+    free(err);
+    /* A value that is not a number in that batch: run() raises. */
+    char p[512];
+    snprintf(p, sizeof(p), "%s/t.csv", r.in);
+    cr_assert_eq(tu_sh("sed -i 's/^33,33.5$/33,abc/' '%s'", p), 0);
+    cr_assert_eq(try_tab_run(&r, "tests/python/frame.py", "--item t.csv:30", ""), 1);
+    err = tu_read(r.err, NULL);
+    cr_assert(strstr(err, "run() raised ValueError: could not convert string to float: 'abc'"),
+              "%s", err);
     free(err);
     tu_rmrf(r.dir);
 }

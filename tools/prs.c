@@ -490,6 +490,13 @@ static const run_opt run_opts[] = {
      .help = "discard the job state in OUT (and its output file) and\n"
              "start over; without it, OUT holding a different job is\n"
              "refused with what differs"},
+    {{"allow-changed-script", NULL, 0, NULL},
+     set_true,
+     CFG(allow_changed_script),
+     .def = "off",
+     .help = "resume although the entry script's content changed since\n"
+             "the job was created (refused without it: the output would\n"
+             "hold rows of both versions); master.txt records the change"},
     {{"retry-failed", NULL, 0, NULL},
      set_true,
      CFG(retry_failed),

@@ -6,8 +6,10 @@
 
 #include "fs.h"
 #include "joblog.h"
+#include "records.h"
 #include "scan.h"
 #include "symbolize.h"
+#include "units.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -62,8 +64,9 @@ int prs_cmd_why(int argc, char **argv) {
 /* ---- prs try ------------------------------------------------------------------------------- */
 
 static const char usage_try[] =
-    "usage: prs try --entry-script S --input DIR|@LIST [--mini-batch-size N]\n"
-    "               [--batch N | --item NAME] [--gdb | --valgrind] [options] [-- ARGS]\n"
+    "usage: prs try --entry-script S --input DIR|@LIST|FILE [--input-format F]\n"
+    "               [--mini-batch-size N] [--batch N | --item NAME] [--gdb | --valgrind]\n"
+    "               [options] [-- ARGS]\n"
     "\n"
     "Tests an entry script locally: runs its init() and one mini-batch of the job these\n"
     "options make (the first, --batch N, or the one holding --item NAME) in the foreground,\n"
@@ -75,9 +78,13 @@ static const char usage_try[] =
     "  --item NAME                the mini-batch holding this item (as error.txt names it)\n"
     "  --gdb                      run it under gdb (stops where it faults)\n"
     "  --valgrind                 run it under valgrind (memcheck)\n"
-    "  --mini-batch-size N        as prs run (default 10); --side-input, --side-table, --env,\n"
-    "                             --logging-level, --run-invocation-timeout: as prs run\n"
-    "Only file inputs (--input-format files) for now.\n"
+    "  --input-format F           files (default), csv, tsv, jsonl or lines: as prs run; a\n"
+    "                             tabular input is cut by the job's own code, its items are\n"
+    "                             named FILE:LINE, every batch gets the header\n"
+    "  --mini-batch-size N        as prs run: files (default 10), or bytes for a tabular\n"
+    "                             input (1024, 64KB, 1MB; default 1MB)\n"
+    "  --partition-keys COLS      as prs run (pick the mini-batch by --batch)\n"
+    "  --side-input, --side-table, --env, --logging-level, --run-invocation-timeout: as prs run\n"
     "exit code: 0 the batch succeeded, every item with a row; 1 it failed, crashed or some\n"
     "items failed; 2 bad usage; 3 the input cannot be read; 4 init() failed\n";
 
@@ -85,6 +92,7 @@ static const char usage_try[] =
 
 typedef struct try_opts {
     prs_job_config c;
+    const char *mbs; /* --mini-batch-size as given: its unit depends on --input-format */
     const char *side_inputs[TRY_MAX_VALUES], *side_tables[TRY_MAX_VALUES], *envs[TRY_MAX_VALUES];
     long long batch; /* -1: by item, or the first */
     const char *item;
@@ -111,9 +119,7 @@ static int try_option(try_opts *o, const char *opt, const char *v) {
     } else if (!strcmp(opt, "--input")) {
         o->c.input = v;
     } else if (!strcmp(opt, "--mini-batch-size")) {
-        unsigned long n = strtoul(v, &end, 10);
-        if (*end || n < 1 || n > 1000000) return try_bad(opt, "a number of files, 1..1000000");
-        o->c.mini_batch_size = (uint32_t)n;
+        o->mbs = v;
     } else if (!strcmp(opt, "--batch")) {
         o->batch = strtoll(v, &end, 10);
         if (*end || !*v || o->batch < 0) return try_bad(opt, "a mini-batch id (0, 1, ...)");
@@ -133,10 +139,33 @@ static int try_option(try_opts *o, const char *opt, const char *v) {
     } else if (!strcmp(opt, "--env")) {
         return try_value(opt, v, o->envs, &o->c.env_count);
     } else if (!strcmp(opt, "--input-format")) {
-        if (strcmp(v, "files")) return try_bad(opt, "prs try reads file inputs only, for now");
+        enum prs_format f;
+        if (prs_format_parse(v, &f)) return try_bad(opt, "files, csv, tsv, jsonl or lines");
+        o->c.input_format = (uint32_t)f;
+    } else if (!strcmp(opt, "--partition-keys")) {
+        o->c.partition_keys = v;
     } else {
         return try_bad(opt, "unknown option");
     }
+    return 0;
+}
+
+/* --mini-batch-size in its format's unit (as prs run reads it); 0 or a usage exit code. */
+static int try_mbs(try_opts *o) {
+    if (!o->mbs) return 0;
+    char *end;
+    if (o->c.input_format == PRS_FORMAT_FILES) {
+        unsigned long n = strtoul(o->mbs, &end, 10);
+        if (*end || n < 1 || n > 1000000)
+            return try_bad("--mini-batch-size", "a number of files, 1..1000000");
+        o->c.mini_batch_size = (uint32_t)n;
+        return 0;
+    }
+    uint64_t n = 0;
+    if (prs_units_parse_size(o->mbs, &n) || n < 1)
+        return try_bad("--mini-batch-size",
+                       "a size in bytes for a tabular input (1024, 64KB, 1MB)");
+    o->c.mini_batch_bytes = n;
     return 0;
 }
 
@@ -168,7 +197,9 @@ static int try_parse(try_opts *o, int argc, char **argv) {
     if (!o->c.entry_script) return try_bad("--entry-script", "is required");
     if (!o->c.input) return try_bad("--input", "is required");
     if (o->item && o->batch >= 0) return try_bad("--item", "give --batch or --item, not both");
-    return 0;
+    if (o->c.partition_keys && o->c.input_format == PRS_FORMAT_FILES)
+        return try_bad("--partition-keys", "needs --input-format csv, tsv or jsonl");
+    return try_mbs(o);
 }
 
 /* Runs this same command under gdb or valgrind (without the wrapping option): the debugger
@@ -280,12 +311,21 @@ static int try_scratch_input(const try_opts *o, const try_items *t, size_t first
 
 /* Runs the scratch job: in a child (a crash ends the child, not the report), or here under
  * a debugger. Returns the job's exit code, or 128 + the signal it died of. */
+static int try_job_here(const prs_job_config *c) {
+    prs_job_report rep;
+    int code = prs_job_run(c, &rep);
+    /* A refused job (a pick that names no batch, an unreadable input, init failing) says
+     * why; a batch's own failure is told by try_report. */
+    if (code != 0 && code != PRS_EXIT_THRESHOLD) fprintf(stderr, "prs try: %s\n", rep.message);
+    return code;
+}
+
 static int try_job(prs_job_config *c) {
-    if (getenv("PRS_TRY_NO_FORK")) return prs_job_run(c, NULL);
+    if (getenv("PRS_TRY_NO_FORK")) return try_job_here(c);
     fflush(NULL);
     pid_t child = fork();
     if (child < 0) return PRS_EXIT_INTERNAL;
-    if (child == 0) _exit(prs_job_run(c, NULL));
+    if (child == 0) _exit(try_job_here(c));
     int status = 0;
     while (waitpid(child, &status, 0) < 0) {
         if (errno != EINTR) return PRS_EXIT_INTERNAL;
@@ -378,8 +418,10 @@ static long long try_failed_items(const char *scratch) {
     return failed;
 }
 
-/* Builds the scratch job of the chosen batch, runs it, reports; the exit code. */
-static int try_run(try_opts *o, int argc, char **argv) {
+/* A files job: the input scanned as prs run scans it, the chosen batch's items given to the
+ * scratch job under the same names (o->c.input becomes that scratch input). 0 or an exit
+ * code. */
+static int try_files(try_opts *o, const char *scratch, char *input, size_t input_size) {
     try_items t = {0};
     char err[PATH_MAX + 256];
     int rc = o->c.input[0] == '@' ? prs_scan_list(o->c.input + 1, try_collect, &t, err, sizeof(err))
@@ -392,58 +434,89 @@ static int try_run(try_opts *o, int argc, char **argv) {
     }
     size_t first = 0, count = 0;
     if ((code = try_select(o, &t, &first, &count))) goto free_items;
-    char scratch[PATH_MAX], input[PATH_MAX + 8], out[PATH_MAX + 8];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof(scratch), "%s/prs-try-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(scratch)) {
-        fprintf(stderr, "prs try: %s: %s\n", scratch, strerror(errno));
-        code = PRS_EXIT_INTERNAL;
-        goto free_items;
-    }
-    rc = try_scratch_input(o, &t, first, count, scratch, input, sizeof(input));
+    rc = try_scratch_input(o, &t, first, count, scratch, input, input_size);
     if (rc) {
         fprintf(stderr, "prs try: %s: %s\n", scratch, strerror(-rc));
         code = PRS_EXIT_INTERNAL;
-        goto remove_scratch;
+        goto free_items;
     }
-    snprintf(out, sizeof(out), "%s/out", scratch);
     fprintf(stderr,
             "prs try: mini-batch %zu (%zu item%s: %s%s%s), one worker, init() then run(); "
             "nothing is committed\n",
             first / o->c.mini_batch_size, count, count == 1 ? "" : "s", t.names[first],
             count > 1 ? " .. " : "", count > 1 ? t.names[first + count - 1] : "");
     o->c.input = input;
-    o->c.output_dir = out;
     o->c.batch_id_base = first / o->c.mini_batch_size; /* the script sees the real id */
     o->c.mini_batch_size = (uint32_t)count;
+free_items:
+    try_items_free(&t);
+    return code;
+}
+
+/* master.txt's "prs try: ..." lines (which batch creation kept) on the terminal. */
+static void try_master_line(void *arg, int level, const char *line, size_t len) {
+    (void)arg, (void)level;
+    if (len > 9 && !strncmp(line, "prs try: ", 9)) fprintf(stderr, "%.*s\n", (int)len, line);
+}
+
+/* A tabular job: its input is cut by the job's own creation (the same batches, names and
+ * header as prs run makes), which keeps only the chosen batch and numbers it as the job
+ * does. */
+static void try_tabular(try_opts *o) {
+    o->c.pick_item = o->item;
+    o->c.pick_batch = o->item ? 0 : (uint64_t)(o->batch >= 0 ? o->batch : 0) + 1;
+    o->c.log_fn = try_master_line;
+    fprintf(stderr,
+            "prs try: %s input cut as prs run cuts it; one worker, init() then run() of "
+            "one mini-batch; nothing is committed\n",
+            prs_format_name((enum prs_format)o->c.input_format));
+}
+
+/* The scratch job: one worker, one try, nothing durable, this process's crash handlers. */
+static int try_exec(try_opts *o, const char *scratch, int argc, char **argv) {
+    char out[PATH_MAX + 8];
+    snprintf(out, sizeof(out), "%s/out", scratch);
+    o->c.output_dir = out;
     o->c.workers = 1;
     o->c.run_max_try = 1;
     o->c.quiet = true;
     o->c.durable = false;
     o->c.handlers = PRS_HANDLE_CRASHES; /* the crash file and its stack are the report */
     char **init_argv = calloc((size_t)(argc - o->rest) + 2, sizeof(char *));
-    if (!init_argv) {
-        code = PRS_EXIT_INTERNAL;
-        goto remove_scratch;
-    }
+    if (!init_argv) return PRS_EXIT_INTERNAL;
     init_argv[0] = (char *)(uintptr_t)o->c.entry_script; /* argv[0] for init: the script */
     for (int i = o->rest; i < argc; i++)
         init_argv[i - o->rest + 1] = argv[i];
     o->c.argc = argc - o->rest + 1;
     o->c.argv = init_argv;
-    code = try_job(&o->c);
+    int code = try_job(&o->c);
     free(init_argv);
+    if (code == PRS_EXIT_USAGE || code == PRS_EXIT_INPUT) return code; /* refused: said why */
     try_report(scratch, code);
     if (code == 0 && try_failed_items(scratch) != 0) code = PRS_EXIT_THRESHOLD;
     fprintf(stderr, "prs try: %s\n",
             code == 0    ? "the mini-batch succeeded: a row for every item"
             : code > 128 ? "the mini-batch crashed"
                          : "the mini-batch (or some of its items) failed; see the errors above");
-    if (code > 128 || code == PRS_EXIT_THRESHOLD) code = PRS_EXIT_THRESHOLD;
-remove_scratch:
+    return code > 128 || code == PRS_EXIT_THRESHOLD ? PRS_EXIT_THRESHOLD : code;
+}
+
+/* Builds the scratch job of the chosen batch, runs it, reports; the exit code. */
+static int try_run(try_opts *o, int argc, char **argv) {
+    char scratch[PATH_MAX], input[PATH_MAX + 8];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(scratch, sizeof(scratch), "%s/prs-try-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp(scratch)) {
+        fprintf(stderr, "prs try: %s: %s\n", scratch, strerror(errno));
+        return PRS_EXIT_INTERNAL;
+    }
+    int code = 0;
+    if (o->c.input_format == PRS_FORMAT_FILES)
+        code = try_files(o, scratch, input, sizeof(input));
+    else
+        try_tabular(o);
+    if (code == 0) code = try_exec(o, scratch, argc, argv);
     prs_rm_rf(scratch);
-free_items:
-    try_items_free(&t);
     return code;
 }
 
