@@ -61,7 +61,7 @@ static int record_verdict(prs_coord *c, const prs_done_msg *m, const prs_out *ou
             if (rc) return rc;
             c->output_bytes += out->header_len + 1;
         }
-        if (append && out->rows_len) {
+        if (append && out->rows_len && !c->keep_order) { /* else prs_coord_add_finished */
             int rc = prs_coord_buffer_rows(c, out->rows, out->rows_len);
             if (rc) return rc;
             c->output_bytes += out->rows_len;
@@ -117,9 +117,10 @@ static int complete(prs_coord *c, const prs_done_msg *m) {
     prs_batch_rec rec;
     int rc = record_verdict(c, m, out, v, &fin, &rec);
     prs_jobreport_batch(c->d.rep, m, out, outcome, rec.state == PRS_BATCH_DONE ? rec.succeeded : 0);
-    prs_worker_release_out(w, m->out_index);
     prs_batch_update up = {.batch_id = fin.batch_id, .rec = rec};
-    int arc = prs_coord_add_update(c, &up);
+    int arc = prs_coord_add_finished(c, &up,
+                                     c->d.cfg->output_action == PRS_OUTPUT_APPEND_ROW ? out : NULL);
+    prs_worker_release_out(w, m->out_index);
     return arc ? arc : rc;
 }
 
@@ -168,6 +169,10 @@ static int dispatch(prs_coord *c) {
                 continue;
             }
             if (rc) return rc;
+            if (c->keep_order && !prs_keeporder_admits(&c->order, id)) {
+                c->pend_next--; /* past the reorder window: it starts once next is written */
+                return 0;
+            }
             if (rec.attempts >= c->d.cfg->run_max_try) {
                 /* Tries spent in an earlier run with a larger --run-max-try: give it one. */
                 rec.attempts = c->d.cfg->run_max_try - 1;
@@ -317,6 +322,14 @@ int prs_coord_init(prs_coord *c, const prs_coord_deps *d, uint32_t workers) {
     c->chans_ready = true;
     rc = prs_queue_reader_open(d->queue, &c->reader);
     if (rc) return prs_jobreport_fail(d->rep, PRS_EXIT_INTERNAL, "queue reader: %s", strerror(-rc));
+    c->keep_order = cfg->keep_order;
+    if (!c->keep_order) return 0;
+    prs_keeporder_io io = prs_coord_order_io(c);
+    rc = prs_keeporder_init(&c->order, c->reader, c->committer, &io, qc.total_batches,
+                            prs_keeporder_window(workers));
+    if (rc)
+        return prs_jobreport_fail(d->rep, PRS_EXIT_INTERNAL, "%s/data.mdb: --keep-order: %s",
+                                  d->state_dir, strerror(-rc));
     return 0;
 }
 

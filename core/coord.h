@@ -10,8 +10,8 @@
  *   done batches not yet written, the committer (the only LMDB writer while workers run),
  *   the first error, the cancels sent to workers, the stop requests, and the workers set
  *   (started by the caller into .workers, stopped and freed here).
- * May call: core/sched, core/chan, core/committer, core/worker, core/shard (a shard's
- *   failure limit), core/scoreboard (reads the running slots), core/jobreport,
+ * May call: core/sched, core/chan, core/committer, core/keeporder (--keep-order), core/worker,
+ * core/shard (a shard's failure limit), core/scoreboard (reads the running slots), core/jobreport,
  *   core/joblog, core/supervisor (the exit), storage/queue (reads), io/outfile (appends),
  *   libc.
  * Callers must: call everything from one thread (the one running prs_job_run) except
@@ -36,6 +36,7 @@
 #include "chan.h"
 #include "committer.h"
 #include "jobreport.h"
+#include "keeporder.h"
 #include "outfile.h"
 #include "queue.h"
 #include "sched.h"
@@ -67,6 +68,8 @@ typedef struct prs_coord {
     prs_batch_rec pend_recs[PRS_COORD_PENDING_WINDOW];
     uint32_t pend_len, pend_next;
     prs_committer *committer;
+    prs_keeporder order; /* --keep-order: the reorder window (keep_order set) */
+    bool keep_order;
     char *rows; /* rows of done batches not yet written to the output */
     size_t rows_len, rows_cap;
     uint64_t output_bytes; /* the output's length once every buffered row is written */

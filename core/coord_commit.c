@@ -77,7 +77,7 @@ static int maybe_commit(prs_coord *c) {
 
 /* Adds one batch update to the group; a full group is handed over first, after which the
  * new, empty group always takes it. Returns commit's error. */
-int prs_coord_add_update(prs_coord *c, const prs_batch_update *up) {
+static int add_update(prs_coord *c, const prs_batch_update *up) {
     /* The record this coordinator built: a state, items, rows within them. */
     PRS_ASSERT(up->rec.state <= PRS_BATCH_FAILED && up->rec.item_count > 0);
     PRS_ASSERT(up->rec.succeeded <= up->rec.item_count);
@@ -88,6 +88,27 @@ int prs_coord_add_update(prs_coord *c, const prs_batch_update *up) {
     bool added = prs_committer_add(c->committer, up);
     PRS_ASSERT(added); /* a group was just handed over: this one is empty */
     return 0;
+}
+
+/* --keep-order's writer (core/keeporder.h): rows into the buffer, counted. */
+static int order_write(void *arg, const void *rows, size_t len) {
+    prs_coord *c = arg;
+    c->output_bytes += len;
+    return prs_coord_buffer_rows(c, rows, len);
+}
+
+static int order_flush(void *arg) {
+    return prs_coord_commit(arg, true, NULL, NULL, 0);
+}
+
+prs_keeporder_io prs_coord_order_io(prs_coord *c) {
+    return (prs_keeporder_io){.write = order_write, .flush = order_flush, .arg = c};
+}
+
+int prs_coord_add_finished(prs_coord *c, const prs_batch_update *up, const prs_out *out) {
+    if (!c->keep_order || up->rec.state == PRS_BATCH_PENDING) return add_update(c, up);
+    bool rows = out && up->rec.state == PRS_BATCH_DONE;
+    return prs_keeporder_finish(&c->order, up, rows ? out->rows : NULL, rows ? out->rows_len : 0);
 }
 
 /* ---- errors ---------------------------------------------------------------------------- */

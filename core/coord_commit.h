@@ -6,10 +6,10 @@
  * prs_coord_restore_first_error) is declared in coord.h.
  *
  * Owns: prs_coord's rows, output_bytes, last_flush_ns, first_error and first_error_new.
- * May call: core/committer, core/jobreport, core/joblog, core/supervisor (the exit),
- *   io/outfile (appends), storage/queue (meta reads), libc.
- * Callers must: hold nothing; call on the coordinator's thread only (the one running
- *   prs_job_run), after prs_coord_init set up the rows and the committer. */
+ * May call: core/committer, core/keeporder (--keep-order), core/jobreport, core/joblog,
+ * core/supervisor (the exit), io/outfile (appends), storage/queue (meta reads), libc. Callers must:
+ * hold nothing; call on the coordinator's thread only (the one running prs_job_run), after
+ * prs_coord_init set up the rows and the committer. */
 #ifndef PRS_COORD_COMMIT_H
 #define PRS_COORD_COMMIT_H
 
@@ -29,9 +29,15 @@ int prs_coord_buffer_rows(prs_coord *c, const char *rows, size_t len);
 int prs_coord_commit(prs_coord *c, bool wait, const char *meta_key, const void *meta_val,
                      size_t meta_len);
 
-/* Adds one batch update to the group; a full group is handed over first, after which the
- * new, empty group always takes it. 0 or prs_coord_commit's error. */
-int prs_coord_add_update(prs_coord *c, const prs_batch_update *up);
+/* A finished batch's update into the group (a full group is handed over first), and its rows in
+ * order when
+ * --keep-order holds them back (out: the try's buffer, NULL when it has no rows to write).
+ * 0, prs_coord_commit's or prs_keeporder_finish's error. */
+int prs_coord_add_finished(prs_coord *c, const prs_batch_update *up, const prs_out *out);
+
+/* --keep-order's writer for prs_keeporder_init: rows into the row buffer (counted in
+ * output_bytes), a flush is a waited-for group commit. */
+prs_keeporder_io prs_coord_order_io(prs_coord *c);
 
 /* A group commit when due (full, or the last one is COORD_COMMIT_EVERY_NS old). Returns 0 or
  * PRS_EXIT_STOPPED (the job stops; the message is in deps.rep). A supervised runtime

@@ -109,7 +109,7 @@ static void watch_hung(prs_coord *c, uint64_t t, uint64_t timeout_ms) {
                          v == PRS_VERDICT_FAILED ? "no tries left: the batch failed"
                                                  : "it will be retried");
     prs_batch_update up = {.batch_id = id, .rec = rec};
-    rc = prs_coord_add_update(c, &up);
+    rc = prs_coord_add_finished(c, &up, NULL);
     if (rc)
         prs_joblog_master(c->d.log, "cannot record the timeout of batch %llu: %s",
                           (unsigned long long)id, strerror(-rc));
