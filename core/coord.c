@@ -125,6 +125,14 @@ static int order_flush(void *arg) {
     return commit(arg, true, NULL, NULL, 0);
 }
 
+/* Before a verdict changes the scheduler's counts: a group handed over between the verdict
+ * and its update would commit the counts (and rows) of a batch the store still holds as
+ * pending, which a crash then runs again. held_bytes: rows --keep-order may hold. */
+static int make_room(prs_coord *c, size_t held_bytes) {
+    if (prs_committer_has_room(c->committer, c->keep_order ? held_bytes : 0)) return 0;
+    return commit(c, true, NULL, NULL, 0);
+}
+
 /* A finished batch's update, and its rows in order when --keep-order holds them back. */
 static int add_finished(prs_coord *c, const prs_batch_update *up, const prs_out *out) {
     if (!c->keep_order || up->rec.state == PRS_BATCH_PENDING) return add_update(c, up);
@@ -235,6 +243,8 @@ static int complete(prs_coord *c, const prs_done_msg *m) {
                          (unsigned long long)m->batch.batch_id, m->batch.attempt,
                          (unsigned long long)c->d.cfg->run_invocation_timeout_ms);
     }
+    /* A failed hand-over is sticky: nothing more commits, the verdict still ends the try. */
+    int room_rc = make_room(c, out->rows_len);
     prs_ticket fin;
     enum prs_verdict v =
         prs_sched_complete(&c->sched, m->batch.batch_id, outcome, out->row_count, &fin);
@@ -253,7 +263,7 @@ static int complete(prs_coord *c, const prs_done_msg *m) {
     prs_batch_update up = {.batch_id = fin.batch_id, .rec = rec};
     int arc = add_finished(c, &up, c->d.cfg->output_action == PRS_OUTPUT_APPEND_ROW ? out : NULL);
     prs_worker_release_out(w, m->out_index);
-    return arc ? arc : rc;
+    return arc ? arc : rc ? rc : room_rc;
 }
 
 /* ---- dispatch -------------------------------------------------------------------------- */
@@ -424,6 +434,9 @@ static void watch_hung(prs_coord *c, uint64_t t, uint64_t timeout_ms) {
         prs_jobreport_fail(c->d.rep, PRS_EXIT_INTERNAL, "queue read failed: %s", strerror(-rc));
         abandon(c, PRS_EXIT_RESTART);
     }
+    if ((rc = make_room(c, 0)))
+        prs_joblog_master(c->d.log, "cannot commit before batch %llu's timeout: %s",
+                          (unsigned long long)id, strerror(-rc));
     prs_ticket fin;
     enum prs_verdict v = prs_sched_complete(&c->sched, id, PRS_OUTCOME_TIMEOUT, 0, &fin);
     rec.attempts = fin.attempt;
