@@ -201,6 +201,13 @@ bool prs_committer_drop_held(prs_committer *c, uint64_t batch_id) {
     return true;
 }
 
+bool prs_committer_has_room(const prs_committer *c, size_t held_bytes) {
+    const group *g = &c->groups[c->filling];
+    if (g->len == c->cap) return false;
+    return held_bytes == 0 || g->bytes_len == 0 ||
+           g->bytes_len + held_bytes <= PRS_COMMITTER_HELD_BYTES;
+}
+
 uint32_t prs_committer_pending(const prs_committer *c) {
     return c->groups[c->filling].len;
 }

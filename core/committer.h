@@ -60,6 +60,9 @@ bool prs_committer_take_held(prs_committer *c, uint64_t batch_id, const void **r
 /* Has the group's commit delete batch_id's held rows. true; false when group_cap drops
  * are in the group already (flush with wait, then drop). */
 bool prs_committer_drop_held(prs_committer *c, uint64_t batch_id);
+/* True when the group being filled takes one more update (with held_bytes of held rows,
+ * 0: none) without a flush. */
+bool prs_committer_has_room(const prs_committer *c, size_t held_bytes);
 /* Updates in the group being filled: 0 .. group_cap. */
 uint32_t prs_committer_pending(const prs_committer *c);
 

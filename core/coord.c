@@ -102,6 +102,8 @@ static int complete(prs_coord *c, const prs_done_msg *m) {
                              (unsigned long long)m->batch.batch_id, m->batch.attempt,
                              (unsigned long long)c->d.cfg->run_invocation_timeout_ms);
     }
+    /* A failed hand-over is sticky: nothing more commits, the verdict still ends the try. */
+    int room_rc = prs_coord_make_room(c, out->rows_len);
     prs_ticket fin;
     enum prs_verdict v =
         prs_sched_complete(&c->sched, m->batch.batch_id, outcome, out->row_count, &fin);
@@ -121,7 +123,7 @@ static int complete(prs_coord *c, const prs_done_msg *m) {
     int arc = prs_coord_add_finished(c, &up,
                                      c->d.cfg->output_action == PRS_OUTPUT_APPEND_ROW ? out : NULL);
     prs_worker_release_out(w, m->out_index);
-    return arc ? arc : rc;
+    return arc ? arc : rc ? rc : room_rc;
 }
 
 /* ---- dispatch -------------------------------------------------------------------------- */

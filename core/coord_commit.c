@@ -105,6 +105,11 @@ prs_keeporder_io prs_coord_order_io(prs_coord *c) {
     return (prs_keeporder_io){.write = order_write, .flush = order_flush, .arg = c};
 }
 
+int prs_coord_make_room(prs_coord *c, size_t held_bytes) {
+    if (prs_committer_has_room(c->committer, c->keep_order ? held_bytes : 0)) return 0;
+    return prs_coord_commit(c, true, NULL, NULL, 0);
+}
+
 int prs_coord_add_finished(prs_coord *c, const prs_batch_update *up, const prs_out *out) {
     if (!c->keep_order || up->rec.state == PRS_BATCH_PENDING) return add_update(c, up);
     bool rows = out && up->rec.state == PRS_BATCH_DONE;

@@ -29,6 +29,13 @@ int prs_coord_buffer_rows(prs_coord *c, const char *rows, size_t len);
 int prs_coord_commit(prs_coord *c, bool wait, const char *meta_key, const void *meta_val,
                      size_t meta_len);
 
+/* Before a verdict changes the scheduler's counts: a group handed over between the verdict
+ * and its update would commit the counts (and rows) of a batch the store still holds as
+ * pending, which a crash then runs again. Hands the group over now if it has no room for
+ * one more update (held_bytes: rows --keep-order may hold). 0 or prs_coord_commit's error
+ * (sticky: nothing more commits). */
+int prs_coord_make_room(prs_coord *c, size_t held_bytes);
+
 /* A finished batch's update into the group (a full group is handed over first), and its rows in
  * order when
  * --keep-order holds them back (out: the try's buffer, NULL when it has no rows to write).

@@ -98,6 +98,9 @@ static void watch_hung(prs_coord *c, uint64_t t, uint64_t timeout_ms) {
         prs_jobreport_fail(c->d.rep, PRS_EXIT_INTERNAL, "queue read failed: %s", strerror(-rc));
         prs_coord_abandon(c, PRS_EXIT_RESTART);
     }
+    if ((rc = prs_coord_make_room(c, 0)))
+        prs_joblog_master(c->d.log, "cannot commit before batch %llu's timeout: %s",
+                          (unsigned long long)id, strerror(-rc));
     prs_ticket fin;
     enum prs_verdict v = prs_sched_complete(&c->sched, id, PRS_OUTCOME_TIMEOUT, 0, &fin);
     rec.attempts = fin.attempt;

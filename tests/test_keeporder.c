@@ -2,6 +2,7 @@
  * and end to end: rows in input order with workers finishing batches out of order, with
  * seeded failures and crashes (the runtime restarts), after kill -9 of the runtime and a
  * rerun -- always byte for byte the uninterrupted ordered output -- and the bad uses. */
+#include "committer.h"
 #include "e2e.h"
 #include "queue.h"
 #include "reorder.h"
@@ -125,6 +126,62 @@ Test(keeporder, held_rows_commit_with_the_batch_and_drop_with_the_write, .timeou
     cr_assert_eq(prs_queue_held_count(q, &n), 0);
     cr_assert_eq(n, 0);
     prs_queue_reader_close(r);
+    prs_queue_close(q);
+    tu_sh("rm -rf '%s'", dir);
+}
+
+static prs_queue *three_batches(const char *dir) {
+    char err[512];
+    prs_queue *q;
+    cr_assert_eq(prs_queue_open(&q, dir, PRS_DURABILITY_NONE, err, sizeof(err)), 0, "%s", err);
+    prs_queue_builder *b;
+    cr_assert_eq(prs_queue_build_begin(q, &b), 0);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(prs_queue_build_item(b, "x", 2), 0);
+        cr_assert_eq(prs_queue_build_batch(b, (uint64_t)i, 1), 0);
+    }
+    cr_assert_eq(prs_queue_build_end(b), 0);
+    return q;
+}
+
+Test(keeporder, committer_stores_held_rows_unless_taken_and_drops_them, .timeout = 60) {
+    char dir[256];
+    tu_tmpdir(dir, sizeof(dir), "keepc");
+    prs_queue *q = three_batches(dir);
+    prs_committer *c;
+    cr_assert_eq(prs_committer_start(&c, q, NULL, false, 2), 0);
+    prs_batch_update up[3];
+    for (int i = 0; i < 3; i++)
+        up[i] = (prs_batch_update){.batch_id = (uint64_t)i,
+                                   .rec = {.state = PRS_BATCH_DONE,
+                                           .first_item = (uint64_t)i,
+                                           .item_count = 1,
+                                           .succeeded = 1}};
+    cr_assert_eq(prs_committer_add_held(c, &up[1], "one\n", 4), 0);
+    cr_assert_eq(prs_committer_add_held(c, &up[2], "two\n", 4), 0);
+    cr_assert(!prs_committer_has_room(c, 0), "group_cap updates: full");
+    cr_assert_eq(prs_committer_add_held(c, &up[0], "zero\n", 5), -EAGAIN);
+    const void *rows;
+    size_t len;
+    cr_assert(prs_committer_take_held(c, 2, &rows, &len), "batch 2 is in the group");
+    cr_assert(len == 4 && memcmp(rows, "two\n", 4) == 0);
+    cr_assert(!prs_committer_take_held(c, 2, &rows, &len), "taken once");
+    prs_queue_counts n = {
+        .total_batches = 3, .total_items = 3, .done_batches = 2, .succeeded_items = 2};
+    cr_assert_eq(prs_committer_flush(c, &n, NULL, NULL, 0, true), 0);
+    cr_assert_eq(prs_committer_drain(c), 0);
+    uint64_t held;
+    cr_assert_eq(prs_queue_held_count(q, &held), 0);
+    cr_assert_eq(held, 1, "only batch 1's rows are stored (2's were taken)");
+    cr_assert(!prs_committer_take_held(c, 1, &rows, &len), "handed over: read it from LMDB");
+    cr_assert(prs_committer_drop_held(c, 1));
+    cr_assert(prs_committer_add(c, &up[0]));
+    n.done_batches = n.succeeded_items = 3;
+    cr_assert_eq(prs_committer_flush(c, &n, NULL, NULL, 0, true), 0);
+    cr_assert_eq(prs_committer_drain(c), 0);
+    cr_assert_eq(prs_queue_held_count(q, &held), 0);
+    cr_assert_eq(held, 0);
+    prs_committer_stop(c);
     prs_queue_close(q);
     tu_sh("rm -rf '%s'", dir);
 }
