@@ -95,28 +95,24 @@ static int add_held(prs_keeporder *k, const prs_batch_update *up, const void *ro
     return rc;
 }
 
-/* Rows held in LMDB (an earlier group, or an earlier life): dropped in the group that
- * now writes them. missing_ok: a batch of an earlier life may have held none. */
-static int write_stored(prs_keeporder *k, uint64_t id, bool missing_ok) {
-    int rc = prs_committer_drain(k->committer); /* the group that held them is committed */
-    if (rc) return rc;
-    if (!prs_committer_drop_held(k->committer, id)) {
-        if ((rc = k->io.flush(k->io.arg))) return rc;
-        bool dropped = prs_committer_drop_held(k->committer, id);
-        PRS_ASSERT(dropped); /* an empty group has room */
-    }
-    if ((rc = prs_queue_reader_begin(k->reader))) return rc;
+/* Rows held in LMDB (an earlier group, or an earlier life: stored, which may hold none),
+ * dropped in the group that now writes them. */
+static int write_stored(prs_keeporder *k, uint64_t id, bool stored) {
+    int rc = stored ? 0 : prs_committer_drain(k->committer); /* its group is committed */
+    if (rc || (rc = prs_queue_reader_begin(k->reader))) return rc;
     const void *rows;
     size_t len;
     rc = prs_queue_reader_held(k->reader, id, &rows, &len);
-    if (rc == 0)
-        rc = k->io.write(k->io.arg, rows, len);
-    else if (rc == -ENOENT && missing_ok)
-        rc = 0;
-    else if (rc == -ENOENT)
-        rc = -EBADMSG; /* committed as held, gone: not prs's doing */
+    if (rc == -ENOENT) rc = stored ? 1 : -EBADMSG; /* held this life and gone: not prs's doing */
+    /* A hand-over while the read snapshot is open is fine: the view stays valid. */
+    if (rc == 0 && !prs_committer_drop_held(k->committer, id)) {
+        rc = k->io.flush(k->io.arg);
+        bool dropped = rc == 0 && prs_committer_drop_held(k->committer, id);
+        PRS_ASSERT(rc || dropped); /* an empty group has room */
+    }
+    if (rc == 0) rc = k->io.write(k->io.arg, rows, len);
     prs_queue_reader_end(k->reader);
-    return rc;
+    return rc == 1 ? 0 : rc;
 }
 
 /* Writes every finished batch from next on, in order. */
