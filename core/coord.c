@@ -199,8 +199,9 @@ static int dispatch(prs_coord *c) {
 /* ---- the loop -------------------------------------------------------------------------- */
 
 /* Drains completions (after a short gathering wait); the first output error stops the
- * job. Returns that error, or the one passed in. */
-static int drain_done(prs_coord *c, int rc) {
+ * job. Keeps *code, or sets it to PRS_EXIT_STOPPED on the first error (the message, naming
+ * the output file, is in deps.rep). */
+static void drain_done(prs_coord *c, int *code) {
     prs_done_msg msgs[COORD_DONE_BATCH];
     /* Completions gather before the coordinator wakes (fewer context switches): at most
      * half of those in flight, so the other half keeps the workers busy, and at most one
@@ -211,36 +212,35 @@ static int drain_done(prs_coord *c, int rc) {
     uint32_t n = prs_chan_pop_many(&c->done, msgs, COORD_DONE_BATCH, COORD_TICK_MS);
     for (uint32_t i = 0; i < n; i++) {
         int wrc = complete(c, &msgs[i]);
-        if (wrc && !rc) {
-            rc = wrc;
-            prs_jobreport_fail(c->d.rep, PRS_EXIT_STOPPED,
-                               "%s: cannot append rows: %s; the job stops and can be resumed",
-                               c->d.rep->output_path, strerror(-wrc));
+        if (wrc && !*code) {
+            *code =
+                prs_jobreport_fail(c->d.rep, PRS_EXIT_STOPPED,
+                                   "%s: cannot append rows: %s; the job stops and can be resumed",
+                                   c->d.rep->output_path, strerror(-wrc));
             prs_sched_stop(&c->sched);
         }
     }
-    return rc;
 }
 
 int prs_coord_run(prs_coord *c) {
-    int rc = 0;
+    /* The first error's exit code: it ends the job with its own message, whatever the
+     * passes after it (which only drain what runs) return. */
+    int code = 0;
     /* Bounded by the job: every pass either starts, completes or waits one tick. */
     while (!prs_sched_finished(&c->sched)) {
-        /* As before the split: each pass starts from the dispatch's result, so an error
-         * of an earlier pass only ends the job through the scheduler's stop. */
-        rc = dispatch(c);
-        if (rc) {
-            prs_jobreport_fail(c->d.rep, PRS_EXIT_INTERNAL, "queue read failed: %s", strerror(-rc));
+        int rc = dispatch(c);
+        if (rc && !code) {
+            code = prs_jobreport_fail(c->d.rep, PRS_EXIT_INTERNAL,
+                                      "%s/data.mdb: cannot read the pending batches: %s",
+                                      c->d.state_dir, strerror(-rc));
             prs_sched_stop(&c->sched);
         }
-        rc = drain_done(c, rc);
+        drain_done(c, &code);
         if (prs_coord_commit_due(c)) return PRS_EXIT_STOPPED;
         prs_coord_watch(c);
         prs_jobreport_progress(c->d.rep, &c->sched, c->output_bytes, c->first_error, false);
     }
-    return rc ? (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO ? PRS_EXIT_STOPPED
-                                                              : PRS_EXIT_INTERNAL)
-              : 0;
+    return code;
 }
 
 /* ---- set-up and the end ---------------------------------------------------------------- */

@@ -102,7 +102,8 @@ int prs_coord_init(prs_coord *c, const prs_coord_deps *d, uint32_t workers);
 
 /* Runs the loop until the scheduler says the job is finished. Returns 0 (the result is
  * prs_sched_result), PRS_EXIT_STOPPED (output or commit failed: resumable) or
- * PRS_EXIT_INTERNAL. */
+ * PRS_EXIT_INTERNAL (the pending batches could not be read from the queue). The first
+ * error decides, with its message in deps.rep. */
 int prs_coord_run(prs_coord *c);
 
 /* Nothing pending (all committed, the result not yet: a crash in prs_shutdown or in a
