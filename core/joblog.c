@@ -550,6 +550,8 @@ bool prs_joblog_user_enabled(const prs_joblog *jl, int level) {
  * formatted once more (ap's copy) and its rest pushed as continuation records, as
  * push_line splits: up to JL_LINE_MAX bytes in all. */
 static void user_line(prs_joblog *jl, int worker, int level, const char *prefix, size_t plen,
+                      const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+static void user_line(prs_joblog *jl, int worker, int level, const char *prefix, size_t plen,
                       const char *fmt, va_list ap) {
     int lvl = PRS_MAX(PRS_MIN(level, JL_LEVEL_MASK), 0);
     uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
