@@ -172,8 +172,9 @@ static void driver_life(const prs_job_config *c, pid_t child, uint64_t start_ms,
         fprintf(f,
                 "  logging level: %s; log policy: %s; perf interval: %u s; durable: %s\n"
                 "  output action: %s; output file: %s\n",
-                prs_log_level_name(c->logging_level), c->log_policy ? "drop" : "wait",
-                c->perf_interval_s, c->durable ? "yes" : "no",
+                prs_log_level_name(c->logging_level),
+                c->log_policy == PRS_LOG_POLICY_DROP ? "drop" : "wait", c->perf_interval_s,
+                c->durable ? "yes" : "no",
                 c->output_action == PRS_OUTPUT_SUMMARY_ONLY ? "summary_only" : "append_row",
                 c->append_row_file_name);
     }
