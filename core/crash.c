@@ -32,6 +32,9 @@ typedef struct crash_thread {
 static __thread crash_thread *crash_self __attribute__((tls_model("initial-exec")));
 static __thread volatile sig_atomic_t crash_in_handler __attribute__((tls_model("initial-exec")));
 static __thread bool crash_own __attribute__((tls_model("initial-exec")));
+/* The batch prs_run runs on this thread, kept apart from crash_self (which may be missing
+ * when prs_crash_thread_enter failed): prs_crash_thread_batch must always know. */
+static __thread const prs_batch *crash_batch __attribute__((tls_model("initial-exec")));
 
 /* The thread that writes the evidence and ends the process. Two workers can fault at
  * once: each marks its own slot (both batches crashed), the second then waits for the
@@ -316,7 +319,12 @@ void prs_crash_thread_leave(void) {
 }
 
 void prs_crash_set_batch(const prs_batch *batch) {
+    crash_batch = batch;
     if (crash_self) crash_self->batch = batch;
+}
+
+const prs_batch *prs_crash_thread_batch(void) {
+    return crash_batch;
 }
 
 void prs_crash_set_progress(const uint32_t *progress) {

@@ -49,6 +49,10 @@ void prs_crash_charge_all(enum prs_death_cause cause, int value);
 int prs_crash_thread_enter(int worker_id, prs_scoreboard_slot *slot);
 void prs_crash_thread_leave(void);
 void prs_crash_set_batch(const prs_batch *batch);
+/* The batch prs_run runs on the calling thread (what prs_crash_set_batch set on it), or
+ * NULL: not a worker thread inside prs_run (a thread the script started, or after run()
+ * returned). prs_entry checks with it that an out is used by the call it was handed to. */
+const prs_batch *prs_crash_thread_batch(void);
 /* Where the worker keeps the index of the item run() is on (prs_out's progress), read by
  * the handler to name the faulting item; NULL: unknown. */
 void prs_crash_set_progress(const uint32_t *progress);

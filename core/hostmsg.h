@@ -28,7 +28,8 @@ void prs_hostmsg_free(prs_hostmsg *m);
  * one-line message, *tb, *tb_len the traceback (views into p). */
 uint32_t prs_hostmsg_error(const char *p, uint32_t len, const char **msg, size_t *msg_len,
                            const char **tb, size_t *tb_len);
-/* ROWS / ROWS_TEXT into out (one prs_emit per row); HEADER into out->header. 0, -EPROTO
+/* ROWS / ROWS_TEXT into out (one prs_emit per row; a row prs_emit refuses for its newline
+ * is a failed item said in out, not an error here); HEADER into out->header. 0, -EPROTO
  * (the payload does not match its counts), -ENOMEM. */
 int prs_hostmsg_rows(prs_out *out, const char *p, uint32_t len);
 int prs_hostmsg_rows_text(prs_out *out, const char *p, uint32_t len);

@@ -3,17 +3,22 @@
  *
  * Named after the header it implements; core/script.c is what loads a script (dlopen).
  * Owns: nothing; every call acts on the prs_out, prs_ctx or prs_global it is given.
- * May call: core/worker (the worker behind a ctx), core/joblog (user log lines), core/side and
+ * May call: core/worker (the worker behind a ctx), core/crash (which batch the calling thread
+ *   runs: an out is refused outside the prs_run it was handed to), core/joblog (user log
+ *   lines), core/side and
  * storage/sidedb (lookups). Also the prs_out helpers the worker uses itself (declared in worker.h):
  * worker.o refers to them, which is what pulls this object, and so the API, out of libprs.a.
  * Threads: the worker thread running the callback that was handed the ctx or out;
  *   prs_global_* in prs_global_init/prs_global_shutdown (the coordinator thread). */
 #include "prs_entry.h"
 
+#include "crash.h"
 #include "worker_impl.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Grows *buf to hold need bytes. Doubling keeps a warm worker from allocating again. */
 int prs_entry_grow(char **buf, size_t *cap, size_t need) {
@@ -47,10 +52,48 @@ void prs_entry_out_error_v(prs_out *out, const char *item, const char *fmt, va_l
     out->errors_len += len;
 }
 
+/* Whether out is used by the prs_run it was handed to, on its thread. Otherwise (a thread
+ * the script started, still holding out after prs_run returned) the rows would land in
+ * whatever batch the out serves by then: refused, said once per process on stderr (which
+ * prs captures into logs/user/). The caller's own batch is read first: a foreign thread is
+ * refused without reading out, which the worker may be rewriting. */
+static bool out_in_its_run(const prs_out *out) {
+    const prs_batch *mine = prs_crash_thread_batch();
+    if (mine && mine == out->batch) return true;
+    static atomic_bool said;
+    if (!atomic_exchange(&said, true)) {
+        static const char msg[] =
+            "prs: prs_emit/prs_fail_item/prs_fail_batch called outside the prs_run its out was "
+            "handed to (after it returned, or from another thread): refused with -EPERM; emit "
+            "rows from prs_run's own thread before it returns (said once)\n";
+        ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        (void)ignored;
+    }
+    return false;
+}
+
+/* A row holding a newline before its end: refused, as a failed item (rows come in item
+ * order: the one past the last row or failed item) whose error says why. One row is one
+ * line of the output: a reader splitting lines, a row count, `prs merge` depend on it. */
+static int emit_refuse_newline(prs_out *out, const char *row, const char *nl) {
+    const prs_batch *b = out->batch;
+    uint32_t item = out->progress;
+    prs_out_error(out, b && item < b->count ? b->items[item].name : "-",
+                  "prs_emit: the row holds a newline at byte %zu: refused (one row is one "
+                  "line of the output; escape it, or write a DataFrame with --row-format "
+                  "jsonl)",
+                  (size_t)(nl - row));
+    if (b && item < b->count) out->progress = item + 1;
+    return -EINVAL;
+}
+
 int prs_emit(prs_out *out, const void *row, size_t len) {
     /* rows_len + len + 1 must not wrap (len = SIZE_MAX wraps to exactly rows_len), and no
      * object is longer than PTRDIFF_MAX: row + len - 1 below must stay a valid pointer. */
+    if (!out_in_its_run(out)) return -EPERM;
     if (len >= SIZE_MAX - out->rows_len || len > PTRDIFF_MAX) return -ENOMEM;
+    const char *nl = len > 1 ? memchr(row, '\n', len - 1) : NULL;
+    if (nl) return emit_refuse_newline(out, row, nl);
     bool newline = len > 0 && ((const char *)row)[len - 1] == '\n';
     size_t need = out->rows_len + len + (newline ? 0 : 1);
     if (need < out->rows_len || prs_entry_grow(&out->rows, &out->rows_cap, need) != 0)
@@ -65,6 +108,7 @@ int prs_emit(prs_out *out, const void *row, size_t len) {
 }
 
 int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...) {
+    if (!out_in_its_run(out)) return -EPERM;
     if (!out->batch || index >= out->batch->count) return -EINVAL;
     va_list ap;
     va_start(ap, fmt);
@@ -75,7 +119,7 @@ int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...) {
 }
 
 int prs_fail_batch(prs_out *out, const char *fmt, ...) {
-    if (out->fail_reason[0]) return -1;
+    if (!out_in_its_run(out) || out->fail_reason[0]) return -1;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(out->fail_reason, sizeof(out->fail_reason), fmt, ap);

@@ -15,6 +15,10 @@
  *   Items, their bytes and the batch are valid only until prs_run returns.
  * Threads: each worker calls its callbacks from one pinned thread; different workers run
  *   concurrently, so state shared between workers needs the script's own synchronisation.
+ *   prs_emit, prs_fail_item and prs_fail_batch work on the out only inside the prs_run it
+ *   was handed to, on that prs_run's thread: called after it returned, or from a thread the
+ *   script started, they return -EPERM (prs_fail_batch: -1) and change nothing (said once
+ *   on stderr): the out serves a later batch by then.
  *
  * Optional, once per process (the place for one shared, read-only model):
  *
@@ -101,13 +105,16 @@ void prs_shutdown(prs_ctx *ctx);
 int prs_global_init(prs_global *g, int argc, char **argv);
 void prs_global_shutdown(prs_global *g);
 
-/* Appends one result row (a '\n' is added unless the row ends with one). Returns 0, or
- * -ENOMEM when the row cannot be held. Rows reach the output file only if the batch
- * succeeds, exactly once. */
+/* Appends one result row (a '\n' is added unless the row ends with one). Returns 0;
+ * -EPERM outside its prs_run (see Threads above); -ENOMEM when the row cannot be held; -EINVAL when
+ * it holds a '\n' before its last byte: one row is one line of the output, so the row is refused,
+ * not written, and counts as the failed item past the last row or failed item, with an error saying
+ * so. Rows reach the output file only if the batch succeeds, exactly once. */
 PRS_API int prs_emit(prs_out *out, const void *row, size_t len);
 
 /* Records why item `index` failed (shown in logs/user/error.txt). It does not change the
- * counts: those follow the number of emitted rows. Returns 0 or -EINVAL for a bad index. */
+ * counts: those follow the number of emitted rows. Returns 0, -EINVAL for a bad index, or
+ * -EPERM outside its prs_run. */
 PRS_API int prs_fail_item(prs_out *out, uint32_t index, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

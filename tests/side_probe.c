@@ -1,6 +1,7 @@
 /* side_probe.c -- an entry script for tests/test_side.c: reports what it sees of side
  * inputs, side tables, --env and the shared (global) init, one row per item:
- *   "<item name>\t<field>\t<field>..." with the fields asked for by the words after `--`:
+ *   "<item name>\t<field>\t<field>..." with the fields asked for by the words after `--`
+ *   (a newline in a value shown as a backslash and 'n'):
  *     path=NAME      p=<prs_side_path(NAME)>
  *     args           a=<argv[1..] joined by spaces>
  *     env=VAR        e=<getenv(VAR)>
@@ -83,13 +84,22 @@ int prs_init(prs_ctx *ctx, int argc, char **argv) {
     return prs_shared(ctx) == cfg.model ? 0 : -1;
 }
 
-/* Appends prefix, then n bytes of data (truncated at the row's end). */
+/* Appends prefix, then n bytes of data (nothing if they do not fit); a newline in data is
+ * written as a backslash and 'n': one row is one line of the output (prs_emit refuses a
+ * row holding a newline). */
 static void put(char **p, char *end, const char *prefix, const void *data, size_t n) {
     size_t plen = strlen(prefix);
-    if (plen + n >= (size_t)(end - *p)) return;
+    if (plen + 2 * n >= (size_t)(end - *p)) return;
     memcpy(*p, prefix, plen);
-    memcpy(*p + plen, data, n);
-    *p += plen + n;
+    *p += plen;
+    for (size_t i = 0; i < n; i++) {
+        char c = ((const char *)data)[i];
+        if (c == '\n') {
+            *(*p)++ = '\\';
+            c = 'n';
+        }
+        *(*p)++ = c;
+    }
 }
 
 int prs_run(prs_ctx *ctx, const prs_batch *batch, prs_out *out) {

@@ -504,3 +504,121 @@ Test(misbehave, address_space_limit_does_not_advise_removing_the_state, .timeout
                  mb_stderr(&r));
     tu_rmrf(r.dir);
 }
+
+/* ---- triage's block (issue 13, case 7): overview.txt after an abnormal end ------------- */
+
+/* OUT/logs/overview.txt names the true final state and the reason, never RUNNING. */
+static void tr_assert_overview(const e2e_run *r, const char *state, const char *reason) {
+    char *ov = mb_file(r, "logs/overview.txt");
+    char want[64];
+    snprintf(want, sizeof(want), "state: %s\n", state);
+    cr_assert(strstr(ov, want), "overview.txt lacks '%s':\n%s", want, ov);
+    cr_assert(!strstr(ov, "RUNNING"), "overview.txt still says RUNNING:\n%s", ov);
+    const char *ended = strstr(ov, "ended: ");
+    cr_assert(ended && strstr(ended, reason), "overview.txt's end lacks '%s':\n%s", reason, ov);
+    free(ov);
+}
+
+/* exit(0) in every prs_init: the runtime never reports; the supervisor ends it as a crash
+ * loop (exit 6) and rewrites the overview with that state and why. */
+Test(misbehave, overview_after_a_crash_loop_says_so_and_why, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-ov6", MB_FILES);
+    int code = mb_run(&r, "exit_init", "--workers 2", "--code 0", 45);
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, mb_stderr(&r));
+    tr_assert_overview(&r, "CRASH_LOOP", "exit(0)");
+    tu_rmrf(r.dir);
+}
+
+/* A runtime the supervisor has to kill (two SIGTERMs while prs_shutdown hangs): exit 5,
+ * and the overview, RUNNING while the job ran, says STOPPED and why. */
+Test(misbehave, overview_after_the_runtime_is_killed_says_stopped_and_why, .timeout = 90) {
+    e2e_run r;
+    e2e_setup(&r, "mb-ov5", MB_FILES);
+    pid_t pid = mb_spawn(&r, "shutdown_hang", "--workers 2 --run-invocation-timeout 600", "");
+    bool rows = mb_wait_rows(&r, MB_FILES, 30);
+    kill(pid, SIGTERM);
+    mb_sleep_ms(200);
+    kill(pid, SIGTERM);
+    int code = mb_wait(pid, 10);
+    cr_assert(rows, "the rows never reached the output:\n%s", mb_stderr(&r));
+    cr_assert_eq(code, 5, "prs exited %d (-1: still running):\n%s", code, mb_stderr(&r));
+    char *err = mb_stderr(&r);
+    const char *msg = strstr(err, "prs: ");
+    cr_assert(msg, "no result line:\n%s", err);
+    char reason[64];
+    snprintf(reason, sizeof(reason), "%.40s", msg + 5); /* the result line's start */
+    reason[strcspn(reason, "\n")] = 0;
+    free(err);
+    tr_assert_overview(&r, "STOPPED", reason);
+    tu_rmrf(r.dir);
+}
+
+/* ---- triage's block (issue 13, case 10): a row holding a newline ---------------------- */
+
+/* The output stays one line per row: a row with a newline inside is refused (prs_emit
+ * returns -EINVAL, checked by the script), not written, and is a failed item whose error
+ * names the item and says why. From C and from a Python list. */
+static void tr_newline_rows_refused(const e2e_run *r, const char *what) {
+    char *rows = mb_file(r, "parallel_run_step.txt");
+    cr_assert_eq(tu_count_lines(rows), MB_FILES - 1, "%s:\n%s", what, rows);
+    cr_assert(!strstr(rows, "second") && !strstr(rows, "f0007.txt") &&
+                  strstr(rows, "f0008.txt\tok\n"),
+              "%s:\n%s", what, rows);
+    free(rows);
+    char *errs = e2e_error_files(r);
+    cr_assert(strstr(errs, "item: f0007.txt\n") &&
+                  strstr(errs, "prs_emit: the row holds a newline at byte 15: refused"),
+              "%s:\n%s", what, errs);
+    free(errs);
+    char *ov = mb_file(r, "logs/overview.txt");
+    cr_assert(strstr(ov, "failed 1"), "%s:\n%s", what, ov);
+    free(ov);
+}
+
+Test(misbehave, row_with_a_newline_is_a_failed_item, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "mb-newline", MB_FILES);
+    int code = mb_run(&r, "emit_newline", "--workers 2 --mini-batch-size 4", "--newline f0007", 30);
+    cr_assert_eq(code, 0, "prs exited %d:\n%s", code, mb_stderr(&r));
+    tr_newline_rows_refused(&r, "C");
+    if (access("/usr/bin/python3", X_OK) == 0) {
+        tu_rmrf(r.out);
+        code = tu_sh("timeout -k 3 60 %s run --quiet --entry-script tests/python/newline_rows.py "
+                     "--input '%s' --output '%s' --workers 2 --mini-batch-size 4 -- --newline "
+                     "f0007 2>>'%s'",
+                     tu_prs(), r.in, r.out, r.err);
+        cr_assert_eq(code, 0, "prs exited %d:\n%s", code, mb_stderr(&r));
+        tr_newline_rows_refused(&r, "Python");
+    }
+    tu_rmrf(r.dir);
+}
+
+/* ---- triage's block (issue 13, case 10): a prs_emit after prs_run returned ------------ */
+
+/* A script's thread emits through the out of a prs_run that returned, while a later batch
+ * runs: refused (-EPERM), the row lands nowhere, every item's row is there once, and it
+ * is said once (stderr, captured into the user log). */
+Test(misbehave, emit_after_run_returned_is_refused, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "mb-late", MB_FILES);
+    char args[400];
+    snprintf(args, sizeof(args), "--rc '%s/late.rc'", r.dir);
+    int code = mb_run(&r, "late_emit", "--workers 1 --mini-batch-size 2", args, 60);
+    cr_assert_eq(code, 0, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char p[512];
+    snprintf(p, sizeof(p), "%s/late.rc", r.dir);
+    char *rc = tu_read(p, NULL);
+    cr_assert(rc, "the script's thread never emitted");
+    cr_assert_eq(atoi(rc), -EPERM, "the late prs_emit returned %s", rc);
+    free(rc);
+    e2e_assert_rows_once(&r, MB_FILES, NULL);
+    char *rows = mb_file(&r, "parallel_run_step.txt");
+    cr_assert(!strstr(rows, "LATE"), "the late row landed in the output:\n%s", rows);
+    free(rows);
+    cr_assert_eq(tu_sh("test $(cat %s/logs/user/*/*.log.txt | grep -c 'called outside the "
+                       "prs_run its out was handed to') -eq 1",
+                       r.out),
+                 0, "not said exactly once in the user log");
+    tu_rmrf(r.dir);
+}
