@@ -45,6 +45,10 @@ static int validate_ranges(const prs_job_config *c, char *err, size_t n) {
                    c->partition_keys);
     if (c->partition_keys && c->shard_count)
         return bad(err, n, "--partition-keys with shards: not supported (run it unsharded)");
+    if (c->keep_order && c->output_action != PRS_OUTPUT_APPEND_ROW)
+        return bad(err, n,
+                   "--keep-order orders the rows of --output-action append_row: "
+                   "summary_only writes none");
     if ((c->pick_item || c->pick_batch) && (c->input_format == PRS_FORMAT_FILES || c->shard_count))
         return bad(err, n, "pick_item, pick_batch: tabular formats only, not with shards");
     return 0;
@@ -77,8 +81,10 @@ int prs_config_validate(const prs_job_config *c, char *err, size_t n) {
     return 0;
 }
 
+#define SCRIPT_ID_KEY "entry_script_identity="
+
 int prs_config_text(const prs_job_config *c, const char *input_path, const char *script,
-                    const prs_side_config *side, char *buf, size_t size) {
+                    const char *script_id, const prs_side_config *side, char *buf, size_t size) {
     bool list = c->input[0] == '@';
     bool tabular = c->input_format != PRS_FORMAT_FILES;
     char mbs[64];
@@ -109,6 +115,9 @@ int prs_config_text(const prs_job_config *c, const char *input_path, const char 
     /* Only when set: the text of an unpartitioned job stays what earlier versions wrote. */
     if (c->partition_keys && n >= 0 && (size_t)n < size)
         n += snprintf(buf + n, size - (size_t)n, "partition_keys=%s\n", c->partition_keys);
+    /* Switching it on resumes into an unordered output, off strands the held rows. */
+    if (c->keep_order && n >= 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - (size_t)n, "keep_order=1\n");
     /* A shard: its place in the split, and the thresholds prs merge applies to the whole
      * job (every shard must agree on them). */
     if (c->shard_count && n >= 0 && (size_t)n < size) {
@@ -118,6 +127,9 @@ int prs_config_text(const prs_job_config *c, const char *input_path, const char 
                       c->shard_index, c->shard_count, (long long)c->error_threshold,
                       (long long)c->allowed_failed_count, c->allowed_failed_percent);
     }
+    /* Last, so that prs_config_compare can tell a rebuilt script from other changes. */
+    if (script_id && n >= 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - (size_t)n, SCRIPT_ID_KEY "%s\n", script_id);
     if (n < 0 || (size_t)n >= size) return -ENAMETOOLONG;
     return 0;
 }
@@ -132,27 +144,68 @@ static const char *find_key(const char *text, const char *key, size_t klen) {
     return NULL;
 }
 
+/* Copies text without its script identity line into out (the text's size, or more);
+ * the identity's value into id (id_size > 0). */
+static void split_script_id(const char *text, char *out, size_t out_size, char *id,
+                            size_t id_size) {
+    const char *line = find_key(text, SCRIPT_ID_KEY, strlen(SCRIPT_ID_KEY));
+    id[0] = 0;
+    if (!line) {
+        snprintf(out, out_size, "%s", text);
+        return;
+    }
+    size_t vlen = strcspn(line + strlen(SCRIPT_ID_KEY), "\n");
+    snprintf(id, id_size, "%.*s", (int)vlen, line + strlen(SCRIPT_ID_KEY));
+    const char *rest = line + strlen(SCRIPT_ID_KEY) + vlen;
+    if (*rest == '\n') rest++;
+    snprintf(out, out_size, "%.*s%s", (int)(line - text), text, rest);
+}
+
+void prs_config_script_id(const char *text, char *id, size_t id_size) {
+    const char *line = find_key(text, SCRIPT_ID_KEY, strlen(SCRIPT_ID_KEY));
+    const char *v = line ? line + strlen(SCRIPT_ID_KEY) : "";
+    snprintf(id, id_size, "%.*s", (int)strcspn(v, "\n"), v);
+}
+
+enum prs_config_match prs_config_compare(const char *stored, const char *now, char *was,
+                                         size_t was_size) {
+    char a[PRS_CONFIG_TEXT_BYTES], b[PRS_CONFIG_TEXT_BYTES]; /* 32 KiB: the coordinator's stack */
+    char now_id[PRS_CONFIG_SCRIPT_ID_BYTES];
+    split_script_id(stored, a, sizeof(a), was, was_size);
+    split_script_id(now, b, sizeof(b), now_id, sizeof(now_id));
+    if (strcmp(a, b) != 0) return PRS_CONFIG_DIFFERENT;
+    if (!strcmp(was, now_id)) return PRS_CONFIG_SAME;
+    return was[0] ? PRS_CONFIG_SCRIPT_CHANGED : PRS_CONFIG_SCRIPT_UNRECORDED;
+}
+
+/* If the line [line, end) of now differs in stored, names it in out and returns true. */
+static bool diff_line(const char *stored, const char *line, const char *end, char *out,
+                      size_t out_size) {
+    const char *eq = memchr(line, '=', (size_t)(end - line));
+    if (!eq) return false;
+    size_t klen = (size_t)(eq - line) + 1;
+    const char *found = find_key(stored, line, klen);
+    size_t len = (size_t)(end - line);
+    if (found && strncmp(found, line, len + 1) == 0) return false;
+    const char *fend = found ? strchr(found, '\n') : NULL;
+    snprintf(out, out_size, "--%.*s was '%.*s', now '%.*s'", (int)(klen - 1), line,
+             found && fend ? (int)(fend - found - (int)klen) : 0, found ? found + klen : "",
+             (int)(len - klen), eq + 1);
+    for (char *p = out; *p && p < out + 2 + klen; p++) {
+        if (*p == '_') *p = '-';
+    }
+    return true;
+}
+
 void prs_config_diff(const char *stored, const char *now, char *out, size_t out_size) {
     snprintf(out, out_size, "the options differ");
-    for (const char *line = now; *line;) {
-        const char *end = strchr(line, '\n');
-        if (!end) break;
-        const char *eq = memchr(line, '=', (size_t)(end - line));
-        if (eq) {
-            size_t klen = (size_t)(eq - line) + 1;
-            const char *found = find_key(stored, line, klen);
-            size_t len = (size_t)(end - line);
-            if (!found || strncmp(found, line, len + 1) != 0) {
-                const char *fend = found ? strchr(found, '\n') : NULL;
-                snprintf(out, out_size, "--%.*s was '%.*s', now '%.*s'", (int)(klen - 1), line,
-                         found && fend ? (int)(fend - found - (int)klen) : 0,
-                         found ? found + klen : "", (int)(len - klen), eq + 1);
-                for (char *p = out; *p && p < out + 2 + klen; p++) {
-                    if (*p == '_') *p = '-';
-                }
-                return;
-            }
-        }
-        line = end + 1;
+    static const char first[] = "input_format=";
+    const char *fmt = find_key(now, first, sizeof(first) - 1);
+    const char *fmt_end = fmt ? strchr(fmt, '\n') : NULL;
+    if (fmt_end && diff_line(stored, fmt, fmt_end, out, out_size)) return;
+    const char *end;
+    for (const char *line = now; (end = strchr(line, '\n')) != NULL; line = end + 1) {
+        bool id = strncmp(line, SCRIPT_ID_KEY, strlen(SCRIPT_ID_KEY)) == 0;
+        if (!id && diff_line(stored, line, end, out, out_size)) return;
     }
 }

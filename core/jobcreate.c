@@ -2,6 +2,7 @@
 #include "jobcreate.h"
 
 #include "clock.h"
+#include "inputdiff.h"
 #include "partition.h"
 #include "trypick.h"
 #include "records.h"
@@ -467,10 +468,12 @@ static bool disk_full(int rc) {
 
 /* A full disk while the job is made: resumable (nothing was created), like one mid-run. */
 static int create_disk_full(const creator *cr, prs_jobreport *rep, int rc) {
+    /* LMDB's own writes report a full disk as EIO: say what it most likely means. */
     return prs_jobreport_fail(rep, PRS_EXIT_STOPPED,
-                              "%s/data.mdb: cannot create the job: %s; free space and run the "
+                              "%s/data.mdb: cannot create the job: %s%s; free space and run the "
                               "same command again",
-                              cr->state_dir, strerror(-rc));
+                              cr->state_dir, strerror(-rc),
+                              rc == -EIO ? " (is the disk full?)" : "");
 }
 
 /* One try at creating the job; PRS_QUEUE_EMAPFULL (nothing reported yet) when the queue's
@@ -481,6 +484,9 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
         return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "queue: cannot start job creation: %s",
                                   strerror(-rc));
     uint64_t t0 = prs_mono_ns();
+    char since[64], run[32]; /* before the walk: a file written during it counts as changed */
+    prs_inputdiff_stamp(since, sizeof(since));
+    snprintf(run, sizeof(run), "%llu", (unsigned long long)cr->cfg->run_started_unix_ms);
     prs_scan_skipped sk = {0};
     cr->skipped = &sk;
     if (cr->cfg->shard_count) rc = shard_count(cr);
@@ -502,6 +508,8 @@ static int create_once(creator *cr, prs_queue *q, const char *config_text, prs_j
         rc = -ENOENT;
     }
     if (rc == 0) rc = prs_queue_build_meta(cr->b, "config", config_text, strlen(config_text));
+    if (rc == 0) rc = prs_queue_build_meta(cr->b, PRS_INPUTDIFF_SINCE_KEY, since, strlen(since));
+    if (rc == 0) rc = prs_queue_build_meta(cr->b, PRS_INPUTDIFF_RUN_KEY, run, strlen(run));
     if (rc) {
         prs_queue_build_abort(cr->b);
         cr->b = NULL;

@@ -3,8 +3,8 @@
  *
  * Owns: nothing after it returns; while it runs, the queue's one builder.
  * May call: storage/queue (the builder), io/scan (directory and list walks), io/records
- *   (the tabular splitter and batcher), core/trypick (prs try's pick), core/joblog
- *   (master.txt), core/jobreport.
+ *   (the tabular splitter and batcher), core/trypick (prs try's pick), core/inputdiff (the
+ *   creation's stamp), core/joblog (master.txt), core/jobreport.
  * Callers must: call it on the thread running prs_job_run, before any reader, worker or
  *   committer uses the queue (prs_queue_grow below needs the environment to itself).
  *

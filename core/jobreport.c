@@ -4,6 +4,7 @@
 #include "clock.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,12 +39,58 @@ void prs_jobreport_close(prs_jobreport *r, const prs_sched *s) {
     r->perf_workers = NULL;
 }
 
+#define FAIL_TEXT_BYTES (4 * PATH_MAX + 2048) /* a message naming a few whole paths */
+#define ELIDE_KEEP_BYTES 24u                  /* an elided word keeps at least this much */
+#define ELIDE_ROUNDS 8u                       /* words elided at most, longest first */
+
+/* The longest word (a run without spaces: a path, as messages write them) of text. */
+static size_t longest_word(const char *text, size_t *len) {
+    size_t best = 0, best_len = 0;
+    for (size_t i = 0; text[i];) {
+        size_t n = strcspn(text + i, " ");
+        if (n > best_len) {
+            best = i;
+            best_len = n;
+        }
+        i += n ? n : 1;
+    }
+    *len = best_len;
+    return best;
+}
+
+/* text (in place, NUL-terminated) made to fit size bytes: the longest words lose their
+ * middle to "..." (both ends kept: where a path starts and the file it names), so the
+ * reason after a long path survives; cut at the end only if that is not enough. */
+static void fit_message(char *text, size_t size) {
+    for (unsigned round = 0; round < ELIDE_ROUNDS && strlen(text) >= size; round++) {
+        size_t n = strlen(text), wlen, at = longest_word(text, &wlen);
+        size_t over = n - (size - 1) + 3; /* bytes to drop, "..." added back */
+        if (wlen < 2 * ELIDE_KEEP_BYTES + 4) break;
+        size_t keep = wlen > over + 2 * ELIDE_KEEP_BYTES ? wlen - over : 2 * ELIDE_KEEP_BYTES;
+        size_t head = keep / 2, tail = keep - head;
+        memcpy(text + at + head, "...", 3);
+        memmove(text + at + head + 3, text + at + wlen - tail, n - (at + wlen - tail) + 1);
+    }
+    if (strlen(text) >= size) memcpy(text + size - 4, "...", 4);
+}
+
 int prs_jobreport_fail(prs_jobreport *r, int code, const char *fmt, ...) {
+    char *text = malloc(FAIL_TEXT_BYTES);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->report->message, sizeof(r->report->message), fmt, ap);
+    if (text)
+        vsnprintf(text, FAIL_TEXT_BYTES, fmt, ap);
+    else /* no memory for the whole text: cut as it comes */
+        vsnprintf(r->report->message, sizeof(r->report->message), fmt, ap);
     va_end(ap);
-    if (r->log) prs_joblog_master(r->log, "error: %s", r->report->message);
+    if (text) {
+        if (r->log) prs_joblog_master(r->log, "error: %s", text); /* whole, in master.txt */
+        fit_message(text, sizeof(r->report->message));
+        memcpy(r->report->message, text, strlen(text) + 1);
+        free(text);
+    } else if (r->log) {
+        prs_joblog_master(r->log, "error: %s", r->report->message);
+    }
     return code;
 }
 
@@ -256,5 +303,8 @@ void prs_jobreport_result(prs_jobreport *r, const prs_sched *s, enum prs_job_sta
         retry_text(r, c, rec, sizeof(rec));
         snprintf(msg + n, size - (size_t)n, "; retried %s", rec);
     }
-    prs_joblog_master(r->log, "result: %s", msg);
+}
+
+void prs_jobreport_result_log(prs_jobreport *r) {
+    prs_joblog_master(r->log, "result: %s", r->report->message);
 }

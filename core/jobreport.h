@@ -93,9 +93,13 @@ void prs_jobreport_batch(prs_jobreport *r, const prs_done_msg *m, const prs_out 
                          enum prs_outcome outcome, uint32_t succeeded);
 
 /* The job's result message ("SUCCEEDED: 3 of 3 mini-batches succeeded, ...") into the
- * report and master.txt, from the final state st and the counts and reason of s; none_ok:
- * st is FAILED because no item succeeded (which the message says instead of s's reason). */
+ * report, from the final state st and the counts and reason of s; none_ok: st is FAILED
+ * because no item succeeded (which the message says instead of s's reason). Not into
+ * master.txt: the caller logs it (prs_jobreport_result_log) once it is committed, so a
+ * commit that fails (a full disk) never leaves a "result: SUCCEEDED" line behind it. */
 void prs_jobreport_result(prs_jobreport *r, const prs_sched *s, enum prs_job_state st,
                           bool none_ok);
+/* "result: MESSAGE" into master.txt: the result committed. */
+void prs_jobreport_result_log(prs_jobreport *r);
 
 #endif

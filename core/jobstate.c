@@ -5,14 +5,18 @@
 #include "committer.h"
 #include "crash.h"
 #include "fs.h"
+#include "inputdiff.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define LOCK_WAIT_TRIES 30u          /* OUT busy: retry its lock this often, */
 #define LOCK_WAIT_STEP_NS 100000000L /* this far apart, before giving up */
@@ -231,6 +235,137 @@ int prs_jobstate_check_new(prs_jobstate *st, const prs_job_config *cfg, prs_jobr
     return 0;
 }
 
+#define SCRIPT_READ_BYTES ((size_t)1 << 20) /* read the script this much at a time */
+
+int prs_jobstate_script_identity(const char *path, char *out, size_t out_size) {
+    if (out_size < PRS_CONFIG_SCRIPT_ID_BYTES) return -ENOBUFS;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int rc = 0;
+    char *buf = malloc(SCRIPT_READ_BYTES);
+    XXH3_state_t *h = XXH3_createState();
+    if (!buf || !h) {
+        rc = -ENOMEM;
+        goto free_buffers;
+    }
+    XXH3_64bits_reset(h);
+    uint64_t size = 0;
+    for (;;) { /* ends at EOF: a file being appended to forever is not a script */
+        ssize_t n = read(fd, buf, SCRIPT_READ_BYTES);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) rc = -errno;
+        if (n <= 0) break;
+        XXH3_64bits_update(h, buf, (size_t)n);
+        size += (uint64_t)n;
+    }
+    if (rc == 0)
+        snprintf(out, out_size, "size=%llu,xxh3=%016llx", (unsigned long long)size,
+                 (unsigned long long)XXH3_64bits_digest(h));
+free_buffers:
+    XXH3_freeState(h);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+/* The identity text of now replaces the stored one (the script's new identity). */
+static int store_config(prs_jobstate *st, const char *config_text, prs_jobreport *rep) {
+    prs_queue_counts c;
+    int rc = prs_queue_counts_get(st->queue, &c);
+    if (rc == 0)
+        rc = prs_queue_commit(st->queue, NULL, 0, &c, "config", config_text, strlen(config_text));
+    if (rc)
+        return prs_jobreport_fail(rep, PRS_EXIT_STOPPED,
+                                  "%s/data.mdb: cannot record the entry script's identity: %s",
+                                  st->state_dir, strerror(-rc));
+    return 0;
+}
+
+/* The script's content changed since the job was made: refused unless allowed. */
+static int script_changed(prs_jobstate *st, const prs_job_config *cfg, const char *was,
+                          const char *config_text, prs_jobreport *rep) {
+    char now_id[PRS_CONFIG_SCRIPT_ID_BYTES];
+    prs_config_script_id(config_text, now_id, sizeof(now_id));
+    prs_queue_counts c = {0};
+    (void)prs_queue_counts_get(st->queue, &c); /* for the message only */
+    unsigned long long done = c.done_batches + c.failed_batches,
+                       total = (unsigned long long)c.total_batches;
+    if (!cfg->allow_changed_script)
+        return prs_jobreport_fail(
+            rep, PRS_EXIT_USAGE,
+            "--entry-script %s changed since the job in %s was created (%s then, %s now): "
+            "resuming would put rows of the old and the new version in one output (%llu of "
+            "%llu mini-batches were done by the old one); restore the old script, use --fresh "
+            "to start over with the new one, or --allow-changed-script to resume with it",
+            cfg->entry_script, cfg->output_dir, was, now_id, done, total);
+    prs_joblog_master(st->log,
+                      "--allow-changed-script: the entry script changed since the job was "
+                      "created (%s then, %s now): the output holds rows of the old version for "
+                      "the %llu of %llu mini-batches done so far, the rest come from the new one",
+                      was, now_id, done, total);
+    return store_config(st, config_text, rep);
+}
+
+/* A note on what changed in the input: master.txt, and stderr when it is prs's own. */
+static void input_note(prs_jobstate *st, const prs_job_config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void input_note(prs_jobstate *st, const prs_job_config *cfg, const char *fmt, ...) {
+    char line[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    prs_joblog_master(st->log, "%s", line);
+    if (cfg->supervised) dprintf(prs_capture_stderr_fd(st->capture), "prs: %s\n", line);
+}
+
+/* The report of core/inputdiff, once per `prs run`: a restarted life of the same run
+ * (same run_started_unix_ms) does not walk the input again. Never the job's result: a
+ * check that fails is said and the resume goes on. */
+static void report_input(prs_jobstate *st, const prs_job_config *cfg) {
+    char run[32], stored[32];
+    size_t len = 0;
+    snprintf(run, sizeof(run), "%llu", (unsigned long long)cfg->run_started_unix_ms);
+    if (cfg->run_started_unix_ms &&
+        prs_queue_meta_get(st->queue, PRS_INPUTDIFF_RUN_KEY, stored, sizeof(stored) - 1, &len) ==
+            0 &&
+        len == strlen(run) && memcmp(stored, run, len) == 0)
+        return;
+    prs_inputdiff d;
+    char err[PATH_MAX + 256];
+    int rc = prs_inputdiff_run(st->queue, cfg, &d, err, sizeof(err));
+    if (rc || d.skipped) {
+        prs_joblog_master(st->log, "input: changes since the job was created not checked: %s",
+                          rc ? (err[0] ? err : strerror(-rc)) : d.skipped);
+    } else if (d.added + d.changed + d.gone == 0) {
+        prs_joblog_master(st->log,
+                          "input: no file of the job changed or gone%s since it was created "
+                          "(names and ctime/mtime, checked in %llu ms; contents not read)",
+                          d.added_checked ? ", none new" : " (new files not looked for)",
+                          (unsigned long long)d.elapsed_ms);
+    }
+    if (d.added)
+        input_note(st, cfg,
+                   "input: %llu new file%s not part of this job (first: %.400s); use "
+                   "--fresh to include %s",
+                   (unsigned long long)d.added, d.added == 1 ? " is" : "s are", d.first_added,
+                   d.added == 1 ? "it" : "them");
+    if (d.changed)
+        input_note(st, cfg,
+                   "input: %llu file%s of the job changed since it was created (ctime or mtime "
+                   "later; first: %.400s): mini-batches not done yet read %s as %s now",
+                   (unsigned long long)d.changed, d.changed == 1 ? "" : "s", d.first_changed,
+                   d.changed == 1 ? "it" : "them", d.changed == 1 ? "it is" : "they are");
+    if (d.gone)
+        input_note(st, cfg,
+                   "input: %llu file%s of the job %s gone (first: %.400s): %s items will fail",
+                   (unsigned long long)d.gone, d.gone == 1 ? "" : "s", d.gone == 1 ? "is" : "are",
+                   d.first_gone, d.gone == 1 ? "its" : "their");
+    prs_queue_counts c;
+    if (cfg->run_started_unix_ms && prs_queue_counts_get(st->queue, &c) == 0)
+        (void)prs_queue_commit(st->queue, NULL, 0, &c, PRS_INPUTDIFF_RUN_KEY, run, strlen(run));
+}
+
 int prs_jobstate_check_resume(prs_jobstate *st, const prs_job_config *cfg, const char *config_text,
                               prs_jobreport *rep) {
     char stored[PRS_CONFIG_TEXT_BYTES];
@@ -240,7 +375,9 @@ int prs_jobstate_check_resume(prs_jobstate *st, const prs_job_config *cfg, const
         return prs_jobreport_fail(rep, PRS_EXIT_INTERNAL, "job state: config unreadable: %s",
                                   strerror(-rc));
     stored[len] = 0;
-    if (strcmp(stored, config_text) != 0) {
+    char was[PRS_CONFIG_SCRIPT_ID_BYTES];
+    switch (prs_config_compare(stored, config_text, was, sizeof(was))) {
+    case PRS_CONFIG_DIFFERENT: {
         char diff[1024];
         prs_config_diff(stored, config_text, diff, sizeof(diff));
         return prs_jobreport_fail(rep, PRS_EXIT_USAGE,
@@ -248,7 +385,19 @@ int prs_jobstate_check_resume(prs_jobstate *st, const prs_job_config *cfg, const
                                   "directory, or --fresh to discard it and start over",
                                   cfg->output_dir, diff);
     }
+    case PRS_CONFIG_SCRIPT_CHANGED:
+        if ((rc = script_changed(st, cfg, was, config_text, rep))) return rc;
+        break;
+    case PRS_CONFIG_SCRIPT_UNRECORDED:
+        prs_joblog_master(st->log, "the entry script's identity was not recorded when this job "
+                                   "was created (an older prs): recorded now");
+        if ((rc = store_config(st, config_text, rep))) return rc;
+        break;
+    case PRS_CONFIG_SAME:
+        break;
+    }
     prs_joblog_master(st->log, "resuming the job in %s", st->out_dir);
+    report_input(st, cfg);
     return 0;
 }
 

@@ -5,7 +5,8 @@
  *   job's logs (joblog), the stdout/stderr capture, the queue (LMDB environment) and the
  *   scoreboard file; all opened by prs_jobstate_open and closed by prs_jobstate_close.
  * May call: storage/queue, core/joblog, core/capture, core/scoreboard, core/crash,
- *   core/config (the identity diff), core/jobreport (errors), libc.
+ *   core/config (the identity diff), core/inputdiff (what changed in the input),
+ *   core/jobreport (errors), libxxhash, libc.
  * Callers must: use it from the thread running prs_job_run; hold it open while anything
  *   else of the job (workers, committer) uses the queue, the logs or the scoreboard.
  *
@@ -52,9 +53,19 @@ int prs_jobstate_repair(prs_jobstate *st, const prs_job_config *cfg, prs_jobrepo
  * job state describes, else says "new job" in master.txt. */
 int prs_jobstate_check_new(prs_jobstate *st, const prs_job_config *cfg, prs_jobreport *rep);
 
+/* The entry script's identity for the job's identity text: "size=BYTES,xxh3=HASH" of
+ * the file's content (XXH3-64, as side tables are identified; a Python script: its .py
+ * file). Any thread; reads the file once. 0; -ENOBUFS (out_size below
+ * PRS_CONFIG_SCRIPT_ID_BYTES); open's or read's errno. */
+int prs_jobstate_script_identity(const char *path, char *out, size_t out_size);
+
 /* A job in the queue: it must be the one config_text describes (PRS_EXIT_USAGE naming
- * the first option that differs), else says "resuming" in master.txt.
- * PRS_EXIT_INTERNAL: the stored config cannot be read. */
+ * the first option that differs), else says "resuming" in master.txt. An entry script
+ * whose content changed is refused the same way (saying how the output would mix rows of
+ * both versions) unless cfg->allow_changed_script: then master.txt records the change and
+ * the stored identity becomes the new one. A job created before the script's identity was
+ * recorded gets it recorded now. PRS_EXIT_INTERNAL: the stored config cannot be read;
+ * PRS_EXIT_STOPPED: the new identity cannot be committed (resumable). */
 int prs_jobstate_check_resume(prs_jobstate *st, const prs_job_config *cfg, const char *config_text,
                               prs_jobreport *rep);
 

@@ -134,7 +134,7 @@ static int job_load_entry(job *j) {
         j->entry = j->cfg->entry;
         return 0;
     }
-    char err[1024];
+    char err[2 * PATH_MAX + 1024]; /* a path can be 4 KiB: the report elides it */
     int rc = prs_script_load(&j->lib, j->cfg->entry_script, err, sizeof(err));
     if (rc) return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE, "%s", err);
     j->entry = j->lib.table;
@@ -144,14 +144,20 @@ static int job_load_entry(job *j) {
 /* The job's identity text, with the input and the script resolved to absolute paths. */
 static int job_identity(job *j) {
     const prs_job_config *c = j->cfg;
-    char input[PATH_MAX], script[PATH_MAX];
+    char input[PATH_MAX], script[PATH_MAX], script_id[PRS_CONFIG_SCRIPT_ID_BYTES];
     const char *in = c->input[0] == '@' ? c->input + 1 : c->input;
     if (!realpath(in, input))
         return prs_jobreport_fail(&j->rep, PRS_EXIT_INPUT, "--input %s: %s", c->input,
                                   strerror(errno));
     if (c->entry_script && !realpath(c->entry_script, script))
         snprintf(script, sizeof(script), "%s", c->entry_script);
-    if (prs_config_text(c, input, c->entry_script ? script : NULL, &j->side, j->config_text,
+    int rc =
+        c->entry_script ? prs_jobstate_script_identity(script, script_id, sizeof(script_id)) : 0;
+    if (rc)
+        return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE, "--entry-script %s: %s", c->entry_script,
+                                  strerror(-rc));
+    if (prs_config_text(c, input, c->entry_script ? script : NULL,
+                        c->entry_script ? script_id : NULL, &j->side, j->config_text,
                         sizeof(j->config_text)))
         return prs_jobreport_fail(&j->rep, PRS_EXIT_USAGE, "the job's options are too long");
     return 0;
@@ -210,7 +216,7 @@ static int job_open_output(job *j) {
     if (rc)
         return prs_jobreport_fail(&j->rep, PRS_EXIT_INTERNAL, "job state: counters unreadable: %s",
                                   strerror(-rc));
-    char err[1024];
+    char err[2 * PATH_MAX + 1024];
     rc = prs_outfile_open(&j->out, j->rep.output_path, qc.output_bytes, err, sizeof(err));
     if (rc)
         return prs_jobreport_fail(&j->rep, rc == -EBADMSG ? PRS_EXIT_USAGE : PRS_EXIT_INTERNAL,
@@ -386,6 +392,18 @@ static void job_list_failed(job *j) {
                           (unsigned long long)items, path);
 }
 
+/* A commit that failed (a full disk, mostly) stops the job (PRS_EXIT_STOPPED): unless its
+ * message already names the file (a row append does), say which files a commit writes. */
+static int job_commit_failed(job *j, int code) {
+    if (code != PRS_EXIT_STOPPED || strstr(j->rep.report->message, j->st.out_dir)) return code;
+    char why[sizeof(j->rep.report->message)];
+    snprintf(why, sizeof(why), "%s", j->rep.report->message);
+    return prs_jobreport_fail(&j->rep, code,
+                              "%s (a commit writes %s/data.mdb, after syncing %s); free space if "
+                              "the disk is full and run the same command again: the job resumes",
+                              why, j->st.state_dir, j->rep.output_path);
+}
+
 static int job_run(job *j) {
     int code = job_open(j);
     if (code || j->finished) return code;
@@ -394,7 +412,7 @@ static int job_run(job *j) {
     prs_joblog_master(j->st.log, "running: %llu of %llu mini-batches left",
                       (unsigned long long)(c->total_batches - prs_counts_finished_batches(c)),
                       (unsigned long long)c->total_batches);
-    if ((code = prs_coord_run(&j->coord))) return code;
+    if ((code = prs_coord_run(&j->coord))) return job_commit_failed(j, code);
     prs_coord_flush(&j->coord);
     prs_coord_stop_workers(&j->coord); /* their last words (a late init failure) count */
     enum prs_job_state st = prs_sched_result(&j->coord.sched);
@@ -405,7 +423,8 @@ static int job_run(job *j) {
     code = none_ok ? PRS_EXIT_THRESHOLD : job_result_code(j, st);
     prs_jobreport_result(&j->rep, &j->coord.sched, st, none_ok);
     int failed = prs_coord_finish(&j->coord, code, st);
-    if (failed) return failed;
+    if (failed) return job_commit_failed(j, failed);
+    prs_jobreport_result_log(&j->rep); /* committed: only now is it the job's result */
     job_list_failed(j);
     prs_jobreport_overview(&j->rep, &j->coord.sched, j->coord.output_bytes, j->coord.first_error,
                            prs_sched_state_text(st));

@@ -164,10 +164,20 @@ typedef struct prs_job_config {
      * is refused (PRS_EXIT_USAGE). Both 0/NULL: every batch, as before. */
     const char *pick_item;
     uint64_t pick_batch;
+    /* A resume whose entry script's content changed since the job was created (its size
+     * and hash are part of the job's identity) proceeds, rows of both versions in one
+     * output, and master.txt says so (false: refused, PRS_EXIT_USAGE). */
+    bool allow_changed_script;
+    /* Rows reach the output file in input order (batch id order: items within a batch as
+     * the script emitted them, batches as created, partitions in order of first
+     * appearance), still exactly once after any crash. Batches finishing early wait in
+     * the job state (LMDB), a bounded window of them (README "--keep-order"). Part of
+     * the job's identity. Needs output_action append_row. false: any order (default). */
+    bool keep_order; /* beside the bool above: in its padding */
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/prs.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */
-    uint64_t reserved[2];
+    uint64_t reserved[1];
 } prs_job_config;
 
 typedef struct prs_job_report {

@@ -98,7 +98,7 @@ Test(config, shapes) {
 
 static const char *text_of(const prs_job_config *c, const prs_side_config *side, char *buf,
                            size_t size) {
-    cr_assert_eq(prs_config_text(c, "/abs/in", "/abs/s.so", side, buf, size), 0);
+    cr_assert_eq(prs_config_text(c, "/abs/in", "/abs/s.so", NULL, side, buf, size), 0);
     return buf;
 }
 
@@ -114,7 +114,7 @@ Test(config, identity_text) {
     c.input = "@/list";
     c.input_format = PRS_FORMAT_CSV;
     c.output_action = PRS_OUTPUT_SUMMARY_ONLY;
-    cr_assert_eq(prs_config_text(&c, "/abs/list", NULL, &side, buf, sizeof(buf)), 0);
+    cr_assert_eq(prs_config_text(&c, "/abs/list", NULL, NULL, &side, buf, sizeof(buf)), 0);
     cr_assert(strstr(buf, "input=@/abs/list\n"), "%s", buf);
     cr_assert(strstr(buf, "entry_script=(function table)\n"), "%s", buf);
     cr_assert(strstr(buf, "mini_batch_size=1048576 bytes\n"), "%s", buf);
@@ -140,7 +140,7 @@ Test(config, identity_too_long) {
     prs_job_config c = valid();
     prs_side_config side = {0};
     char buf[64];
-    cr_assert_eq(prs_config_text(&c, "/abs/in", "/abs/s.so", &side, buf, sizeof(buf)),
+    cr_assert_eq(prs_config_text(&c, "/abs/in", "/abs/s.so", NULL, &side, buf, sizeof(buf)),
                  -ENAMETOOLONG);
 }
 
@@ -171,4 +171,56 @@ Test(config, diff_truncates_safely) {
     char out[8];
     prs_config_diff("input=/aaaaaaaa\n", "input=/bbbbbbbb\n", out, sizeof(out));
     cr_assert_eq(strlen(out), sizeof(out) - 1);
+}
+
+/* Issue 13 case 8: a resume with --input-format lines over a files job named
+ * --mini-batch-size (whose text depends on the format) instead of the format. */
+Test(config, diff_names_a_changed_format_before_the_batch_size) {
+    prs_job_config c = valid();
+    prs_side_config side = {0};
+    char a[PRS_CONFIG_TEXT_BYTES], b[PRS_CONFIG_TEXT_BYTES], out[256];
+    text_of(&c, &side, a, sizeof(a));
+    c.input_format = PRS_FORMAT_LINES;
+    text_of(&c, &side, b, sizeof(b));
+    prs_config_diff(a, b, out, sizeof(out));
+    cr_assert_str_eq(out, "--input-format was 'files', now 'lines'");
+    c = valid();
+    c.mini_batch_size = 20; /* the format equal: the size is named */
+    text_of(&c, &side, b, sizeof(b));
+    prs_config_diff(a, b, out, sizeof(out));
+    cr_assert_str_eq(out, "--mini-batch-size was '10', now '20'");
+}
+
+/* Issue 13 case 9: the script's identity is the text's last line; a changed one is told
+ * apart from a changed option, and a text without one (an older job) from both. */
+Test(config, script_identity_is_compared_apart) {
+    prs_job_config c = valid();
+    prs_side_config side = {0};
+    char old[PRS_CONFIG_TEXT_BYTES], now[PRS_CONFIG_TEXT_BYTES], none[PRS_CONFIG_TEXT_BYTES];
+    char was[PRS_CONFIG_SCRIPT_ID_BYTES], id[PRS_CONFIG_SCRIPT_ID_BYTES];
+    cr_assert_eq(prs_config_text(&c, "/abs/in", "/abs/s.so", "size=1,xxh3=00000000000000aa", &side,
+                                 old, sizeof(old)),
+                 0);
+    cr_assert_eq(prs_config_text(&c, "/abs/in", "/abs/s.so", "size=2,xxh3=00000000000000bb", &side,
+                                 now, sizeof(now)),
+                 0);
+    text_of(&c, &side, none, sizeof(none));
+    cr_assert(
+        strstr(old, "input_format=files\nentry_script_identity=size=1,xxh3=00000000000000aa\n"),
+        "%s", old);
+    prs_config_script_id(now, id, sizeof(id));
+    cr_assert_str_eq(id, "size=2,xxh3=00000000000000bb");
+    cr_assert_eq(prs_config_compare(old, old, was, sizeof(was)), PRS_CONFIG_SAME);
+    cr_assert_eq(prs_config_compare(old, now, was, sizeof(was)), PRS_CONFIG_SCRIPT_CHANGED);
+    cr_assert_str_eq(was, "size=1,xxh3=00000000000000aa");
+    cr_assert_eq(prs_config_compare(none, now, was, sizeof(was)), PRS_CONFIG_SCRIPT_UNRECORDED);
+    cr_assert_str_eq(was, "");
+    c.mini_batch_size = 20; /* another option too: a different job, named by the diff */
+    cr_assert_eq(prs_config_text(&c, "/abs/in", "/abs/s.so", "size=2,xxh3=00000000000000bb", &side,
+                                 now, sizeof(now)),
+                 0);
+    cr_assert_eq(prs_config_compare(old, now, was, sizeof(was)), PRS_CONFIG_DIFFERENT);
+    char out[256];
+    prs_config_diff(old, now, out, sizeof(out));
+    cr_assert_str_eq(out, "--mini-batch-size was '10', now '20'");
 }

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -289,7 +290,7 @@ Test(misbehave, fifo_in_a_list_or_as_side_table_never_blocks, .timeout = 120) {
         cr_assert_eq(tu_sh("mkfifo '%s' && (cd '%s' && ls -d \"$PWD\"/f*.txt '%s') > '%s'", fifo,
                            r.in, fifo, list),
                      0);
-        snprintf(r.in, sizeof(r.in), "@%s", list);
+        snprintf(r.in, sizeof(r.in), "@%.256s/list.txt", r.dir);
         char opts[400];
         snprintf(opts, sizeof(opts), "--workers 2 --mini-batch-size 3 %s", io[m]);
         int code = mb_run(&r, "exit_run", opts, "", 30);
@@ -620,5 +621,271 @@ Test(misbehave, emit_after_run_returned_is_refused, .timeout = 120) {
                        "prs_run its out was handed to') -eq 1",
                        r.out),
                  0, "not said exactly once in the user log");
+    tu_rmrf(r.dir);
+}
+
+/* A path over 4000 bytes in a message of 1024: its middle elided, both ends kept, so the
+ * reason after it is still there (it was cut mid-path). */
+Test(misbehave, a_very_long_path_is_elided_not_cut, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-long", MB_FILES);
+    char longp[4800];
+    int n = snprintf(longp, sizeof(longp), "%s", r.dir);
+    for (int i = 0; i < 21; i++)
+        n += snprintf(longp + n, sizeof(longp) - (size_t)n, "/%0200d", i);
+    cr_assert(strlen(longp) > 4000);
+    static const struct {
+        const char *what, *reason;
+        int code;
+    } cases[] = {{"--input", "No such file", 3},
+                 {"--output", "File name too long", 2},
+                 {"--entry-script", "File name too long", 2}};
+    for (size_t i = 0; i < PRS_ARRAY_LEN(cases); i++) {
+        cr_assert_eq(tu_sh(": >'%s'", r.err), 0);
+        int code = tu_sh("timeout -k 3 30 %s run --quiet --entry-script '%s%s' --input '%s' "
+                         "--output '%s' 2>'%s'",
+                         tu_prs(), i == 2 ? longp : MB_SCRIPTS "exit_run.so", i == 2 ? "/x.so" : "",
+                         i == 0 ? longp : r.in, i == 1 ? longp : r.out, r.err);
+        char *err = mb_stderr(&r);
+        cr_assert_eq(code, cases[i].code, "%s: prs exited %d:\n%s", cases[i].what, code, err);
+        char *line = strstr(err, "prs: ");
+        cr_assert(line, "%s", err);
+        size_t len = strcspn(line, "\n");
+        char end[16];
+        snprintf(end, sizeof(end), "%s", i == 2 ? "00020/x.so" : "00020");
+        char *tail = strstr(line, end);
+        cr_assert(len < 1100 && strstr(line, r.dir) && strstr(line, "...") && tail &&
+                      tail < line + len && strstr(line, cases[i].reason) &&
+                      strstr(line, cases[i].reason) < line + len,
+                  "%s: %zu bytes, not elided keeping both ends and the reason:\n%.*s",
+                  cases[i].what, len, (int)len, line);
+        free(err);
+    }
+    tu_rmrf(r.dir);
+}
+
+/* The tmpfs mb_small_out mounted: unmounted by the test's .fini even when it fails. */
+static char mb_mounted[300];
+
+static void mb_unmount(void) {
+    if (mb_mounted[0]) umount(mb_mounted);
+    mb_mounted[0] = 0;
+}
+
+/* OUT on a small tmpfs (size, e.g. "128k"): false (and skipped) when it cannot be mounted. */
+static bool mb_small_out(const e2e_run *r, const char *size) {
+    char opts[32];
+    snprintf(opts, sizeof(opts), "size=%s", size);
+    cr_assert_eq(tu_sh("mkdir -p '%s'", r->out), 0);
+    if (mount("prs-test", r->out, "tmpfs", 0, opts) != 0) return false;
+    snprintf(mb_mounted, sizeof(mb_mounted), "%s", r->out);
+    return true;
+}
+
+/* The result message (the first "prs: " line of stderr) names a path in OUT. */
+static void mb_assert_first_line_names(const e2e_run *r, const char *what) {
+    char *err = mb_stderr(r);
+    char *line = strstr(err, "prs: ");
+    cr_assert(line, "%s", err);
+    size_t len = strcspn(line, "\n");
+    char *path = strstr(line, r->out);
+    cr_assert(path && path < line + len, "%s: the message names no path in OUT:\n%s", what, err);
+    free(err);
+}
+
+/* A disk that fills while the job is created: exit 5 naming the state file (was 70,
+ * "Input/output error"); with room made, the same command does the whole job. */
+Test(misbehave, full_disk_while_creating_names_the_state_file, .timeout = 120, .fini = mb_unmount) {
+    e2e_run r;
+    e2e_setup(&r, "mb-fullc", 3000); /* ~280 KB of item and batch records into 128 KiB */
+    if (!mb_small_out(&r, "128k")) {
+        tu_rmrf(r.dir);
+        cr_skip_test("cannot mount a tmpfs here (%s)", strerror(errno));
+    }
+    int code = mb_run(&r, "exit_run", "--workers 1", "", 60);
+    char *err = mb_stderr(&r);
+    cr_assert_eq(code, 5, "prs exited %d:\n%s", code, err);
+    cr_assert(strstr(err, "/.prs/data.mdb: cannot create the job") && strstr(err, "free space"),
+              "%s", err);
+    free(err);
+    mb_assert_first_line_names(&r, "creation");
+    cr_assert_eq(mount(NULL, r.out, NULL, MS_REMOUNT, "size=64m"), 0, "%s", strerror(errno));
+    code = mb_run(&r, "exit_run", "--workers 1", "", 60);
+    cr_assert_eq(code, 0, "after room was made: prs exited %d:\n%s", code, mb_stderr(&r));
+    e2e_assert_rows_once(&r, 3000, NULL);
+    mb_unmount();
+    tu_rmrf(r.dir);
+}
+
+/* A disk that fills under the job's commits (here: the grouped commits all fail, the last
+ * at the result): exit 5 with a message naming the path, and master.txt never says
+ * "result: SUCCEEDED" for a result that was not committed (it did). Then the rerun. */
+Test(misbehave, full_disk_mid_run_names_the_path_and_logs_no_success, .timeout = 120,
+     .fini = mb_unmount) {
+    e2e_run r;
+    e2e_setup(&r, "mb-fullr", 3000); /* creation fits in 200 KiB; marking 300 batches not */
+    if (!mb_small_out(&r, "200k")) {
+        tu_rmrf(r.dir);
+        cr_skip_test("cannot mount a tmpfs here (%s)", strerror(errno));
+    }
+    int code = mb_run(&r, "exit_run", "--workers 1", "", 60);
+    cr_assert_eq(code, 5, "prs exited %d:\n%s", code, mb_stderr(&r));
+    mb_assert_first_line_names(&r, "mid-run");
+    char *master = mb_file(&r, "logs/sys/master.txt");
+    cr_assert(strstr(master, "error: ") && !strstr(master, "result: SUCCEEDED"),
+              "a success logged that was not committed:\n%s", master);
+    free(master);
+    cr_assert_eq(mount(NULL, r.out, NULL, MS_REMOUNT, "size=64m"), 0, "%s", strerror(errno));
+    code = mb_run(&r, "exit_run", "--workers 1", "", 60);
+    cr_assert_eq(code, 0, "after room was made: prs exited %d:\n%s", code, mb_stderr(&r));
+    e2e_assert_rows_once(&r, 3000, NULL);
+    mb_unmount();
+    tu_rmrf(r.dir);
+}
+
+/* Resuming a files job with --input-format lines: refused naming the format, not
+ * --mini-batch-size (whose text reads as files or bytes by the format). */
+Test(misbehave, resume_with_another_format_names_the_format, .timeout = 60) {
+    e2e_run r;
+    e2e_setup(&r, "mb-format", MB_FILES);
+    cr_assert_eq(mb_run(&r, "exit_run", "", "", 30), 0, "%s", mb_stderr(&r));
+    int code = mb_run(&r, "exit_run", "--input-format lines", "", 30);
+    char *err = mb_stderr(&r);
+    cr_assert_eq(code, 2, "prs exited %d:\n%s", code, err);
+    cr_assert(strstr(err, "--input-format was 'files', now 'lines'") &&
+                  !strstr(err, "--mini-batch-size was"),
+              "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
+
+/* ---- 9. resume identity ------------------------------------------------------------- */
+
+/* `prs run` under timeout with the entry script at path (any file). */
+static int mb_run_path(const e2e_run *r, const char *path, const char *opts, unsigned limit_s) {
+    return tu_sh("timeout -k 3 %u %s run --quiet --entry-script '%s' --input '%s' --output '%s' %s "
+                 "2>>'%s'",
+                 limit_s, tu_prs(), path, r->in, r->out, opts, r->err);
+}
+
+/* An entry script rebuilt at the same path between runs: refused (2), saying how the
+ * output would mix and what to do; --allow-changed-script resumes with it, master.txt
+ * says so, and the new identity is the job's from then on. */
+Test(misbehave, a_changed_entry_script_is_refused_on_resume, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "mb-script", MB_FILES);
+    char script[400];
+    snprintf(script, sizeof(script), "%s/script.so", r.dir);
+    cr_assert_eq(tu_sh("cp " MB_SCRIPTS "exit_init.so '%s'", script), 0);
+    int code = mb_run_path(&r, script, "--workers 1", 45); /* a crash loop: resumable */
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, mb_stderr(&r));
+    cr_assert_eq(
+        tu_sh("cp " MB_SCRIPTS "exit_run.so '%s.new' && mv '%s.new' '%s'", script, script, script),
+        0);
+    cr_assert_eq(tu_sh(": >'%s'", r.err), 0);
+    code = mb_run_path(&r, script, "--workers 1", 30);
+    char *err = mb_stderr(&r);
+    cr_assert_eq(code, 2, "a changed script: prs exited %d:\n%s", code, err);
+    cr_assert(strstr(err, "changed since the job") &&
+                  strstr(err, "rows of the old and the new version in one output") &&
+                  strstr(err, "--allow-changed-script") && strstr(err, "xxh3="),
+              "%s", err);
+    free(err);
+    code = mb_run_path(&r, script, "--workers 1 --allow-changed-script", 60);
+    cr_assert_eq(code, 0, "--allow-changed-script: prs exited %d:\n%s", code, mb_stderr(&r));
+    e2e_assert_rows_once(&r, MB_FILES, NULL);
+    char *master = mb_file(&r, "logs/sys/master.txt");
+    cr_assert(strstr(master, "--allow-changed-script: the entry script changed"), "%s", master);
+    free(master);
+    code = mb_run_path(&r, script, "--workers 1", 30); /* the new identity is the job's now */
+    cr_assert_eq(code, 0, "the rerun: prs exited %d:\n%s", code, mb_stderr(&r));
+    tu_rmrf(r.dir);
+}
+
+/* A Python entry script: its .py file is what is identified. */
+Test(misbehave, a_changed_python_script_is_refused_on_resume, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "mb-pyscript", MB_FILES);
+    char script[400];
+    snprintf(script, sizeof(script), "%s/echo.py", r.dir);
+    cr_assert_eq(tu_sh("cp tests/python/echo.py '%s'", script), 0);
+    int code = mb_run_path(&r, script, "--workers 1", 60);
+    cr_assert_eq(code, 0, "prs exited %d:\n%s", code, mb_stderr(&r));
+    code = mb_run_path(&r, script, "--workers 1", 60); /* unchanged: already finished */
+    cr_assert_eq(code, 0, "an unchanged script: prs exited %d:\n%s", code, mb_stderr(&r));
+    cr_assert_eq(tu_sh("echo '# rebuilt' >>'%s' && : >'%s'", script, r.err), 0);
+    code = mb_run_path(&r, script, "--workers 1", 60);
+    char *err = mb_stderr(&r);
+    cr_assert_eq(code, 2, "a changed .py: prs exited %d:\n%s", code, err);
+    cr_assert(strstr(err, "echo.py changed since the job") && strstr(err, "--allow-changed-script"),
+              "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
+
+/* Input files new, rewritten or removed between runs: each kind said on stderr and in
+ * master.txt on resume (new files are not part of the job: --fresh takes them), by names
+ * and inode times only, once per `prs run` (not again in each restarted runtime life). */
+Test(misbehave, resume_reports_new_changed_and_gone_input_files, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "mb-input", MB_FILES);
+    int code = mb_run(&r, "exit_init", "--workers 1", "--code 0", 45); /* resumable, 3 lives */
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char *master = mb_file(&r, "logs/sys/master.txt");
+    cr_assert(!strstr(master, "input: "), "a new job reports no input change:\n%s", master);
+    free(master);
+    cr_assert_eq(tu_sh("cd '%s' && echo new >znew.txt && echo more >>f0003.txt && rm f0007.txt "
+                       "&& : >'%s'",
+                       r.in, r.err),
+                 0);
+    code = mb_run(&r, "exit_init", "--workers 1", "--code 0", 45);
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, mb_stderr(&r));
+    char *err = mb_stderr(&r);
+    cr_assert(strstr(err, "input: 1 new file is not part of this job (first: znew.txt); use "
+                          "--fresh to include it"),
+              "%s", err);
+    cr_assert(strstr(err, "input: 1 file of the job changed since it was created") &&
+                  strstr(err, "first: f0003.txt"),
+              "%s", err);
+    cr_assert(strstr(err, "input: 1 file of the job is gone (first: f0007.txt)"), "%s", err);
+    cr_assert_eq(e2e_count(err, "new file is not part"), 1, "once per run:\n%s", err);
+    free(err);
+    master = mb_file(&r, "logs/sys/master.txt");
+    cr_assert_eq(e2e_count(master, "new file is not part"), 1, "%s", master);
+    free(master);
+    /* Unchanged since: the next run says so in master.txt only. */
+    cr_assert_eq(tu_sh("cd '%s' && echo f0007 >f0007.txt && : >'%s'", r.in, r.err), 0);
+    tu_sh("rm -f '%s/znew.txt'", r.in);
+    code = mb_run(&r, "exit_init", "--workers 1", "--code 0", 45);
+    err = mb_stderr(&r);
+    cr_assert(!strstr(err, "new file") && !strstr(err, "is gone"), "%s", err);
+    free(err);
+    tu_rmrf(r.dir);
+}
+
+/* An @LIST input: an entry added to the list is a new file; a listed file rewritten is a
+ * changed one (the list is read again by name, in any order). */
+Test(misbehave, resume_reports_a_list_input_s_new_and_changed_entries, .timeout = 120) {
+    e2e_run r;
+    e2e_setup(&r, "mb-inlist", MB_FILES);
+    char list[320];
+    snprintf(list, sizeof(list), "%s/list.txt", r.dir);
+    cr_assert_eq(tu_sh("ls '%s'/f000*.txt >'%s'", r.in, list), 0); /* 10 of the files */
+    snprintf(r.in, sizeof(r.in), "@%.256s/list.txt", r.dir);
+    int code = mb_run(&r, "exit_init", "--workers 1", "--code 0", 45);
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, mb_stderr(&r));
+    cr_assert_eq(tu_sh("cd '%s/in' && sort -r '%s' >'%s.r' && mv '%s.r' '%s' && "
+                       "echo \"$PWD/f0015.txt\" >>'%s' && echo more >>f0004.txt && : >'%s'",
+                       r.dir, list, list, list, list, list, r.err),
+                 0);
+    code = mb_run(&r, "exit_init", "--workers 1", "--code 0", 45);
+    char *err = mb_stderr(&r);
+    cr_assert_eq(code, 6, "prs exited %d:\n%s", code, err);
+    cr_assert(strstr(err, "input: 1 new file is not part of this job") && strstr(err, "f0015.txt"),
+              "%s", err);
+    cr_assert(strstr(err, "input: 1 file of the job changed") && strstr(err, "f0004.txt"), "%s",
+              err);
+    cr_assert(!strstr(err, "is gone"), "%s", err);
+    free(err);
     tu_rmrf(r.dir);
 }
