@@ -145,13 +145,7 @@ uint64_t prs_coord_shutdown_bound_ms(const prs_coord *c) {
 }
 
 struct timespec prs_coord_shutdown_deadline(const prs_coord *c) {
-    struct timespec by;
-    clock_gettime(CLOCK_REALTIME, &by);
-    uint64_t ms = prs_coord_shutdown_bound_ms(c);
-    uint64_t ns = (uint64_t)by.tv_nsec + ms % 1000u * 1000000u;
-    by.tv_sec += (time_t)(ms / 1000u + ns / 1000000000u);
-    by.tv_nsec = (long)(ns % 1000000000u);
-    return by;
+    return prs_wall_deadline(prs_coord_shutdown_bound_ms(c));
 }
 
 void prs_coord_stop_workers(prs_coord *c) {

@@ -192,6 +192,23 @@ static size_t put_str(char *buf, size_t at, const char *s) {
     return at + n;
 }
 
+static size_t put_u64(char *buf, size_t at, uint64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        buf[at++] = tmp[--n];
+    return at;
+}
+
+static size_t put_i32(char *buf, size_t at, int32_t v) {
+    if (v < 0) buf[at++] = '-';
+    return put_u64(buf, at, v < 0 ? (uint64_t)(-(int64_t)v) : (uint64_t)v);
+}
+
 static size_t put_u32(char *buf, size_t at, uint32_t v) {
     char tmp[10];
     size_t n = 0;
@@ -528,32 +545,53 @@ bool prs_joblog_user_enabled(const prs_joblog *jl, int level) {
     return level >= jl->level;
 }
 
-static void user_line(prs_joblog *jl, int worker, int level, const char *line, int n) {
+/* A user line formatted straight into the ring (no 4 KiB stack buffer, no copy): the
+ * prefix built by hand, fmt by one vsnprintf into the slot. A line longer than a record is
+ * formatted once more (ap's copy) and its rest pushed as continuation records, as
+ * push_line splits: up to JL_LINE_MAX bytes in all. */
+static void user_line(prs_joblog *jl, int worker, int level, const char *prefix, size_t plen,
+                      const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+static void user_line(prs_joblog *jl, int worker, int level, const char *prefix, size_t plen,
+                      const char *fmt, va_list ap) {
     int lvl = PRS_MAX(PRS_MIN(level, JL_LEVEL_MASK), 0);
     uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
-    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), line,
-              PRS_MIN((size_t)n, JL_LINE_MAX - 1));
+    int tag = lvl | (JL_DEST_USER << JL_DEST_SHIFT);
+    va_list again;
+    va_copy(again, ap);
+    int n = prs_logring_vpushf_split(&jl->ring, producer, tag | JL_FIRST, JL_MORE, prefix, plen,
+                                     fmt, ap);
+    if (n > (int)PRS_LOGRING_TEXT_MAX) {
+        char line[JL_LINE_MAX];
+        memcpy(line, prefix, plen);
+        int m = vsnprintf(line + plen, sizeof(line) - plen, fmt, again);
+        size_t len = m < 0 ? 0 : PRS_MIN(plen + (size_t)m, sizeof(line) - 1);
+        const char *rest = line + PRS_LOGRING_TEXT_MAX;
+        for (size_t left = len > PRS_LOGRING_TEXT_MAX ? len - PRS_LOGRING_TEXT_MAX : 0; left;) {
+            size_t k = PRS_MIN(left, (size_t)PRS_LOGRING_TEXT_MAX);
+            int more = k < left ? JL_MORE : 0;
+            if (prs_logring_push(&jl->ring, producer, tag | more, rest, k) != 0) break;
+            rest += k;
+            left -= k;
+        }
+    }
+    va_end(again);
 }
 
 void prs_joblog_user_batch(prs_joblog *jl, int worker, int level, uint64_t batch, uint32_t attempt,
                            const char *fmt, va_list ap) {
     if (level < jl->level) return;
-    char line[JL_LINE_MAX];
-    int p =
-        snprintf(line, sizeof(line), "[batch %llu try %u] ", (unsigned long long)batch, attempt);
-    int n = vsnprintf(line + p, sizeof(line) - (size_t)p, fmt, ap);
-    if (n >= 0) user_line(jl, worker, level, line, p + n);
+    char prefix[48];
+    size_t p = put_str(prefix, 0, "[batch ");
+    p = put_u64(prefix, p, batch);
+    p = put_str(prefix, p, " try ");
+    p = put_u64(prefix, p, attempt);
+    p = put_str(prefix, p, "] ");
+    user_line(jl, worker, level, prefix, p, fmt, ap);
 }
 
 void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_list ap) {
     if (level < jl->level) return;
-    char line[JL_LINE_MAX];
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
-    if (n < 0) return;
-    int lvl = PRS_MAX(PRS_MIN(level, JL_LEVEL_MASK), 0);
-    uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
-    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), line,
-              PRS_MIN((size_t)n, sizeof(line) - 1));
+    user_line(jl, worker, level, "", 0, fmt, ap);
 }
 
 void prs_joblog_user_stream(prs_joblog *jl, int worker, const char *stream, const char *line,
@@ -593,23 +631,6 @@ static void csv_field(FILE *f, const char *text, size_t len) {
         fputc_unlocked(c == '\n' || c == '\r' ? ' ' : c, f);
     }
     fputc_unlocked('"', f);
-}
-
-static size_t put_u64(char *buf, size_t at, uint64_t v) {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        buf[at++] = tmp[--n];
-    return at;
-}
-
-static size_t put_i32(char *buf, size_t at, int32_t v) {
-    if (v < 0) buf[at++] = '-';
-    return put_u64(buf, at, v < 0 ? (uint64_t)(-(int64_t)v) : (uint64_t)v);
 }
 
 /* Nanoseconds as seconds with 6 decimals, rounded to the microsecond (what "%.6f" of

@@ -1,6 +1,7 @@
 /* side.c -- see side.h. */
 #include "side.h"
 #include "clock.h"
+#include "fs.h"
 #include "prs.h"
 #include "sidescan.h"
 
@@ -356,8 +357,9 @@ int prs_side_load(const prs_side_config *sc, const char *state_dir, prs_joblog *
     if (*db || sc->table_count == 0) return 0;
     char dir[PATH_MAX + 32];
     snprintf(dir, sizeof(dir), "%s/side", state_dir);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, err_size, "%s: %s", dir, strerror(errno));
+    int mrc = prs_mkdir_p(dir);
+    if (mrc) {
+        snprintf(err, err_size, "%s: %s", dir, strerror(-mrc));
         return PRS_EXIT_USAGE;
     }
     char why[PATH_MAX + 1024];
