@@ -47,11 +47,6 @@ typedef struct prs_host {
     char message[1024];
 } prs_host;
 
-bool prs_host_is_script(const char *path) {
-    size_t n = strlen(path);
-    return n > 3 && strcmp(path + n - 3, ".py") == 0;
-}
-
 static double host_seconds(void) {
     return (double)prs_mono_ns() / 1e9;
 }
