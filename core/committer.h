@@ -4,7 +4,7 @@
  *   the output and commits group k, the coordinator fills group k+1, so durability costs
  *   throughput only when a commit takes longer than a whole group), and the sticky error
  *   of the first commit that failed.
- * May call: storage/queue (prs_queue_commit), io/outfile (prs_outfile_sync), pthreads.
+ * May call: storage/queue (prs_queue_commit_held), io/outfile (prs_outfile_sync), pthreads.
  * Callers must: call every function from one thread (the coordinator); write every
  *   output byte a group's counts cover before flushing that group (the committer syncs
  *   the file, then commits: a committed length is always a synced one); keep the queue
@@ -42,6 +42,27 @@ void prs_committer_stop(prs_committer *c);
 /* Copies update into the group being filled. true; false when that group holds
  * group_cap updates already: flush it with wait, after which the add succeeds. */
 bool prs_committer_add(prs_committer *c, const prs_batch_update *update);
+/* --keep-order: a group may also hold the rows of batches that finished before an older
+ * one (stored in LMDB's held table by the group's commit, with the batch's update), and
+ * drop held rows that were written (core/reorder.h). A group's held rows take at most
+ * this many bytes, unless one batch's rows alone are larger. */
+#define PRS_COMMITTER_HELD_BYTES (64u << 20)
+/* Copies update and its rows (len > 0, asserted) into the group being filled. 0; -EAGAIN:
+ * the group has no room (group_cap updates, or the bytes bound): flush it with wait, after
+ * which the add succeeds unless memory is short; -ENOMEM. */
+int prs_committer_add_held(prs_committer *c, const prs_batch_update *update, const void *rows,
+                           size_t len);
+/* The rows batch_id holds in the group being filled, if it does: true, *rows valid until
+ * the next flush, and the group will not store them (the caller writes them to the output
+ * before that flush). false: they were handed over with an earlier group (drain, then
+ * read them from the queue). */
+bool prs_committer_take_held(prs_committer *c, uint64_t batch_id, const void **rows, size_t *len);
+/* Has the group's commit delete batch_id's held rows. true; false when group_cap drops
+ * are in the group already (flush with wait, then drop). */
+bool prs_committer_drop_held(prs_committer *c, uint64_t batch_id);
+/* True when the group being filled takes one more update (with held_bytes of held rows,
+ * 0: none) without a flush. */
+bool prs_committer_has_room(const prs_committer *c, size_t held_bytes);
 /* Updates in the group being filled: 0 .. group_cap. */
 uint32_t prs_committer_pending(const prs_committer *c);
 

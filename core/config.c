@@ -45,6 +45,10 @@ static int validate_ranges(const prs_job_config *c, char *err, size_t n) {
                    c->partition_keys);
     if (c->partition_keys && c->shard_count)
         return bad(err, n, "--partition-keys with shards: not supported (run it unsharded)");
+    if (c->keep_order && c->output_action != PRS_OUTPUT_APPEND_ROW)
+        return bad(err, n,
+                   "--keep-order orders the rows of --output-action append_row: "
+                   "summary_only writes none");
     if ((c->pick_item || c->pick_batch) && (c->input_format == PRS_FORMAT_FILES || c->shard_count))
         return bad(err, n, "pick_item, pick_batch: tabular formats only, not with shards");
     return 0;
@@ -111,6 +115,9 @@ int prs_config_text(const prs_job_config *c, const char *input_path, const char 
     /* Only when set: the text of an unpartitioned job stays what earlier versions wrote. */
     if (c->partition_keys && n >= 0 && (size_t)n < size)
         n += snprintf(buf + n, size - (size_t)n, "partition_keys=%s\n", c->partition_keys);
+    /* Switching it on resumes into an unordered output, off strands the held rows. */
+    if (c->keep_order && n >= 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - (size_t)n, "keep_order=1\n");
     /* A shard: its place in the split, and the thresholds prs merge applies to the whole
      * job (every shard must agree on them). */
     if (c->shard_count && n >= 0 && (size_t)n < size) {

@@ -1,13 +1,19 @@
 /* coord.h -- the coordinator: the loop that runs a created job to its end.
  *
+ * Three files: coord.c (set-up, the loop: dispatch and completions, close), coord_commit.c
+ * (rows, group commits, the first error, prs_coord_flush/finish, the abandoning exit:
+ * coord_commit.h) and coord_stop.c (stop requests, deadlines and cancels, the workers'
+ * stop: coord_stop.h). This header is the contract of all three for callers.
+ *
  * Owns: the scheduler (what starts, what a try's outcome means), the dispatch and done
  *   channels, a queue reader and the window of pending batches read from it, the rows of
  *   done batches not yet written, the committer (the only LMDB writer while workers run),
  *   the first error, the cancels sent to workers, the stop requests, and the workers set
  *   (started by the caller into .workers, stopped and freed here).
- * May call: core/sched, core/chan, core/committer, core/worker, core/shard (a shard's
- *   failure limit), core/scoreboard (reads the
- *   running slots), core/jobreport, storage/queue (reads), io/outfile (appends), libc.
+ * May call: core/sched, core/chan, core/committer, core/keeporder (--keep-order), core/worker,
+ * core/shard (a shard's failure limit), core/scoreboard (reads the running slots), core/jobreport,
+ *   core/joblog, core/supervisor (the exit), storage/queue (reads), io/outfile (appends),
+ *   libc.
  * Callers must: call everything from one thread (the one running prs_job_run) except
  *   prs_coord_request_stop; keep the queue, logs, scoreboard and output file open until
  *   prs_coord_close.
@@ -22,7 +28,7 @@
  *
  * Functions returning int return 0 or a PRS_EXIT_* code whose message is in deps.rep.
  * A supervised runtime that must restart (a hung run(), a full map) or stop at once ends
- * the process here (_exit) after committing what it can: see coord.c's abandon. */
+ * the process here (_exit) after committing what it can: see prs_coord_abandon. */
 #ifndef PRS_COORD_H
 #define PRS_COORD_H
 
@@ -30,6 +36,7 @@
 #include "chan.h"
 #include "committer.h"
 #include "jobreport.h"
+#include "keeporder.h"
 #include "outfile.h"
 #include "queue.h"
 #include "sched.h"
@@ -61,6 +68,8 @@ typedef struct prs_coord {
     prs_batch_rec pend_recs[PRS_COORD_PENDING_WINDOW];
     uint32_t pend_len, pend_next;
     prs_committer *committer;
+    prs_keeporder order; /* --keep-order: the reorder window (keep_order set) */
+    bool keep_order;
     char *rows; /* rows of done batches not yet written to the output */
     size_t rows_len, rows_cap;
     uint64_t output_bytes; /* the output's length once every buffered row is written */
@@ -93,7 +102,8 @@ int prs_coord_init(prs_coord *c, const prs_coord_deps *d, uint32_t workers);
 
 /* Runs the loop until the scheduler says the job is finished. Returns 0 (the result is
  * prs_sched_result), PRS_EXIT_STOPPED (output or commit failed: resumable) or
- * PRS_EXIT_INTERNAL. */
+ * PRS_EXIT_INTERNAL (the pending batches could not be read from the queue). The first
+ * error decides, with its message in deps.rep. */
 int prs_coord_run(prs_coord *c);
 
 /* Nothing pending (all committed, the result not yet: a crash in prs_shutdown or in a

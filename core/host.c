@@ -1,5 +1,6 @@
 /* host.c -- see host.h. */
 #include "host.h"
+#include "clock.h"
 #include "fs.h"
 
 #include "hostmsg.h"
@@ -46,15 +47,8 @@ typedef struct prs_host {
     char message[1024];
 } prs_host;
 
-bool prs_host_is_script(const char *path) {
-    size_t n = strlen(path);
-    return n > 3 && strcmp(path + n - 3, ".py") == 0;
-}
-
 static double host_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)prs_mono_ns() / 1e9;
 }
 
 /* GPUs to share out: --gpus, else those the NVIDIA driver lists, else none. */

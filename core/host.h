@@ -21,9 +21,6 @@
 
 #define PRS_HOST_DEFAULT_PYTHON "/usr/bin/python3"
 
-/* True for an entry script run by a host process: a name ending in ".py". */
-bool prs_host_is_script(const char *path);
-
 /* Imports the script once in a host of its own (no init()): a missing interpreter, a
  * script that does not import, has no run(), or a tabular job without pandas is a usage
  * error. Returns 0 or PRS_EXIT_USAGE with err saying what (the traceback's last line)

@@ -65,6 +65,8 @@ int prs_hostmsg_init(prs_hostmsg *m, const char *script, const prs_job_config *c
     rc =
         rc ?: add_kv(m, "memory_limit", "%llu", (unsigned long long)cfg->worker_memory_limit_bytes);
     rc = rc ?: add_kv(m, "check", "%d", check ? 1 : 0);
+    if (cfg->partition_keys) /* only then: BATCH frames carry the key values */
+        rc = rc ?: add_kv(m, "partition_keys", "%s", cfg->partition_keys);
     rc = rc ?: add_str(m, "--");
     for (int i = 0; i < argc && rc == 0; i++)
         rc = add_str(m, argv[i]);
@@ -78,6 +80,14 @@ int prs_hostmsg_batch(prs_hostmsg *m, const prs_batch *b, bool files, const char
     prs_le32_put(head + 8, b->attempt);
     prs_le32_put(head + 12, b->count);
     int rc = add(m, head, sizeof(head));
+    if (b->partition_key_count) { /* the missing mask, then each key's value */
+        uint32_t missing = 0;
+        for (uint32_t i = 0; i < b->partition_key_count; i++)
+            missing |= b->partition_values[i] ? 0 : 1u << i;
+        rc = rc ?: add_u32(m, missing);
+        for (uint32_t i = 0; i < b->partition_key_count && rc == 0; i++)
+            rc = add_str(m, b->partition_values[i] ? b->partition_values[i] : "");
+    }
     if (files) {
         for (uint32_t i = 0; i < b->count && rc == 0; i++) {
             const char *name = b->items[i].name;

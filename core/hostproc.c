@@ -1,6 +1,7 @@
 /* hostproc.c -- see hostproc.h. */
 #include "hostproc.h"
 
+#include "clock.h"
 #include "le.h"
 #include "prs_host.h"
 
@@ -22,18 +23,6 @@ extern char **environ;
 #define HP_DRAIN_ROUNDS 64    /* reads per stream per poll round: the next round returns */
 #define HP_EXIT_DRAIN_MS 200u /* after the host is reaped, its children may hold its pipes */
 #define HP_READ_CHUNK 65536u
-
-static uint64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t unix_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* The "oom_kill N" count in file, or -1. */
 static int oom_count(const char *file) {
@@ -202,7 +191,7 @@ static int died(prs_hostproc *hp) {
 /* -ETIMEDOUT once the cancel has been on for kill_after_ms (the host is then killed). */
 static int check_cancel(prs_hostproc *hp, const atomic_bool *cancel, uint32_t kill_after_ms) {
     if (!cancel || !atomic_load_explicit(cancel, memory_order_relaxed)) return 0;
-    uint64_t now = mono_ms();
+    uint64_t now = prs_mono_ms();
     if (!hp->cancel_ms) hp->cancel_ms = now;
     if (now - hp->cancel_ms < kill_after_ms) return 0;
     kill(hp->pid, SIGKILL);
@@ -324,11 +313,11 @@ static void describe(prs_hostproc *hp, int status) {
 
 /* Waits up to wait_ms for the child to exit; true once it is reaped (status set). */
 static bool reap_within(prs_hostproc *hp, uint32_t wait_ms, int *status) {
-    uint64_t until = mono_ms() + wait_ms;
+    uint64_t until = prs_mono_ms() + wait_ms;
     for (;;) {
         pid_t r = waitpid(hp->pid, status, WNOHANG);
         if (r == hp->pid || (r < 0 && errno == ECHILD)) return true;
-        if (mono_ms() >= until) return false;
+        if (prs_mono_ms() >= until) return false;
         if (hp->resp_fd >= 0 && resp_read(hp) == -EPIPE) {
             close(hp->resp_fd);
             hp->resp_fd = -1;
@@ -347,8 +336,8 @@ void prs_hostproc_end(prs_hostproc *hp, uint32_t grace_ms) {
         hp->killed = true;
         waitpid(hp->pid, &status, 0); /* SIGKILL cannot be caught: bounded by the kernel */
     }
-    uint64_t until = mono_ms() + HP_EXIT_DRAIN_MS;
-    while ((hp->out.fd >= 0 || hp->err.fd >= 0) && mono_ms() < until) {
+    uint64_t until = prs_mono_ms() + HP_EXIT_DRAIN_MS;
+    while ((hp->out.fd >= 0 || hp->err.fd >= 0) && prs_mono_ms() < until) {
         struct pollfd p[2] = {{.fd = hp->out.fd, .events = POLLIN},
                               {.fd = hp->err.fd, .events = POLLIN}};
         if (poll(p, 2, HP_POLL_MS) <= 0) continue;
@@ -364,7 +353,7 @@ void prs_hostproc_end(prs_hostproc *hp, uint32_t grace_ms) {
     if (hp->resp_fd >= 0) close(hp->resp_fd);
     hp->resp_fd = -1;
     describe(hp, status);
-    hp->ended_unix_ms = unix_ms();
+    hp->ended_unix_ms = prs_wall_ms();
     hp->pid = 0;
 }
 
@@ -505,7 +494,7 @@ int prs_hostproc_spawn(prs_hostproc *hp, const prs_hostproc_spec *spec, char *er
     }
     hp->pid = pid;
     hp->last_pid = pid;
-    hp->started_unix_ms = unix_ms();
+    hp->started_unix_ms = prs_wall_ms();
     hp->req_fd = p[0][1];
     hp->out.fd = p[1][0];
     hp->err.fd = p[2][0];

@@ -76,6 +76,9 @@ struct prs_joblog {
      * at their first line. [PRS_MAX_WORKERS]: the runtime's. */
     FILE *streams[PRS_MAX_WORKERS + 1][2];
     bool streams_failed;
+    /* The stamp cache of prs_joblog_batch_done: the coordinator's. */
+    time_t report_stamp_sec;
+    char report_stamp_prefix[32];
     /* Errors: the coordinator's. */
     prs_errlog *errors; /* user/error.txt and user/error/<node>/: the coordinator's */
 };
@@ -172,15 +175,6 @@ static FILE *open_append(prs_joblog *jl, const char *sub, bool flushed, char *er
  * second, since the flusher stamps every line. The flusher's only. */
 /* Without the flusher's cache: for the coordinator, which must not touch the flusher's
  * state. */
-static void stamp_plain(uint64_t ns, char *buf, size_t size) {
-    time_t sec = (time_t)(ns / 1000000000ull);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    char prefix[32];
-    strftime(prefix, sizeof(prefix), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, size, "%s.%03uZ", prefix, (unsigned)(ns % 1000000000ull / 1000000u));
-}
-
 static void stamp_ns(prs_joblog *jl, uint64_t ns, char *buf, size_t size) {
     time_t sec = (time_t)(ns / 1000000000ull);
     if (sec != jl->stamp_sec || !jl->stamp_prefix[0]) {
@@ -196,6 +190,23 @@ static size_t put_str(char *buf, size_t at, const char *s) {
     size_t n = strlen(s);
     memcpy(buf + at, s, n);
     return at + n;
+}
+
+static size_t put_u64(char *buf, size_t at, uint64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        buf[at++] = tmp[--n];
+    return at;
+}
+
+static size_t put_i32(char *buf, size_t at, int32_t v) {
+    if (v < 0) buf[at++] = '-';
+    return put_u64(buf, at, v < 0 ? (uint64_t)(-(int64_t)v) : (uint64_t)v);
 }
 
 static size_t put_u32(char *buf, size_t at, uint32_t v) {
@@ -534,32 +545,53 @@ bool prs_joblog_user_enabled(const prs_joblog *jl, int level) {
     return level >= jl->level;
 }
 
-static void user_line(prs_joblog *jl, int worker, int level, const char *line, int n) {
+/* A user line formatted straight into the ring (no 4 KiB stack buffer, no copy): the
+ * prefix built by hand, fmt by one vsnprintf into the slot. A line longer than a record is
+ * formatted once more (ap's copy) and its rest pushed as continuation records, as
+ * push_line splits: up to JL_LINE_MAX bytes in all. */
+static void user_line(prs_joblog *jl, int worker, int level, const char *prefix, size_t plen,
+                      const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+static void user_line(prs_joblog *jl, int worker, int level, const char *prefix, size_t plen,
+                      const char *fmt, va_list ap) {
     int lvl = PRS_MAX(PRS_MIN(level, JL_LEVEL_MASK), 0);
     uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
-    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), line,
-              PRS_MIN((size_t)n, JL_LINE_MAX - 1));
+    int tag = lvl | (JL_DEST_USER << JL_DEST_SHIFT);
+    va_list again;
+    va_copy(again, ap);
+    int n = prs_logring_vpushf_split(&jl->ring, producer, tag | JL_FIRST, JL_MORE, prefix, plen,
+                                     fmt, ap);
+    if (n > (int)PRS_LOGRING_TEXT_MAX) {
+        char line[JL_LINE_MAX];
+        memcpy(line, prefix, plen);
+        int m = vsnprintf(line + plen, sizeof(line) - plen, fmt, again);
+        size_t len = m < 0 ? 0 : PRS_MIN(plen + (size_t)m, sizeof(line) - 1);
+        const char *rest = line + PRS_LOGRING_TEXT_MAX;
+        for (size_t left = len > PRS_LOGRING_TEXT_MAX ? len - PRS_LOGRING_TEXT_MAX : 0; left;) {
+            size_t k = PRS_MIN(left, (size_t)PRS_LOGRING_TEXT_MAX);
+            int more = k < left ? JL_MORE : 0;
+            if (prs_logring_push(&jl->ring, producer, tag | more, rest, k) != 0) break;
+            rest += k;
+            left -= k;
+        }
+    }
+    va_end(again);
 }
 
 void prs_joblog_user_batch(prs_joblog *jl, int worker, int level, uint64_t batch, uint32_t attempt,
                            const char *fmt, va_list ap) {
     if (level < jl->level) return;
-    char line[JL_LINE_MAX];
-    int p =
-        snprintf(line, sizeof(line), "[batch %llu try %u] ", (unsigned long long)batch, attempt);
-    int n = vsnprintf(line + p, sizeof(line) - (size_t)p, fmt, ap);
-    if (n >= 0) user_line(jl, worker, level, line, p + n);
+    char prefix[48];
+    size_t p = put_str(prefix, 0, "[batch ");
+    p = put_u64(prefix, p, batch);
+    p = put_str(prefix, p, " try ");
+    p = put_u64(prefix, p, attempt);
+    p = put_str(prefix, p, "] ");
+    user_line(jl, worker, level, prefix, p, fmt, ap);
 }
 
 void prs_joblog_user(prs_joblog *jl, int worker, int level, const char *fmt, va_list ap) {
     if (level < jl->level) return;
-    char line[JL_LINE_MAX];
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
-    if (n < 0) return;
-    int lvl = PRS_MAX(PRS_MIN(level, JL_LEVEL_MASK), 0);
-    uint32_t producer = worker >= 0 && (uint32_t)worker < PRS_MAX_WORKERS ? (uint32_t)worker : 0;
-    push_line(jl, producer, lvl | (JL_DEST_USER << JL_DEST_SHIFT), line,
-              PRS_MIN((size_t)n, sizeof(line) - 1));
+    user_line(jl, worker, level, "", 0, fmt, ap);
 }
 
 void prs_joblog_user_stream(prs_joblog *jl, int worker, const char *stream, const char *line,
@@ -592,37 +624,138 @@ void prs_joblog_errors_sync(prs_joblog *jl) {
 
 /* A CSV field per RFC 4180: quoted, quotes doubled, newlines kept out. */
 static void csv_field(FILE *f, const char *text, size_t len) {
-    fputc('"', f);
+    fputc_unlocked('"', f);
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
-        if (c == '"') fputc('"', f);
-        fputc(c == '\n' || c == '\r' ? ' ' : c, f);
+        if (c == '"') fputc_unlocked('"', f);
+        fputc_unlocked(c == '\n' || c == '\r' ? ' ' : c, f);
     }
-    fputc('"', f);
+    fputc_unlocked('"', f);
 }
 
-void prs_joblog_batch_done(prs_joblog *jl, const prs_joblog_batch *b) {
-    char start[48];
-    stamp_plain(b->start_realtime_ns, start, sizeof(start));
+/* Nanoseconds as seconds with 6 decimals, rounded to the microsecond (what "%.6f" of
+ * ns / 1e9 printed, without the floating-point formatting that was a tenth of the
+ * coordinator's CPU at one file per batch). */
+static size_t put_secs6(char *buf, size_t at, uint64_t ns) {
+    uint64_t us = ns / 1000u + (ns % 1000u >= 500u);
+    at = put_u64(buf, at, us / 1000000u);
+    buf[at++] = '.';
+    uint32_t frac = (uint32_t)(us % 1000000u);
+    for (uint32_t d = 100000u; d; d /= 10) {
+        buf[at++] = (char)('0' + frac / d % 10);
+    }
+    return at;
+}
+
+/* The coordinator's own stamp cache (the flusher has its own): strftime once a second. */
+static size_t put_stamp(prs_joblog *jl, char *buf, size_t at, uint64_t ns) {
+    time_t sec = (time_t)(ns / 1000000000ull);
+    if (sec != jl->report_stamp_sec || !jl->report_stamp_prefix[0]) {
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        strftime(jl->report_stamp_prefix, sizeof(jl->report_stamp_prefix), "%Y-%m-%dT%H:%M:%S",
+                 &tm);
+        jl->report_stamp_sec = sec;
+    }
+    at = put_str(buf, at, jl->report_stamp_prefix);
+    buf[at++] = '.';
+    uint32_t ms = (uint32_t)(ns % 1000000000ull / 1000000u);
+    buf[at++] = (char)('0' + ms / 100);
+    buf[at++] = (char)('0' + ms / 10 % 10);
+    buf[at++] = (char)('0' + ms % 10);
+    buf[at++] = 'Z';
+    return at;
+}
+
+/* sys/job_report/processed_mini-batches.csv's row of one try. */
+static void batch_csv_row(prs_joblog *jl, const prs_joblog_batch *b, const char *start,
+                          size_t start_len) {
+    char row[384];
+    size_t n = put_u64(row, 0, b->batch_id);
+    row[n++] = ',';
+    n = put_u64(row, n, b->attempt);
+    n = put_str(row, n, ",worker-");
+    n = put_u64(row, n, b->worker);
+    n = put_str(row, n, " pid ");
+    n = put_i32(row, n, b->pid);
+    n = put_str(row, n, " tid ");
+    n = put_i32(row, n, b->tid);
+    row[n++] = ',';
+    memcpy(row + n, start, start_len);
+    n += start_len;
+    row[n++] = ',';
+    n = put_u64(row, n, b->total);
+    row[n++] = ',';
+    n = put_u64(row, n, b->succeeded);
+    row[n++] = ',';
+    n = put_u64(row, n, b->failed);
+    row[n++] = ',';
+    n = put_secs6(row, n, b->elapsed_ns);
+    row[n++] = ',';
+    n = put_secs6(row, n, b->cpu_ns);
+    row[n++] = ',';
+    n = put_secs6(row, n, b->run_ns);
+    row[n++] = ',';
+    n = put_str(row, n, b->status);
+    row[n++] = ',';
+    n = put_str(row, n, b->error_category);
+    row[n++] = ',';
+    PRS_ASSERT(n <= sizeof(row));
+    fwrite_unlocked(row, 1, n, jl->report);
     size_t elen = 0;
     if (b->error) {
         const char *nl = memchr(b->error, '\n', b->error_len);
         elen = nl ? (size_t)(nl - b->error) : b->error_len;
     }
-    fprintf(jl->node_file,
-            "%s batch %llu attempt %u: worker %u ip %s pid %d tid %d cpu %d; items total %u "
-            "succeeded %u failed %u; duration %.6f s, process time %.6f s, run() time %.6f s; "
-            "%s\n",
-            start, (unsigned long long)b->batch_id, b->attempt, b->worker, jl->ip, b->pid, b->tid,
-            b->cpu, b->total, b->succeeded, b->failed, (double)b->elapsed_ns / 1e9,
-            (double)b->cpu_ns / 1e9, (double)b->run_ns / 1e9, b->status);
-    fprintf(jl->report, "%llu,%u,worker-%u pid %d tid %d,%s,%u,%u,%u,%.6f,%.6f,%.6f,%s,%s,",
-            (unsigned long long)b->batch_id, b->attempt, b->worker, b->pid, b->tid, start, b->total,
-            b->succeeded, b->failed, (double)b->elapsed_ns / 1e9, (double)b->cpu_ns / 1e9,
-            (double)b->run_ns / 1e9, b->status, b->error_category);
     csv_field(jl->report, b->error ? b->error : "", elen);
-    fprintf(jl->report, ",\"items %llu..%llu\"\n", (unsigned long long)b->first_item,
-            (unsigned long long)(b->first_item + b->total - (b->total ? 1 : 0)));
+    n = put_str(row, 0, ",\"items ");
+    n = put_u64(row, n, b->first_item);
+    n = put_str(row, n, "..");
+    n = put_u64(row, n, b->first_item + b->total - (b->total ? 1 : 0));
+    n = put_str(row, n, "\"\n");
+    fwrite_unlocked(row, 1, n, jl->report);
+}
+
+/* Both lines are built by hand into one buffer each and written with one fwrite: the
+ * coordinator writes one of each per finished try. Bounded: every string field is bounded
+ * (ip 64 bytes, status and category constants), the error goes through csv_field. */
+void prs_joblog_batch_done(prs_joblog *jl, const prs_joblog_batch *b) {
+    char line[512], start[40];
+    PRS_ASSERT(strlen(b->status) < 32 && strlen(b->error_category) < 32);
+    size_t slen = put_stamp(jl, start, 0, b->start_realtime_ns);
+    memcpy(line, start, slen);
+    size_t n = put_str(line, slen, " batch ");
+    n = put_u64(line, n, b->batch_id);
+    n = put_str(line, n, " attempt ");
+    n = put_u64(line, n, b->attempt);
+    n = put_str(line, n, ": worker ");
+    n = put_u64(line, n, b->worker);
+    n = put_str(line, n, " ip ");
+    n = put_str(line, n, jl->ip);
+    n = put_str(line, n, " pid ");
+    n = put_i32(line, n, b->pid);
+    n = put_str(line, n, " tid ");
+    n = put_i32(line, n, b->tid);
+    n = put_str(line, n, " cpu ");
+    n = put_i32(line, n, b->cpu);
+    n = put_str(line, n, "; items total ");
+    n = put_u64(line, n, b->total);
+    n = put_str(line, n, " succeeded ");
+    n = put_u64(line, n, b->succeeded);
+    n = put_str(line, n, " failed ");
+    n = put_u64(line, n, b->failed);
+    n = put_str(line, n, "; duration ");
+    n = put_secs6(line, n, b->elapsed_ns);
+    n = put_str(line, n, " s, process time ");
+    n = put_secs6(line, n, b->cpu_ns);
+    n = put_str(line, n, " s, run() time ");
+    n = put_secs6(line, n, b->run_ns);
+    n = put_str(line, n, " s; ");
+    n = put_str(line, n, b->status);
+    line[n++] = '\n';
+    PRS_ASSERT(n <= sizeof(line));
+    fwrite_unlocked(line, 1, n, jl->node_file);
+    batch_csv_row(jl, b, start, slen);
 }
 
 void prs_joblog_flush_reports(prs_joblog *jl) {

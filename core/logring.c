@@ -201,6 +201,39 @@ int prs_logring_vpushf(prs_logring *r, uint32_t producer_id, int level, const ch
     return 0;
 }
 
+int prs_logring_vpushf_split(prs_logring *r, uint32_t producer_id, int level, int more_flag,
+                             const char *prefix, size_t prefix_len, const char *fmt, va_list ap) {
+    PRS_ASSERT(prefix_len <= PRS_LOGRING_TEXT_MAX && (prefix || prefix_len == 0));
+    uint64_t t_ns = prs_wall_ns();
+    uint64_t pos;
+    struct prs_logring_slot *s = claim(r, &pos);
+    if (!s) return -EAGAIN;
+    prs_log_record *rec = &s->rec;
+    rec->timestamp_ns = t_ns;
+    rec->producer_id = producer_id;
+    rec->flags = 0;
+    if (prefix_len) memcpy(rec->text, prefix, prefix_len);
+    int n = vsnprintf(rec->text + prefix_len, sizeof(rec->text) - prefix_len, fmt, ap);
+    int rc;
+    if (n < 0) {
+        static const char bad[] = "[prs: bad log format]";
+        size_t keep = PRS_MIN(sizeof(bad) - 1, (size_t)PRS_LOGRING_TEXT_MAX - prefix_len);
+        memcpy(rec->text + prefix_len, bad, keep);
+        rec->text[prefix_len + keep] = '\0';
+        rec->len = (uint16_t)(prefix_len + keep);
+        rc = -EINVAL;
+    } else {
+        size_t whole = prefix_len + (size_t)n;
+        /* vsnprintf kept what fit and a NUL: the record is the text's first bytes. */
+        rec->len = (uint16_t)PRS_MIN(whole, (size_t)PRS_LOGRING_TEXT_MAX);
+        rc = (int)PRS_MIN(whole, (size_t)INT32_MAX);
+        if (whole > PRS_LOGRING_TEXT_MAX) level |= more_flag;
+    }
+    rec->level = (int32_t)level;
+    publish(s, pos);
+    return rc;
+}
+
 int prs_logring_pushf(prs_logring *r, uint32_t producer_id, int level, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

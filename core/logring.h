@@ -127,6 +127,18 @@ int prs_logring_pushf(prs_logring *r, uint32_t producer_id, int level, const cha
 int prs_logring_vpushf(prs_logring *r, uint32_t producer_id, int level, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 
+/* The producer side of a line longer than a record, formatted straight into the slot:
+ * prefix (prefix_len <= PRS_LOGRING_TEXT_MAX bytes, no NUL needed) then fmt. When the whole
+ * text is longer than a record, the record keeps its first PRS_LOGRING_TEXT_MAX bytes (no
+ * truncation marker, not flagged TRUNCATED) and its level gets more_flag, so the caller
+ * pushes the rest as continuation records (core/joblog.c: a line of up to 4 KiB). Returns
+ * the whole text's length (prefix_len + what vsnprintf counted: > PRS_LOGRING_TEXT_MAX when
+ * cut), -EAGAIN as push, or -EINVAL for a format error (vsnprintf < 0: the record holds the
+ * prefix and "[prs: bad log format]"). */
+int prs_logring_vpushf_split(prs_logring *r, uint32_t producer_id, int level, int more_flag,
+                             const char *prefix, size_t prefix_len, const char *fmt, va_list ap)
+    __attribute__((format(printf, 7, 0)));
+
 /* Consumer only. Copies the oldest published record into *out: returns 1, or 0 if there
  * is none yet (empty, or the next one is still being written). Only the header and
  * text[0..len] of *out are written. */

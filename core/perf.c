@@ -30,7 +30,7 @@ int prs_perf_open(prs_perf **out, const char *logs_dir, uint32_t interval_s, uin
     p->interval_ns = (uint64_t)(interval_s ? interval_s : 1) * 1000000000ull;
     char path[4200];
     snprintf(path, sizeof(path), "%s/sys/perf", logs_dir);
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) goto undo_cpu;
+    if (prs_mkdir_p(path) != 0) goto undo_cpu;
     snprintf(path, sizeof(path), "%s/sys/perf/overview.csv", logs_dir);
     p->csv = prs_fopen_nofollow(path, "a");
     if (!p->csv) goto undo_cpu;

@@ -99,6 +99,9 @@ const char *prs_version(void) {
 /* A host built against an older prs.h passes structs of the size it knew: they must not
  * change within libprs.so.0 (LP64; 32-bit targets are not built). */
 #if UINTPTR_MAX == UINT64_MAX
+/* The enum fields keep the int size the --log-policy setter writes (tools/prs.c). */
+_Static_assert(sizeof(enum prs_log_policy) == sizeof(uint32_t),
+               "enum prs_log_policy is not int-sized");
 _Static_assert(sizeof(prs_job_config) == PRS_JOB_CONFIG_BYTES,
                "prs_job_config changed size: a new field takes the place of reserved words");
 _Static_assert(sizeof(prs_job_report) == PRS_JOB_REPORT_BYTES,

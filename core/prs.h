@@ -44,6 +44,8 @@ enum prs_exit {
 };
 
 enum prs_output_action { PRS_OUTPUT_APPEND_ROW = 0, PRS_OUTPUT_SUMMARY_ONLY };
+/* A full log ring (prs_job_config.log_policy): wait (bounded back-off) or drop and count. */
+enum prs_log_policy { PRS_LOG_POLICY_WAIT = 0, PRS_LOG_POLICY_DROP = 1 };
 
 typedef struct prs_entry_table {
     prs_init_fn init;                       /* optional */
@@ -84,9 +86,9 @@ typedef struct prs_job_config {
     uint32_t run_max_try;               /* >= 1 (default 3) */
     uint64_t run_invocation_timeout_ms; /* one run() at most; 0 = none (default 60 s) */
     int logging_level;                  /* PRS_LOG_* (default INFO) */
-    int log_policy; /* ring full: 0 = wait (default, bounded back-off), 1 = drop and count */
-    uint32_t perf_interval_s; /* logs/sys/perf sample period, >= 1 (default 10) */
-    bool durable;             /* sync output and queue on commit (default true) */
+    enum prs_log_policy log_policy;     /* ring full: wait (default) or drop */
+    uint32_t perf_interval_s;           /* logs/sys/perf sample period, >= 1 (default 10) */
+    bool durable;                       /* sync output and queue on commit (default true) */
     bool quiet;      /* no progress lines on stderr (default true: only the CLI draws them) */
     bool fresh;      /* discard OUT's job state and output file first, instead of resuming */
     bool supervised; /* set by prs_supervise: a hung run() ends the process for a restart */
@@ -168,6 +170,12 @@ typedef struct prs_job_config {
      * and hash are part of the job's identity) proceeds, rows of both versions in one
      * output, and master.txt says so (false: refused, PRS_EXIT_USAGE). */
     bool allow_changed_script;
+    /* Rows reach the output file in input order (batch id order: items within a batch as
+     * the script emitted them, batches as created, partitions in order of first
+     * appearance), still exactly once after any crash. Batches finishing early wait in
+     * the job state (LMDB), a bounded window of them (README "--keep-order"). Part of
+     * the job's identity. Needs output_action append_row. false: any order (default). */
+    bool keep_order; /* beside the bool above: in its padding */
     /* New fields go above this line and take their size out of reserved, so that the size
      * stays PRS_JOB_CONFIG_BYTES (the ABI: core/prs.c asserts it), and their zero value
      * (what prs_job_config_defaults leaves) must mean "as before". */

@@ -33,9 +33,12 @@
  *             dataframe_header (0|1), logging_level (10..50), memory_limit (bytes of
  *             RLIMIT_AS prs set on the host, 0: none), check (1: only import the
  *             script and look for run; prs does this once per job before the workers
- *             start, so that a script that does not import is a usage error).
+ *             start, so that a script that does not import is a usage error), and only
+ *             for a partitioned job partition_keys ("COL[,COL...]", the key names).
  *             Answer: READY after importing the script and calling its init(), or ERROR.
  *   BATCH     uint64 batch id, uint32 attempt (1 = first try), uint32 count, then
+ *             with partition_keys in INIT: uint32 missing (bit i: key i has no value),
+ *                      then one NUL-terminated value per key ("" when missing);
  *             files:   count NUL-terminated absolute paths;
  *             tabular: uint32 header length, the header row (csv/tsv; empty for jsonl and
  *                      lines), then the count records, each followed by '\n' (a record

@@ -7,6 +7,23 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* The Python host (core/host, hostproc, hostmsg: 19 KB) is not in libprs.a, which stays
+ * within the edge footprint (tools/bench/footprint): `prs` and libprs.so link it. Weak
+ * references, so that a program linking libprs.a alone still links; it refuses a *.py
+ * script (prs_host_entry_run is then null), naming why. */
+#pragma weak prs_host_check
+#pragma weak prs_host_spare_drop
+#pragma weak prs_host_entry_init
+#pragma weak prs_host_entry_run
+#pragma weak prs_host_entry_shutdown
+#pragma weak prs_host_entry_ready
+
+/* A script run by a host process: a name ending in ".py". */
+static bool python_script(const char *path) {
+    size_t n = strlen(path);
+    return n > 3 && strcmp(path + n - 3, ".py") == 0;
+}
+
 int prs_script_load(prs_script_lib *lib, const char *path, char *err, size_t err_size) {
     memset(lib, 0, sizeof(*lib));
     struct stat st;
@@ -18,7 +35,14 @@ int prs_script_load(prs_script_lib *lib, const char *path, char *err, size_t err
         snprintf(err, err_size, "--entry-script %s: not a regular file", path);
         return -ENOEXEC;
     }
-    if (prs_host_is_script(path)) {
+    if (python_script(path)) {
+        if (!prs_host_entry_run) {
+            snprintf(err, err_size,
+                     "--entry-script %s: a Python script, and this program is linked without "
+                     "prs's Python host (libprs.a leaves it out: link libprs.so, or run prs)",
+                     path);
+            return -ENOEXEC;
+        }
         lib->hosted = true;
         lib->table = (prs_entry_table){.init = prs_host_entry_init,
                                        .run = prs_host_entry_run,
@@ -60,7 +84,7 @@ int prs_script_load(prs_script_lib *lib, const char *path, char *err, size_t err
 }
 
 void prs_script_unload(prs_script_lib *lib) {
-    if (lib->host_key) prs_host_spare_drop(lib->host_key);
+    if (lib->host_key) prs_host_spare_drop(lib->host_key); /* set only when hosted */
     lib->host_key = NULL;
     if (lib->handle) dlclose(lib->handle);
     lib->handle = NULL;

@@ -1,7 +1,7 @@
 /* script.h -- loading an entry script into a prs_entry_table: a shared object, or a
  * script run by a host process per worker (*.py: host.h), behind the same table.
  *
- * Owns: the dlopen handle. May call: libdl, libc, host.
+ * Owns: the dlopen handle. May call: libdl, libc, host (when linked: see script.c).
  * The script's undefined prs_* symbols (prs_emit, prs_log, ...) resolve against the
  * host: the prs binary exports them (-rdynamic; only the PRS_API ones are visible), a
  * host linking libprs.so.0 finds them there, and a host linking libprs.a exports them with
@@ -23,7 +23,8 @@ typedef struct prs_script_lib {
 } prs_script_lib;
 
 /* err names the path and says what is wrong: missing, not a shared object, no prs_run.
- * Returns 0, -ENOENT, -ENOEXEC (not loadable) or -ESRCH (no prs_run). */
+ * Returns 0, -ENOENT, -ENOEXEC (not loadable; a *.py script in a program linked without
+ * the Python host) or -ESRCH (no prs_run). */
 int prs_script_load(prs_script_lib *lib, const char *path, char *err, size_t err_size);
 void prs_script_unload(prs_script_lib *lib);
 

@@ -1,6 +1,7 @@
 /* side.c -- see side.h. */
 #include "side.h"
 #include "clock.h"
+#include "fs.h"
 #include "prs.h"
 #include "sidescan.h"
 
@@ -143,7 +144,10 @@ static int resolve(char *path, size_t size, const char *opt, const char *name, c
 int prs_side_config_build(prs_side_config *sc, const char *const *inputs, uint32_t input_count,
                           const char *const *tables, uint32_t table_count, char *err,
                           size_t err_size) {
-    memset(sc, 0, sizeof(*sc));
+    /* Only the counts: nothing reads an entry past them, and clearing all of *sc (540 KiB
+     * of paths) would make every job's pages resident, side inputs or none. */
+    sc->input_count = 0;
+    sc->table_count = 0;
     if (input_count > PRS_SIDE_MAX || table_count > PRS_SIDE_MAX) {
         snprintf(err, err_size, "at most %u --side-input and %u --side-table", PRS_SIDE_MAX,
                  PRS_SIDE_MAX);
@@ -353,8 +357,9 @@ int prs_side_load(const prs_side_config *sc, const char *state_dir, prs_joblog *
     if (*db || sc->table_count == 0) return 0;
     char dir[PATH_MAX + 32];
     snprintf(dir, sizeof(dir), "%s/side", state_dir);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, err_size, "%s: %s", dir, strerror(errno));
+    int mrc = prs_mkdir_p(dir);
+    if (mrc) {
+        snprintf(err, err_size, "%s: %s", dir, strerror(-mrc));
         return PRS_EXIT_USAGE;
     }
     char why[PATH_MAX + 1024];

@@ -116,12 +116,6 @@ static void child_on_exit(int status, void *arg) {
     _exit(status);
 }
 
-static uint64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static uint64_t progress_of(const char *out_dir) {
     char state[PATH_MAX + 16];
     snprintf(state, sizeof(state), "%s/.prs", out_dir);
@@ -178,8 +172,9 @@ static void driver_life(const prs_job_config *c, pid_t child, uint64_t start_ms,
         fprintf(f,
                 "  logging level: %s; log policy: %s; perf interval: %u s; durable: %s\n"
                 "  output action: %s; output file: %s\n",
-                prs_log_level_name(c->logging_level), c->log_policy ? "drop" : "wait",
-                c->perf_interval_s, c->durable ? "yes" : "no",
+                prs_log_level_name(c->logging_level),
+                c->log_policy == PRS_LOG_POLICY_DROP ? "drop" : "wait", c->perf_interval_s,
+                c->durable ? "yes" : "no",
                 c->output_action == PRS_OUTPUT_SUMMARY_ONLY ? "summary_only" : "append_row",
                 c->append_row_file_name);
     }
@@ -308,7 +303,7 @@ static void wait_life(const prs_job_config *c, pid_t child, life_end *end) {
     int forwarded = 0;
     sig_atomic_t winches = supervisor_winches;
     uint64_t kill_at = 0, stopped_at = 0;
-    uint64_t tick_at = mono_ms() + c->supervisor_tick_ms;
+    uint64_t tick_at = prs_mono_ms() + c->supervisor_tick_ms;
     bool killed = false;
     for (;;) {
         int st = 0;
@@ -317,7 +312,7 @@ static void wait_life(const prs_job_config *c, pid_t child, life_end *end) {
             end->status = 0; /* cannot happen for our own child; treat as a plain exit */
             return;
         }
-        uint64_t now = mono_ms();
+        uint64_t now = prs_mono_ms();
         if (got == child && (WIFEXITED(st) || WIFSIGNALED(st))) {
             end->status = st;
             return;
@@ -349,7 +344,7 @@ static void wait_life(const prs_job_config *c, pid_t child, life_end *end) {
         /* the caller's tick, not while stopping: a stop must stay within its bounds */
         if (c->supervisor_tick && c->supervisor_tick_ms && !forwarded && now >= tick_at) {
             c->supervisor_tick(c->supervisor_tick_arg);
-            tick_at = mono_ms() + c->supervisor_tick_ms;
+            tick_at = prs_mono_ms() + c->supervisor_tick_ms;
         }
         nanosleep(&(struct timespec){.tv_nsec = SUPERVISOR_POLL_NS}, NULL);
     }

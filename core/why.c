@@ -1,6 +1,7 @@
 /* why.c -- see why.h. */
 #include "why.h"
 
+#include "clock.h"
 #include "queue.h"
 #include "scoreboard.h"
 
@@ -145,9 +146,7 @@ static void print_running(why *w) {
         const prs_scoreboard_slot *s = &sb->slot[i];
         if (atomic_load(&s->state) != PRS_SLOT_RUNNING || atomic_load(&s->batch_id) != w->batch)
             continue;
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        uint64_t now_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+        uint64_t now_ms = prs_wall_ms();
         uint64_t since = atomic_load(&s->started_unix_ms);
         fprintf(w->f, "running now: worker %u, try %u, for %.1f s\n", i, atomic_load(&s->attempt),
                 now_ms > since ? (double)(now_ms - since) / 1e3 : 0.0);

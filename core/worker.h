@@ -3,6 +3,8 @@
  * Owns: one pinned thread per worker, its jemalloc arena, its queue reader, its batch
  *   scratch (item array, file bytes) and PRS_WORKER_OUTS result buffers. prs_worker is
  *   opaque here: its inside (worker_impl.h) is for the code on the worker's thread.
+ *   worker.c runs the thread (its loop, run() and the completion); worker_input.c turns a
+ *   dispatched batch into items (worker_input.h).
  * May call: entry-script callbacks, storage/queue readers, storage/sidedb readers (side
  *   tables), io/reader (file items), io/records (tabular items), core/crash (its handler's
  *   per-thread state), core/scoreboard (its slot), joblog user(), the channels, core/base.

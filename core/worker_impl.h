@@ -1,7 +1,7 @@
 /* worker_impl.h -- the inside of a worker, for the code that runs on its thread: worker.c
- * (the thread), prs_entry.c (the entry-script API behind a prs_ctx) and host.c (the Python
- * host adapter, an entry table run by the worker). The coordinator sees a prs_worker only
- * through worker.h.
+ * (the thread), worker_input.c (a batch's input), prs_entry.c (the entry-script API behind a
+ * prs_ctx) and host.c (the Python host adapter, an entry table run by the worker). The coordinator
+ * sees a prs_worker only through worker.h.
  *
  * Owns: nothing beyond worker.h's contract. Fields marked "the worker thread sets" are
  * read by others only after prs_worker_join. */

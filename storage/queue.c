@@ -20,6 +20,8 @@
 struct prs_queue {
     MDB_env *env;
     MDB_dbi meta, items, batches;
+    MDB_dbi held;        /* --keep-order's rows waiting for their predecessors */
+    bool has_held;       /* false: a read-only open of a job older than the table */
     char path[PATH_MAX]; /* dir/data.mdb, for corruption messages */
 };
 
@@ -163,6 +165,14 @@ static int queue_open(prs_queue **out, const char *dir, enum prs_durability dura
         mdb_txn_abort(txn);
         goto fail_env;
     }
+    /* Jobs of earlier versions have no held table: a writer creates it, a reader does
+     * without (such a job holds no rows). */
+    rc = mdb_dbi_open(txn, "held", create | MDB_INTEGERKEY, &q->held);
+    if (rc && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        goto fail_env;
+    }
+    q->has_held = rc == 0;
     rc = mdb_txn_commit(txn);
     if (rc) goto fail_env;
     *out = q;
@@ -264,7 +274,7 @@ int prs_queue_build_begin(prs_queue *q, prs_queue_builder **out) {
     }
     /* Empty, not delete: a half-built job from a crashed creation starts over. */
     if ((rc = mdb_drop(txn, q->meta, 0)) || (rc = mdb_drop(txn, q->items, 0)) ||
-        (rc = mdb_drop(txn, q->batches, 0))) {
+        (rc = mdb_drop(txn, q->batches, 0)) || (rc = mdb_drop(txn, q->held, 0))) {
         mdb_txn_abort(txn);
         free(b);
         return prs_mdb_err(rc);
@@ -448,9 +458,29 @@ void prs_queue_build_abort(prs_queue_builder *b) {
     free(b);
 }
 
-int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count,
-                     const prs_queue_counts *counts, const char *meta_key, const void *meta_val,
-                     size_t meta_len) {
+/* Puts the held rows and drops the written ones, in the commit's transaction. */
+static int held_apply(prs_queue *q, MDB_txn *txn, const prs_queue_held *held) {
+    PRS_ASSERT(q->has_held); /* a writer always opens the table */
+    for (size_t i = 0; i < held->put_count; i++) {
+        uint64_t id = held->puts[i].batch_id;
+        if (held->puts[i].len == 0) return -EINVAL; /* no rows: nothing is held */
+        MDB_val k = {sizeof(id), &id},
+                v = {held->puts[i].len, (void *)(uintptr_t)held->puts[i].rows};
+        int err = prs_mdb_err(mdb_put(txn, q->held, &k, &v, 0));
+        if (err) return err;
+    }
+    for (size_t i = 0; i < held->drop_count; i++) {
+        uint64_t id = held->drops[i];
+        MDB_val k = {sizeof(id), &id};
+        int err = prs_mdb_err(mdb_del(txn, q->held, &k, NULL));
+        if (err && err != -ENOENT) return err; /* a batch finished without rows held none */
+    }
+    return 0;
+}
+
+int prs_queue_commit_held(prs_queue *q, const prs_batch_update *updates, size_t count,
+                          const prs_queue_counts *counts, const char *meta_key,
+                          const void *meta_val, size_t meta_len, const prs_queue_held *held) {
     /* Refuse, before writing anything, a record the decoder would refuse on the way back:
      * a caller's bug must not become a state file that no longer opens. */
     uint8_t counts_enc[PRS_QUEUE_COUNTS_BYTES];
@@ -472,6 +502,7 @@ int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count
         MDB_val k = {sizeof(id), &id}, v = {sizeof(enc), enc};
         err = prs_mdb_err(mdb_put(txn, q->batches, &k, &v, 0));
     }
+    if (err == 0 && held) err = held_apply(q, txn, held);
     if (err == 0) err = meta_put(txn, q->meta, "counts", counts_enc, sizeof(counts_enc));
     if (err == 0 && meta_key) err = meta_put(txn, q->meta, meta_key, meta_val, meta_len);
     if (err) {
@@ -479,6 +510,25 @@ int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count
         return err;
     }
     return prs_mdb_err(mdb_txn_commit(txn));
+}
+
+int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count,
+                     const prs_queue_counts *counts, const char *meta_key, const void *meta_val,
+                     size_t meta_len) {
+    return prs_queue_commit_held(q, updates, count, counts, meta_key, meta_val, meta_len, NULL);
+}
+
+int prs_queue_held_count(prs_queue *q, uint64_t *count) {
+    *count = 0;
+    if (!q->has_held) return 0;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(q->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return prs_mdb_err(rc);
+    MDB_stat st;
+    rc = mdb_stat(txn, q->held, &st);
+    if (rc == 0) *count = st.ms_entries;
+    mdb_txn_abort(txn);
+    return prs_mdb_err(rc);
 }
 
 int prs_queue_reader_open(prs_queue *q, prs_queue_reader **out) {
@@ -575,6 +625,38 @@ int prs_queue_reader_get(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *
     rc = prs_queue_reader_batch(r, batch_id, rec);
     prs_queue_reader_end(r);
     return rc;
+}
+
+int prs_queue_reader_held_first(prs_queue_reader *r, uint64_t *batch_id) {
+    PRS_ASSERT(r->active);
+    if (!r->q->has_held) return -ENOENT;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(r->txn, r->q->held, &cur);
+    if (rc) return prs_mdb_err(rc);
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (rc == 0 && k.mv_size != sizeof(*batch_id))
+        rc = PRS_CORRUPT(r->q->path, "a held row record with a %zu-byte key", k.mv_size);
+    else if (rc == 0)
+        memcpy(batch_id, k.mv_data, sizeof(*batch_id));
+    else
+        rc = prs_mdb_err(rc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+int prs_queue_reader_held(prs_queue_reader *r, uint64_t batch_id, const void **rows, size_t *len) {
+    PRS_ASSERT(r->active);
+    if (!r->q->has_held) return -ENOENT;
+    MDB_val k = {sizeof(batch_id), &batch_id}, v;
+    int rc = mdb_get(r->txn, r->q->held, &k, &v);
+    if (rc) return prs_mdb_err(rc);
+    if (v.mv_size == 0) /* never written: a hold has rows */
+        return PRS_CORRUPT(r->q->path, "batch %llu: an empty held row record",
+                           (unsigned long long)batch_id);
+    *rows = v.mv_data;
+    *len = v.mv_size;
+    return 0;
 }
 
 int prs_queue_reader_items(prs_queue_reader *r, uint64_t first, uint32_t count, const void **views,

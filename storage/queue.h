@@ -4,6 +4,9 @@
  *   "meta"    small named values (config text, counters, first error)
  *   "items"   item id (u64) -> item record (files: the relative path with its NUL)
  *   "batches" batch id (u64) -> prs_batch_rec
+ *   "held"    batch id (u64) -> its rows (--keep-order): a batch finished before an older
+ *             one, whose rows wait here until every older batch is written (see
+ *             core/reorder.h); a batch is held or written, never both
  * May call: LMDB, libc, core/base (counts.h, le.h, mdb_err.h). Knows nothing of io/ or the
  *   runtime.
  * Callers must: make every write (builder, commit, grow) from ONE thread (the
@@ -178,6 +181,28 @@ void prs_queue_build_abort(prs_queue_builder *b);
 int prs_queue_commit(prs_queue *q, const prs_batch_update *updates, size_t count,
                      const prs_queue_counts *counts, const char *meta_key, const void *meta_val,
                      size_t meta_len);
+/* --keep-order: rows to hold (len > 0; a batch without rows holds nothing) and held batches
+ * to drop (their rows were written: ids without a held record are fine), in the commit. */
+typedef struct prs_queue_held_put {
+    uint64_t batch_id;
+    const void *rows;
+    size_t len;
+} prs_queue_held_put;
+typedef struct prs_queue_held {
+    const prs_queue_held_put *puts;
+    size_t put_count;
+    const uint64_t *drops;
+    size_t drop_count;
+} prs_queue_held;
+/* prs_queue_commit, and held applied in the same transaction (held NULL: none). Errors as
+ * prs_queue_commit; -EINVAL also for a put without rows. */
+int prs_queue_commit_held(prs_queue *q, const prs_batch_update *updates, size_t count,
+                          const prs_queue_counts *counts, const char *meta_key,
+                          const void *meta_val, size_t meta_len, const prs_queue_held *held);
+/* How many batches hold rows now (0 for a job without the table). Any thread. 0 or an
+ * LMDB error. */
+int prs_queue_held_count(prs_queue *q, uint64_t *count);
+
 /* The committed counters. Any thread. 0; -ENOENT: no job created; -EBADMSG: the record is
  * not one prs writes (reported with PRS_CORRUPT); an LMDB error. */
 int prs_queue_counts_get(prs_queue *q, prs_queue_counts *counts);
@@ -203,6 +228,11 @@ int prs_queue_reader_batch(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec
 /* The batch's record read in a snapshot of its own (begin, batch, end): for an inactive
  * reader, left inactive. 0; -ENOENT: no such batch; -EBADMSG; an LMDB error. */
 int prs_queue_reader_get(prs_queue_reader *r, uint64_t batch_id, prs_batch_rec *rec);
+/* Zero-copy view of batch_id's held rows (an active reader), valid until the reader's end.
+ * 0; -ENOENT: none held; -EBADMSG: an empty record (no run writes one); an LMDB error. */
+int prs_queue_reader_held(prs_queue_reader *r, uint64_t batch_id, const void **rows, size_t *len);
+/* The lowest batch id holding rows (an active reader). 0; -ENOENT: none; an LMDB error. */
+int prs_queue_reader_held_first(prs_queue_reader *r, uint64_t *batch_id);
 /* Zero-copy view of item records [first, first+count): views[i]/sizes[i], valid until
  * the reader's end. 0; -EBADMSG: an item of the range is missing (reported); an LMDB
  * error. */

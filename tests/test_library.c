@@ -319,3 +319,27 @@ Test(library, a_second_holder_of_the_crash_handlers_is_refused, .timeout = 120) 
     tu_rmrf(f.dir);
     tu_rmrf(g.dir);
 }
+
+/* libprs.a leaves the Python host out (the edge footprint; prs and libprs.so have it): a
+ * program linked with libprs.a alone, as this test is, refuses a *.py script naming why,
+ * and runs no batch. */
+Test(library, a_python_script_without_the_host_is_refused_naming_why, .timeout = 60) {
+    fixture f;
+    fixture_make(&f, "lib-nopy", 3);
+    char script[512];
+    path_of(script, sizeof(script), f.dir, "score.py");
+    FILE *py = fopen(script, "w");
+    cr_assert(py);
+    fputs("def run(batch):\n    return batch\n", py);
+    fclose(py);
+    prs_job_config c;
+    config_for(&c, &f, NULL);
+    c.entry = (prs_entry_table){0};
+    c.entry_script = script;
+    prs_job_report rep;
+    int code = prs_job_run(&c, &rep);
+    cr_assert_neq(code, PRS_EXIT_OK, "a .py script ran without the Python host");
+    cr_assert(strstr(rep.message, "linked without prs's Python host"), "%s", rep.message);
+    cr_assert_eq(rep.succeeded_items, 0);
+    tu_rmrf(f.dir);
+}

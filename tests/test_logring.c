@@ -416,3 +416,61 @@ Test(logring_mt, drop_two_producers_count_exactly, .timeout = 60) {
 Test(logring_mt, drop_four_producers_count_exactly, .timeout = 60) {
     mt_run(4, PRS_LOGRING_DROP, 64);
 }
+
+static int split_push(prs_logring *r, const char *prefix, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int split_push(prs_logring *r, const char *prefix, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = prs_logring_vpushf_split(r, 2, 20, 0x100, prefix, strlen(prefix), fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+Test(logring, vpushf_split_prefixes_and_flags_a_line_longer_than_a_record) {
+    prs_logring r;
+    cr_assert_eq(prs_logring_init(&r, 4, PRS_LOGRING_WAIT), 0);
+    cr_assert_eq(split_push(&r, "[batch 7 try 1] ", "item %s n=%d", "a.txt", 3), 30);
+    prs_log_record rec;
+    cr_assert_eq(prs_logring_pop(&r, &rec), 1);
+    expect_record(&rec, 2, 20, "[batch 7 try 1] item a.txt n=3");
+    /* 16 + 300 bytes: the record is the first TEXT_MAX of them, no marker, the flag set. */
+    char big[301];
+    memset(big, 'x', 300);
+    big[300] = '\0';
+    big[0] = 'B';
+    cr_assert_eq(split_push(&r, "[batch 8 try 2] ", "%s", big), 316);
+    cr_assert_eq(prs_logring_pop(&r, &rec), 1);
+    cr_assert_eq(rec.level, 20 | 0x100);
+    cr_assert_eq(rec.len, PRS_LOGRING_TEXT_MAX);
+    cr_assert_eq(rec.flags, 0, "cut for continuation records, not truncated");
+    cr_assert_eq(memcmp(rec.text, "[batch 8 try 2] Bxxx", 20), 0);
+    cr_assert_eq(rec.text[PRS_LOGRING_TEXT_MAX - 1], 'x');
+    cr_assert_eq(rec.text[rec.len], '\0');
+    /* No prefix: as vpushf without the truncation. */
+    cr_assert_eq(split_push(&r, "", "plain %u", 9u), 7);
+    cr_assert_eq(prs_logring_pop(&r, &rec), 1);
+    expect_record(&rec, 2, 20, "plain 9");
+    prs_logring_destroy(&r);
+}
+
+Test(logring, vpushf_split_format_error_keeps_the_prefix_and_says_so) {
+    prs_logring r;
+    cr_assert_eq(prs_logring_init(&r, 2, PRS_LOGRING_WAIT), 0);
+    /* In the C locale a non-ASCII wide character cannot be converted: vsnprintf fails. */
+    cr_assert_eq(split_push(&r, "[batch 1 try 1] ", "x%lcy", (wint_t)0x4e2d), -EINVAL);
+    prs_log_record rec;
+    cr_assert_eq(prs_logring_pop(&r, &rec), 1);
+    expect_record(&rec, 2, 20, "[batch 1 try 1] [prs: bad log format]");
+    prs_logring_destroy(&r);
+}
+
+Test(logring, vpushf_split_on_a_full_drop_ring_counts_the_drop) {
+    prs_logring r;
+    cr_assert_eq(prs_logring_init(&r, 2, PRS_LOGRING_DROP), 0);
+    cr_assert_eq(split_push(&r, "p ", "%d", 1), 3);
+    cr_assert_eq(split_push(&r, "p ", "%d", 2), 3);
+    cr_assert_eq(split_push(&r, "p ", "%d", 3), -EAGAIN);
+    cr_assert_eq(prs_logring_dropped(&r), 1);
+    prs_logring_destroy(&r);
+}

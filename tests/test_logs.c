@@ -10,6 +10,7 @@
 
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <regex.h>
 #include <string.h>
 
 /* The files matching a shell glob under OUT/logs, concatenated (NULL if none). */
@@ -18,6 +19,15 @@ static char *logs_glob(const e2e_run *r, const char *glob) {
     snprintf(p, sizeof(p), "%s/glob.txt", r->dir);
     if (tu_sh("cat %s/logs/%s > '%s' 2>/dev/null", r->out, glob, p) != 0) return NULL;
     return tu_read(p, NULL);
+}
+
+/* True when text matches the POSIX extended regular expression re, anchored by the caller. */
+static bool matches(const char *re, const char *text) {
+    regex_t rx;
+    cr_assert_eq(regcomp(&rx, re, REG_EXTENDED | REG_NOSUB), 0, "bad regex %s", re);
+    bool ok = regexec(&rx, text, 0, NULL, 0) == 0;
+    regfree(&rx);
+    return ok;
 }
 
 /* Fields of one CSV line (RFC 4180 quotes), into a NUL-separated copy. */
@@ -78,6 +88,18 @@ Test(logs, every_file_exists_and_parses_and_counts_add_up, .timeout = 120) {
     cr_assert(node, "no sys/node file");
     cr_assert_eq(e2e_count(node, " batch "), 9, "%s", node);
     cr_assert(strstr(node, "run() time"), "%s", node);
+    /* The lines are built by hand (no printf): every field where it was, times to the us. */
+    char *nsave = NULL;
+    for (char *line = strtok_r(node, "\n", &nsave); line; line = strtok_r(NULL, "\n", &nsave)) {
+        cr_assert(
+            matches("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z batch "
+                    "[0-9]+ attempt 1: worker [01] ip [^ ]+ pid [0-9]+ tid [0-9]+ cpu "
+                    "-?[0-9]+; items total [1-7] succeeded [0-7] failed [0-7]; duration "
+                    "[0-9]+\\.[0-9]{6} s, process time [0-9]+\\.[0-9]{6} s, run\\(\\) time "
+                    "[0-9]+\\.[0-9]{6} s; RUN_DONE$",
+                    line),
+            "node line: %s", line);
+    }
     free(node);
 
     char *csv = logs_glob(&r, "sys/job_report/processed_mini-batches.csv");
@@ -97,6 +119,13 @@ Test(logs, every_file_exists_and_parses_and_counts_add_up, .timeout = 120) {
         succeeded += strtoul(fields[5], NULL, 10);
         failed += strtoul(fields[6], NULL, 10);
         cr_assert_str_eq(fields[10], "RUN_DONE", "%s", line);
+        cr_assert(matches("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$",
+                          fields[3]),
+                  "start: %s", line);
+        for (int k = 7; k <= 9; k++)
+            cr_assert(matches("^[0-9]+\\.[0-9]{6}$", fields[k]), "column %d: %s", k, line);
+        cr_assert(matches("^worker-[01] pid [0-9]+ tid [0-9]+$", fields[2]), "%s", line);
+        cr_assert(matches("^items [0-9]+\\.\\.[0-9]+$", fields[13]), "%s", line);
     }
     free(csv);
     cr_assert_eq(rows, 1 + 9);

@@ -6,6 +6,7 @@
 
 #include <criterion/criterion.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_BATCHES 4096
 
@@ -316,5 +317,32 @@ Test(partition_run, every_partition_once_with_its_values_and_resume_after_a_cras
     e = tu_read(err, NULL);
     cr_assert(strstr(e, "--partition-keys zip needs --input-format csv, tsv or jsonl"), "%s", e);
     free(e);
+    tu_rmrf(dir);
+}
+
+/* Python: run(mini_batch, mini_batch_context) gets partition_key_value, a dict equal to
+ * every row's keys (a missing key: None); a one-parameter run gets the mini-batch only. */
+Test(partition_run, python_context_carries_the_key_values, .timeout = 180) {
+    if (access("/usr/bin/python3", X_OK) != 0) cr_skip_test("no /usr/bin/python3");
+    char dir[256], csv[300], out[300], err[300], file[400];
+    tu_tmpdir(dir, sizeof(dir), "partition-py");
+    snprintf(csv, sizeof(csv), "%s/in.csv", dir);
+    snprintf(out, sizeof(out), "%s/out", dir);
+    snprintf(err, sizeof(err), "%s/err.txt", dir);
+    write_csv(csv, 1000, 11);
+    cr_assert_eq(tu_sh("%s run -q --entry-script tests/python/partition_probe.py --input '%s' "
+                       "--input-format csv --output '%s' --partition-keys state,city -j 2 "
+                       "2>'%s'",
+                       tu_prs(), csv, out, err),
+                 0, "see %s", err);
+    snprintf(file, sizeof(file), "%s/parallel_run_step.txt", out);
+    check_rows(file, 1000);
+    snprintf(out, sizeof(out), "%s/out1", dir);
+    cr_assert_eq(tu_sh("%s run -q --entry-script tests/python/one_arg.py --input '%s' "
+                       "--input-format csv --output '%s' --partition-keys state 2>'%s'",
+                       tu_prs(), csv, out, err),
+                 0, "see %s", err);
+    snprintf(file, sizeof(file), "%s/parallel_run_step.txt", out);
+    cr_assert_eq(tu_sh("test $(wc -l <'%s') -eq 1000", file), 0, "one row per record");
     tu_rmrf(dir);
 }

@@ -3,6 +3,7 @@
 #include "e2e.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Runs shard k of n of r's job with faulty.so (args after --); returns the exit code. */
 static int run_shard(const e2e_run *r, unsigned k, unsigned n, const char *opts, const char *args) {
@@ -347,4 +348,49 @@ Test(shards, generated_scripts_map_a_threshold_to_the_merge) {
     cr_assert(ov && strstr(ov, "failed because: failed items exceeded --error-threshold"), "%s",
               ov);
     free(ov);
+}
+
+/* prs submit -- --config job.yml: resources.instance_count is the shard count and the
+ * file's output the OUT, unless --shards / --output say otherwise; a file that does not
+ * load is a usage error naming it. */
+Test(shards, submit_takes_instance_count_from_the_config) {
+    e2e_run r;
+    e2e_setup(&r, "shards-config", 12);
+    fake_tools(&r);
+    char yml[400], args[900], log[400], p[600];
+    snprintf(yml, sizeof(yml), "%s/job.yml", r.dir);
+    cr_assert_eq(tu_sh("cp tests/jobs/file_job.yml '%s' && mv '%s' '%s/data' && mkdir -p "
+                       "'%s/model' && ln -s \"$PWD/build/examples\" '%s/src'",
+                       yml, r.in, r.dir, r.dir, r.dir),
+                 0);
+    snprintf(args, sizeof(args), "--slurm -- --config '%s'", yml);
+    cr_assert_eq(submit(&r, args, log, sizeof(log)), 0, "%s", tu_read(log, NULL));
+    char *out = tu_read(log, NULL);
+    cr_assert(strstr(out, "2 shards, from resources.instance_count"), "%s", out);
+    cr_assert(strstr(out, "Slurm job array 41 (tasks 0-1 of 0-1)"), "%s", out);
+    free(out);
+    snprintf(p, sizeof(p), "%s/out/slurm/shards.sbatch", r.dir);
+    cr_assert_eq(access(p, F_OK), 0, "the file's output ./out is OUT");
+    snprintf(args, sizeof(args), "--slurm --shards 3 -- --config '%s' --output '%s/o3'", yml,
+             r.dir);
+    cr_assert_eq(submit(&r, args, log, sizeof(log)), 0, "%s", tu_read(log, NULL));
+    out = tu_read(log, NULL);
+    cr_assert(strstr(out, "Slurm job array 43 (tasks 0-2 of 0-2)"), "--shards wins: %s", out);
+    cr_assert_null(strstr(out, "from resources.instance_count"), "%s", out);
+    free(out);
+    snprintf(p, sizeof(p), "%s/o3/slurm/shards.sbatch", r.dir);
+    cr_assert_eq(access(p, F_OK), 0, "--output wins over the file's");
+    /* Without the key and without --shards: refused; a file that does not load: named. */
+    cr_assert_eq(tu_sh("sed -i '/resources:/d; /instance_count:/d' '%s'", yml), 0);
+    snprintf(args, sizeof(args), "--slurm -- --config '%s' --output '%s/o4'", yml, r.dir);
+    cr_assert_eq(submit(&r, args, log, sizeof(log)), 2);
+    out = tu_read(log, NULL);
+    cr_assert(strstr(out, "or resources.instance_count"), "%s", out);
+    free(out);
+    snprintf(args, sizeof(args), "--slurm -- --config '%s/nope.yml' --output '%s/o5'", r.dir,
+             r.dir);
+    cr_assert_eq(submit(&r, args, log, sizeof(log)), 2);
+    out = tu_read(log, NULL);
+    cr_assert(strstr(out, "nope.yml"), "%s", out);
+    free(out);
 }

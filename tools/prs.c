@@ -406,6 +406,14 @@ static const run_opt run_opts[] = {
              "in input order; --mini-batch-size does not apply. Scripts\n"
              "get the values: batch->partition_values (C),\n"
              "mini_batch_context.partition_key_value (Python)"},
+    {{"keep-order", NULL, 0, NULL},
+     set_true,
+     CFG(keep_order),
+     .def = "off",
+     .help = "append_row: rows in input order (batch order, partitions\n"
+             "in order of first appearance), exactly once after crashes;\n"
+             "early batches wait in the job state, at most 16 per worker\n"
+             "ahead of the oldest unwritten one. Part of the job"},
     {{"run-max-try", "max_retries", 0, "N"},
      set_u32,
      CFG(run_max_try),

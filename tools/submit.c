@@ -1,6 +1,7 @@
 /* submit.c -- see submit.h. */
 #include "submit.h"
 
+#include "jobspec.h"
 #include "prs.h"
 #include "shards.h"
 
@@ -33,7 +34,8 @@ static const char usage_submit[] =
     "entry script and prs itself must be on a filesystem every node sees.\n"
     "  --slurm             the engine (the only one; a Kubernetes Indexed Job example is in\n"
     "                      tools/k8s/prs-indexed-job.yaml)\n"
-    "  --shards N          shards, 1..10000 (Slurm's MaxArraySize limits it too)\n"
+    "  --shards N          shards, 1..10000 (Slurm's MaxArraySize limits it too); default:\n"
+    "                      resources.instance_count of the run options' --config job.yml\n"
     "  --sbatch-arg ARG    one sbatch option for both jobs, e.g. --sbatch-arg=--partition=cpu\n"
     "                      (repeatable; written into the scripts as #SBATCH lines; with\n"
     "                      --resume, given to sbatch for the resubmitted jobs only)\n"
@@ -113,6 +115,7 @@ typedef struct submit {
     uint32_t sbatch_arg_count;
     char **run_args; /* the prs run options */
     int run_argc;
+    char config_out[PATH_MAX]; /* the output the run options' --config names */
 } submit;
 
 static int write_header(FILE *f, const submit *s, const char *what) {
@@ -278,6 +281,52 @@ static const char *run_output(char **args, int argc) {
     return out;
 }
 
+/* The --config FILE of the run options (before their "--"), or NULL. */
+static const char *run_config(char **args, int argc) {
+    const char *path = NULL;
+    for (int i = 0; i < argc && strcmp(args[i], "--") != 0; i++) {
+        if (!strcmp(args[i], "--config") && i + 1 < argc) path = args[i + 1];
+        if (!strncmp(args[i], "--config=", 9)) path = args[i] + 9;
+    }
+    return path;
+}
+
+/* What the run options' --config job.yml says for submit: resources.instance_count is the
+ * shard count when --shards is not given, and its output the OUT when --output is not.
+ * PRS_EXIT_USAGE (the file's error said) for a file that does not load. */
+static int submit_from_config(submit *s) {
+    const char *path = run_config(s->run_args, s->run_argc);
+    if (!path) return 0;
+    prs_jobspec *js = calloc(1, sizeof(*js));
+    if (!js) return PRS_EXIT_INTERNAL;
+    char err[PATH_MAX + 512];
+    int code = 0;
+    if (prs_jobspec_load(js, path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "prs submit: --config %s\n", err);
+        code = PRS_EXIT_USAGE;
+        goto free_spec;
+    }
+    if (!s->shards && js->instance_count > PRS_SHARD_MAX) {
+        fprintf(stderr, "prs submit: %s:%u: resources.instance_count %lld: at most %u shards\n",
+                path, js->instance_count_line, (long long)js->instance_count, PRS_SHARD_MAX);
+        code = PRS_EXIT_USAGE;
+        goto free_spec;
+    }
+    if (!s->shards && js->instance_count) {
+        s->shards = (uint32_t)js->instance_count;
+        printf("prs submit: %u shards, from resources.instance_count (%s:%u)\n", s->shards, path,
+               js->instance_count_line);
+    }
+    for (size_t i = 0; i < js->count; i++) {
+        if (!strcmp(js->settings[i].option, "output"))
+            snprintf(s->config_out, sizeof(s->config_out), "%s", js->settings[i].value);
+    }
+free_spec:
+    prs_jobspec_free(js);
+    free(js);
+    return code;
+}
+
 static int submit_dirs(submit *s) {
     struct stat st;
     if (mkdir(s->out_arg, 0755) != 0 && errno != EEXIST) goto fail;
@@ -293,6 +342,7 @@ fail:
 
 static int submit_new(submit *s) {
     s->out_arg = run_output(s->run_args, s->run_argc);
+    if (!s->out_arg && s->config_out[0]) s->out_arg = s->config_out;
     if (!s->out_arg) return usage("the prs run options after -- need --output OUT");
     if (!s->out_arg[0]) return usage("--shard is not a run option here: --shards N sets it");
     int code = submit_dirs(s);
@@ -480,7 +530,11 @@ int prs_submit_cli(int argc, char **argv) {
         s.resume = true;
         return submit_resume(&s);
     }
-    if (!s.shards) return usage("--shards N is required");
     if (s.run_argc == 0) return usage("the prs run options go after --");
+    int code = submit_from_config(&s);
+    if (code) return code;
+    if (!s.shards)
+        return usage("--shards N is required (or resources.instance_count in the run options' "
+                     "--config job.yml)");
     return submit_new(&s);
 }

@@ -4,7 +4,8 @@
  *   merge.sbatch: prs merge OUT, submitted with --dependency=afterok on the array), the
  *   submission record (submit.txt: the shard count, every array and merge job id) and
  *   Slurm's per-task logs. prs adds no scheduler: Slurm places, runs and requeues tasks.
- * May call: core/shards (which shards a resubmission needs), libc (posix_spawnp of sbatch
+ * May call: core/shards (which shards a resubmission needs), tools/jobspec (the run
+ *   options' --config job.yml: resources.instance_count, its output), libc (posix_spawnp of sbatch
  *   and scancel, found on PATH).
  * Callers must: call from the CLI's main thread. */
 #ifndef PRS_SUBMIT_H

@@ -27,6 +27,10 @@ static inline uint64_t prs_mono_ns(void) {
     return prs_clock_ns(CLOCK_MONOTONIC);
 }
 
+static inline uint64_t prs_mono_ms(void) {
+    return prs_mono_ns() / 1000000u;
+}
+
 static inline uint64_t prs_mono_coarse_ns(void) {
     return prs_clock_ns(CLOCK_MONOTONIC_COARSE);
 }
@@ -48,6 +52,14 @@ static inline uint64_t prs_wall_coarse_ns(void) {
  * condition variable set to CLOCK_MONOTONIC). */
 static inline struct timespec prs_mono_deadline(uint64_t timeout_ms) {
     uint64_t ns = prs_mono_ns() + timeout_ms * 1000000ull;
+    return (struct timespec){.tv_sec = (time_t)(ns / 1000000000ull),
+                             .tv_nsec = (long)(ns % 1000000000ull)};
+}
+
+/* The CLOCK_REALTIME time timeout_ms from now, as pthread_timedjoin_np (and a condition
+ * variable on the default clock) wants it. */
+static inline struct timespec prs_wall_deadline(uint64_t timeout_ms) {
+    uint64_t ns = prs_wall_ns() + timeout_ms * 1000000ull;
     return (struct timespec){.tv_sec = (time_t)(ns / 1000000000ull),
                              .tv_nsec = (long)(ns % 1000000000ull)};
 }

@@ -99,6 +99,8 @@ class Host:
         self.row_format = conf.get("row_format", "space")
         self.header_once = conf.get("dataframe_header") == "1"
         self.header_sent = False
+        keys = conf.get("partition_keys")
+        self.keys = keys.split(",") if keys else []
         script = conf["script"]
         sys.argv = argv
         from azureml_user import parallel_run
@@ -152,16 +154,32 @@ class Host:
         if not callable(self.run):
             self.ch.error(ERR_NO_RUN, "it defines no run(mini_batch) function")
             return False
+        self.with_context = takes_two(self.run)
         return True
 
     # ---- BATCH ------------------------------------------------------------------------
 
-    def mini_batch(self, payload, count):
+    def key_values(self, payload):
+        """The batch's partition_key_value dict (None for a key without a value) and where
+        the items start; ({}, head) for a job without partition keys."""
+        if not self.keys:
+            return {}, BATCH_HEAD.size
+        (missing,) = U32.unpack_from(payload, BATCH_HEAD.size)
+        at = BATCH_HEAD.size + U32.size
+        values = {}
+        for i, key in enumerate(self.keys):
+            end = payload.index(b"\0", at)
+            value = payload[at:end].decode("utf-8", "surrogateescape")
+            values[key] = None if missing & (1 << i) else value
+            at = end + 1
+        return values, at
+
+    def mini_batch(self, payload, at, count):
         if self.files:
-            paths = payload[BATCH_HEAD.size:].split(b"\0", count)[:count]
+            paths = payload[at:].split(b"\0", count)[:count]
             return [os.fsdecode(p) for p in paths]
-        (hlen,) = U32.unpack_from(payload, BATCH_HEAD.size)
-        start = BATCH_HEAD.size + U32.size
+        (hlen,) = U32.unpack_from(payload, at)
+        start = at + U32.size
         header = payload[start:start + hlen]
         body = payload[start + hlen:]
         fmt = self.conf["input_format"]
@@ -231,13 +249,17 @@ class Host:
 
         parallel_run._batch(batch_id, attempt, count)
         try:
-            mini_batch = self.mini_batch(payload, count)
+            keys, at = self.key_values(payload)
+            mini_batch = self.mini_batch(payload, at, count)
         except Exception as e:
             summary, tb = exception_text(e)
             self.ch.error(ERR_RUN, "prs could not build run()'s input: %s" % summary, tb)
             return
         try:
-            result = self.run(mini_batch)
+            if self.with_context:
+                result = self.run(mini_batch, MiniBatchContext(batch_id, keys))
+            else:
+                result = self.run(mini_batch)
         except SystemExit as e:
             flush_std()
             self.ch.error(ERR_RUN, "run() called sys.exit(%r)" % (e.code,))
@@ -289,6 +311,32 @@ class Host:
 
     def log(self, level, message):
         self.ch.send(LOG, U32.pack(level), message.encode("utf-8", "replace"))
+
+
+class MiniBatchContext:
+    """run()'s second argument, as ParallelRunStep passes it to a run that takes two:
+    partition_key_value maps each partition key to this batch's value (a str; None when
+    its records have none; {} without partition keys); minibatch_index is the batch id."""
+
+    def __init__(self, batch_id, keys):
+        self.partition_key_value = keys
+        self.minibatch_index = batch_id
+
+    def __repr__(self):
+        return "MiniBatchContext(minibatch_index=%d, partition_key_value=%r)" % (
+            self.minibatch_index, self.partition_key_value)
+
+
+def takes_two(fn):
+    """Whether run accepts (mini_batch, mini_batch_context), as Azure decides it: by its
+    signature; one it cannot inspect (a builtin) gets one argument."""
+    import inspect
+
+    try:
+        inspect.signature(fn).bind(None, None)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def flush_std():
